@@ -1,0 +1,145 @@
+"""awork-async: an asyncio client for the awork REST API's time tracking.
+
+::
+
+    from awork_async import AworkClient
+
+    async with AworkClient(token="…") as awork:
+        async for entry in awork.time_entries.list(filterby="isBillable eq true"):
+            print(entry.id, entry.start, entry.end, entry.duration)
+
+The public surface is re-exported here; modules starting with ``_`` are private. The optional
+parts (the sandbox server, the Redis limiter, the command line) load only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._auth import AuthProvider, OAuth2Provider, OAuth2Token, StaticToken
+from ._client import AworkClient
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    AworkError,
+    BadRequestError,
+    ClientClosedError,
+    ConflictError,
+    InvalidFilterError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+    ValidationFailedError,
+)
+from ._hooks import Hooks
+from ._paginator import AsyncPaginator, Page
+from ._ratelimit import LocalRateLimiter, NoRateLimiter, RateLimiter, RateLimits
+from ._ratelimit_headers import RateLimitInfo
+from ._response import APIResponse, RawResponse, capture_responses
+from ._retry import RetryEvent, RetryPolicy
+from ._timeouts import Timeouts
+from ._version import __version__
+from .models import (
+    Break,
+    MultiStatusResult,
+    SimplifiedTimeEntry,
+    TimeBooking,
+    TimeBookingForm,
+    TimeEntry,
+    TimeEntryBatchForm,
+    TimeEntryCreate,
+    TimeEntryUpdate,
+    TimerStart,
+    TimeReport,
+    TimeTrackingSetting,
+    TypeOfWork,
+    TypeOfWorkForm,
+    UserTimeBookings,
+)
+from .resources import TimerState, TimerStatus
+
+if TYPE_CHECKING:
+    from ._redis_ratelimit import RedisRateLimiter
+    from .sandbox import Sandbox
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponse",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncPaginator",
+    "AuthProvider",
+    "AuthenticationError",
+    "AworkClient",
+    "AworkError",
+    "BadRequestError",
+    "Break",
+    "ClientClosedError",
+    "ConflictError",
+    "Hooks",
+    "InvalidFilterError",
+    "LocalRateLimiter",
+    "MultiStatusResult",
+    "NoRateLimiter",
+    "NotFoundError",
+    "OAuth2Provider",
+    "OAuth2Token",
+    "OutcomeUnknownError",
+    "Page",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RateLimitInfo",
+    "RateLimiter",
+    "RateLimits",
+    "RawResponse",
+    "RedisRateLimiter",
+    "RetryEvent",
+    "RetryPolicy",
+    "Sandbox",
+    "ServerError",
+    "SimplifiedTimeEntry",
+    "StaticToken",
+    "TimeBooking",
+    "TimeBookingForm",
+    "TimeEntry",
+    "TimeEntryBatchForm",
+    "TimeEntryCreate",
+    "TimeEntryUpdate",
+    "TimeReport",
+    "TimeTrackingSetting",
+    "TimerStart",
+    "TimerState",
+    "TimerStatus",
+    "Timeouts",
+    "TypeOfWork",
+    "TypeOfWorkForm",
+    "UserTimeBookings",
+    "ValidationError",
+    "ValidationFailedError",
+    "__version__",
+    "capture_responses",
+]
+
+_LAZY = {
+    "RedisRateLimiter": "._redis_ratelimit",
+    "Sandbox": ".sandbox",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the optional parts on first use, keeping ``import awork_async`` light."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'awork_async' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value

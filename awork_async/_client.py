@@ -1,0 +1,200 @@
+"""``AworkClient``: the async session manager every resource hangs off."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from . import _constants as C
+from ._auth import AuthProvider, StaticToken
+from ._ratelimit import LocalRateLimiter, RateLimiter
+from ._response import RawResponseProxy
+from ._retry import RetryPolicy
+from ._sansio import validate_base_url
+from ._timeouts import Timeouts
+from ._transport import Transport
+
+if TYPE_CHECKING:
+    from ._hooks import Hooks
+    from .models import UserAndWorkspace
+    from .resources import (
+        ProjectTimeBookingsResource,
+        TimeBookingsResource,
+        TimeEntriesResource,
+        TimeReportsResource,
+        TimerResource,
+        TypesOfWorkResource,
+    )
+
+__all__ = ["AworkClient"]
+
+
+class AworkClient:
+    """Async client for awork's time tracking API.
+
+    ::
+
+        async with AworkClient(token="…") as awork:
+            async for entry in awork.time_entries.list(filterby="isBillable eq true"):
+                print(entry.id, entry.start, entry.duration)
+
+    Args:
+        token: an API key (or OAuth access token). Defaults to the ``AWORK_TOKEN`` environment
+            variable. Never shown in reprs, logs or errors.
+        base_url: the API root; ``https://`` only, except loopback hosts for local sandboxes.
+        auth: an auth provider instead of ``token`` (e.g. :class:`OAuth2Provider`, which refreshes).
+        session: an ``aiohttp.ClientSession`` of your own (trace configs, connectors); the client
+            then never closes it. Without one, the client owns exactly one session.
+        rate_limiter: defaults to an in-process limiter with awork's limits (50/s and 1000/min);
+            pass a :class:`RedisRateLimiter` to share the workspace's budget across processes.
+        retry: the retry policy (a :class:`RetryPolicy`).
+        timeout: seconds for a whole call (across its retries) or a :class:`Timeouts`.
+        hooks: observability callbacks (:class:`Hooks`).
+        sleep, clock: injectable for tests.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str = C.DEFAULT_BASE_URL,
+        auth: AuthProvider | None = None,
+        session: aiohttp.ClientSession | None = None,
+        rate_limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | Timeouts | None = None,
+        hooks: Hooks | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        url = validate_base_url(base_url)
+        if auth is None:
+            if token is None:
+                token = os.environ.get("AWORK_TOKEN")
+            if token is None:
+                raise ValueError(
+                    "no credentials: pass token=... (an awork API key), auth=..., "
+                    "or set the AWORK_TOKEN environment variable"
+                )
+            auth = StaticToken(token)
+        elif token is not None:
+            raise ValueError("pass either token or auth, not both")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise TypeError("session must be an aiohttp.ClientSession")
+        self._owns_limiter = rate_limiter is None
+        timeouts = Timeouts().merge(timeout)
+        self._transport = Transport(
+            base_url=url,
+            auth=auth,
+            limiter=rate_limiter if rate_limiter is not None else LocalRateLimiter(),
+            retry=retry if retry is not None else RetryPolicy(),
+            timeouts=timeouts,
+            hooks=hooks,
+            session=session,
+            sleep=sleep,
+            clock=clock,
+        )
+
+    def __repr__(self) -> str:
+        state = " closed" if self._transport.closed else ""
+        return f"<AworkClient base_url={str(self._transport.base_url)!r}{state}>"
+
+    @property
+    def base_url(self) -> str:
+        return str(self._transport.base_url)
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        return self._transport.limiter
+
+    @property
+    def closed(self) -> bool:
+        return self._transport.closed
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AworkClient:
+        self._transport._get_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session the client owns (not a caller's). Closing twice is harmless."""
+        if self._transport.closed:
+            return
+        await self._transport.aclose()
+        if self._owns_limiter:
+            await self._transport.limiter.aclose()
+
+    # -- resources -------------------------------------------------------------------------
+
+    @functools.cached_property
+    def time_entries(self) -> TimeEntriesResource:
+        """Time entries: lists, CRUD, last entry, breaks, batch changes."""
+        from .resources import TimeEntriesResource
+
+        return TimeEntriesResource(self)
+
+    @functools.cached_property
+    def timer(self) -> TimerResource:
+        """The running timer: start, stop, pause, resume, status."""
+        from .resources import TimerResource
+
+        return TimerResource(self)
+
+    @functools.cached_property
+    def time_bookings(self) -> TimeBookingsResource:
+        """Time bookings (``/timebookings``, ``/users/timebookings``)."""
+        from .resources import TimeBookingsResource
+
+        return TimeBookingsResource(self)
+
+    @functools.cached_property
+    def project_time_bookings(self) -> ProjectTimeBookingsResource:
+        """Project time bookings (``/projecttimebookings``, ``/users/projecttimebookings``)."""
+        from .resources import ProjectTimeBookingsResource
+
+        return ProjectTimeBookingsResource(self)
+
+    @functools.cached_property
+    def types_of_work(self) -> TypesOfWorkResource:
+        """Types of work."""
+        from .resources import TypesOfWorkResource
+
+        return TypesOfWorkResource(self)
+
+    @functools.cached_property
+    def time_reports(self) -> TimeReportsResource:
+        """Saved time reports."""
+        from .resources import TimeReportsResource
+
+        return TimeReportsResource(self)
+
+    @property
+    def with_raw_response(self) -> RawResponseProxy:
+        """The same resources, whose methods return an :class:`APIResponse` (typed result +
+        status, headers, trace id and rate-limit state):
+        ``resp = await awork.with_raw_response.time_entries.get(i); resp.parsed, resp.trace_id``.
+        """
+        return RawResponseProxy(self)
+
+    async def me(self) -> UserAndWorkspace:
+        """The caller's user and workspace (``GET /me``); with an API key, the API user."""
+        from .models import UserAndWorkspace
+        from .resources._base import APIResource
+
+        return await APIResource(self)._call("GET", "/me", UserAndWorkspace)

@@ -1,0 +1,234 @@
+"""One paginator for every list call of the API (1-based ``page``/``pageSize`` pages).
+
+``list()`` methods return an :class:`AsyncPaginator` without sending anything. Iterate it with
+``async for`` for items, call :meth:`AsyncPaginator.pages` for pages (items plus the ``aw-*``
+headers), or :meth:`AsyncPaginator.collect` for a list. Each iteration starts from the first page
+again: the state of a walk lives in the walk, never on the client or the paginator.
+
+Stopping rule (API notes §2, awork#120): stop when the ``aw-totalitems`` total is reached, or on
+an empty page. A short page is *not* the end: the server has been seen returning short pages in
+the middle of a list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import attrs
+
+from . import _constants as C
+from ._response import RawResponse
+
+__all__ = ["AsyncPaginator", "Page", "PageFetcher", "validate_page_size"]
+
+T = TypeVar("T")
+
+#: Fetches one page: ``(page_number, page_size) -> (items, raw response)``.
+PageFetcher = Callable[[int, int], Awaitable[tuple[Sequence[T], RawResponse]]]
+
+
+def validate_page_size(page_size: int) -> int:
+    """Return ``page_size`` or raise ``ValueError``/``TypeError`` when the API would reject it."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise TypeError(f"page_size must be an int, got {type(page_size).__name__}")
+    if not C.MIN_PAGE_SIZE <= page_size <= C.MAX_PAGE_SIZE:
+        raise ValueError(
+            f"page_size must be between {C.MIN_PAGE_SIZE} and {C.MAX_PAGE_SIZE}, got {page_size}"
+        )
+    return page_size
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a list.
+
+    Attributes:
+        items: the page's items, in server order.
+        page: the 1-based page number that was requested.
+        page_size: the page size that was requested.
+        total_items: ``aw-totalitems`` (items matching the filter), ``None`` when not sent.
+        response: the raw response (status, headers, trace id, rate-limit state).
+    """
+
+    items: Sequence[T]
+    page: int
+    page_size: int
+    total_items: int | None
+    response: RawResponse = attrs.field(repr=False, eq=False)
+
+    @property
+    def total_pages(self) -> int | None:
+        """Pages needed for ``total_items`` at this page size, when the total is known."""
+        if self.total_items is None:
+            return None
+        return -(-self.total_items // self.page_size)
+
+    @property
+    def is_last(self) -> bool:
+        """True when no further page can hold items (by the total, or this page is empty)."""
+        if not self.items:
+            return True
+        return self.total_items is not None and self.page * self.page_size >= self.total_items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class AsyncPaginator(Generic[T]):
+    """Streams a paginated list, item by item or page by page.
+
+    Args:
+        fetch: fetches one page (the resource supplies it).
+        page_size: items per request, 1..1000 (always sent; the API's defaults disagree).
+        start_page: the first page to fetch (to resume a walk).
+        max_items: stop after this many items.
+        prefetch: pages fetched concurrently ahead of the consumer once the first page has
+            revealed the total (0 = sequential). Results are still yielded in order and at most
+            ``prefetch + 1`` pages are held in memory.
+    """
+
+    def __init__(
+        self,
+        fetch: PageFetcher[T],
+        *,
+        page_size: int = C.DEFAULT_PAGE_SIZE,
+        start_page: int = 1,
+        max_items: int | None = None,
+        prefetch: int = 0,
+    ) -> None:
+        self._fetch = fetch
+        self.page_size = validate_page_size(page_size)
+        if isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 1:
+            raise ValueError(f"start_page must be an int >= 1, got {start_page!r}")
+        self.start_page = start_page
+        if max_items is not None and (isinstance(max_items, bool) or max_items < 0):
+            raise ValueError(f"max_items must be None or >= 0, got {max_items!r}")
+        self.max_items = max_items
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
+        self.prefetch = prefetch
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncPaginator(page_size={self.page_size}, start_page={self.start_page}, "
+            f"max_items={self.max_items}, prefetch={self.prefetch})"
+        )
+
+    async def first_page(self) -> Page[T]:
+        """Fetch only the first page (``start_page``)."""
+        return await self._get(self.start_page)
+
+    async def _get(self, number: int) -> Page[T]:
+        items, raw = await self._fetch(number, self.page_size)
+        return Page(
+            items=items,
+            page=number,
+            page_size=self.page_size,
+            total_items=raw.page_info.total_items,
+            response=raw,
+        )
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Yield pages in order until the list is exhausted (or ``max_items`` is reached)."""
+        remaining = self.max_items
+        if remaining == 0:
+            return
+        async for page in self._walk():
+            if remaining is not None and len(page.items) >= remaining:
+                if len(page.items) > remaining:
+                    page = attrs.evolve(page, items=page.items[:remaining])
+                yield page
+                return
+            if remaining is not None:
+                remaining -= len(page.items)
+            yield page
+
+    async def _walk(self) -> AsyncIterator[Page[T]]:
+        page = await self._get(self.start_page)
+        yield page
+        if page.is_last:
+            return
+        if self.prefetch > 0 and page.total_items is not None:
+            async for later in self._walk_concurrently(page):
+                yield later
+            return
+        number = page.page
+        while True:
+            number += 1
+            page = await self._get(number)
+            yield page
+            if page.is_last:
+                return
+
+    async def _walk_concurrently(self, first: Page[T]) -> AsyncIterator[Page[T]]:
+        """Fetch the pages after ``first`` with at most ``prefetch`` requests in flight.
+
+        The total from the first page bounds the walk; if the list shrank meanwhile, an empty
+        page ends it early, and if it grew, the walk goes on sequentially past the total until
+        an empty or final page.
+        """
+        last_number = first.page + (first.total_pages or first.page) - 1
+        if self.max_items is not None:
+            needed = -(-(self.max_items - len(first.items)) // self.page_size)
+            last_number = min(last_number, first.page + max(needed, 0))
+        pending: deque[asyncio.Task[Page[T]]] = deque()
+        next_number = first.page + 1
+        try:
+            while True:
+                while next_number <= last_number and len(pending) < self.prefetch:
+                    pending.append(asyncio.ensure_future(self._get(next_number)))
+                    next_number += 1
+                if not pending:
+                    break
+                page = await pending.popleft()
+                yield page
+                if not page.items:
+                    return
+                if page.page >= last_number and page.is_last:
+                    return
+            # The list grew past the first page's total: continue one page at a time.
+            number = last_number
+            while True:
+                number += 1
+                page = await self._get(number)
+                yield page
+                if page.is_last:
+                    return
+        finally:
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _items(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items()
+
+    async def collect(self, max_items: int | None = None) -> list[T]:
+        """Fetch every item (or the first ``max_items``) into a list."""
+        limit = self.max_items if max_items is None else max_items
+        if limit is not None and (isinstance(limit, bool) or limit < 0):
+            raise ValueError(f"max_items must be None or >= 0, got {limit!r}")
+        walker = self if limit == self.max_items else self._with(max_items=limit)
+        result: list[T] = []
+        async for page in walker.pages():
+            result.extend(page.items)
+        return result
+
+    def _with(self, *, max_items: int | None) -> AsyncPaginator[T]:
+        return AsyncPaginator(
+            self._fetch,
+            page_size=self.page_size,
+            start_page=self.start_page,
+            max_items=max_items,
+            prefetch=self.prefetch,
+        )

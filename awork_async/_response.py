@@ -1,0 +1,154 @@
+"""What the server answered: the raw response of a call, kept next to the typed result."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+
+from ._sansio import PageInfo, header
+
+if TYPE_CHECKING:
+    from ._ratelimit_headers import RateLimitInfo
+
+__all__ = ["APIResponse", "RawResponse", "RawResponseProxy", "capture_responses"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class RawResponse:
+    """Status, headers and metadata of one HTTP answer (the body is decoded elsewhere).
+
+    Attributes:
+        method, url: the request (the URL never contains the token).
+        status: the HTTP status.
+        headers: the response headers (case-insensitive mapping).
+        elapsed: seconds from sending the request to reading the whole body.
+        attempt: which attempt of the call produced this answer (1 = the first).
+    """
+
+    method: str
+    url: str
+    status: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    elapsed: float = 0.0
+    attempt: int = 1
+
+    @property
+    def trace_id(self) -> str | None:
+        """awork's trace id (``trace-id`` or ``traceparent`` header): quote it to support."""
+        return header(self.headers, "trace-id") or header(self.headers, "traceparent")
+
+    @property
+    def page_info(self) -> PageInfo:
+        """The ``aw-*`` pagination headers."""
+        return PageInfo.from_headers(self.headers)
+
+    @property
+    def rate_limit(self) -> RateLimitInfo:
+        """The rate-limit state the server reported with this answer."""
+        from ._ratelimit_headers import RateLimitInfo
+
+        return RateLimitInfo.from_headers(self.headers)
+
+
+@attrs.frozen
+class APIResponse(Generic[T]):
+    """A typed result together with the raw response that carried it."""
+
+    parsed: T
+    raw: RawResponse
+
+    @property
+    def status(self) -> int:
+        return self.raw.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.raw.headers
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.raw.trace_id
+
+    @property
+    def rate_limit(self) -> RateLimitInfo:
+        return self.raw.rate_limit
+
+
+_captured: contextvars.ContextVar[list[RawResponse] | None] = contextvars.ContextVar(
+    "awork_async_captured_responses", default=None
+)
+
+
+def record_response(response: RawResponse) -> None:
+    """Called by the transport for every final answer; cheap when nobody captures."""
+    sink = _captured.get()
+    if sink is not None:
+        sink.append(response)
+
+
+@contextlib.asynccontextmanager
+async def capture_responses() -> AsyncIterator[list[RawResponse]]:
+    """Collect the raw responses of the calls made inside the block (in this task).
+
+    ::
+
+        async with capture_responses() as responses:
+            entry = await awork.time_entries.get(entry_id)
+        print(responses[-1].trace_id, responses[-1].rate_limit.remaining)
+    """
+    sink: list[RawResponse] = []
+    token = _captured.set(sink)
+    try:
+        yield sink
+    finally:
+        _captured.reset(token)
+
+
+class RawResponseProxy:
+    """``client.with_raw_response.<resource>.<method>(...)`` returns an :class:`APIResponse`.
+
+    Wraps every coroutine method of the resource; list methods (which return a paginator) are
+    passed through unchanged, since each page already carries its raw response.
+    """
+
+    def __init__(self, target: object) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if name.startswith("_"):
+            return attr
+        if hasattr(attr, "__self__") and callable(attr):
+            return _wrap(attr)
+        if not callable(attr) and hasattr(attr, "__dict__"):
+            return RawResponseProxy(attr)
+        return attr
+
+    def __repr__(self) -> str:
+        return f"RawResponseProxy({self._target!r})"
+
+
+def _wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        if not isinstance(result, Awaitable):
+            return result
+
+        async def run() -> APIResponse[Any]:
+            async with capture_responses() as responses:
+                parsed = await result
+            if not responses:  # pragma: no cover - every coroutine method makes a request
+                raise RuntimeError(f"{method.__qualname__} made no request")
+            return APIResponse(parsed=parsed, raw=responses[-1])
+
+        return run()
+
+    return call

@@ -1,0 +1,139 @@
+"""Pure request/response logic, kept apart from I/O so it is tested without a network.
+
+Building URLs and query strings, validating the base URL, reading the pagination headers and
+decoding bodies. The aiohttp transport (``_transport.py``) is a thin adapter around these.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+import orjson
+import yarl
+
+from . import _constants as C
+
+__all__ = [
+    "PageInfo",
+    "QueryValue",
+    "build_query",
+    "decode_json",
+    "header",
+    "join_url",
+    "validate_base_url",
+]
+
+QueryValue = str | int | float | bool | None
+
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def validate_base_url(base_url: str) -> yarl.URL:
+    """Return the base URL without a trailing slash, or raise ``ValueError``.
+
+    Only ``https://`` is accepted, except plain ``http://`` to loopback hosts (a local sandbox):
+    the bearer token must never travel in clear text over a network.
+    """
+    url = yarl.URL(base_url)
+    if not url.is_absolute() or not url.host:
+        raise ValueError(f"base_url must be an absolute URL, got {base_url!r}")
+    if url.scheme == "https":
+        pass
+    elif url.scheme == "http":
+        if not _is_loopback(url.host):
+            raise ValueError(
+                "base_url must use https:// (plain http:// is only accepted for loopback hosts "
+                f"such as 127.0.0.1 or localhost), got {base_url!r}"
+            )
+    else:
+        raise ValueError(f"base_url must use https://, got {base_url!r}")
+    if url.query_string or url.fragment:
+        raise ValueError(f"base_url must not contain a query or fragment, got {base_url!r}")
+    if url.user or url.password:
+        raise ValueError("base_url must not contain credentials")
+    return url.with_path(url.path.rstrip("/"))
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in C.LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def join_url(base: yarl.URL, path: str) -> yarl.URL:
+    """``https://api.awork.com/api/v1`` + ``/timeentries/1`` (path segments are pre-encoded)."""
+    if not path.startswith("/"):
+        path = "/" + path
+    return base.with_path(base.path + path, encoded=True)
+
+
+def build_query(params: Mapping[str, QueryValue] | None) -> dict[str, str]:
+    """Drop ``None`` values and render the rest as the API expects (booleans lowercase)."""
+    if not params:
+        return {}
+    query: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            query[key] = "true" if value else "false"
+        else:
+            query[key] = str(value)
+    return query
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup for multidicts and plain dicts alike."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lname = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lname:
+            return val
+    return None
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    raw = header(headers, name)
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return None
+
+
+@attrs.frozen
+class PageInfo:
+    """The ``aw-*`` pagination headers of one list response (each ``None`` when absent)."""
+
+    page: int | None = None
+    page_size: int | None = None
+    items: int | None = None
+    total_items: int | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> PageInfo:
+        return cls(
+            page=_int_header(headers, C.HEADER_PAGE),
+            page_size=_int_header(headers, C.HEADER_PAGE_SIZE),
+            items=_int_header(headers, C.HEADER_ITEMS),
+            total_items=_int_header(headers, C.HEADER_TOTAL_ITEMS),
+        )
+
+
+def decode_json(status: int, body: bytes) -> object:
+    """Decode a successful body: 204 and empty bodies become ``None``.
+
+    Raises ``orjson.JSONDecodeError`` (a ``ValueError``) for a body that is not JSON.
+    """
+    if status == 204 or not body or not body.strip():
+        return None
+    return orjson.loads(body)

@@ -1,0 +1,312 @@
+"""The one request path every call goes through.
+
+One attempt: wait for the rate limiter, add auth, send, read the whole body, let the limiter see
+the headers, map failures to the typed exceptions. Around the attempts: the retry policy and the
+call's overall deadline. Everything that can be decided without I/O lives in ``_sansio.py``,
+``_exceptions.py``, ``_retry.py`` and ``_ratelimit_headers.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
+
+import aiohttp
+import orjson
+import yarl
+
+from . import _constants as C
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    AuthenticationError,
+    ClientClosedError,
+    OutcomeUnknownError,
+    make_status_error,
+)
+from ._response import RawResponse, record_response
+from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, decode_json, join_url
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._auth import AuthProvider
+    from ._hooks import Hooks
+    from ._ratelimit import RateLimiter
+    from ._retry import RetryPolicy
+    from ._timeouts import Timeouts
+
+__all__ = ["Transport", "user_agent"]
+
+log = logging.getLogger(C.LOGGER_NAME)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def user_agent() -> str:
+    """``awork-async/0.1.0 (Python 3.11.7; aiohttp 3.10.5)``."""
+    return (
+        f"awork-async/{__version__} "
+        f"(Python {platform.python_version()}; aiohttp {aiohttp.__version__})"
+    )
+
+
+class _CallState:
+    """Per-call bookkeeping: attempts made, and whether the latest may have reached the server."""
+
+    __slots__ = ("attempt", "sent")
+
+    def __init__(self) -> None:
+        self.attempt = 0
+        self.sent = False
+
+
+class Transport:
+    """Sends requests for one client. Owns the aiohttp session unless one was passed in."""
+
+    def __init__(
+        self,
+        *,
+        base_url: yarl.URL,
+        auth: AuthProvider,
+        limiter: RateLimiter,
+        retry: RetryPolicy,
+        timeouts: Timeouts,
+        hooks: Hooks | None = None,
+        session: aiohttp.ClientSession | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        connection_limit: int = 100,
+    ) -> None:
+        self.base_url = base_url
+        self.auth = auth
+        self.limiter = limiter
+        self.retry = retry
+        self.timeouts = timeouts
+        self.hooks = hooks
+        self._session = session
+        self._owns_session = session is None
+        self._sleep = sleep
+        self._clock = clock
+        self._connection_limit = connection_limit
+        self._closed = False
+        self._user_agent = user_agent()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError("this AworkClient is closed; create a new one")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connection_limit),
+                timeout=self.timeouts.to_client_timeout(),
+            )
+        elif self._session.closed:
+            raise ClientClosedError("the aiohttp session passed to AworkClient is closed")
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the owned session (a caller-owned one is left open). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        json: object = None,
+        timeout: float | Timeouts | None = None,
+        idempotent: bool | None = None,
+    ) -> tuple[object, RawResponse]:
+        """Send one logical call (with retries) and return the decoded JSON and raw response.
+
+        204 and empty bodies decode to ``None``. Error answers raise the typed exceptions of
+        ``_exceptions``; a POST whose answer was lost raises :class:`OutcomeUnknownError`.
+        ``idempotent=True`` marks a POST that is safe to repeat (the timer's pause/resume).
+        """
+        self._get_session()  # fail fast when closed
+        method = method.upper()
+        url = join_url(self.base_url, path)
+        query = build_query(params)
+        body = None if json is None else orjson.dumps(json)
+        timeouts = self.timeouts.merge(timeout)
+        state = _CallState()
+        url_text = str(url.with_query(query)) if query else str(url)
+
+        async def attempt() -> tuple[object, RawResponse]:
+            return await self._attempt(
+                method, url, url_text, query, body, timeouts, state, idempotent
+            )
+
+        deadline = timeouts.deadline(self._clock())
+
+        def time_left() -> float | None:
+            return None if deadline is None else deadline - self._clock()
+
+        call = self.retry.call(
+            attempt,
+            method=method,
+            url=url_text,
+            sleep=self._sleep,
+            on_retry=self.hooks.emit_retry if self.hooks else None,
+            idempotent=idempotent,
+            time_left=time_left,
+        )
+        try:
+            if timeouts.total is None:
+                return await call
+            try:
+                return await asyncio.wait_for(call, timeouts.total)
+            except asyncio.TimeoutError:
+                message = (
+                    f"{method} {url_text}: no answer within the call's deadline "
+                    f"of {timeouts.total:g}s"
+                )
+                if state.sent and not (idempotent or method in IDEMPOTENT_METHODS):
+                    raise OutcomeUnknownError(message, method=method, url=url_text) from None
+                raise APITimeoutError(
+                    message, method=method, url=url_text, request_sent=state.sent
+                ) from None
+        except Exception as exc:
+            if self.hooks:
+                await self.hooks.emit_error(
+                    method=method, url=url_text, error=exc, attempt=state.attempt
+                )
+            raise
+
+    async def _attempt(
+        self,
+        method: str,
+        url: yarl.URL,
+        url_text: str,
+        query: dict[str, str],
+        body: bytes | None,
+        timeouts: Timeouts,
+        state: _CallState,
+        idempotent: bool | None,
+    ) -> tuple[object, RawResponse]:
+        session = self._get_session()
+        refreshed = False
+        while True:
+            await self.limiter.acquire()
+            token = await self.auth.token()
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "User-Agent": self._user_agent,
+                "Accept": "application/json",
+            }
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            state.sent = False
+            state.attempt += 1
+            started = self._clock()
+            if self.hooks:
+                await self.hooks.emit_request(method=method, url=url_text, attempt=state.attempt)
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    params=query or None,
+                    data=body,
+                    headers=headers,
+                    timeout=timeouts.to_client_timeout(),
+                    allow_redirects=False,
+                ) as resp:
+                    state.sent = True
+                    raw_body = await resp.read()
+                    status = resp.status
+                    resp_headers = resp.headers
+            except aiohttp.ClientConnectorError as exc:
+                # DNS failure, connection refused, TLS handshake: nothing reached the server.
+                raise APIConnectionError(
+                    f"{method} {url_text}: cannot connect ({type(exc).__name__}: {exc.os_error})",
+                    method=method,
+                    url=url_text,
+                    request_sent=False,
+                ) from None
+            except aiohttp.ConnectionTimeoutError:
+                raise APITimeoutError(
+                    f"{method} {url_text}: connect timeout",
+                    method=method,
+                    url=url_text,
+                    request_sent=False,
+                ) from None
+            except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+                raise self._lost(
+                    method, url_text, "read timeout", timeout=True, idempotent=idempotent
+                ) from None
+            except aiohttp.ClientError as exc:
+                # Disconnected, reset, truncated body: the request may have been processed.
+                state.sent = True
+                raise self._lost(
+                    method,
+                    url_text,
+                    f"connection lost ({type(exc).__name__})",
+                    timeout=False,
+                    idempotent=idempotent,
+                ) from None
+            elapsed = self._clock() - started
+            self.limiter.observe(status, resp_headers)
+            raw = RawResponse(
+                method=method,
+                url=url_text,
+                status=status,
+                headers=resp_headers,
+                elapsed=elapsed,
+                attempt=state.attempt,
+            )
+            record_response(raw)
+            if self.hooks:
+                await self.hooks.emit_response(raw)
+            if status < 400:
+                try:
+                    return decode_json(status, raw_body), raw
+                except ValueError:
+                    raise APIResponseValidationError(
+                        f"{method} {url_text}: the {status} answer is not valid JSON",
+                        status=status,
+                        method=method,
+                        url=url_text,
+                    ) from None
+            error = make_status_error(
+                status,
+                resp_headers,
+                raw_body,
+                method=method,
+                url=url_text,
+                retry_after=self.retry.server_wait(resp_headers) if status == 429 else None,
+            )
+            if isinstance(error, AuthenticationError) and not refreshed:
+                refreshed = True
+                if await self.auth.on_unauthorized(token):
+                    log.info("%s %s: 401, retrying once with a refreshed token", method, url_text)
+                    continue
+            raise error
+
+    @staticmethod
+    def _lost(
+        method: str, url_text: str, what: str, *, timeout: bool, idempotent: bool | None
+    ) -> APIConnectionError:
+        """The request was sent but its answer was lost: retryable only if idempotent."""
+        if not (idempotent or method in IDEMPOTENT_METHODS):
+            return OutcomeUnknownError(
+                f"{method} {url_text}: {what} after the request was sent; the server may or may "
+                "not have carried it out, so it was not retried",
+                method=method,
+                url=url_text,
+            )
+        cls = APITimeoutError if timeout else APIConnectionError
+        return cls(f"{method} {url_text}: {what}", method=method, url=url_text, request_sent=True)

@@ -1,0 +1,196 @@
+"""What every resource shares: the request path, decoding into models, and list calls."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._converter import structure, structure_list, unstructure
+from .._exceptions import APIResponseValidationError
+from .._paginator import AsyncPaginator, validate_page_size
+from .._response import RawResponse
+from .._sansio import QueryValue
+from .._validation import FilterLike, OrderLike, filter_string, order_string
+
+if TYPE_CHECKING:
+    from .._client import AworkClient
+    from .._timeouts import Timeouts
+
+__all__ = ["APIResource"]
+
+T = TypeVar("T")
+
+
+class APIResource:
+    """Base of the resources under ``client.<name>``; holds a reference to the client."""
+
+    def __init__(self, client: AworkClient) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        body: object = None,
+        timeout: float | Timeouts | None = None,
+        idempotent: bool | None = None,
+    ) -> tuple[object, RawResponse]:
+        json = None if body is None else unstructure(body)
+        return await self._client._transport.request(
+            method, path, params=params, json=json, timeout=timeout, idempotent=idempotent
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        cls: type[T],
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        body: object = None,
+        timeout: float | Timeouts | None = None,
+    ) -> T:
+        """Send a call whose answer is one object of ``cls``."""
+        data, raw = await self._send(method, path, params=params, body=body, timeout=timeout)
+        return _decode_one(data, cls, raw)
+
+    async def _call_optional(
+        self,
+        method: str,
+        path: str,
+        cls: type[T],
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        body: object = None,
+        timeout: float | Timeouts | None = None,
+        idempotent: bool | None = None,
+    ) -> T | None:
+        """Like :meth:`_call`, but 204/empty gives ``None`` and a list gives its first item.
+
+        The ``last``/timer routes answered with an array in one spec version and with a single
+        object in the newest one (API notes §10 D1): both shapes are accepted.
+        """
+        data, raw = await self._send(
+            method, path, params=params, body=body, timeout=timeout, idempotent=idempotent
+        )
+        if data is None:
+            return None
+        if isinstance(data, list):
+            if not data:
+                return None
+            data = data[0]
+        return _decode_one(data, cls, raw)
+
+    async def _call_list(
+        self,
+        method: str,
+        path: str,
+        cls: type[T],
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        timeout: float | Timeouts | None = None,
+    ) -> list[T]:
+        """Send a call whose answer is a (not paginated) JSON array of ``cls``."""
+        data, raw = await self._send(method, path, params=params, timeout=timeout)
+        if data is None:
+            return []
+        return _decode_list(data, cls, raw)
+
+    async def _call_none(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        body: object = None,
+        timeout: float | Timeouts | None = None,
+    ) -> None:
+        """Send a call whose answer carries nothing (204)."""
+        await self._send(method, path, params=params, body=body, timeout=timeout)
+
+    def _paginate(
+        self,
+        path: str,
+        cls: type[T],
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        filterby: FilterLike = None,
+        orderby: OrderLike = None,
+        page_size: int,
+        start_page: int = 1,
+        max_items: int | None = None,
+        prefetch: int = 0,
+        timeout: float | Timeouts | None = None,
+    ) -> AsyncPaginator[T]:
+        """A paginator over ``GET path`` (nothing is sent until it is iterated)."""
+        validate_page_size(page_size)
+        base: dict[str, QueryValue] = dict(params or {})
+        base["filterby"] = filter_string(filterby)
+        base["orderby"] = order_string(orderby)
+
+        async def fetch(page: int, size: int) -> tuple[Sequence[T], RawResponse]:
+            query = dict(base)
+            query["page"] = page
+            query["pageSize"] = size
+            data, raw = await self._send("GET", path, params=query, timeout=timeout)
+            if data is None:
+                return [], raw
+            return _decode_list(data, cls, raw), raw
+
+        return AsyncPaginator(
+            fetch,
+            page_size=page_size,
+            start_page=start_page,
+            max_items=max_items,
+            prefetch=prefetch,
+        )
+
+
+def path_id(value: uuid.UUID | str, name: str) -> str:
+    """Validate an id for use in a path (``ValueError`` before any request when malformed)."""
+    from .._validation import ensure_uuid
+
+    return str(ensure_uuid(value, name))
+
+
+def _decode_one(data: object, cls: type[T], raw: RawResponse) -> T:
+    if not isinstance(data, dict):
+        raise APIResponseValidationError(
+            f"{raw.method} {raw.url}: expected a JSON object, got {type(data).__name__}",
+            status=raw.status,
+            method=raw.method,
+            url=raw.url,
+        )
+    try:
+        return structure(data, cls)
+    except Exception as exc:
+        raise _invalid(raw, cls, exc) from exc
+
+
+def _decode_list(data: object, cls: type[T], raw: RawResponse) -> list[T]:
+    if not isinstance(data, list):
+        raise APIResponseValidationError(
+            f"{raw.method} {raw.url}: expected a JSON array, got {type(data).__name__}",
+            status=raw.status,
+            method=raw.method,
+            url=raw.url,
+        )
+    try:
+        return structure_list(data, cls)
+    except Exception as exc:
+        raise _invalid(raw, cls, exc) from exc
+
+
+def _invalid(raw: RawResponse, cls: type[Any], exc: Exception) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"{raw.method} {raw.url}: cannot decode the answer into {cls.__name__}: {exc}",
+        status=raw.status,
+        method=raw.method,
+        url=raw.url,
+    )

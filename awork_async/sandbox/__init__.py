@@ -1,0 +1,49 @@
+"""A local server that imitates awork's v1 time-tracking API, for tests, demos and users.
+
+::
+
+    from awork_async.sandbox import Sandbox, FaultConfig, RateLimitConfig
+
+    async with Sandbox(entries=1000, seed=1) as sb:
+        sb.base_url   # "http://127.0.0.1:PORT/api/v1"
+        sb.token      # bearer token
+        sb.store      # the in-memory data
+        sb.stats      # request counters
+        sb.faults     # mutable fault knobs
+
+Run it from a shell with ``python -m awork_async.sandbox --port 8080 --entries 100000``.
+"""
+
+from __future__ import annotations
+
+from ._config import FaultConfig, FaultKind, RateLimitConfig, SandboxConfig
+from .app import build_app
+from .errors import SandboxError
+from .filtering import FilterContext, FilterSyntaxError, compile_filter, parse_filter
+from .ordering import parse_orderby, sort_rows
+from .ratelimit import FixedWindowRateLimiter, RateDecision
+from .server import Sandbox, run_sandbox
+from .stats import SandboxStats
+from .store import Position, Store
+
+__all__ = [
+    "FaultConfig",
+    "FaultKind",
+    "FilterContext",
+    "FilterSyntaxError",
+    "FixedWindowRateLimiter",
+    "Position",
+    "RateDecision",
+    "RateLimitConfig",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxStats",
+    "Store",
+    "build_app",
+    "compile_filter",
+    "parse_filter",
+    "parse_orderby",
+    "run_sandbox",
+    "sort_rows",
+]

@@ -1,0 +1,237 @@
+"""The aiohttp application: routes under ``/api/v1`` plus one middleware for the cross-cutting
+behaviour (trace ids, auth, rate limits, injected faults, stats, ``ErrorResponse`` bodies)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Final
+
+from aiohttp import web
+
+from ._config import FaultConfig, SandboxConfig
+from ._http import API_PREFIX, CONFIG_KEY, STATS_KEY, STORE_KEY, json_response
+from .errors import SandboxError, error_body
+from .ratelimit import FixedWindowRateLimiter
+from .routes_bookings import routes as booking_routes
+from .routes_entries import routes as entry_routes
+from .routes_misc import routes as misc_routes
+from .routes_timer import routes as timer_routes
+from .stats import SandboxStats
+from .store import Store
+
+__all__ = ["FAULTS_KEY", "LIMITER_KEY", "TOKEN_KEY", "build_app"]
+
+_log = logging.getLogger("awork_async.sandbox")
+
+FAULTS_KEY: Final = web.AppKey("awork_sandbox_faults", FaultConfig)
+LIMITER_KEY: Final = web.AppKey("awork_sandbox_limiter", FixedWindowRateLimiter)
+TOKEN_KEY: Final = web.AppKey("awork_sandbox_token", str)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _route_key(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else "<unmatched>"
+    if path.startswith(API_PREFIX):
+        path = path[len(API_PREFIX) :] or "/"
+    return f"{request.method} {path}"
+
+
+def _error_response(exc: SandboxError, trace_id: str) -> web.Response:
+    body = error_body(
+        exc.code,
+        exc.description,
+        trace_id,
+        details=exc.details,
+        validation_errors=exc.validation_errors,
+    )
+    return json_response(body, status=exc.status, headers=exc.headers)
+
+
+def _http_error(exc: web.HTTPException) -> SandboxError:
+    if exc.status == 404:
+        return SandboxError(404, "not-found", "There is no matching path for this URL.")
+    if exc.status == 405:
+        return SandboxError(405, "not-found", f"The method {exc.reason} is not allowed here.")
+    if exc.status == 413:
+        return SandboxError(413, "request-body-too-large", "The request body is too large.")
+    return SandboxError(exc.status, "invalid-operation", exc.reason)
+
+
+def _check_auth(request: web.Request, token: str) -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise SandboxError(
+            401,
+            "workspaceid-missing",
+            "The request is missing a valid workspace id. Most likely your token is invalid.",
+        )
+
+
+def _drop(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+async def _truncated(request: web.Request, response: web.Response) -> web.StreamResponse:
+    """Send the headers and half the body, announcing the full length plus more, then close."""
+    body = bytes(response.body) if isinstance(response.body, (bytes, bytearray)) else b""
+    stream = web.StreamResponse(status=response.status, headers=response.headers)
+    stream.content_length = len(body) + 64
+    await stream.prepare(request)
+    await stream.write(body[: len(body) // 2])
+    _drop(request)
+    return stream
+
+
+async def _draw_fault(
+    request: web.Request, faults: FaultConfig, stats: SandboxStats
+) -> tuple[str, int | None] | None:
+    """Apply the latency knob, draw this request's fault (counted), sleep for ``slow``."""
+    if faults.latency:
+        await asyncio.sleep(faults.latency)
+    path = request.path[len(API_PREFIX) :] if request.path.startswith(API_PREFIX) else request.path
+    fault = faults.draw() if faults.applies_to(request.method, path) else None
+    if fault is not None:
+        stats.faults[fault[0]] += 1
+        if fault[0] == "slow":
+            await asyncio.sleep(faults.slow_delay)
+    return fault
+
+
+def _injected(fault: tuple[str, int | None], faults: FaultConfig, trace_id: str) -> web.Response | None:
+    """The response of an injected 429 or 5xx (502/503 come as an HTML page, like a proxy)."""
+    kind, status = fault
+    if kind == "rate_limit":
+        wait = str(faults.retry_after)
+        exc = SandboxError(
+            429,
+            "too-many-requests",
+            "Rate limit exceeded (injected fault).",
+            headers={"Retry-After": wait, "RateLimit-Remaining": "0", "RateLimit-Reset": wait},
+        )
+        return _error_response(exc, trace_id)
+    if kind == "error":
+        code = status or 500
+        if code == 500:
+            exc = SandboxError(500, "server-error", "An internal error occurred (injected fault).")
+            return _error_response(exc, trace_id)
+        reason = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+        text = f"{code} {reason.get(code, 'Server Error')}"
+        return web.Response(
+            status=code, text=f"<html><body><h1>{text}</h1></body></html>", content_type="text/html"
+        )
+    return None
+
+
+@web.middleware
+async def sandbox_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Everything that is not a route: see the module docstring."""
+    app = request.app
+    stats, faults = app[STATS_KEY], app[FAULTS_KEY]
+    limiter = app.get(LIMITER_KEY)
+    stats.requests += 1
+    trace_id = uuid.uuid4().hex
+    route = _route_key(request)
+    stats.by_route[route] += 1
+    rate_headers: dict[str, str] = {}
+    fault = await _draw_fault(request, faults, stats)
+    kind = fault[0] if fault else None
+    if kind == "drop" and not faults.drop_after_processing:
+        stats.undelivered += 1
+        _drop(request)
+        return web.Response(status=499)
+    response: web.StreamResponse
+    injected = _injected(fault, faults, trace_id) if fault is not None else None
+    if injected is not None:
+        response = injected
+    else:
+        try:
+            _check_auth(request, app[TOKEN_KEY])
+            if limiter is not None:
+                decision = limiter.hit()
+                rate_headers = decision.headers
+                if not decision.allowed:
+                    stats.rate_limited += 1
+                    raise SandboxError(429, "too-many-requests", "Rate limit exceeded.")
+            response = await handler(request)
+            if request.method != "GET" and 200 <= response.status < 300:
+                stats.writes[route] += 1
+        except SandboxError as exc:
+            response = _error_response(exc, trace_id)
+        except web.HTTPException as exc:
+            response = _error_response(_http_error(exc), trace_id)
+        except Exception:
+            _log.exception("sandbox handler failed")
+            response = _error_response(
+                SandboxError(500, "server-error", "An internal error occurred."), trace_id
+            )
+    response.headers["trace-id"] = trace_id
+    response.headers.update(rate_headers)
+    stats.by_status[response.status] += 1
+    if kind == "drop":
+        stats.undelivered += 1
+        _drop(request)
+    elif kind == "truncate" and isinstance(response, web.Response):
+        stats.undelivered += 1
+        return await _truncated(request, response)
+    return response
+
+
+async def _churn(app: web.Application) -> AsyncIterator[None]:
+    config, store = app[CONFIG_KEY], app[STORE_KEY]
+    task: asyncio.Task[None] | None = None
+    if config.churn_interval:
+        interval, batch = config.churn_interval, config.churn_batch
+
+        async def run() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                store.insert_entries(batch)
+                store.delete_entries(batch)
+
+        task = asyncio.create_task(run())
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def build_app(
+    config: SandboxConfig | None = None,
+    *,
+    store: Store | None = None,
+    stats: SandboxStats | None = None,
+) -> web.Application:
+    """Build the sandbox application.
+
+    A missing ``config.token`` is replaced by a random one (written back into ``config``);
+    the token is also available as ``app[TOKEN_KEY]``.
+    """
+    config = config or SandboxConfig()
+    if config.token is None:
+        config.token = secrets.token_urlsafe(24)
+    app = web.Application(middlewares=[sandbox_middleware], client_max_size=16 * 1024 * 1024)
+    app[CONFIG_KEY] = config
+    app[STORE_KEY] = store or Store.generate(config)
+    app[STATS_KEY] = stats or SandboxStats()
+    app[FAULTS_KEY] = config.faults
+    app[TOKEN_KEY] = config.token
+    if config.rate_limit is not None:
+        app[LIMITER_KEY] = FixedWindowRateLimiter(config.rate_limit)
+    for table in (entry_routes, timer_routes, booking_routes, misc_routes):
+        for route in table:
+            assert isinstance(route, web.RouteDef)
+            app.router.add_route(route.method, API_PREFIX + route.path, route.handler, **route.kwargs)
+    app.cleanup_ctx.append(_churn)
+    return app

@@ -1,0 +1,188 @@
+"""Running the sandbox: the async context manager :class:`Sandbox` and blocking :func:`run_sandbox`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+
+from aiohttp import web
+
+from .. import _constants as C
+from ._config import FaultConfig, RateLimitConfig, SandboxConfig
+from .app import build_app
+from .ratelimit import FixedWindowRateLimiter
+from .stats import SandboxStats
+from .store import Store
+
+__all__ = ["Sandbox", "run_sandbox"]
+
+
+class Sandbox:
+    """A local awork-compatible server on 127.0.0.1, for tests and demos::
+
+        async with Sandbox(entries=1000, seed=1) as sb:
+            async with aiohttp.ClientSession() as s:
+                r = await s.get(f"{sb.base_url}/timeentries", headers=sb.auth_headers)
+
+    Keyword arguments override the matching :class:`SandboxConfig` fields. ``rate_limit`` and
+    ``faults`` take :class:`RateLimitConfig` / :class:`FaultConfig`; both are off by default.
+    """
+
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        entries: int | None = None,
+        seed: int | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        token: str | None = None,
+        rate_limit: RateLimitConfig | None = None,
+        faults: FaultConfig | None = None,
+    ) -> None:
+        self.config = config or SandboxConfig()
+        overrides = {
+            "entries": entries,
+            "seed": seed,
+            "host": host,
+            "port": port,
+            "token": token,
+            "rate_limit": rate_limit,
+            "faults": faults,
+        }
+        for name, value in overrides.items():
+            if value is not None:
+                setattr(self.config, name, value)
+        self.app = build_app(self.config)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def token(self) -> str:
+        """The bearer token the server accepts."""
+        assert self.config.token is not None
+        return self.config.token
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <token>"}``."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def store(self) -> Store:
+        """The in-memory data (entries, users, …), for assertions and concurrent changes."""
+        from ._http import STORE_KEY
+
+        return self.app[STORE_KEY]
+
+    @property
+    def stats(self) -> SandboxStats:
+        """Request counters."""
+        from ._http import STATS_KEY
+
+        return self.app[STATS_KEY]
+
+    @property
+    def faults(self) -> FaultConfig:
+        """Fault knobs, mutable while running (``sb.faults.error_rate = 0.1``)."""
+        return self.config.faults
+
+    @property
+    def rate_limiter(self) -> FixedWindowRateLimiter | None:
+        """The rate limiter, when rate limiting is on."""
+        from .app import LIMITER_KEY
+
+        return self.app.get(LIMITER_KEY)
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after start)."""
+        if self._port is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._port
+
+    @property
+    def origin(self) -> str:
+        """``http://HOST:PORT``."""
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/api/v1``: pass it to the client as its base URL."""
+        return f"{self.origin}/api/v1"
+
+    async def start(self) -> None:
+        """Bind and start serving."""
+        if self._runner is not None:
+            return
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server = site._server  # noqa: SLF001 - aiohttp exposes no public bound-port accessor
+        assert server is not None and isinstance(server, asyncio.AbstractServer)
+        self._port = int(server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop serving and release the port."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        self._port = None
+
+    async def __aenter__(self) -> Sandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def run_sandbox(
+    host: str = C.SANDBOX_HOST,
+    port: int = 8080,
+    entries: int = C.SANDBOX_ENTRIES,
+    seed: int = C.SANDBOX_SEED,
+    *,
+    token: str | None = None,
+    rate_limit: RateLimitConfig | None = None,
+    faults: FaultConfig | None = None,
+    config: SandboxConfig | None = None,
+    print_fn: object = print,
+) -> None:
+    """Serve until interrupted (Ctrl+C), printing the base URL and token first (blocking)."""
+
+    async def main() -> None:
+        sandbox = Sandbox(
+            config,
+            entries=entries,
+            seed=seed,
+            host=host,
+            port=port,
+            token=token,
+            rate_limit=rate_limit,
+            faults=faults,
+        )
+        async with sandbox:
+            assert callable(print_fn)
+            print_fn(f"awork sandbox listening on {sandbox.base_url}")
+            print_fn(f"token: {sandbox.token}")
+            print_fn(f"me:    {sandbox.store.me_id} ({len(sandbox.store.entries)} time entries)")
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,256 @@
+"""The sandbox's in-memory data and every mutation on it (no HTTP here)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from ._config import SandboxConfig
+from ._entries import Entry, entry_start
+from ._generate import EntryFactory, Workspace, generate_workspace, new_uuid
+from .errors import invalid_filter
+from .filtering import FilterContext, FilterSyntaxError, Row, collect_names, compile_filter
+from .ordering import parse_orderby, sort_rows
+
+__all__ = ["Position", "Store"]
+
+#: Where :meth:`Store.insert_entries` / :meth:`Store.delete_entries` act in the default order.
+Position = Literal["random", "first", "last"]
+
+_CACHE_SIZE = 16
+
+
+def _default_key(entry: Row) -> tuple[str, str, str]:
+    return (str(entry.get("startDateUtc") or ""), str(entry.get("startTimeUtc") or ""), str(entry["id"]))
+
+
+class Store:
+    """All generated data plus the indexes the routes need.
+
+    ``entries`` maps id -> ``TimeTracking`` dict. The default list order is by UTC start, then
+    id. Mutate entries only through the methods here (or call :meth:`touch` afterwards) so the
+    cached orders and filter results are dropped.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        factory: EntryFactory,
+        *,
+        seed: int,
+        now: Callable[[], datetime],
+        anchor: date,
+        days: int,
+    ) -> None:
+        self.ws = ws
+        self.anchor = anchor
+        self.days = days
+        self.factory = factory
+        self.rng = random.Random(seed ^ 0x5A5A5A5A)
+        self.now = now
+        self.version = 0
+        self._ordered: list[Entry] | None = None
+        self._cache: dict[tuple[str, str, str], list[Row]] = {}
+        #: user id -> id of that user's running (or paused) entry.
+        self.running: dict[str, str] = {}
+        sample_break = {"startDate": "", "endDate": "", "duration": 0}
+        self.entry_names = collect_names(
+            [
+                *list(ws.entries.values())[:50],
+                *ws.tasks.values(),
+                *ws.nested_users.values(),
+                *ws.nested_types.values(),
+                sample_break,
+            ]
+        )
+        self.booking_names = collect_names([*ws.time_bookings.values()]) or {"id": "id"}
+        self.type_names = collect_names([*ws.types_of_work.values()])
+        for entry in ws.entries.values():
+            if entry["endDateUtc"] is None and entry["startTimeUtc"] is not None and entry["userId"]:
+                self.running[entry["userId"]] = entry["id"]
+
+    @classmethod
+    def generate(cls, config: SandboxConfig) -> Store:
+        """Build the data described by ``config`` (deterministic for a given seed)."""
+        ws, factory = generate_workspace(
+            seed=config.seed,
+            entries=config.entries,
+            users=config.users,
+            projects=config.projects,
+            tasks=config.tasks,
+            types_of_work=config.types_of_work,
+            time_bookings=config.time_bookings,
+            anchor=config.anchor,
+            days=config.days,
+        )
+        return cls(
+            ws, factory, seed=config.seed, now=config.now, anchor=config.anchor, days=config.days
+        )
+
+    # ---------------------------------------------------------------- shortcuts to collections
+
+    @property
+    def me_id(self) -> str:
+        """Id of the token's user ("me")."""
+        return self.ws.me_id
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        """Time entries by id."""
+        return self.ws.entries
+
+    @property
+    def users(self) -> dict[str, dict[str, Any]]:
+        """Users by id (full records)."""
+        return self.ws.users
+
+    @property
+    def projects(self) -> dict[str, dict[str, Any]]:
+        """Projects by id (``ProjectModelForTimeTrackings``)."""
+        return self.ws.projects
+
+    @property
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        """Tasks by id (``TaskModelForTimeTrackings``)."""
+        return self.ws.tasks
+
+    @property
+    def types_of_work(self) -> dict[str, dict[str, Any]]:
+        """Types of work by id (full ``TypeOfWork``)."""
+        return self.ws.types_of_work
+
+    @property
+    def time_bookings(self) -> dict[str, dict[str, Any]]:
+        """Time bookings by id."""
+        return self.ws.time_bookings
+
+    def new_id(self) -> str:
+        """A fresh random (but reproducible) uuid."""
+        return new_uuid(self.rng)
+
+    def touch(self) -> None:
+        """Record a change: drops cached orders and query results."""
+        self.version += 1
+        self._ordered = None
+        self._cache.clear()
+
+    # ----------------------------------------------------------------------------- queries
+
+    def ordered_entries(self) -> list[Entry]:
+        """Entries in the default order (UTC start, then id); cached until the next change."""
+        if self._ordered is None:
+            self._ordered = sorted(self.ws.entries.values(), key=_default_key)
+        return self._ordered
+
+    def filter_context(self) -> FilterContext:
+        """Context for filters over entries."""
+        return FilterContext(me_id=self.me_id, now=self.now(), names=self.entry_names)
+
+    def query(
+        self,
+        rows: Sequence[Row],
+        filterby: str | None,
+        orderby: str | None,
+        names: dict[str, str],
+        *,
+        cache_key: str | None = None,
+    ) -> list[Row]:
+        """Filter and order ``rows``; bad syntax raises a 400 ``invalid-filter-or-order``.
+
+        With ``cache_key`` the result is kept until the next :meth:`touch` (not for filters
+        using the clock tokens, whose meaning changes with time).
+        """
+        key = (cache_key or "", filterby or "", orderby or "")
+        if cache_key is not None and key in self._cache:
+            return self._cache[key]
+        try:
+            result: list[Row] = list(rows)
+            if filterby:
+                ctx = FilterContext(me_id=self.me_id, now=self.now(), names=names)
+                predicate = compile_filter(filterby, ctx)
+                result = [row for row in result if predicate(row)]
+            if orderby:
+                result = sort_rows(result, parse_orderby(orderby, names))
+        except FilterSyntaxError as exc:
+            raise invalid_filter(str(exc)) from None
+        cacheable = not any(t in (filterby or "").lower() for t in ("now", "today", "sow", "eow", "som", "eom"))
+        if cache_key is not None and cacheable:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = result
+        return result
+
+    def last_entry(self, user_id: str) -> Entry | None:
+        """The user's most recently started entry, ignoring entries that start in the future."""
+        now = self.now()
+        best: Entry | None = None
+        best_start: datetime | None = None
+        for entry in self.ws.entries.values():
+            if entry["userId"] != user_id:
+                continue
+            start = entry_start(entry)
+            if start is None or start > now:
+                continue
+            if best_start is None or start > best_start:
+                best, best_start = entry, start
+        return best
+
+    # --------------------------------------------------------------------------- mutations
+
+    def add_entry(self, entry: Entry) -> None:
+        """Insert (or replace) an entry."""
+        self.ws.entries[entry["id"]] = entry
+        self.touch()
+
+    def remove_entry(self, entry_id: str) -> Entry | None:
+        """Delete an entry; return it, or ``None`` when it did not exist."""
+        entry = self.ws.entries.pop(entry_id, None)
+        if entry is not None:
+            user_id = entry.get("userId")
+            if user_id and self.running.get(user_id) == entry_id:
+                del self.running[user_id]
+            self.touch()
+        return entry
+
+    def insert_entries(self, count: int, *, position: Position = "random") -> list[str]:
+        """Create ``count`` new finished entries (e.g. while a client pages); return their ids.
+
+        ``first`` puts them before every existing entry in the default order, ``last`` after
+        all of them, ``random`` anywhere in the generated date range.
+        """
+        ordered = self.ordered_entries()
+        first_day, last_day = self.anchor - timedelta(days=self.days - 1), self.anchor
+        if ordered:
+            first_day = min(first_day, date.fromisoformat(ordered[0]["startDateUtc"][:10]))
+            last_day = max(last_day, date.fromisoformat(ordered[-1]["startDateUtc"][:10]))
+        ids: list[str] = []
+        for _ in range(count):
+            if position == "first":
+                day = first_day - timedelta(days=2)
+            elif position == "last":
+                day = last_day + timedelta(days=2)
+            else:
+                day = first_day + timedelta(days=self.rng.randrange((last_day - first_day).days + 1))
+            entry = self.factory.make(day, self.new_id())
+            self.ws.entries[entry["id"]] = entry
+            ids.append(entry["id"])
+        if ids:
+            self.touch()
+        return ids
+
+    def delete_entries(self, count: int, *, position: Position = "random") -> list[str]:
+        """Delete ``count`` entries (from the start, the end or anywhere of the default order)."""
+        ordered = self.ordered_entries()
+        count = min(count, len(ordered))
+        if position == "first":
+            victims = ordered[:count]
+        elif position == "last":
+            victims = ordered[len(ordered) - count :]
+        else:
+            victims = self.rng.sample(ordered, count)
+        ids = [v["id"] for v in victims]
+        for entry_id in ids:
+            self.remove_entry(entry_id)
+        return ids

@@ -1,0 +1,38 @@
+"""Shared fixtures: a client wired for unit tests (no real waits, no rate limiting)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aioresponses import aioresponses
+
+from awork_async import AworkClient, NoRateLimiter, RetryPolicy
+
+import _aioresponses_compat
+from _helpers import BASE, TOKEN, FakeSleep
+
+_aioresponses_compat.install()
+
+
+@pytest.fixture
+def fake_sleep() -> FakeSleep:
+    return FakeSleep()
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def client(fake_sleep: FakeSleep) -> AsyncIterator[AworkClient]:
+    async with AworkClient(
+        token=TOKEN,
+        base_url=BASE,
+        rate_limiter=NoRateLimiter(),
+        retry=RetryPolicy(random=lambda: 0.0),
+        sleep=fake_sleep,
+    ) as awork:
+        yield awork

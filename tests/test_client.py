@@ -1,0 +1,315 @@
+"""AworkClient lifecycle, the request path, error mapping, retries and secrecy of the token."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+
+import aiohttp
+import pytest
+from aioresponses import CallbackResult, aioresponses
+from yarl import URL
+
+from awork_async import (
+    APIConnectionError,
+    APIResponseValidationError,
+    AworkClient,
+    ClientClosedError,
+    NoRateLimiter,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    RetryPolicy,
+    ServerError,
+    ValidationFailedError,
+    __version__,
+    capture_responses,
+)
+
+from _helpers import BASE, TOKEN, FakeSleep
+
+ENTRY_ID = "2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c11"
+ENTRY = {
+    "id": ENTRY_ID,
+    "timezone": "Europe/Berlin",
+    "typeOfWorkId": "8d9c0a40-51a4-4d3c-9e53-2c3c4e2c1c11",
+    "startDateUtc": "2024-05-14T00:00:00Z",
+    "startTimeUtc": "10:00:00",
+    "endDateUtc": "2024-05-14T00:00:00Z",
+    "endTimeUtc": "11:00:00",
+    "duration": 3600,
+}
+
+
+def _requests(m: aioresponses) -> list[tuple[str, URL, dict[str, object]]]:
+    return [(k[0], k[1], call.kwargs) for k, calls in m.requests.items() for call in calls]
+
+
+# -- construction --------------------------------------------------------------------------
+
+
+def test_requires_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWORK_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="AWORK_TOKEN"):
+        AworkClient()
+
+
+def test_token_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWORK_TOKEN", TOKEN)
+    assert AworkClient().base_url == "https://api.awork.com/api/v1"
+
+
+@pytest.mark.parametrize("url", ["http://api.awork.com/api/v1", "http://192.168.1.2/api/v1"])
+def test_plain_http_refused_off_loopback(url: str) -> None:
+    with pytest.raises(ValueError, match="https"):
+        AworkClient(token=TOKEN, base_url=url)
+
+
+def test_repr_hides_token() -> None:
+    client = AworkClient(token=TOKEN, base_url=BASE)
+    assert TOKEN not in repr(client)
+    assert TOKEN not in repr(client._transport.auth)
+    assert TOKEN not in str(vars(client))
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+
+
+async def test_owned_session_closed_and_double_close_harmless() -> None:
+    client = AworkClient(token=TOKEN, base_url=BASE)
+    async with client:
+        session = client._transport._session
+        assert session is not None and not session.closed
+    assert session.closed
+    await client.aclose()
+    assert client.closed
+
+
+async def test_use_after_close_raises() -> None:
+    client = AworkClient(token=TOKEN, base_url=BASE)
+    await client.aclose()
+    with pytest.raises(ClientClosedError, match="closed"):
+        await client.time_entries.get(ENTRY_ID)
+
+
+async def test_caller_session_never_closed(mocked: aioresponses) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=ENTRY)
+    async with aiohttp.ClientSession() as session:
+        async with AworkClient(token=TOKEN, base_url=BASE, session=session) as awork:
+            await awork.time_entries.get(ENTRY_ID)
+        assert not session.closed
+        assert awork.closed
+
+
+# -- the request path ----------------------------------------------------------------------
+
+
+async def test_headers_auth_and_user_agent(client: AworkClient, mocked: aioresponses) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=ENTRY)
+    entry = await client.time_entries.get(ENTRY_ID)
+    assert str(entry.id) == ENTRY_ID
+    ((method, _url, kwargs),) = _requests(mocked)
+    headers = kwargs["headers"]
+    assert isinstance(headers, dict)
+    assert method == "GET"
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert headers["User-Agent"].startswith(f"awork-async/{__version__} ")
+    assert kwargs["allow_redirects"] is False
+    timeout = kwargs["timeout"]
+    assert isinstance(timeout, aiohttp.ClientTimeout) and timeout.sock_read is not None
+
+
+async def test_204_is_none(client: AworkClient, mocked: aioresponses) -> None:
+    mocked.delete(f"{BASE}/timeentries/{ENTRY_ID}", status=204)
+    assert await client.time_entries.delete(ENTRY_ID) is None
+
+
+async def test_invalid_json_success_body(client: AworkClient, mocked: aioresponses) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", body="<html>oops</html>", status=200)
+    with pytest.raises(APIResponseValidationError, match="not valid JSON"):
+        await client.time_entries.get(ENTRY_ID)
+
+
+async def test_wrong_shape_success_body(client: AworkClient, mocked: aioresponses) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=[1, 2])
+    with pytest.raises(APIResponseValidationError, match="expected a JSON object"):
+        await client.time_entries.get(ENTRY_ID)
+
+
+async def test_error_mapped_with_details(client: AworkClient, mocked: aioresponses) -> None:
+    mocked.get(
+        f"{BASE}/timeentries/{ENTRY_ID}",
+        status=404,
+        payload={"code": "not-found", "description": "gone", "link": "x", "traceId": "tr-1"},
+    )
+    with pytest.raises(NotFoundError) as info:
+        await client.time_entries.get(ENTRY_ID)
+    err = info.value
+    assert (err.status, err.code, err.trace_id, err.method) == (404, "not-found", "tr-1", "GET")
+    assert err.url.endswith(f"/timeentries/{ENTRY_ID}")
+
+
+async def test_validation_error_not_retried(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    mocked.put(
+        f"{BASE}/timeentries/{ENTRY_ID}",
+        status=400,
+        payload={
+            "code": "validation-failed",
+            "description": "bad",
+            "link": "x",
+            "validationErrors": [{"property": "Timezone", "message": "required"}],
+        },
+    )
+    from awork_async.models import TimeEntryUpdate
+
+    form = TimeEntryUpdate(timezone="Europe/Berlin", type_of_work_id=ENTRY["typeOfWorkId"])
+    with pytest.raises(ValidationFailedError) as info:
+        await client.time_entries.update(ENTRY_ID, form)
+    assert info.value.validation_errors[0].property == "Timezone"
+    assert fake_sleep.waits == []
+
+
+async def test_get_retried_on_5xx(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    url = f"{BASE}/timeentries/{ENTRY_ID}"
+    mocked.get(url, status=503, body="busy")
+    mocked.get(url, status=502, body="<html>bad gateway</html>")
+    mocked.get(url, payload=ENTRY)
+    entry = await client.time_entries.get(ENTRY_ID)
+    assert str(entry.id) == ENTRY_ID
+    assert len(fake_sleep.waits) == 2
+
+
+async def test_get_gives_up_after_max_attempts(mocked: aioresponses, fake_sleep: FakeSleep) -> None:
+    url = f"{BASE}/timeentries/{ENTRY_ID}"
+    for _ in range(3):
+        mocked.get(url, status=500, body="")
+    async with AworkClient(
+        token=TOKEN,
+        base_url=BASE,
+        rate_limiter=NoRateLimiter(),
+        retry=RetryPolicy(max_attempts=3, random=lambda: 0.0),
+        sleep=fake_sleep,
+    ) as awork:
+        with pytest.raises(ServerError):
+            await awork.time_entries.get(ENTRY_ID)
+    assert len(fake_sleep.waits) == 2
+
+
+async def test_get_retried_after_disconnect(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    url = f"{BASE}/timeentries/{ENTRY_ID}"
+    mocked.get(url, exception=aiohttp.ServerDisconnectedError())
+    mocked.get(url, payload=ENTRY)
+    assert str((await client.time_entries.get(ENTRY_ID)).id) == ENTRY_ID
+    assert len(fake_sleep.waits) == 1
+
+
+async def test_post_not_retried_after_disconnect(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    mocked.post(f"{BASE}/timeentries/{ENTRY_ID}/removebreaks", exception=aiohttp.ServerDisconnectedError())
+    with pytest.raises(OutcomeUnknownError, match="may or may not"):
+        await client.time_entries.remove_breaks(ENTRY_ID)
+    assert fake_sleep.waits == []
+    assert len(_requests(mocked)) == 1
+
+
+async def test_post_retried_on_connect_failure(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    url = f"{BASE}/timeentries/{ENTRY_ID}/removebreaks"
+    refused = aiohttp.ClientConnectorError(
+        aiohttp.client_reqrep.ConnectionKey("h", 443, True, None, None, None, None),
+        ConnectionRefusedError(111, "refused"),
+    )
+    mocked.post(url, exception=refused)
+    mocked.post(url, payload=ENTRY)
+    assert str((await client.time_entries.remove_breaks(ENTRY_ID)).id) == ENTRY_ID
+    assert len(fake_sleep.waits) == 1
+
+
+async def test_post_retried_on_429_with_server_wait(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    url = f"{BASE}/timeentries/{ENTRY_ID}/removebreaks"
+    mocked.post(url, status=429, headers={"Retry-After": "3"}, body="")
+    mocked.post(url, payload=ENTRY)
+    await client.time_entries.remove_breaks(ENTRY_ID)
+    assert fake_sleep.waits == [3.0]
+
+
+async def test_429_beyond_cap_raises_with_wait(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", status=429, headers={"RateLimit-Reset": "3600"})
+    with pytest.raises(RateLimitError) as info:
+        await client.time_entries.get(ENTRY_ID)
+    assert info.value.retry_after == 3600
+    assert fake_sleep.waits == []
+
+
+async def test_connection_error_is_typed(mocked: aioresponses, fake_sleep: FakeSleep) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", exception=aiohttp.ClientPayloadError("cut"))
+    async with AworkClient(
+        token=TOKEN, base_url=BASE, rate_limiter=NoRateLimiter(),
+        retry=RetryPolicy(max_attempts=1), sleep=fake_sleep,
+    ) as awork:
+        with pytest.raises(APIConnectionError, match="connection lost"):
+            await awork.time_entries.get(ENTRY_ID)
+
+
+async def test_token_never_in_errors_or_logs(
+    client: AworkClient, mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = f"{BASE}/timeentries/{ENTRY_ID}"
+    mocked.get(url, status=500, body="fail")
+    mocked.get(url, status=401, payload={"code": "workspaceid-missing", "description": "d", "link": "l"})
+    with pytest.raises(Exception) as info:
+        await client.time_entries.get(ENTRY_ID)
+    rendered = "".join(traceback.format_exception(info.value))
+    assert TOKEN not in rendered
+    assert TOKEN not in repr(info.value) and TOKEN not in str(vars(info.value))
+    assert TOKEN not in caplog.text
+    assert "retry" in caplog.text.lower()  # the 500 was retried and logged
+
+
+async def test_raw_response_access(client: AworkClient, mocked: aioresponses) -> None:
+    mocked.get(
+        f"{BASE}/timeentries/{ENTRY_ID}",
+        payload=ENTRY,
+        headers={"trace-id": "abc", "X-RateLimit-Remaining-Minute": "999"},
+    )
+    resp = await client.with_raw_response.time_entries.get(ENTRY_ID)
+    assert str(resp.parsed.id) == ENTRY_ID
+    assert (resp.status, resp.trace_id) == (200, "abc")
+    assert resp.rate_limit.minute_remaining == 999
+
+
+async def test_capture_responses(client: AworkClient, mocked: aioresponses) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=ENTRY, headers={"trace-id": "t9"})
+    async with capture_responses() as responses:
+        await client.time_entries.get(ENTRY_ID)
+    assert [r.trace_id for r in responses] == ["t9"]
+
+
+async def test_query_encoding_of_filter(client: AworkClient, mocked: aioresponses) -> None:
+    pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
+    seen: list[URL] = []
+
+    def record(url: URL, **_: object) -> CallbackResult:
+        seen.append(url)
+        return CallbackResult(payload=[], headers={"aw-totalitems": "0"})
+
+    mocked.get(pattern, callback=record)
+    flt = "note eq 'R&D 100% #1 + more'"
+    assert await client.time_entries.list(filterby=flt, orderby="startDateUtc desc").collect() == []
+    assert seen[0].query["filterby"] == flt
+    assert seen[0].query["orderby"] == "startDateUtc desc"
+    assert seen[0].query["pageSize"] == "1000" and seen[0].query["page"] == "1"
