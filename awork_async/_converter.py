@@ -16,9 +16,11 @@ it, so the per-value work is only the field hooks themselves.
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, Union, cast
 from uuid import UUID
 
 import attrs
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 #: A JSON value as produced by ``orjson.loads`` / accepted by ``orjson.dumps``.
-JSONValue: TypeAlias = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
+JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
 
 T = TypeVar("T")
 
@@ -117,6 +119,14 @@ def _structure_float(value: object, _: object) -> float:
     raise TypeError(f"expected a JSON number, got {type(value).__name__} {value!r}")
 
 
+def _is_optional(tp: object) -> bool:
+    """``X | None`` (exactly one non-None member)."""
+    if typing.get_origin(tp) not in (Union, types.UnionType):
+        return False
+    args = typing.get_args(tp)
+    return len(args) == 2 and type(None) in args
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(unstruct_collection_overrides={Sequence: list, tuple: list})
 
@@ -133,7 +143,8 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(date, format_date)
 
     def structure_factory(cls: type[Any]) -> Callable[[Mapping[str, Any], type[Any]], Any]:
-        overrides = {}
+        # ``Any`` values: cattrs' keyword overrides share ``**kwargs`` with its bool options.
+        overrides: dict[str, Any] = {}
         for field in attrs.fields(cls):
             if field.metadata.get(WALL_CLOCK):
                 overrides[field.name] = override(
@@ -144,11 +155,22 @@ def _make_converter() -> cattrs.Converter:
         return make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=False, **overrides)
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-        overrides = {
+        overrides: dict[str, Any] = {
             field.name: override(rename=to_camel(field.name)) for field in attrs.fields(cls)
         }
         return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)
 
+    def optional_factory(tp: Any) -> Callable[[Any, Any], Any]:
+        # Resolve the inner hook once (cattrs' generic Optional handler dispatches per value).
+        inner = next(arg for arg in typing.get_args(tp) if arg is not type(None))
+        inner_hook = conv.get_structure_hook(inner)
+
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else inner_hook(value, inner)
+
+        return structure_optional
+
+    conv.register_structure_hook_factory(_is_optional, optional_factory)
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv

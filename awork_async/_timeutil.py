@@ -1,11 +1,12 @@
 """Pure date/time helpers: tolerant parsing of awork's ISO strings and the exact formats it expects.
 
 awork sends date-times with ``Z``, with ``+00:00``, with 0 to 7 fractional digits
-(``.100Z``, ``.5966465+00:00``) and, for the ``*DateLocal`` fields, without any offset (API notes
-§7.1, §9.2). Time-of-day fields are separate ``HH:MM:SS[.fffffff]`` strings. Everything here works on
-Python 3.10, whose ``datetime.fromisoformat`` knows neither ``Z`` nor odd fraction lengths: the fast
-standard parser is tried first and a regular expression covering RFC 3339 (plus the lenient forms
-above) takes over when it refuses.
+(``.100Z``, ``.5966465+00:00``) and, for the ``*DateLocal`` fields, without any offset
+(API notes §7.1, §9.2). Time-of-day fields are separate ``HH:MM:SS[.fffffff]`` strings.
+
+Everything here works on Python 3.10, whose ``datetime.fromisoformat`` knows neither ``Z`` nor odd
+fraction lengths: the fast standard parser is tried first, and a regular expression covering
+RFC 3339 (plus the lenient forms above) takes over when it refuses.
 """
 
 from __future__ import annotations

@@ -1106,9 +1106,7 @@ class TimeBookingForm:
     def __attrs_post_init__(self) -> None:
         start, end = self.start_date, self.end_date
         if start is not None and end is not None and end < start:
-                raise ValueError(
-                    f"end_date ({self.end_date}) is before start_date ({self.start_date})"
-                )
+            raise ValueError(f"end_date ({self.end_date}) is before start_date ({self.start_date})")
 
 
 @attrs.frozen(kw_only=True)

@@ -24,13 +24,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import orjson
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 __all__ = [
     "DATA_DIR",
+    "SpecValidationError",
     "load_json",
     "load_spec",
     "response_strategy",
@@ -63,6 +64,9 @@ _LOCAL_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?")
 LOCAL_DATE_TIME = "local-date-time"
 
 JSONSchema = dict[str, Any]
+
+#: Raised by :func:`validate_body` (``jsonschema.ValidationError``).
+SpecValidationError: type[Exception] = jsonschema.ValidationError
 
 
 def load_json(name: str) -> Any:
@@ -141,7 +145,6 @@ def schema(name: str, *, allow_extra: bool = False) -> JSONSchema:
 def _format_checker() -> jsonschema.FormatChecker:
     checker = jsonschema.FormatChecker()
 
-    @checker.checks(LOCAL_DATE_TIME)
     def _local_date_time(instance: object) -> bool:
         if not isinstance(instance, str):
             return True
@@ -153,12 +156,12 @@ def _format_checker() -> jsonschema.FormatChecker:
             return False
         return True
 
+    def _date_time(instance: object) -> bool:
+        return not isinstance(instance, str) or _RFC3339.fullmatch(instance) is not None
+
+    checker.checks(LOCAL_DATE_TIME)(_local_date_time)
     if "date-time" not in checker.checkers:  # rfc3339-validator missing: use a strict regex
-
-        @checker.checks("date-time")
-        def _date_time(instance: object) -> bool:
-            return not isinstance(instance, str) or _RFC3339.fullmatch(instance) is not None
-
+        checker.checks("date-time")(_date_time)
     return checker
 
 
@@ -177,9 +180,9 @@ def validate_body(schema_name: str, body: object) -> None:
 def response_strategy(schema_name: str, *, allow_extra: bool = False) -> st.SearchStrategy[Any]:
     """Hypothesis strategy for JSON values the spec allows for ``schema_name``.
 
-    ``format: uuid`` strings are real UUIDs; ``date``/``date-time`` come from hypothesis-jsonschema's
-    RFC 3339 generator (odd offsets and fraction lengths included). With ``allow_extra=True`` the
-    objects may also carry arbitrary unknown properties.
+    ``format: uuid`` strings are real UUIDs; ``date``/``date-time`` come from
+    hypothesis-jsonschema's RFC 3339 generator (odd offsets and fraction lengths included). With
+    ``allow_extra=True`` the objects may also carry arbitrary unknown properties.
     """
     return from_schema(
         _schema(schema_name, allow_extra),

@@ -16,15 +16,52 @@ Run it from a shell with ``python -m awork_async.sandbox --port 8080 --entries 1
 
 from __future__ import annotations
 
-from ._config import FaultConfig, FaultKind, RateLimitConfig, SandboxConfig
-from .app import build_app
-from .errors import SandboxError
-from .filtering import FilterContext, FilterSyntaxError, compile_filter, parse_filter
-from .ordering import parse_orderby, sort_rows
-from .ratelimit import FixedWindowRateLimiter, RateDecision
-from .server import Sandbox, run_sandbox
-from .stats import SandboxStats
-from .store import Position, Store
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._config import FaultConfig, FaultKind, RateLimitConfig, SandboxConfig
+    from .app import build_app
+    from .errors import SandboxError
+    from .filtering import FilterContext, FilterSyntaxError, compile_filter, parse_filter
+    from .ordering import parse_orderby, sort_rows
+    from .ratelimit import FixedWindowRateLimiter, RateDecision
+    from .server import Sandbox, run_sandbox
+    from .stats import SandboxStats
+    from .store import Position, Store
+
+# Loaded on first use, so that importing the pytest plugin (a submodule) stays cheap.
+_LAZY = {
+    "FaultConfig": "._config",
+    "FaultKind": "._config",
+    "RateLimitConfig": "._config",
+    "SandboxConfig": "._config",
+    "build_app": ".app",
+    "SandboxError": ".errors",
+    "FilterContext": ".filtering",
+    "FilterSyntaxError": ".filtering",
+    "compile_filter": ".filtering",
+    "parse_filter": ".filtering",
+    "parse_orderby": ".ordering",
+    "sort_rows": ".ordering",
+    "FixedWindowRateLimiter": ".ratelimit",
+    "RateDecision": ".ratelimit",
+    "Sandbox": ".server",
+    "run_sandbox": ".server",
+    "SandboxStats": ".stats",
+    "Position": ".store",
+    "Store": ".store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FaultConfig",

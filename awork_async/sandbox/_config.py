@@ -40,8 +40,12 @@ def _non_negative(instance: object, attribute: attrs.Attribute[float], value: fl
 class RateLimitConfig:
     """awork-like fixed-window limits (notes §4). ``clock`` returns seconds (monotonic)."""
 
-    per_second: int = attrs.field(default=C.DEFAULT_RATE_PER_SECOND, validator=attrs.validators.ge(1))
-    per_minute: int = attrs.field(default=C.DEFAULT_RATE_PER_MINUTE, validator=attrs.validators.ge(1))
+    per_second: int = attrs.field(
+        default=C.DEFAULT_RATE_PER_SECOND, validator=attrs.validators.ge(1)
+    )
+    per_minute: int = attrs.field(
+        default=C.DEFAULT_RATE_PER_MINUTE, validator=attrs.validators.ge(1)
+    )
     clock: Callable[[], float] = time.monotonic
 
 
@@ -139,8 +143,12 @@ class SandboxConfig:
     users: int = attrs.field(default=C.SANDBOX_USERS, validator=attrs.validators.ge(2))
     projects: int = attrs.field(default=C.SANDBOX_PROJECTS, validator=attrs.validators.ge(1))
     tasks: int = attrs.field(default=C.SANDBOX_TASKS, validator=attrs.validators.ge(1))
-    types_of_work: int = attrs.field(default=C.SANDBOX_TYPES_OF_WORK, validator=attrs.validators.ge(2))
-    time_bookings: int = attrs.field(default=C.SANDBOX_TIME_BOOKINGS, validator=attrs.validators.ge(0))
+    types_of_work: int = attrs.field(
+        default=C.SANDBOX_TYPES_OF_WORK, validator=attrs.validators.ge(2)
+    )
+    time_bookings: int = attrs.field(
+        default=C.SANDBOX_TIME_BOOKINGS, validator=attrs.validators.ge(0)
+    )
     #: Generated entries lie in the ``days`` days up to ``anchor`` (inclusive).
     anchor: date = attrs.field(factory=_anchor_default)
     days: int = attrs.field(default=C.SANDBOX_DAYS, validator=attrs.validators.ge(1))

@@ -17,8 +17,8 @@ __all__ = [
     "set_links",
     "set_times",
     "set_times_epoch",
-    "stamp",
     "simplified",
+    "stamp",
 ]
 
 #: A time entry as served: a JSON-ready dict whose nested dicts are shared between entries.
@@ -170,7 +170,9 @@ def new_entry(
 
 def break_total(entry: Mapping[str, Any]) -> int:
     """Sum of the closed breaks' durations."""
-    return sum(int(b["duration"]) for b in entry.get("breaks") or () if b.get("duration") is not None)
+    return sum(
+        int(b["duration"]) for b in entry.get("breaks") or () if b.get("duration") is not None
+    )
 
 
 def simplified(
@@ -206,4 +208,3 @@ def simplified(
         "typeOfWorkId": entry.get("typeOfWorkId"),
         "startTimeLocal": entry.get("startTimeLocal"),
     }
-

@@ -64,7 +64,9 @@ class FormReader:
             self.fail(name, f"'{_pascal(name)}' must not be empty.")
         return [str(v).lower() for v in value]
 
-    def string(self, name: str, *, required: bool = False, max_length: int | None = None) -> str | None:
+    def string(
+        self, name: str, *, required: bool = False, max_length: int | None = None
+    ) -> str | None:
         """A string; ``required`` also rejects the empty string."""
         if self._missing(name, required):
             return None
@@ -179,7 +181,7 @@ def _is_midnight(value: datetime) -> bool:
     return value.hour == value.minute == value.second == value.microsecond == 0
 
 
-def resolve_times(  # noqa: C901, PLR0912 - mirrors the documented rules one by one
+def resolve_times(
     form: FormReader,
     zone_name: str,
     *,
@@ -205,8 +207,8 @@ def resolve_times(  # noqa: C901, PLR0912 - mirrors the documented rules one by 
             return None
         if duration is None or existing.end is None:
             return existing
-        end = existing.start + timedelta(seconds=duration + break_duration)
-        return TimeFields(existing.start, end, duration, existing.date_only)
+        moved = existing.start + timedelta(seconds=duration + break_duration)
+        return TimeFields(existing.start, moved, duration, existing.date_only)
     local = present["local"]
     start_key, start_time_key, end_key, end_time_key = _GROUPS["local" if local else "utc"]
     start_date = form.datetime(start_key)
@@ -222,8 +224,10 @@ def resolve_times(  # noqa: C901, PLR0912 - mirrors the documented rules one by 
             start = datetime.combine(start_date.date(), start_time, tzinfo=start_date.tzinfo)
         else:
             start = start_date
-            date_only = _is_midnight(start_date) and end_time is None and (
-                end_date is None or _is_midnight(end_date)
+            date_only = (
+                _is_midnight(start_date)
+                and end_time is None
+                and (end_date is None or _is_midnight(end_date))
             )
         start = _as_utc(start, zone_name, local)
     end: datetime | None = None

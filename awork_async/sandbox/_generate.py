@@ -215,7 +215,7 @@ def _users(rng: random.Random, count: int, created: datetime) -> list[dict[str, 
     return users
 
 
-def generate_workspace(  # noqa: PLR0913, PLR0915 - a flat recipe reads best in one place
+def generate_workspace(
     *,
     seed: int,
     entries: int,
@@ -253,7 +253,14 @@ def generate_workspace(  # noqa: PLR0913, PLR0915 - a flat recipe reads best in 
         {"id": new_uuid(rng), "name": n, "icon": i, "isArchived": False} for n, i in PROJECT_TYPES
     ]
     tstatuses = [
-        {"id": new_uuid(rng), "name": n, "description": None, "type": t, "order": float(k), "icon": i}
+        {
+            "id": new_uuid(rng),
+            "name": n,
+            "description": None,
+            "type": t,
+            "order": float(k),
+            "icon": i,
+        }
         for k, (n, t, i) in enumerate(TASK_STATUSES, start=1)
     ]
     types: dict[str, dict[str, Any]] = {}
@@ -365,7 +372,9 @@ def generate_workspace(  # noqa: PLR0913, PLR0915 - a flat recipe reads best in 
             "startDate": start_day.isoformat(),
             "endDate": (start_day + timedelta(days=rng.randint(0, 10))).isoformat(),
             "duration": rng.randint(1, 16) * 1800,
-            "description": rng.choice((None, "Blocker for a new project", "Vacation cover", "Workshop")),
+            "description": rng.choice(
+                (None, "Blocker for a new project", "Vacation cover", "Workshop")
+            ),
             "laneOrder": k % 3,
             "isAnonymized": False,
         }
@@ -409,7 +418,11 @@ def generate_workspace(  # noqa: PLR0913, PLR0915 - a flat recipe reads best in 
             }
         )
     ws = Workspace(
-        workspace={"id": new_uuid(rng), "name": "awork sandbox", "url": "https://sandbox.awork.com"},
+        workspace={
+            "id": new_uuid(rng),
+            "name": "awork sandbox",
+            "url": "https://sandbox.awork.com",
+        },
         me_id=me_id,
         users={u["id"]: u for u in user_list},
         nested_users=nested_users,

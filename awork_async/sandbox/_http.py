@@ -35,7 +35,9 @@ CONFIG_KEY: Final = web.AppKey("awork_sandbox_config", SandboxConfig)
 STATS_KEY: Final = web.AppKey("awork_sandbox_stats", SandboxStats)
 
 
-def json_response(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+def json_response(
+    data: object, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
     """A JSON response serialised with orjson."""
     return web.Response(
         body=orjson.dumps(data),
@@ -156,4 +158,4 @@ def context(request: web.Request) -> tuple[Store, SandboxConfig, SandboxStats]:
     return app[STORE_KEY], app[CONFIG_KEY], app[STATS_KEY]
 
 
-__all__ += ["bool_param", "context", "is_uuid", "lookup", "query_uuid", "SandboxError"]
+__all__ += ["SandboxError", "bool_param", "context", "is_uuid", "lookup", "query_uuid"]

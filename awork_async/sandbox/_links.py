@@ -65,7 +65,5 @@ def resolve_links(
     if form.errors or tow is None:
         return None
     if tow["isArchived"] and not allow_archived:
-        raise SandboxError(
-            400, "entity-archived", f"The type of work '{tow['name']}' is archived."
-        )
+        raise SandboxError(400, "entity-archived", f"The type of work '{tow['name']}' is archived.")
     return Links(user, tow, project, task)

@@ -1,4 +1,4 @@
-"""Date and time helpers of the sandbox: awork's split date/time strings, .NET ticks, zones (pure)."""
+"""Date and time helpers of the sandbox: split date/time strings, .NET ticks, zones (pure)."""
 
 from __future__ import annotations
 
@@ -40,10 +40,12 @@ _ZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*$")
 
 
 def to_ticks(moment: datetime) -> int:
-    """.NET ticks (100 ns since 0001-01-01 UTC) of an aware datetime, as awork's ``resourceVersion``."""
+    """.NET ticks (100 ns since 0001-01-01 UTC) of an aware datetime (``resourceVersion``)."""
     delta = moment - _EPOCH
-    return _TICKS_AT_EPOCH + (delta.days * 86_400 + delta.seconds) * 10_000_000 + (
-        delta.microseconds * 10
+    return (
+        _TICKS_AT_EPOCH
+        + (delta.days * 86_400 + delta.seconds) * 10_000_000
+        + (delta.microseconds * 10)
     )
 
 
@@ -79,8 +81,10 @@ def split_local(moment: datetime) -> tuple[str, str]:
 
 def time_str(moment: datetime | time) -> str:
     """``HH:MM:SS`` of a datetime or time."""
-    return moment.isoformat(timespec="seconds")[-8:] if isinstance(moment, time) else (
-        moment.isoformat(timespec="seconds")[11:19]
+    return (
+        moment.isoformat(timespec="seconds")[-8:]
+        if isinstance(moment, time)
+        else (moment.isoformat(timespec="seconds")[11:19])
     )
 
 
@@ -170,13 +174,13 @@ def load_zone(name: str) -> ZoneInfo | None:
 _EPOCH_DATE = date(1970, 1, 1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _time_of_day(second: int) -> str:
     hours, rest = divmod(second, 3600)
     return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _day_text(day_number: int) -> str:
     return (_EPOCH_DATE + timedelta(days=day_number)).isoformat()
 

@@ -68,7 +68,9 @@ def _http_error(exc: web.HTTPException) -> SandboxError:
 def _check_auth(request: web.Request, token: str) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    ):
         raise SandboxError(
             401,
             "workspaceid-missing",
@@ -108,7 +110,9 @@ async def _draw_fault(
     return fault
 
 
-def _injected(fault: tuple[str, int | None], faults: FaultConfig, trace_id: str) -> web.Response | None:
+def _injected(
+    fault: tuple[str, int | None], faults: FaultConfig, trace_id: str
+) -> web.Response | None:
     """The response of an injected 429 or 5xx (502/503 come as an HTML page, like a proxy)."""
     kind, status = fault
     if kind == "rate_limit":
@@ -232,6 +236,8 @@ def build_app(
     for table in (entry_routes, timer_routes, booking_routes, misc_routes):
         for route in table:
             assert isinstance(route, web.RouteDef)
-            app.router.add_route(route.method, API_PREFIX + route.path, route.handler, **route.kwargs)
+            app.router.add_route(
+                route.method, API_PREFIX + route.path, route.handler, **route.kwargs
+            )
     app.cleanup_ctx.append(_churn)
     return app

@@ -101,6 +101,8 @@ def invalid_operation(description: str) -> SandboxError:
     return SandboxError(400, "invalid-operation", description)
 
 
-def unauthorized(description: str = "You do not have the permission for this action.") -> SandboxError:
+def unauthorized(
+    description: str = "You do not have the permission for this action.",
+) -> SandboxError:
     """401 ``unauthorized`` (missing permission, notes §1.4)."""
     return SandboxError(401, "unauthorized", description)

@@ -197,7 +197,7 @@ def _number(text: str, pos: int) -> Value:
         raise FilterSyntaxError(f"invalid number {text!r}", pos) from None
 
 
-def _tokenize(text: str) -> list[_Tok]:  # noqa: C901 - a flat scanner reads best as one loop
+def _tokenize(text: str) -> list[_Tok]:
     tokens: list[_Tok] = []
     i, n = 0, len(text)
     while i < n:
@@ -304,8 +304,9 @@ class _Parser:
         if self.tok.kind == "end":
             raise FilterSyntaxError("empty filter", 0)
         node = self.expr()
-        if self.tok.kind != "end":
-            raise FilterSyntaxError(f"unexpected {self.tok.text!r}", self.tok.pos)
+        rest = self.tokens[self.i]
+        if rest.kind != "end":
+            raise FilterSyntaxError(f"unexpected {rest.text!r}", rest.pos)
         return node
 
     def expr(self) -> Node:
@@ -634,7 +635,9 @@ def _predicate(node: Node, ctx: FilterContext) -> Predicate:
         return lambda row: not inner(row)
     if isinstance(node, InList):
         getter, _ = _operand(node.operand, ctx)
-        options = [(v.kind, v.value.lower() if isinstance(v.value, str) else v.value) for v in node.values]
+        options = [
+            (v.kind, v.value.lower() if isinstance(v.value, str) else v.value) for v in node.values
+        ]
 
         def contained(row: Row) -> bool:
             raw = getter(row)

@@ -10,7 +10,16 @@ from typing import Any
 from aiohttp import web
 
 from ._forms import FormReader
-from ._http import context, is_uuid, json_response, lookup, no_content, paginate, path_uuid, read_json
+from ._http import (
+    context,
+    is_uuid,
+    json_response,
+    lookup,
+    no_content,
+    paginate,
+    path_uuid,
+    read_json,
+)
 from ._timeutil import iso_utc, parse_date
 from .errors import validation_failed
 
@@ -19,7 +28,9 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 
-def _apply_form(request: web.Request, form: FormReader, booking: dict[str, Any] | None) -> dict[str, Any]:
+def _apply_form(
+    request: web.Request, form: FormReader, booking: dict[str, Any] | None
+) -> dict[str, Any]:
     store, _, _ = context(request)
     creating = booking is None
     user_id = form.uuid("userId", required=creating)
@@ -34,21 +45,25 @@ def _apply_form(request: web.Request, form: FormReader, booking: dict[str, Any] 
     if project_id is not None and project_id not in store.projects:
         form.fail("projectId", f"No project with the id '{project_id}' exists.")
     form.raise_if_errors()
-    target: dict[str, Any] = booking if booking is not None else {
-        "id": store.new_id(),
-        "createdOn": None,
-        "createdBy": store.me_id,
-        "updatedOn": None,
-        "updatedBy": store.me_id,
-        "userId": None,
-        "projectId": None,
-        "startDate": None,
-        "endDate": None,
-        "duration": 0,
-        "description": None,
-        "laneOrder": 0,
-        "isAnonymized": False,
-    }
+    target: dict[str, Any] = (
+        booking
+        if booking is not None
+        else {
+            "id": store.new_id(),
+            "createdOn": None,
+            "createdBy": store.me_id,
+            "updatedOn": None,
+            "updatedBy": store.me_id,
+            "userId": None,
+            "projectId": None,
+            "startDate": None,
+            "endDate": None,
+            "duration": 0,
+            "description": None,
+            "laneOrder": 0,
+            "isAnonymized": False,
+        }
+    )
     if user_id is not None:
         target["userId"] = user_id
     if form.has("projectId"):
@@ -124,7 +139,9 @@ async def _for_users(request: web.Request) -> web.Response:
         raw = request.query.get(name, "")
         day = parse_date(raw[:10]) if raw else None
         if day is None:
-            errors.append((name[:1].upper() + name[1:], f"'{raw}' is not a valid date (YYYY-MM-DD)."))
+            errors.append(
+                (name[:1].upper() + name[1:], f"'{raw}' is not a valid date (YYYY-MM-DD).")
+            )
         bounds.append(day)
     if not errors and bounds[0] is not None and bounds[1] is not None and bounds[1] < bounds[0]:
         errors.append(("IntervalEnd", "'IntervalEnd' must not be before 'IntervalStart'."))

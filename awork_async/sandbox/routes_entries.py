@@ -30,7 +30,7 @@ from ._http import (
     read_json,
 )
 from ._links import resolve_links
-from .errors import SandboxError, invalid_operation, not_found, unauthorized, validation_failed
+from .errors import SandboxError, invalid_operation, not_found, unauthorized
 from .filtering import Row
 from .store import Store
 
@@ -162,7 +162,8 @@ async def create_entry(request: web.Request) -> web.Response:
     is_billed = form.boolean("isBilled")
     times = resolve_times(form, zone) if zone else None
     form.raise_if_errors()
-    assert zone is not None and times is not None
+    assert zone is not None
+    assert times is not None
     links = resolve_links(
         store, form, user_id=user_id, type_id=type_id, project_id=project_id, task_id=task_id
     )
@@ -175,7 +176,13 @@ async def create_entry(request: web.Request) -> web.Response:
     entry = new_entry(
         store.new_id(), timezone=zone, is_billable=is_billable, is_billed=bool(is_billed), note=note
     )
-    set_links(entry, user=links.user, type_of_work=links.type_of_work, project=links.project, task=links.task)
+    set_links(
+        entry,
+        user=links.user,
+        type_of_work=links.type_of_work,
+        project=links.project,
+        task=links.task,
+    )
     set_times(entry, times.start, times.end, times.duration, zone, date_only=times.date_only)
     stamp(entry, store.now(), store.me_id, created=True)
     store.add_entry(entry)
@@ -187,7 +194,9 @@ def _existing_times(entry: Entry) -> TimeFields | None:
     if start is None:
         return None
     date_only = entry.get("startTimeUtc") is None
-    return TimeFields(start, entry_end(entry) if not date_only else None, int(entry["duration"] or 0), date_only)
+    return TimeFields(
+        start, entry_end(entry) if not date_only else None, int(entry["duration"] or 0), date_only
+    )
 
 
 @routes.put("/timeentries/{timeEntryId}")
@@ -216,7 +225,8 @@ async def update_entry(request: web.Request) -> web.Response:
                 form, zone, break_duration=breaks, existing=existing, running=running
             )
     form.raise_if_errors()
-    assert zone is not None and times is not None
+    assert zone is not None
+    assert times is not None
     links = resolve_links(
         store,
         form,
@@ -232,7 +242,13 @@ async def update_entry(request: web.Request) -> web.Response:
     _check_write(store, config.admin, user_id)
     if entry["isBilled"] and not config.admin:
         raise unauthorized("Only admins may change billed time entries.")
-    set_links(entry, user=links.user, type_of_work=links.type_of_work, project=links.project, task=links.task)
+    set_links(
+        entry,
+        user=links.user,
+        type_of_work=links.type_of_work,
+        project=links.project,
+        task=links.task,
+    )
     entry["timezone"] = zone
     entry["note"] = note
     if is_billable is not None:
@@ -328,9 +344,11 @@ def _batch_verdict(
     if not admin:
         if entry["userId"] != store.me_id:
             return "unauthorized"
-        billed_guard = operation in ("delete", "setProject", "setTask", "setUser") or (
-            operation == "setIsBillable" and values["value"] is False
-        ) or (operation == "setIsBilled" and values["value"] is False)
+        billed_guard = (
+            operation in ("delete", "setProject", "setTask", "setUser")
+            or (operation == "setIsBillable" and values["value"] is False)
+            or (operation == "setIsBilled" and values["value"] is False)
+        )
         if entry["isBilled"] and billed_guard:
             return "unauthorized"
     if operation == "setIsBilled" and values["value"] and not entry["isBillable"]:
@@ -376,9 +394,7 @@ async def batch(request: web.Request) -> web.Response:
     raw_op = request.match_info["operation"]
     operation = BATCH_OPERATIONS.get(raw_op.lower())
     if operation is None:
-        raise SandboxError(
-            404, "not-found", f"The batch operation '{raw_op}' is not supported."
-        )
+        raise SandboxError(404, "not-found", f"The batch operation '{raw_op}' is not supported.")
     form = FormReader(await read_json(request))
     ids = form.uuid_list("timeEntryIds", required=True)
     require_all = bool(form.boolean("requireAllTimeEntries"))
@@ -408,7 +424,9 @@ async def batch(request: web.Request) -> web.Response:
 # ----------------------------------------------------------------------------------- legacy
 
 
-async def _legacy(request: web.Request, *, need_type: bool = False) -> tuple[Store, bool, list[Entry], dict[str, Any] | None]:
+async def _legacy(
+    request: web.Request, *, need_type: bool = False
+) -> tuple[Store, bool, list[Entry], dict[str, Any] | None]:
     store, config, _ = context(request)
     form = FormReader(await read_json(request))
     ids = form.uuid_list("ids", required=True)
@@ -500,4 +518,3 @@ async def legacy_set_type(request: web.Request) -> web.Response:
     for entry in entries:
         entry["typeOfWorkId"], entry["typeOfWork"] = tow["id"], tow
     return _finish(store, entries)
-

@@ -7,7 +7,16 @@ from typing import Any
 from aiohttp import web
 
 from ._forms import FormReader
-from ._http import bool_param, context, json_response, lookup, no_content, paginate, path_uuid, read_json
+from ._http import (
+    bool_param,
+    context,
+    json_response,
+    lookup,
+    no_content,
+    paginate,
+    path_uuid,
+    read_json,
+)
 from ._timeutil import iso_utc
 from .errors import SandboxError, validation_failed
 
@@ -21,8 +30,10 @@ async def list_types(request: web.Request) -> web.Response:
     """``GET /typeofwork`` (archived ones only with ``showArchived=true``)."""
     store, config, _ = context(request)
     show_archived = bool_param(request, "showArchived")
-    rows = [t for t in store.types_of_work.values() if show_archived or not t["isArchived"]]
-    rows = store.query(rows, request.query.get("filterby"), request.query.get("orderby"), store.type_names)
+    types = [t for t in store.types_of_work.values() if show_archived or not t["isArchived"]]
+    rows = store.query(
+        types, request.query.get("filterby"), request.query.get("orderby"), store.type_names
+    )
     page, headers = paginate(request, rows, config.default_page_size)
     return json_response(page, headers=headers)
 
@@ -77,7 +88,9 @@ async def create_type(request: web.Request) -> web.Response:
 async def get_type(request: web.Request) -> web.Response:
     """``GET /typeofwork/{id}``."""
     store, _, _ = context(request)
-    return json_response(lookup(store.types_of_work, "type of work", path_uuid(request, "typeOfWorkId")))
+    return json_response(
+        lookup(store.types_of_work, "type of work", path_uuid(request, "typeOfWorkId"))
+    )
 
 
 @routes.put("/typeofwork/{typeOfWorkId}")

@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 
 
 def _target(request: web.Request) -> str:
-    store, config, _ = context(request)
+    store, _, _ = context(request)
     if "userId" in request.match_info:
         user_id = path_uuid(request, "userId")
     else:

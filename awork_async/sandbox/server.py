@@ -1,4 +1,4 @@
-"""Running the sandbox: the async context manager :class:`Sandbox` and blocking :func:`run_sandbox`."""
+"""Running the sandbox: async context manager :class:`Sandbox`, blocking :func:`run_sandbox`."""
 
 from __future__ import annotations
 
@@ -118,7 +118,9 @@ class Sandbox:
         """Bind and start serving."""
         if self._runner is not None:
             return
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port)
         try:
@@ -127,9 +129,7 @@ class Sandbox:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server  # noqa: SLF001 - aiohttp exposes no public bound-port accessor
-        assert server is not None and isinstance(server, asyncio.AbstractServer)
-        self._port = int(server.sockets[0].getsockname()[1])
+        self._port = int(runner.addresses[0][1])
 
     async def close(self) -> None:
         """Stop serving and release the port."""

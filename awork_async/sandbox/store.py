@@ -23,7 +23,11 @@ _CACHE_SIZE = 16
 
 
 def _default_key(entry: Row) -> tuple[str, str, str]:
-    return (str(entry.get("startDateUtc") or ""), str(entry.get("startTimeUtc") or ""), str(entry["id"]))
+    return (
+        str(entry.get("startDateUtc") or ""),
+        str(entry.get("startTimeUtc") or ""),
+        str(entry["id"]),
+    )
 
 
 class Store:
@@ -68,7 +72,11 @@ class Store:
         self.booking_names = collect_names([*ws.time_bookings.values()]) or {"id": "id"}
         self.type_names = collect_names([*ws.types_of_work.values()])
         for entry in ws.entries.values():
-            if entry["endDateUtc"] is None and entry["startTimeUtc"] is not None and entry["userId"]:
+            if (
+                entry["endDateUtc"] is None
+                and entry["startTimeUtc"] is not None
+                and entry["userId"]
+            ):
                 self.running[entry["userId"]] = entry["id"]
 
     @classmethod
@@ -175,7 +183,9 @@ class Store:
                 result = sort_rows(result, parse_orderby(orderby, names))
         except FilterSyntaxError as exc:
             raise invalid_filter(str(exc)) from None
-        cacheable = not any(t in (filterby or "").lower() for t in ("now", "today", "sow", "eow", "som", "eom"))
+        cacheable = not any(
+            t in (filterby or "").lower() for t in ("now", "today", "sow", "eow", "som", "eom")
+        )
         if cache_key is not None and cacheable:
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
@@ -232,7 +242,9 @@ class Store:
             elif position == "last":
                 day = last_day + timedelta(days=2)
             else:
-                day = first_day + timedelta(days=self.rng.randrange((last_day - first_day).days + 1))
+                day = first_day + timedelta(
+                    days=self.rng.randrange((last_day - first_day).days + 1)
+                )
             entry = self.factory.make(day, self.new_id())
             self.ws.entries[entry["id"]] = entry
             ids.append(entry["id"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from ._entries import Entry, entry_start, new_entry, set_links, set_times, stamp
-from ._timeutil import iso_utc
 from ._links import Links
+from ._timeutil import iso_utc
 from .store import Store
 
 __all__ = ["is_paused", "pause", "resume", "running_entry", "start", "stop"]
@@ -78,7 +78,11 @@ def start(
         store.new_id(), timezone=timezone, is_billable=is_billable, is_billed=is_billed, note=note
     )
     set_links(
-        entry, user=links.user, type_of_work=links.type_of_work, project=links.project, task=links.task
+        entry,
+        user=links.user,
+        type_of_work=links.type_of_work,
+        project=links.project,
+        task=links.task,
     )
     set_times(entry, now, None, 0, timezone)
     stamp(entry, now, store.me_id, created=True)
@@ -94,7 +98,10 @@ def pause(store: Store, user_id: str) -> Entry | None:
         return None
     if not is_paused(entry):
         now = _now(store)
-        entry["breaks"] = [*entry["breaks"], {"startDate": iso_utc(now), "duration": None, "endDate": None}]
+        entry["breaks"] = [
+            *entry["breaks"],
+            {"startDate": iso_utc(now), "duration": None, "endDate": None},
+        ]
         stamp(entry, now, store.me_id)
         store.touch()
     return entry
