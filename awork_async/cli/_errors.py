@@ -1,0 +1,78 @@
+"""Errors of the command line and the one-line messages shown for any failure (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from . import _defaults as D
+
+__all__ = ["CliError", "CliUsageError", "describe_error", "redact"]
+
+#: What replaces a secret in anything printed.
+REDACTED = "***"
+
+
+class CliError(Exception):
+    """A failure reported as ``error: <message>`` with exit status ``exit_code`` (runtime: 1)."""
+
+    exit_code: int = D.EXIT_RUNTIME
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CliUsageError(CliError):
+    """Bad input detected before any work started (an option, the token, the output): exit 2."""
+
+    exit_code = D.EXIT_USAGE
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every occurrence of each non-empty secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def describe_error(exc: BaseException) -> tuple[str, int]:
+    """The one-line message and exit status for an exception raised while a command ran.
+
+    Library errors are explained in words (``401`` -> "the server rejected the token");
+    anything else is shown as its type and message.
+    """
+    # Imported here: the library (and aiohttp) load only when a command ran far enough to fail.
+    from .. import _exceptions as E
+
+    if isinstance(exc, CliError):
+        return _one_line(exc.message), exc.exit_code
+    if isinstance(exc, E.AuthenticationError):
+        return (
+            f"the server rejected the token (HTTP {exc.status}); check --token, "
+            f"{D.ENV_TOKEN} or the config file",
+            D.EXIT_RUNTIME,
+        )
+    if isinstance(exc, E.PermissionDeniedError):
+        detail = f": {exc.description}" if exc.description else ""
+        return _one_line(f"permission denied (HTTP {exc.status}){detail}"), D.EXIT_RUNTIME
+    if isinstance(exc, E.RateLimitError):
+        wait = f"; retry after {exc.retry_after:g}s" if exc.retry_after is not None else ""
+        return f"rate limited by the server (HTTP 429){wait}", D.EXIT_RUNTIME
+    if isinstance(exc, E.APIStatusError):
+        return _one_line(f"the server answered HTTP {exc.status}: {exc}"), D.EXIT_RUNTIME
+    if isinstance(exc, E.APITimeoutError):
+        return _one_line(f"timed out talking to {exc.url or 'the server'}: {exc}"), D.EXIT_RUNTIME
+    if isinstance(exc, E.APIConnectionError):
+        return _one_line(f"connection failed: {exc.message}"), D.EXIT_RUNTIME
+    if isinstance(exc, E.AworkError):
+        return _one_line(str(exc) or type(exc).__name__), D.EXIT_RUNTIME
+    if isinstance(exc, OSError):
+        return _one_line(str(exc) or type(exc).__name__), D.EXIT_RUNTIME
+    text = str(exc)
+    name = type(exc).__name__
+    return _one_line(f"{name}: {text}" if text else name), D.EXIT_RUNTIME
