@@ -107,7 +107,7 @@ class ValidationError:
 
     __slots__ = ("message", "property")
 
-    def __init__(self, property: str | None, message: str | None) -> None:  # noqa: A002
+    def __init__(self, property: str | None, message: str | None) -> None:
         self.property = property
         self.message = message
 

@@ -6,6 +6,7 @@ with a message that names the argument.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -122,10 +123,8 @@ def local_timezone_name() -> str:
         target = ""
     if "zoneinfo/" in target:
         candidates.append(target.split("zoneinfo/", 1)[1])
-    try:
+    with contextlib.suppress(OSError):
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    except OSError:
-        pass
     for name in candidates:
         try:
             return ensure_timezone(name)

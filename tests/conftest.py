@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import _aioresponses_compat
 import pytest
+from _helpers import BASE, TOKEN, FakeSleep
 from aioresponses import aioresponses
 
 from awork_async import AworkClient, NoRateLimiter, RetryPolicy
-
-import _aioresponses_compat
-from _helpers import BASE, TOKEN, FakeSleep
 
 _aioresponses_compat.install()
 

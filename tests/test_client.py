@@ -8,12 +8,14 @@ import traceback
 
 import aiohttp
 import pytest
+from _helpers import BASE, TOKEN, FakeSleep
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 from awork_async import (
     APIConnectionError,
     APIResponseValidationError,
+    AuthenticationError,
     AworkClient,
     ClientClosedError,
     NoRateLimiter,
@@ -26,8 +28,6 @@ from awork_async import (
     __version__,
     capture_responses,
 )
-
-from _helpers import BASE, TOKEN, FakeSleep
 
 ENTRY_ID = "2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c11"
 ENTRY = {
@@ -213,7 +213,9 @@ async def test_get_retried_after_disconnect(
 async def test_post_not_retried_after_disconnect(
     client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
-    mocked.post(f"{BASE}/timeentries/{ENTRY_ID}/removebreaks", exception=aiohttp.ServerDisconnectedError())
+    mocked.post(
+        f"{BASE}/timeentries/{ENTRY_ID}/removebreaks", exception=aiohttp.ServerDisconnectedError()
+    )
     with pytest.raises(OutcomeUnknownError, match="may or may not"):
         await client.time_entries.remove_breaks(ENTRY_ID)
     assert fake_sleep.waits == []
@@ -257,8 +259,11 @@ async def test_429_beyond_cap_raises_with_wait(
 async def test_connection_error_is_typed(mocked: aioresponses, fake_sleep: FakeSleep) -> None:
     mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", exception=aiohttp.ClientPayloadError("cut"))
     async with AworkClient(
-        token=TOKEN, base_url=BASE, rate_limiter=NoRateLimiter(),
-        retry=RetryPolicy(max_attempts=1), sleep=fake_sleep,
+        token=TOKEN,
+        base_url=BASE,
+        rate_limiter=NoRateLimiter(),
+        retry=RetryPolicy(max_attempts=1),
+        sleep=fake_sleep,
     ) as awork:
         with pytest.raises(APIConnectionError, match="connection lost"):
             await awork.time_entries.get(ENTRY_ID)
@@ -270,8 +275,10 @@ async def test_token_never_in_errors_or_logs(
     caplog.set_level(logging.DEBUG)
     url = f"{BASE}/timeentries/{ENTRY_ID}"
     mocked.get(url, status=500, body="fail")
-    mocked.get(url, status=401, payload={"code": "workspaceid-missing", "description": "d", "link": "l"})
-    with pytest.raises(Exception) as info:
+    mocked.get(
+        url, status=401, payload={"code": "workspaceid-missing", "description": "d", "link": "l"}
+    )
+    with pytest.raises(AuthenticationError) as info:
         await client.time_entries.get(ENTRY_ID)
     rendered = "".join(traceback.format_exception(info.value))
     assert TOKEN not in rendered

@@ -9,7 +9,11 @@ from awork_async import _exceptions as E
 
 
 def _body(**fields: object) -> bytes:
-    base: dict[str, object] = {"code": "x", "description": "d", "link": "https://developers.awork.com"}
+    base: dict[str, object] = {
+        "code": "x",
+        "description": "d",
+        "link": "https://developers.awork.com",
+    }
     base.update(fields)
     return orjson.dumps(base)
 
@@ -54,7 +58,9 @@ def test_all_fields_carried() -> None:
         validationErrors=[{"property": "Name", "message": "'Name' should not be empty."}],
         traceId="abc123",
     )
-    err = E.make_status_error(400, {"trace-id": "header-id"}, body, method="POST", url="https://x/t")
+    err = E.make_status_error(
+        400, {"trace-id": "header-id"}, body, method="POST", url="https://x/t"
+    )
     assert isinstance(err, E.ValidationFailedError)
     assert err.description == "Model validation failed."
     assert err.details == ("No project with the id '1' exists.",)

@@ -16,7 +16,9 @@ def _raw(total: int | None) -> RawResponse:
     headers: CIMultiDict[str] = CIMultiDict()
     if total is not None:
         headers["aw-totalitems"] = str(total)
-    return RawResponse(method="GET", url="https://x.test/", status=200, headers=CIMultiDictProxy(headers))
+    return RawResponse(
+        method="GET", url="https://x.test/", status=200, headers=CIMultiDictProxy(headers)
+    )
 
 
 class FakeList:
@@ -52,7 +54,9 @@ class FakeList:
             self.in_flight -= 1
 
 
-@pytest.mark.parametrize(("n", "size", "pages"), [(0, 10, 1), (10, 10, 1), (30, 10, 3), (31, 10, 4)])
+@pytest.mark.parametrize(
+    ("n", "size", "pages"), [(0, 10, 1), (10, 10, 1), (30, 10, 3), (31, 10, 4)]
+)
 async def test_stops_on_total_without_extra_request(n: int, size: int, pages: int) -> None:
     server = FakeList(n)
     items = [i async for i in AsyncPaginator(server.fetch, page_size=size)]

@@ -80,5 +80,5 @@ def test_decode_json_big_int_exact() -> None:
 
 
 def test_decode_json_rejects_garbage() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unexpected character"):
         decode_json(200, b"<html>")

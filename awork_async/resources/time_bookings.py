@@ -7,6 +7,7 @@ documents no difference between them (notes Q9), so both are offered with the sa
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import uuid
 from collections.abc import Iterable
@@ -95,7 +96,7 @@ class _BookingsBase(APIResource):
         interval_end: dt.date,
         *,
         timeout: float | Timeouts | None = None,
-    ) -> dict[uuid.UUID, list[TimeBooking]]:
+    ) -> dict[uuid.UUID, builtins.list[TimeBooking]]:
         """The bookings of several users in a date interval, keyed by user id.
 
         Every requested user is a key (with an empty list when the answer has none for them).
@@ -118,7 +119,7 @@ class _BookingsBase(APIResource):
             },
             timeout=timeout,
         )
-        by_user: dict[uuid.UUID, list[TimeBooking]] = {i: [] for i in ids}
+        by_user: dict[uuid.UUID, builtins.list[TimeBooking]] = {i: [] for i in ids}
         for result in results:
             if result.user_id is not None:
                 by_user.setdefault(result.user_id, []).extend(result.time_bookings or ())

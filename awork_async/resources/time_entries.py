@@ -173,7 +173,9 @@ class TimeEntriesResource(APIResource):
     ) -> TimeEntry:
         """One entry by id (``GET /timeentries/{id}``); :class:`NotFoundError` if unknown."""
         return await self._call(
-            "GET", f"/timeentries/{path_id(time_entry_id, 'time_entry_id')}", TimeEntry,
+            "GET",
+            f"/timeentries/{path_id(time_entry_id, 'time_entry_id')}",
+            TimeEntry,
             timeout=timeout,
         )
 
@@ -296,7 +298,10 @@ class TimeEntriesResource(APIResource):
                 require_all_time_entries=require_all_time_entries,
             )
             part = await self._call(
-                "POST", f"/timeentries/batch/{operation}", MultiStatusResult, body=form,
+                "POST",
+                f"/timeentries/batch/{operation}",
+                MultiStatusResult,
+                body=form,
                 timeout=timeout,
             )
             result = part if result is None else result.merge(part)
@@ -326,7 +331,10 @@ class TimeEntriesResource(APIResource):
         )
 
     async def set_type_of_work(
-        self, time_entry_ids: Iterable[IdLike], type_of_work_id: IdLike, **options: Unpack[BatchOptions]
+        self,
+        time_entry_ids: Iterable[IdLike],
+        type_of_work_id: IdLike,
+        **options: Unpack[BatchOptions],
     ) -> MultiStatusResult:
         """Change the type of work of entries (batch ``setTypeOfWork``)."""
         return await self.batch(

@@ -57,17 +57,17 @@ def timer_status(entry: TimeEntry | None, now: dt.datetime) -> TimerStatus:
     if entry is None:
         return TimerStatus(state=TimerState.STOPPED, entry=None, elapsed=zero)
     start = entry.start
-    closed = dt.timedelta(
-        seconds=sum(b.duration or 0 for b in entry.breaks or () if b.end_date is not None)
-    )
+    closed = dt.timedelta(seconds=sum(b.duration or 0 for b in entry.breaks or () if not b.is_open))
     open_break = entry.open_break
-    if entry.end is None and entry.end_date_utc is None and start is not None:
+    if start is not None and not entry.has_end:
         if open_break is not None and open_break.start_date is not None:
             elapsed = open_break.start_date - start - closed
             return TimerStatus(state=TimerState.PAUSED, entry=entry, elapsed=max(elapsed, zero))
-        return TimerStatus(state=TimerState.RUNNING, entry=entry, elapsed=max(now - start - closed, zero))
+        if entry.is_running:
+            elapsed = now - start - closed
+            return TimerStatus(state=TimerState.RUNNING, entry=entry, elapsed=max(elapsed, zero))
     return TimerStatus(
-        state=TimerState.STOPPED, entry=entry, elapsed=dt.timedelta(seconds=entry.duration or 0)
+        state=TimerState.STOPPED, entry=entry, elapsed=entry.duration_timedelta or zero
     )
 
 

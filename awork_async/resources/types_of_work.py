@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from typing import TYPE_CHECKING
 
@@ -52,10 +53,12 @@ class TypesOfWorkResource(APIResource):
 
     async def list_for_project(
         self, project_id: IdLike, *, timeout: float | Timeouts | None = None
-    ) -> list[TypeOfWork]:
+    ) -> builtins.list[TypeOfWork]:
         """The types of work usable in one project (``GET /projects/{id}/typeofwork``)."""
         return await self._call_list(
-            "GET", f"/projects/{path_id(project_id, 'project_id')}/typeofwork", TypeOfWork,
+            "GET",
+            f"/projects/{path_id(project_id, 'project_id')}/typeofwork",
+            TypeOfWork,
             timeout=timeout,
         )
 
@@ -64,11 +67,13 @@ class TypesOfWorkResource(APIResource):
     ) -> TypeOfWork:
         """One type of work by id."""
         return await self._call(
-            "GET", f"/typeofwork/{path_id(type_of_work_id, 'type_of_work_id')}", TypeOfWork,
+            "GET",
+            f"/typeofwork/{path_id(type_of_work_id, 'type_of_work_id')}",
+            TypeOfWork,
             timeout=timeout,
         )
 
-    async def icons(self, *, timeout: float | Timeouts | None = None) -> list[str]:
+    async def icons(self, *, timeout: float | Timeouts | None = None) -> builtins.list[str]:
         """The icon names a type of work may use."""
         data, _raw = await self._send("GET", "/typeofwork/icons", timeout=timeout)
         return [str(i) for i in data] if isinstance(data, list) else []

@@ -1,0 +1,128 @@
+"""Where the token and base URL come from: option, environment, then the config file.
+
+The config file is TOML (``~/.config/awork-async/config.toml``, or below ``$XDG_CONFIG_HOME``)::
+
+    token = "…"
+    base_url = "https://api.awork.com/api/v1"
+
+It is read with :mod:`tomllib`, which Python 3.10 lacks; there the file is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import attrs
+
+from . import _defaults as D
+from ._errors import CliUsageError
+
+__all__ = ["ConfigFile", "Settings", "default_config_path", "load_config_file", "parse_config_file", "resolve"]
+
+
+@attrs.frozen
+class ConfigFile:
+    """What the config file held (``None`` for a missing key) and any note about reading it."""
+
+    token: str | None = None
+    base_url: str | None = None
+    note: str | None = None
+
+
+@attrs.frozen(repr=False)
+class Settings:
+    """The resolved connection settings. The token is never shown by ``repr``."""
+
+    token: str | None
+    base_url: str
+    token_source: str | None = None
+
+    def __repr__(self) -> str:
+        token = "<set>" if self.token else None
+        return f"Settings(token={token}, base_url={self.base_url!r}, source={self.token_source!r})"
+
+    def require_token(self) -> str:
+        """The token, or a usage error explaining the three ways to give one."""
+        if not self.token:
+            raise CliUsageError(
+                f"no API token: pass --token, set {D.ENV_TOKEN}, or put token = \"…\" in "
+                f"{default_config_path()}"
+            )
+        return self.token
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/awork-async/config.toml``, else ``~/.config/awork-async/config.toml``."""
+    import os
+
+    environ = os.environ if env is None else env
+    base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / D.CONFIG_DIR_NAME / D.CONFIG_FILE_NAME
+
+
+def _loader() -> Callable[[bytes], dict[str, object]] | None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        def load(data: bytes) -> dict[str, object]:
+            return tomllib.loads(data.decode("utf-8"))
+
+        return load
+    return None  # pragma: no cover - Python 3.10
+
+
+def load_config_file(path: Path) -> ConfigFile:
+    """Read ``path``; a missing file is an empty config (on Python 3.10 the file is skipped).
+
+    A file that exists but cannot be parsed, or has non-string values, is a usage error.
+    """
+    return parse_config_file(path, _loader())
+
+
+def parse_config_file(
+    path: Path, parse: Callable[[bytes], dict[str, object]] | None
+) -> ConfigFile:
+    """:func:`load_config_file` with the TOML parser given (``None``: none available)."""
+    if not path.is_file():
+        return ConfigFile()
+    if parse is None:
+        return ConfigFile(
+            note=f"config file {path} skipped: reading it needs Python 3.11+ (tomllib)"
+        )
+    try:
+        data = parse(path.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CliUsageError(f"cannot read config file {path}: {exc}") from None
+    values: dict[str, str | None] = {}
+    for key in ("token", "base_url"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise CliUsageError(f"config file {path}: {key} must be a string")
+        values[key] = value or None
+    return ConfigFile(token=values["token"], base_url=values["base_url"])
+
+
+def resolve(
+    *,
+    token_option: str | None,
+    base_url_option: str | None,
+    env: Mapping[str, str],
+    config: ConfigFile,
+    default_base_url: str,
+) -> Settings:
+    """Pick each setting from the first source that has it: option, environment, config file."""
+    token, source = None, None
+    for candidate, where in (
+        (token_option, "--token"),
+        (env.get(D.ENV_TOKEN), D.ENV_TOKEN),
+        (config.token, "config file"),
+    ):
+        if candidate:
+            token, source = candidate, where
+            break
+    base_url = (
+        base_url_option or env.get(D.ENV_BASE_URL) or config.base_url or default_base_url
+    )
+    return Settings(token=token, base_url=base_url, token_source=source)

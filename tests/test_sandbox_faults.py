@@ -1,0 +1,269 @@
+"""Rate limiting, injected faults, concurrent changes and stats of the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from awork_async.sandbox import (
+    FaultConfig,
+    FixedWindowRateLimiter,
+    RateLimitConfig,
+    Sandbox,
+    SandboxConfig,
+)
+
+
+class FakeClock:
+    def __init__(self, start: float = 1000.2) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[Sandbox]:
+    async with Sandbox(SandboxConfig(entries=120, seed=5)) as sandbox:
+        yield sandbox
+
+
+def session(sb: Sandbox, **kwargs: object) -> aiohttp.ClientSession:
+    # force_close: aiohttp silently retries an idempotent request once when a *reused*
+    # connection is dropped; fresh connections make every drop visible.
+    return aiohttp.ClientSession(
+        headers=sb.auth_headers, connector=aiohttp.TCPConnector(force_close=True), **kwargs
+    )
+
+
+# --------------------------------------------------------------------------- rate limiting
+
+
+def test_limiter_windows_and_headers() -> None:
+    clock = FakeClock(60.25)
+    limiter = FixedWindowRateLimiter(RateLimitConfig(per_second=2, per_minute=3, clock=clock))
+    first = limiter.hit()
+    assert first.allowed
+    assert first.headers["X-RateLimit-Remaining-Second"] == "1"
+    assert first.headers["X-RateLimit-Remaining-Minute"] == "2"
+    assert first.headers["RateLimit-Limit"] == "2"
+    assert first.headers["RateLimit-Reset"] == "1"
+    assert limiter.hit().allowed
+    refused = limiter.hit()
+    assert not refused.allowed
+    assert refused.retry_after == 1
+    assert refused.headers["Retry-After"] == "1"
+    clock.now = 61.0
+    third = limiter.hit()
+    assert third.allowed
+    assert third.headers["RateLimit-Limit"] == "3"
+    assert third.headers["RateLimit-Remaining"] == "0"
+    clock.now = 62.5
+    blocked = limiter.hit()
+    assert not blocked.allowed
+    assert blocked.retry_after == 58
+    clock.now = 120.0
+    assert limiter.hit().allowed
+
+
+async def test_rate_limit_headers_and_429_over_http() -> None:
+    clock = FakeClock()
+    config = SandboxConfig(entries=10, rate_limit=RateLimitConfig(per_second=3, per_minute=100, clock=clock))
+    async with Sandbox(config) as sb, session(sb) as http:
+        statuses = []
+        for _ in range(4):
+            async with http.get(f"{sb.base_url}/me") as r:
+                statuses.append(r.status)
+                headers = r.headers
+                for name in (
+                    "RateLimit-Limit",
+                    "RateLimit-Remaining",
+                    "RateLimit-Reset",
+                    "X-RateLimit-Limit-Second",
+                    "X-RateLimit-Remaining-Second",
+                    "X-RateLimit-Limit-Minute",
+                    "X-RateLimit-Remaining-Minute",
+                ):
+                    assert name in headers
+        assert statuses == [200, 200, 200, 429]
+        assert headers["Retry-After"] == "1"
+        assert headers["X-RateLimit-Remaining-Second"] == "0"
+        clock.now += 1
+        async with http.get(f"{sb.base_url}/me") as r:
+            assert r.status == 200
+            assert r.headers["X-RateLimit-Remaining-Minute"] == "96"
+        assert sb.stats.rate_limited == 1
+        assert sb.stats.by_status[429] == 1
+
+
+# ---------------------------------------------------------------------------------- faults
+
+
+async def test_injected_429(sb: Sandbox) -> None:
+    sb.faults.inject_next("rate_limit")
+    async with session(sb) as http, http.get(f"{sb.base_url}/me") as r:
+        assert r.status == 429
+        assert r.headers["Retry-After"] == "1"
+        assert (await r.json())["traceId"] == r.headers["trace-id"]
+    assert sb.stats.faults["rate_limit"] == 1
+
+
+async def test_injected_server_errors(sb: Sandbox) -> None:
+    sb.faults.inject_next("error", status=500)
+    sb.faults.inject_next("error", status=503)
+    async with session(sb) as http:
+        async with http.get(f"{sb.base_url}/me") as r:
+            assert r.status == 500
+            assert (await r.json())["code"] == "server-error"
+        async with http.get(f"{sb.base_url}/me") as r:
+            assert r.status == 503
+            assert r.content_type == "text/html"
+        async with http.get(f"{sb.base_url}/me") as r:
+            assert r.status == 200
+    assert sb.stats.faults["error"] == 2
+
+
+async def test_dropped_connection_before_processing(sb: Sandbox) -> None:
+    sb.faults.inject_next("drop")
+    before = len(sb.store.time_bookings)
+    form = {"userId": sb.store.me_id, "startDate": "2030-01-01", "endDate": "2030-01-01", "duration": 60}
+    async with session(sb) as http:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await http.post(f"{sb.base_url}/timebookings", json=form)
+    assert len(sb.store.time_bookings) == before
+    assert sb.stats.writes_total == 0
+
+
+async def test_dropped_connection_after_processing_applies_the_write_once(sb: Sandbox) -> None:
+    sb.faults.drop_after_processing = True
+    sb.faults.inject_next("drop")
+    before = len(sb.store.time_bookings)
+    form = {"userId": sb.store.me_id, "startDate": "2030-01-01", "endDate": "2030-01-01", "duration": 60}
+    async with session(sb) as http:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await http.post(f"{sb.base_url}/timebookings", json=form)
+    assert len(sb.store.time_bookings) == before + 1
+    assert sb.stats.writes["POST /timebookings"] == 1
+    assert sb.stats.undelivered == 1
+
+
+async def test_truncated_body(sb: Sandbox) -> None:
+    sb.faults.inject_next("truncate")
+    async with session(sb) as http, http.get(f"{sb.base_url}/timeentries", params={"pageSize": "50"}) as r:
+        assert r.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await r.read()
+
+
+async def test_slow_response_times_out_the_client(sb: Sandbox) -> None:
+    sb.faults.slow_delay = 30.0
+    sb.faults.inject_next("slow")
+    timeout = aiohttp.ClientTimeout(sock_read=0.05)
+    async with session(sb, timeout=timeout) as http:
+        with pytest.raises(TimeoutError):
+            await http.get(f"{sb.base_url}/me")
+    assert sb.stats.faults["slow"] == 1
+
+
+async def test_random_faults_are_reproducible() -> None:
+    async def run() -> list[int]:
+        faults = FaultConfig(seed=11, error_rate=0.3, rate_limit_rate=0.2, error_statuses=(500, 502))
+        async with Sandbox(SandboxConfig(entries=5, faults=faults)) as sb, session(sb) as http:
+            statuses = []
+            for _ in range(25):
+                async with http.get(f"{sb.base_url}/me") as r:
+                    statuses.append(r.status)
+            return statuses
+
+    first, second = await run(), await run()
+    assert first == second
+    assert {200, 429} <= set(first)
+    assert set(first) & {500, 502}
+
+
+async def test_faults_switch_at_runtime_and_respect_path_filter(sb: Sandbox) -> None:
+    async with session(sb) as http:
+        async with http.get(f"{sb.base_url}/me") as r:
+            assert r.status == 200
+        sb.faults.error_rate = 1.0
+        sb.faults.error_statuses = (500,)
+        sb.faults.paths = ("/timeentries",)
+        async with http.get(f"{sb.base_url}/me") as r:
+            assert r.status == 200
+        async with http.get(f"{sb.base_url}/timeentries") as r:
+            assert r.status == 500
+        sb.faults.reset()
+        async with http.get(f"{sb.base_url}/timeentries") as r:
+            assert r.status == 200
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        sb.faults.error_rate = 1.5
+
+
+async def test_latency_knob_still_answers(sb: Sandbox) -> None:
+    sb.faults.latency = 0.001
+    async with session(sb) as http, http.get(f"{sb.base_url}/me") as r:
+        assert r.status == 200
+
+
+# ----------------------------------------------------------------------- concurrent change
+
+
+async def test_insert_while_paging_shows_shifted_pages(sb: Sandbox) -> None:
+    async with session(sb) as http:
+        params = {"pageSize": "50", "page": "1"}
+        async with http.get(f"{sb.base_url}/timeentries", params=params) as r:
+            page1 = [e["id"] for e in await r.json()]
+        inserted = sb.store.insert_entries(10, position="first")
+        params["page"] = "2"
+        async with http.get(f"{sb.base_url}/timeentries", params=params) as r:
+            page2 = [e["id"] for e in await r.json()]
+            assert r.headers["aw-totalitems"] == "130"
+        assert len(set(page1) & set(page2)) == 10
+        assert not set(inserted) & set(page2)
+        ordered = [e["id"] for e in sb.store.ordered_entries()]
+        assert ordered[:10] == sorted(ordered[:10], key=ordered.index)
+        assert set(ordered[:10]) == set(inserted)
+
+        deleted = sb.store.delete_entries(20, position="last")
+        async with http.get(f"{sb.base_url}/timeentries", params={"pageSize": "1000"}) as r:
+            ids = {e["id"] for e in await r.json()}
+        assert len(ids) == 110
+        assert not ids & set(deleted)
+
+
+async def test_random_insert_and_delete(sb: Sandbox) -> None:
+    version = sb.store.version
+    added = sb.store.insert_entries(5)
+    removed = sb.store.delete_entries(3)
+    assert sb.store.version > version
+    assert len(sb.store.entries) == 122
+    assert all(a in sb.store.entries for a in added if a not in removed)
+
+
+# ------------------------------------------------------------------------------------ stats
+
+
+async def test_stats_count_requests_routes_and_writes(sb: Sandbox) -> None:
+    async with session(sb) as http:
+        for _ in range(3):
+            async with http.get(f"{sb.base_url}/timeentries"):
+                pass
+        entry_id = next(iter(sb.store.entries))
+        async with http.get(f"{sb.base_url}/timeentries/{entry_id}"):
+            pass
+        async with http.delete(f"{sb.base_url}/timeentries/{entry_id}"):
+            pass
+        async with http.delete(f"{sb.base_url}/timeentries/{entry_id}"):
+            pass
+    stats = sb.stats
+    assert stats.requests == 6
+    assert stats.by_route["GET /timeentries"] == 3
+    assert stats.by_route["DELETE /timeentries/{timeEntryId}"] == 2
+    assert stats.by_status[200] == 4
+    assert stats.by_status[204] == 1
+    assert stats.by_status[404] == 1
+    assert stats.writes == {"DELETE /timeentries/{timeEntryId}": 1}
+    stats.reset()
+    assert stats.requests == 0
