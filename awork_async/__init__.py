@@ -8,63 +8,67 @@
         async for entry in awork.time_entries.list(filterby="isBillable eq true"):
             print(entry.id, entry.start, entry.end, entry.duration)
 
-The public surface is re-exported here; modules starting with ``_`` are private. The optional
-parts (the sandbox server, the Redis limiter, the command line) load only when used.
+The public surface is re-exported here; modules starting with ``_`` are private. Names load on
+first use, so importing the package (or its pytest plugin) stays cheap.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._auth import AuthProvider, OAuth2Provider, OAuth2Token, StaticToken
-from ._client import AworkClient
-from ._exceptions import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    AworkError,
-    BadRequestError,
-    ClientClosedError,
-    ConflictError,
-    InvalidFilterError,
-    NotFoundError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    ValidationError,
-    ValidationFailedError,
-)
-from ._hooks import Hooks
-from ._paginator import AsyncPaginator, Page
-from ._ratelimit import LocalRateLimiter, NoRateLimiter, RateLimiter, RateLimits
-from ._ratelimit_headers import RateLimitInfo
-from ._response import APIResponse, RawResponse, capture_responses
-from ._retry import RetryEvent, RetryPolicy
-from ._timeouts import Timeouts
 from ._version import __version__
-from .models import (
-    Break,
-    MultiStatusResult,
-    SimplifiedTimeEntry,
-    TimeBooking,
-    TimeBookingForm,
-    TimeEntry,
-    TimeEntryBatchForm,
-    TimeEntryCreate,
-    TimeEntryUpdate,
-    TimeReport,
-    TimerStart,
-    TimeTrackingSetting,
-    TypeOfWork,
-    TypeOfWorkForm,
-    UserTimeBookings,
-)
-from .resources import TimerState, TimerStatus
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
+    from ._auth import AuthProvider, OAuth2Provider, OAuth2Token, StaticToken
+    from ._client import AworkClient
+    from ._exceptions import (
+        APIConnectionError,
+        APIResponseValidationError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        AworkError,
+        BadRequestError,
+        ClientClosedError,
+        ConflictError,
+        InvalidFilterError,
+        NotFoundError,
+        OutcomeUnknownError,
+        PermissionDeniedError,
+        RateLimitError,
+        ServerError,
+        ValidationError,
+        ValidationFailedError,
+    )
+    from ._hooks import Hooks
+    from ._paginator import AsyncPaginator, Page
+    from ._ratelimit import LocalRateLimiter, NoRateLimiter, RateLimiter, RateLimits
+    from ._ratelimit_headers import RateLimitInfo
+    from ._response import APIResponse, RawResponse, capture_responses
+    from ._retry import RetryEvent, RetryPolicy
+    from ._timeouts import Timeouts
+    from .models import (
+        Break,
+        MultiStatusResult,
+        SimplifiedTimeEntry,
+        TimeBooking,
+        TimeBookingForm,
+        TimeEntry,
+        TimeEntryBatchForm,
+        TimeEntryCreate,
+        TimeEntryUpdate,
+        TimeReport,
+        TimerStart,
+        TimeTrackingSetting,
+        TypeOfWork,
+        TypeOfWorkForm,
+        UserTimeBookings,
+    )
+    from .resources import TimerState, TimerStatus
+
+    if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
+        from ._redis_ratelimit import RedisRateLimiter
+        from .sandbox import Sandbox
     from ._redis_ratelimit import RedisRateLimiter
     from .sandbox import Sandbox
 
@@ -128,13 +132,66 @@ __all__ = [
 ]
 
 _LAZY = {
+    "APIConnectionError": "._exceptions",
+    "APIResponse": "._response",
+    "APIResponseValidationError": "._exceptions",
+    "APIStatusError": "._exceptions",
+    "APITimeoutError": "._exceptions",
+    "AsyncPaginator": "._paginator",
+    "AuthProvider": "._auth",
+    "AuthenticationError": "._exceptions",
+    "AworkClient": "._client",
+    "AworkError": "._exceptions",
+    "BadRequestError": "._exceptions",
+    "Break": ".models",
+    "ClientClosedError": "._exceptions",
+    "ConflictError": "._exceptions",
+    "Hooks": "._hooks",
+    "InvalidFilterError": "._exceptions",
+    "LocalRateLimiter": "._ratelimit",
+    "MultiStatusResult": ".models",
+    "NoRateLimiter": "._ratelimit",
+    "NotFoundError": "._exceptions",
+    "OAuth2Provider": "._auth",
+    "OAuth2Token": "._auth",
+    "OutcomeUnknownError": "._exceptions",
+    "Page": "._paginator",
+    "PermissionDeniedError": "._exceptions",
+    "RateLimitError": "._exceptions",
+    "RateLimitInfo": "._ratelimit_headers",
+    "RateLimiter": "._ratelimit",
+    "RateLimits": "._ratelimit",
+    "RawResponse": "._response",
     "RedisRateLimiter": "._redis_ratelimit",
+    "RetryEvent": "._retry",
+    "RetryPolicy": "._retry",
     "Sandbox": ".sandbox",
+    "ServerError": "._exceptions",
+    "SimplifiedTimeEntry": ".models",
+    "StaticToken": "._auth",
+    "TimeBooking": ".models",
+    "TimeBookingForm": ".models",
+    "TimeEntry": ".models",
+    "TimeEntryBatchForm": ".models",
+    "TimeEntryCreate": ".models",
+    "TimeEntryUpdate": ".models",
+    "TimeReport": ".models",
+    "TimeTrackingSetting": ".models",
+    "Timeouts": "._timeouts",
+    "TimerStart": ".models",
+    "TimerState": ".resources",
+    "TimerStatus": ".resources",
+    "TypeOfWork": ".models",
+    "TypeOfWorkForm": ".models",
+    "UserTimeBookings": ".models",
+    "ValidationError": "._exceptions",
+    "ValidationFailedError": "._exceptions",
+    "capture_responses": "._response",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Load the optional parts on first use, keeping ``import awork_async`` light."""
+    """Load public names on first use, keeping ``import awork_async`` light (PEP 562)."""
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'awork_async' has no attribute {name!r}")

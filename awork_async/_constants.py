@@ -109,3 +109,13 @@ SANDBOX_FIXTURE_ENTRIES: Final = 200
 #: Statuses retried with backoff (idempotent methods only); 429 is handled on its own and
 #: retried for every method.
 DEFAULT_RETRY_STATUSES: Final = frozenset({408, 500, 502, 503, 504})
+
+# --- Consistent export and incremental sync (awork_async.export, awork_async.sync) -------------
+#: Stable order of the export's keyset windows (notes §2: ``createdOn,id``, no spaces).
+EXPORT_KEY_FIELD: Final = "createdOn"
+#: Entries written between two checkpoints of ``export_time_entries``.
+DEFAULT_EXPORT_CHECKPOINT_EVERY: Final = 1000
+#: Sort key of the incremental sync's windows.
+SYNC_KEY_FIELD: Final = "updatedOn"
+#: Seconds before the sync watermark that each run reads again (clock skew, late commits).
+DEFAULT_SYNC_OVERLAP_SECONDS: Final = 300.0

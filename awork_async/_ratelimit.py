@@ -135,8 +135,8 @@ class SlidingWindowLog:
         self._times: deque[float] = deque()
 
     def _expire(self, now: float) -> None:
-        times, horizon = self._times, now - self.window + _EPSILON
-        while times and times[0] <= horizon:
+        times, window, horizon = self._times, self.window, now + _EPSILON
+        while times and times[0] + window <= horizon:
             times.popleft()
 
     def wait_time(self, now: float) -> float:
@@ -145,7 +145,7 @@ class SlidingWindowLog:
         excess = len(self._times) - self.limit
         if excess < 0:
             return 0.0
-        return max(self._times[excess] + self.window - now - 0.01, 0.0)
+        return max(self._times[excess] + self.window - now, 0.0)
 
     def record(self, now: float) -> None:
         """Count one admission at ``now``."""
@@ -162,7 +162,8 @@ class HoldPolicy:
 
     * ``429``: ``Retry-After``, else ``RateLimit-Reset``, else ``default_pause``.
     * Otherwise, for each window whose remaining budget is ``<= reserve``: the per-second window
-      pauses one second (its reset is not reported); the per-minute window pauses
+      pauses one second (less if ``RateLimit-*`` reports that window and its reset is sooner);
+      the per-minute window pauses
       ``RateLimit-Reset`` seconds (at most a minute), else a full minute; the generic
       ``RateLimit-Remaining`` pauses ``RateLimit-Reset`` seconds. The longest pause wins.
 
@@ -182,7 +183,7 @@ class HoldPolicy:
         else:
             pause = 0.0
             if info.second_remaining is not None and info.second_remaining <= self.reserve:
-                pause = max(pause, RATE_SECOND_WINDOW)
+                pause = max(pause, self._second_reset(info))
             if info.minute_remaining is not None and info.minute_remaining <= self.reserve:
                 reset = info.reset if info.reset is not None else RATE_MINUTE_WINDOW
                 pause = max(pause, min(reset, RATE_MINUTE_WINDOW))
@@ -193,6 +194,13 @@ class HoldPolicy:
             ):
                 pause = max(pause, info.reset)
         return min(pause, self.max_hold)
+
+    @staticmethod
+    def _second_reset(info: RateLimitInfo) -> float:
+        """Seconds until the per-second window resets (``RateLimit-Reset`` if it is reported)."""
+        if info.reset is not None and info.limit is not None and info.limit == info.second_limit:
+            return min(info.reset, RATE_SECOND_WINDOW)
+        return RATE_SECOND_WINDOW
 
 
 class WindowedAdmission:
@@ -264,7 +272,7 @@ class LocalRateLimiter:
         self._core = WindowedAdmission(
             (
                 SlidingWindowLog(per_second, RATE_SECOND_WINDOW + window_margin),
-                SlidingWindowLog(per_minute, RATE_MINUTE_WINDOW/2 + window_margin),
+                SlidingWindowLog(per_minute, RATE_MINUTE_WINDOW + window_margin),
             )
         )
         self._clock = clock

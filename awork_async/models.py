@@ -27,6 +27,7 @@ import contextlib
 import functools
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import ClassVar, NamedTuple, TypeVar, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -1030,15 +1031,17 @@ class TimerStart:
 
 
 #: Batch operations (``POST /timeentries/batch/{operation}``) and the form field each requires.
-BATCH_OPERATIONS: Mapping[str, str | None] = {
-    "delete": None,
-    "setTypeOfWork": "new_type_of_work_id",
-    "setIsBillable": "is_billable",
-    "setIsBilled": "is_billed",
-    "setProject": "new_project_id",
-    "setTask": "new_task_id",
-    "setUser": "new_user_id",
-}
+BATCH_OPERATIONS: Mapping[str, str | None] = MappingProxyType(
+    {
+        "delete": None,
+        "setTypeOfWork": "new_type_of_work_id",
+        "setIsBillable": "is_billable",
+        "setIsBilled": "is_billed",
+        "setProject": "new_project_id",
+        "setTask": "new_task_id",
+        "setUser": "new_user_id",
+    }
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -1139,6 +1142,18 @@ class DeleteTypeOfWorkForm:
     type_of_work_id: UUID | None = attrs.field(
         default=None, converter=_to_optional_uuid, validator=_check_optional_uuid
     )
+
+
+@attrs.frozen(kw_only=True)
+class TasksChangeTypeOfWorkForm:
+    """Body of ``POST /tasks/changetypeofwork`` (spec ``TasksChangeTypesForm``): give tasks a
+    new type of work; with ``change_time_entries`` their time entries move along."""
+
+    SPEC_SCHEMA: ClassVar[str] = "TasksChangeTypesForm"
+
+    type_of_work_id: UUID = attrs.field(converter=_to_uuid, validator=_check_uuid)
+    task_ids: tuple[UUID, ...] = attrs.field(converter=_to_uuid_tuple, validator=_check_uuid_tuple)
+    change_time_entries: bool | None = attrs.field(default=None, validator=_check_optional_bool)
 
 
 @attrs.frozen(kw_only=True)

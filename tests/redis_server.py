@@ -9,6 +9,7 @@ requesting test is skipped (CI installs the Debian package ``redis-server``).
 from __future__ import annotations
 
 import contextlib
+import os
 import selectors
 import shutil
 import socket
@@ -49,17 +50,18 @@ def _free_port() -> int:
 def _wait_ready(process: subprocess.Popen[bytes], deadline: float) -> bool:
     """Read the server log until it reports readiness; False if it exits or time runs out."""
     assert process.stdout is not None
+    fd = process.stdout.fileno()
     log = b""
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         while (remaining := deadline - time.monotonic()) > 0:
             if not selector.select(remaining):
                 return False
-            line = process.stdout.readline()
-            if not line:  # the server exited (e.g. the port was taken)
+            chunk = os.read(fd, 65536)  # unbuffered: select() and the reads must agree
+            if not chunk:  # the server exited (e.g. the port was taken)
                 return False
-            log += line
-            if b"Ready to accept connections" in line:
+            log += chunk
+            if b"Ready to accept connections" in log:
                 return True
     return False
 

@@ -102,8 +102,8 @@ async def admit_all(lim: RateLimiter, fake: FakeTime, count: int) -> list[float]
 
 
 def test_presets() -> None:
-    assert RateLimits.STANDARD == RateLimits(50, 1000)
-    assert RateLimits.ENTERPRISE == RateLimits(50, 3000)
+    assert RateLimits(50, 1000) == RateLimits.STANDARD
+    assert RateLimits(50, 3000) == RateLimits.ENTERPRISE
     assert RateLimits() == RateLimits.STANDARD
 
 
@@ -178,7 +178,7 @@ def test_core_never_exceeds_and_never_waits_needlessly(
                 for earlier in admitted[:-1]
                 for window in windows
             )
-    for limit, window in zip(limits, windows):
+    for limit, window in zip(limits, windows, strict=True):
         assert max_in_window(admitted, window - 1e-6) <= limit
 
 
@@ -206,6 +206,36 @@ POLICY = HoldPolicy(reserve=1, default_pause=1.0, max_hold=120.0)
         (200, {}, 0.0),
         (200, {"X-RateLimit-Remaining-Second": "2"}, 0.0),
         (200, {"X-RateLimit-Remaining-Second": "1"}, 1.0),
+        (
+            200,
+            {
+                "X-RateLimit-Remaining-Second": "0",
+                "X-RateLimit-Limit-Second": "50",
+                "RateLimit-Limit": "50",
+                "RateLimit-Reset": "0.25",
+            },
+            0.25,
+        ),
+        (
+            200,
+            {
+                "X-RateLimit-Remaining-Second": "0",
+                "X-RateLimit-Limit-Second": "50",
+                "RateLimit-Limit": "1000",
+                "RateLimit-Reset": "0.25",
+            },
+            1.0,
+        ),
+        (
+            200,
+            {
+                "X-RateLimit-Remaining-Second": "0",
+                "X-RateLimit-Limit-Second": "50",
+                "RateLimit-Limit": "50",
+                "RateLimit-Reset": "47",
+            },
+            1.0,
+        ),
         (200, {"X-RateLimit-Remaining-Minute": "0"}, 60.0),
         (200, {"X-RateLimit-Remaining-Minute": "1", "RateLimit-Reset": "17"}, 17.0),
         (200, {"X-RateLimit-Remaining-Minute": "0", "RateLimit-Reset": "500"}, 60.0),

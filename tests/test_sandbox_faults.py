@@ -30,11 +30,13 @@ async def sb() -> AsyncIterator[Sandbox]:
         yield sandbox
 
 
-def session(sb: Sandbox, **kwargs: object) -> aiohttp.ClientSession:
+def session(sb: Sandbox, timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientSession:
     # force_close: aiohttp silently retries an idempotent request once when a *reused*
     # connection is dropped; fresh connections make every drop visible.
     return aiohttp.ClientSession(
-        headers=sb.auth_headers, connector=aiohttp.TCPConnector(force_close=True), **kwargs
+        headers=sb.auth_headers,
+        connector=aiohttp.TCPConnector(force_close=True),
+        timeout=timeout or aiohttp.ClientTimeout(total=30),
     )
 
 
@@ -70,7 +72,9 @@ def test_limiter_windows_and_headers() -> None:
 
 async def test_rate_limit_headers_and_429_over_http() -> None:
     clock = FakeClock()
-    config = SandboxConfig(entries=10, rate_limit=RateLimitConfig(per_second=3, per_minute=100, clock=clock))
+    config = SandboxConfig(
+        entries=10, rate_limit=RateLimitConfig(per_second=3, per_minute=100, clock=clock)
+    )
     async with Sandbox(config) as sb, session(sb) as http:
         statuses = []
         for _ in range(4):
@@ -128,7 +132,12 @@ async def test_injected_server_errors(sb: Sandbox) -> None:
 async def test_dropped_connection_before_processing(sb: Sandbox) -> None:
     sb.faults.inject_next("drop")
     before = len(sb.store.time_bookings)
-    form = {"userId": sb.store.me_id, "startDate": "2030-01-01", "endDate": "2030-01-01", "duration": 60}
+    form = {
+        "userId": sb.store.me_id,
+        "startDate": "2030-01-01",
+        "endDate": "2030-01-01",
+        "duration": 60,
+    }
     async with session(sb) as http:
         with pytest.raises(aiohttp.ServerDisconnectedError):
             await http.post(f"{sb.base_url}/timebookings", json=form)
@@ -140,7 +149,12 @@ async def test_dropped_connection_after_processing_applies_the_write_once(sb: Sa
     sb.faults.drop_after_processing = True
     sb.faults.inject_next("drop")
     before = len(sb.store.time_bookings)
-    form = {"userId": sb.store.me_id, "startDate": "2030-01-01", "endDate": "2030-01-01", "duration": 60}
+    form = {
+        "userId": sb.store.me_id,
+        "startDate": "2030-01-01",
+        "endDate": "2030-01-01",
+        "duration": 60,
+    }
     async with session(sb) as http:
         with pytest.raises(aiohttp.ServerDisconnectedError):
             await http.post(f"{sb.base_url}/timebookings", json=form)
@@ -151,7 +165,10 @@ async def test_dropped_connection_after_processing_applies_the_write_once(sb: Sa
 
 async def test_truncated_body(sb: Sandbox) -> None:
     sb.faults.inject_next("truncate")
-    async with session(sb) as http, http.get(f"{sb.base_url}/timeentries", params={"pageSize": "50"}) as r:
+    async with (
+        session(sb) as http,
+        http.get(f"{sb.base_url}/timeentries", params={"pageSize": "50"}) as r,
+    ):
         assert r.status == 200
         with pytest.raises(aiohttp.ClientPayloadError):
             await r.read()
@@ -169,7 +186,9 @@ async def test_slow_response_times_out_the_client(sb: Sandbox) -> None:
 
 async def test_random_faults_are_reproducible() -> None:
     async def run() -> list[int]:
-        faults = FaultConfig(seed=11, error_rate=0.3, rate_limit_rate=0.2, error_statuses=(500, 502))
+        faults = FaultConfig(
+            seed=11, error_rate=0.3, rate_limit_rate=0.2, error_statuses=(500, 502)
+        )
         async with Sandbox(SandboxConfig(entries=5, faults=faults)) as sb, session(sb) as http:
             statuses = []
             for _ in range(25):
@@ -223,7 +242,6 @@ async def test_insert_while_paging_shows_shifted_pages(sb: Sandbox) -> None:
         assert len(set(page1) & set(page2)) == 10
         assert not set(inserted) & set(page2)
         ordered = [e["id"] for e in sb.store.ordered_entries()]
-        assert ordered[:10] == sorted(ordered[:10], key=ordered.index)
         assert set(ordered[:10]) == set(inserted)
 
         deleted = sb.store.delete_entries(20, position="last")

@@ -25,8 +25,9 @@ ME = "AAAAAAAA-1111-4111-8111-000000000001"
 NOW = datetime(2024, 5, 15, 13, 30, tzinfo=timezone.utc)
 CTX = FilterContext(me_id=ME, now=NOW)
 
-ROW = {
-    "id": "12345678-aaaa-4bbb-8ccc-ddddeeeeffff",
+ROW_ID = "12345678-aaaa-4bbb-8ccc-ddddeeeeffff"
+ROW: dict[str, object] = {
+    "id": ROW_ID,
     "userId": ME.lower(),
     "note": "O'Brien's Design",
     "duration": 3600,
@@ -85,8 +86,11 @@ def test_parentheses_override_precedence() -> None:
         ("project/name eq 'Website'", True),
         ("project/company/id eq guid'0f0f0f0f-0000-4000-8000-000000000000'", True),
         ("userId eq me.id", True),
-        (f"id eq guid'{ROW['id'].upper()}'", True),
-        ("startDateUtc ge datetime'2024-05-14T00:00' and startDateUtc lt datetime'2024-05-15'", True),
+        (f"id eq guid'{ROW_ID.upper()}'", True),
+        (
+            "startDateUtc ge datetime'2024-05-14T00:00' and startDateUtc lt datetime'2024-05-15'",
+            True,
+        ),
         ("startDateUtc eq datetime'2024-05-14T00:00:00Z'", True),
         ("startDateUtc eq datetime'2024-05-14T02:00:00+02:00'", True),
         ("createdOn gt datetime'2024-05-14T10:15:30'", True),
@@ -188,7 +192,7 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
     assert predicate(ROW) in (True, False)
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+@given(st.text(max_size=40))
 def test_any_string_round_trips_through_escaping(value: str) -> None:
     escaped = value.replace("'", "''")
     assert matches(f"note eq '{escaped}'", {"note": value})
@@ -216,7 +220,7 @@ def test_orderby_unknown_property() -> None:
 
 
 def test_sort_rows_multi_key_with_nulls() -> None:
-    rows = [
+    rows: list[dict[str, object]] = [
         {"id": 1, "p": {"n": "b"}, "d": 5},
         {"id": 2, "p": None, "d": 1},
         {"id": 3, "p": {"n": "A"}, "d": 5},

@@ -31,7 +31,7 @@ async def get_json(http: aiohttp.ClientSession, url: str, **params: Any) -> tupl
 
 
 def active_type(sb: Sandbox) -> str:
-    return next(t["id"] for t in sb.store.types_of_work.values() if not t["isArchived"])
+    return str(next(t["id"] for t in sb.store.types_of_work.values() if not t["isArchived"]))
 
 
 # ------------------------------------------------------------------------ auth and errors
@@ -56,7 +56,9 @@ async def test_every_response_has_a_trace_id(sb: Sandbox, http: aiohttp.ClientSe
     assert len(ids) == 4
 
 
-async def test_unknown_route_and_unknown_id_are_404(sb: Sandbox, http: aiohttp.ClientSession) -> None:
+async def test_unknown_route_and_unknown_id_are_404(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
     status, body = await get_json(http, f"{sb.base_url}/nothing/here")
     assert (status, body["code"]) == (404, "not-found")
     assert set(body) == {"code", "description", "link", "details", "validationErrors", "traceId"}
@@ -87,7 +89,9 @@ async def test_paging_covers_every_entry_once(sb: Sandbox, http: aiohttp.ClientS
     seen: list[str] = []
     page = 1
     while True:
-        async with http.get(f"{sb.base_url}/timeentries", params={"page": page, "pageSize": 37}) as r:
+        async with http.get(
+            f"{sb.base_url}/timeentries", params={"page": page, "pageSize": 37}
+        ) as r:
             assert r.status == 200
             items = await r.json()
             assert r.headers["aw-page"] == str(page)
@@ -127,7 +131,9 @@ async def test_bad_paging_params_are_400(
 # ------------------------------------------------------------------------ filter and order
 
 
-async def test_filter_matches_python_side_selection(sb: Sandbox, http: aiohttp.ClientSession) -> None:
+async def test_filter_matches_python_side_selection(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
     me = sb.store.me_id
     expr = f"userId eq guid'{me.upper()}' and isBillable eq true and duration ge 3600"
     status, body = await get_json(http, f"{sb.base_url}/timeentries", filterby=expr, pageSize=1000)
@@ -141,7 +147,9 @@ async def test_filter_matches_python_side_selection(sb: Sandbox, http: aiohttp.C
     assert {e["id"] for e in body} == expected
 
 
-async def test_filter_with_reserved_url_characters(sb: Sandbox, http: aiohttp.ClientSession) -> None:
+async def test_filter_with_reserved_url_characters(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
     expr = "note eq 'Notes ?a=1&b=2' or substringof('O''Brien',note)"
     status, body = await get_json(http, f"{sb.base_url}/timeentries", filterby=expr, pageSize=1000)
     assert status == 200
@@ -253,12 +261,15 @@ async def test_create_read_update_delete(sb: Sandbox, http: aiohttp.ClientSessio
     assert created["projectId"] == task["projectId"]
     assert created["project"]["id"] == task["projectId"]
     assert (created["endDateUtc"], created["endTimeUtc"]) == ("2024-05-15T00:00:00Z", "00:00:00")
-    assert (created["startDateLocal"], created["startTimeLocal"]) == ("2024-05-15T00:00:00", "00:30:00")
+    assert (created["startDateLocal"], created["startTimeLocal"]) == (
+        "2024-05-15T00:00:00",
+        "00:30:00",
+    )
     assert (created["endDateLocal"], created["endTimeLocal"]) == ("2024-05-15T00:00:00", "02:00:00")
     assert sb.stats.writes["POST /timeentries"] == 1
     entry_id = created["id"]
     status, fetched = await get_json(http, f"{sb.base_url}/timeentries/{entry_id}")
-    assert fetched == created
+    assert (status, fetched) == (200, created)
     update = {
         "typeOfWorkId": active_type(sb),
         "timezone": "America/New_York",
@@ -280,7 +291,9 @@ async def test_create_read_update_delete(sb: Sandbox, http: aiohttp.ClientSessio
     assert entry_id not in sb.store.entries
 
 
-async def test_mixing_utc_and_local_groups_is_rejected(sb: Sandbox, http: aiohttp.ClientSession) -> None:
+async def test_mixing_utc_and_local_groups_is_rejected(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
     form = {
         "typeOfWorkId": active_type(sb),
         "timezone": "UTC",
@@ -293,10 +306,13 @@ async def test_mixing_utc_and_local_groups_is_rejected(sb: Sandbox, http: aiohtt
         assert r.status == 400
 
 
-async def test_create_from_instant_and_end_before_start(sb: Sandbox, http: aiohttp.ClientSession) -> None:
+async def test_create_from_instant_and_end_before_start(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
     base = {"typeOfWorkId": active_type(sb), "timezone": "UTC", "userId": sb.store.me_id}
     async with http.post(
-        f"{sb.base_url}/timeentries", json={**base, "startDateUtc": "2024-05-14T10:00:00Z", "duration": 3600}
+        f"{sb.base_url}/timeentries",
+        json={**base, "startDateUtc": "2024-05-14T10:00:00Z", "duration": 3600},
     ) as r:
         body = await r.json()
     assert (body["startTimeUtc"], body["endTimeUtc"]) == ("10:00:00", "11:00:00")
@@ -318,7 +334,9 @@ async def test_remove_breaks(sb: Sandbox, http: aiohttp.ClientSession) -> None:
 
 async def test_batch_multi_status(sb: Sandbox, http: aiohttp.ClientSession) -> None:
     unbillable = [e["id"] for e in sb.store.entries.values() if not e["isBillable"]][:2]
-    billable = [e["id"] for e in sb.store.entries.values() if e["isBillable"] and not e["isBilled"]][:2]
+    billable = [
+        e["id"] for e in sb.store.entries.values() if e["isBillable"] and not e["isBilled"]
+    ][:2]
     form = {"timeEntryIds": billable + unbillable + [ZERO], "isBilled": True}
     async with http.post(f"{sb.base_url}/timeentries/batch/setIsBilled", json=form) as r:
         assert r.status == 207
@@ -342,7 +360,9 @@ async def test_batch_require_all_changes_nothing_on_failure(
     assert body["ok"]["ids"] == []
     assert body["notFound"]["ids"] == [ZERO]
     assert all(i in sb.store.entries for i in ids)
-    async with http.post(f"{sb.base_url}/timeentries/batch/delete", json={"timeEntryIds": ids}) as r:
+    async with http.post(
+        f"{sb.base_url}/timeentries/batch/delete", json={"timeEntryIds": ids}
+    ) as r:
         assert (await r.json())["ok"]["ids"] == ids
     assert not any(i in sb.store.entries for i in ids)
 
@@ -379,7 +399,11 @@ async def test_batch_errors(
 async def test_non_admin_gets_unauthorized_bucket() -> None:
     async with Sandbox(SandboxConfig(entries=200, seed=3, admin=False)) as sb:
         others = [e["id"] for e in sb.store.entries.values() if e["userId"] != sb.store.me_id][:2]
-        mine = [e["id"] for e in sb.store.entries.values() if e["userId"] == sb.store.me_id and not e["isBilled"]][:1]
+        mine = [
+            e["id"]
+            for e in sb.store.entries.values()
+            if e["userId"] == sb.store.me_id and not e["isBilled"]
+        ][:1]
         async with aiohttp.ClientSession(headers=sb.auth_headers) as http:
             form = {"timeEntryIds": others + mine, "isBillable": True}
             async with http.post(f"{sb.base_url}/timeentries/batch/setIsBillable", json=form) as r:
@@ -424,9 +448,13 @@ async def test_time_bookings_crud_and_user_lookup(sb: Sandbox, http: aiohttp.Cli
         intervalEnd="2030-01-31",
     )
     assert status == 200
-    assert result == [{"userId": me, "timeBookings": [booking]}, {"userId": ZERO, "timeBookings": []}]
+    assert result == [
+        {"userId": me, "timeBookings": [booking]},
+        {"userId": ZERO, "timeBookings": []},
+    ]
     async with http.put(
-        f"{sb.base_url}/timebookings/{booking['id']}", json={"description": "moved", "endDate": "2030-01-11"}
+        f"{sb.base_url}/timebookings/{booking['id']}",
+        json={"description": "moved", "endDate": "2030-01-11"},
     ) as r:
         assert (await r.json())["endDate"] == "2030-01-11"
     async with http.delete(f"{sb.base_url}/timebookings/{booking['id']}") as r:
@@ -454,10 +482,14 @@ async def test_user_bookings_validation(
 
 async def test_types_of_work(sb: Sandbox, http: aiohttp.ClientSession) -> None:
     _, visible = await get_json(http, f"{sb.base_url}/typeofwork", pageSize=100)
-    _, everything = await get_json(http, f"{sb.base_url}/typeofwork", pageSize=100, showArchived="true")
+    _, everything = await get_json(
+        http, f"{sb.base_url}/typeofwork", pageSize=100, showArchived="true"
+    )
     assert len(visible) == 9
     assert len(everything) == 10
-    async with http.post(f"{sb.base_url}/typeofwork", json={"name": "Coffee", "icon": "local_cafe"}) as r:
+    async with http.post(
+        f"{sb.base_url}/typeofwork", json={"name": "Coffee", "icon": "local_cafe"}
+    ) as r:
         created = await r.json()
     async with http.post(f"{sb.base_url}/typeofwork", json={"name": ""}) as r:
         assert r.status == 400
@@ -473,7 +505,9 @@ async def test_types_of_work(sb: Sandbox, http: aiohttp.ClientSession) -> None:
     ) as r:
         assert r.status == 204
     assert target["typeOfWorkId"] == created["id"]
-    async with http.post(f"{sb.base_url}/typeofwork/{created['id']}/setarchived", json={"isArchived": True}) as r:
+    async with http.post(
+        f"{sb.base_url}/typeofwork/{created['id']}/setarchived", json={"isArchived": True}
+    ) as r:
         assert (await r.json())["isArchived"] is True
     assert target["typeOfWork"]["isArchived"] is True
     status, icons = await get_json(http, f"{sb.base_url}/typeofwork/icons")

@@ -65,7 +65,9 @@ async def test_full_cycle(sb: Sandbox, http: aiohttp.ClientSession, clock: FakeN
     clock.advance(600)
     status, entry = await call(http, f"{base}/pause")
     assert status == 200
-    assert entry["breaks"] == [{"startDate": "2026-03-02T08:10:00Z", "duration": None, "endDate": None}]
+    assert entry["breaks"] == [
+        {"startDate": "2026-03-02T08:10:00Z", "duration": None, "endDate": None}
+    ]
     clock.advance(60)
     status, again = await call(http, f"{base}/pause")
     assert status == 200
@@ -98,7 +100,9 @@ async def test_full_cycle(sb: Sandbox, http: aiohttp.ClientSession, clock: FakeN
         assert (await r.json())["id"] == entry["id"]
 
 
-async def test_stop_closes_an_open_break(sb: Sandbox, http: aiohttp.ClientSession, clock: FakeNow) -> None:
+async def test_stop_closes_an_open_break(
+    sb: Sandbox, http: aiohttp.ClientSession, clock: FakeNow
+) -> None:
     base = f"{sb.base_url}/me/timetracking"
     await call(http, f"{base}/start", start_form(sb))
     clock.advance(100)
@@ -132,11 +136,15 @@ async def test_start_validation(sb: Sandbox, http: aiohttp.ClientSession) -> Non
     status, body = await call(http, f"{base}/start", {})
     assert status == 400
     assert {v["property"] for v in body["validationErrors"]} == {"TypeOfWorkId", "Timezone"}
-    status, body = await call(http, f"{base}/start", {**start_form(sb), "timezone": "Europe/Nowhere"})
+    status, body = await call(
+        http, f"{base}/start", {**start_form(sb), "timezone": "Europe/Nowhere"}
+    )
     assert status == 400
     assert body["validationErrors"][0]["property"] == "Timezone"
     archived = next(t for t in sb.store.types_of_work.values() if t["isArchived"])
-    status, body = await call(http, f"{base}/start", {**start_form(sb), "typeOfWorkId": archived["id"]})
+    status, body = await call(
+        http, f"{base}/start", {**start_form(sb), "typeOfWorkId": archived["id"]}
+    )
     assert (status, body["code"]) == (400, "entity-archived")
     assert not sb.store.running
 
@@ -154,7 +162,9 @@ async def test_other_users_timer(sb: Sandbox, http: aiohttp.ClientSession, clock
     clock.advance(60)
     status, stopped = await call(http, f"{sb.base_url}/me/timetracking/stop?userId={other}")
     assert (status, stopped["duration"]) == (200, 60)
-    status, _ = await call(http, f"{sb.base_url}/users/00000000-0000-4000-8000-000000000000/timetracking/stop")
+    status, _ = await call(
+        http, f"{sb.base_url}/users/00000000-0000-4000-8000-000000000000/timetracking/stop"
+    )
     assert status == 404
 
 

@@ -39,8 +39,9 @@ def summary_line(summary: SummaryLike, destination: str) -> str:
     return (
         f"exported {_plural(summary.entries, 'entry').replace('entrys', 'entries')} to "
         f"{destination}: {_plural(summary.pages, 'page')}, "
-        f"{_plural(summary.requests, 'request')}, {_plural(summary.retries, 'retry')}"
-        .replace("retrys", "retries")
+        f"{_plural(summary.requests, 'request')}, {_plural(summary.retries, 'retry')}".replace(
+            "retrys", "retries"
+        )
         + f", {summary.rate_limited} 429s, {summary.seconds:.2f}s{rate}"
     )
 

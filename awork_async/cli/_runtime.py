@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
+import typer
 
 from ._errors import CliUsageError, redact
 from ._settings import ConfigFile, Settings, default_config_path, load_config_file, resolve
@@ -20,7 +21,14 @@ if TYPE_CHECKING:
     from .. import AworkClient
     from .._hooks import Hooks
 
-__all__ = ["AppState", "run_with_client"]
+__all__ = [
+    "AppState",
+    "disable_verbose_logging",
+    "enable_verbose_logging",
+    "make_client",
+    "run_with_client",
+    "state_of",
+]
 
 T = TypeVar("T")
 
@@ -63,27 +71,56 @@ class AppState:
         return [s for s in found if s]
 
 
+def state_of(ctx: typer.Context) -> AppState:
+    """The :class:`AppState` the global options stored for this invocation."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
 class _RedactingFilter(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, state: AppState) -> None:
         super().__init__()
-        self._secrets = secrets
+        self._state = state
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage(), self._secrets)
+        record.msg = redact(record.getMessage(), self._state.secrets())
         record.args = None
         return True
 
 
-def enable_verbose_logging(state: AppState) -> None:
-    """Send the library's log records (retries, waits) to stderr, token redacted."""
+#: Level of the library's logger before ``--verbose`` changed it (restored afterwards).
+_SAVED_LEVEL: list[int] = []
+
+
+def _logger() -> logging.Logger:
     from .. import _constants as C
 
+    return logging.getLogger(C.LOGGER_NAME)
+
+
+def enable_verbose_logging(state: AppState) -> None:
+    """Send the library's log records (retries, waits) to stderr, token redacted."""
+    disable_verbose_logging()
+    logger = _logger()
     handler = logging.StreamHandler(sys.stderr)
+    handler._awork_cli = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_RedactingFilter(state.secrets()))
-    logger = logging.getLogger(C.LOGGER_NAME)
+    handler.addFilter(_RedactingFilter(state))
     logger.addHandler(handler)
+    _SAVED_LEVEL.append(logger.level)
     logger.setLevel(logging.DEBUG)
+
+
+def disable_verbose_logging() -> None:
+    """Undo :func:`enable_verbose_logging` (the CLI calls it when a command ends)."""
+    logger = _logger()
+    for old in [h for h in logger.handlers if getattr(h, "_awork_cli", False)]:
+        logger.removeHandler(old)
+    if _SAVED_LEVEL:
+        logger.setLevel(_SAVED_LEVEL[0])
+        _SAVED_LEVEL.clear()
 
 
 def make_client(state: AppState, *, hooks: Hooks | None = None) -> AworkClient:

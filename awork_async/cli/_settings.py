@@ -19,7 +19,14 @@ import attrs
 from . import _defaults as D
 from ._errors import CliUsageError
 
-__all__ = ["ConfigFile", "Settings", "default_config_path", "load_config_file", "parse_config_file", "resolve"]
+__all__ = [
+    "ConfigFile",
+    "Settings",
+    "default_config_path",
+    "load_config_file",
+    "parse_config_file",
+    "resolve",
+]
 
 
 @attrs.frozen
@@ -47,7 +54,7 @@ class Settings:
         """The token, or a usage error explaining the three ways to give one."""
         if not self.token:
             raise CliUsageError(
-                f"no API token: pass --token, set {D.ENV_TOKEN}, or put token = \"…\" in "
+                f'no API token: pass --token, set {D.ENV_TOKEN}, or put token = "…" in '
                 f"{default_config_path()}"
             )
         return self.token
@@ -81,9 +88,7 @@ def load_config_file(path: Path) -> ConfigFile:
     return parse_config_file(path, _loader())
 
 
-def parse_config_file(
-    path: Path, parse: Callable[[bytes], dict[str, object]] | None
-) -> ConfigFile:
+def parse_config_file(path: Path, parse: Callable[[bytes], dict[str, object]] | None) -> ConfigFile:
     """:func:`load_config_file` with the TOML parser given (``None``: none available)."""
     if not path.is_file():
         return ConfigFile()
@@ -122,7 +127,5 @@ def resolve(
         if candidate:
             token, source = candidate, where
             break
-    base_url = (
-        base_url_option or env.get(D.ENV_BASE_URL) or config.base_url or default_base_url
-    )
+    base_url = base_url_option or env.get(D.ENV_BASE_URL) or config.base_url or default_base_url
     return Settings(token=token, base_url=base_url, token_source=source)

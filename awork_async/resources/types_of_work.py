@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .. import _constants as C
 from .._paginator import AsyncPaginator
 from .._validation import FilterLike, OrderLike
-from ..models import ArchivedForm, DeleteTypeOfWorkForm, TypeOfWork, TypeOfWorkForm
+from ..models import (
+    ArchivedForm,
+    DeleteTypeOfWorkForm,
+    TasksChangeTypeOfWorkForm,
+    TypeOfWork,
+    TypeOfWorkForm,
+)
 from ._base import APIResource, path_id
 
 if TYPE_CHECKING:
@@ -130,3 +137,25 @@ class TypesOfWorkResource(APIResource):
             body=DeleteTypeOfWorkForm(type_of_work_id=replacement_id),
             timeout=timeout,
         )
+
+    async def change_for_tasks(
+        self,
+        task_ids: Iterable[IdLike],
+        type_of_work_id: IdLike,
+        *,
+        change_time_entries: bool = True,
+        timeout: float | Timeouts | None = None,
+    ) -> None:
+        """Give tasks a new type of work (``POST /tasks/changetypeofwork``).
+
+        With ``change_time_entries=True`` (the default here) the tasks' time entries move to the
+        same type of work.
+        """
+        if isinstance(task_ids, (str, uuid.UUID)):
+            raise TypeError("task_ids must be an iterable of ids, not a single id")
+        form = TasksChangeTypeOfWorkForm(
+            task_ids=tuple(task_ids),
+            type_of_work_id=type_of_work_id,
+            change_time_entries=change_time_entries,
+        )
+        await self._call_none("POST", "/tasks/changetypeofwork", body=form, timeout=timeout)

@@ -165,9 +165,13 @@ class EntryFactory:
             duration += 1 + int(rnd() * 899)
         breaks: list[dict[str, Any]] = []
         break_total = 0
-        if rnd() < 0.12:
-            cursor = start + 300 + int(rnd() * max(1, duration // 2))
+        if duration >= 1800 and rnd() < 0.12:
+            remaining = duration
+            cursor = start
             for _ in range(1 + int(rnd() * 2)):
+                worked = int(remaining * (0.2 + rnd() * 0.4))
+                remaining -= worked
+                cursor += worked
                 length = (5 + int(rnd() * 40)) * 60
                 breaks.append(
                     {
@@ -177,7 +181,7 @@ class EntryFactory:
                     }
                 )
                 break_total += length
-                cursor += length + 300 + int(rnd() * 1500)
+                cursor += length
         end = start + duration + break_total
         set_times_epoch(entry, start, end, duration, tz_name)
         entry["breaks"] = breaks

@@ -1,0 +1,857 @@
+"""Consistent bulk export of time entries: keyset windows, resumable checkpoints, JSONL and CSV.
+
+Offset pages (``page=1,2,3…``) drift when entries are created or deleted while a long export
+runs: a deletion before the current page shifts every later entry one place forward, so one is
+skipped; an insertion repeats one (API notes §2). This module walks **keyset windows** instead:
+
+* a stable order, ``orderby=createdOn,id``;
+* each request asks for page 1 of the window ``createdOn ge <last delivered createdOn>``
+  (combined with the caller's filter by ``and``), in full pages of up to 1000 entries;
+* the window bound is *inclusive*, so entries sharing the boundary timestamp are re-read; the ids
+  already delivered at that timestamp are skipped. An inclusive bound also survives the precision
+  gap between the server (100 ns ticks) and Python (microseconds): a truncated timestamp is never
+  above the stored one;
+* when a whole page shares one timestamp (a bulk import can create thousands of entries in one
+  instant), the walk switches to that *tie group*: ``createdOn ge X and createdOn lt X+1µs and
+  id gt guid'<last id>'`` ordered by ``id``, then carries on after the group. Ids are only ever
+  compared by the server, so its own ``guid`` ordering is used consistently.
+
+Guarantee: every entry that exists for the whole export (and matches the filter) is delivered
+exactly once, whatever is inserted or deleted meanwhile. Entries created during the export are
+delivered when they land ahead of the cursor (new entries normally do: their ``createdOn`` is
+"now") and are not required otherwise; deleted entries may or may not appear.
+
+:func:`iter_time_entries_consistent` streams entries with a resumable :class:`ExportCheckpoint`;
+:func:`export_time_entries` writes JSONL or CSV to an open binary file, persisting checkpoints
+atomically so that ``resume=True`` continues a crashed export byte-identically. Memory stays
+flat: at most two pages are held. Each window depends on the previous page, so windows are
+requested one after another; the next one is sent as soon as a page arrives, while the caller
+still works through it, and 1000-entry pages keep the request count low.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import os
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal, TypeAlias, overload
+from uuid import UUID
+
+import attrs
+import orjson
+
+from . import _constants as C
+from ._converter import JSONValue, structure, unstructure
+from ._exceptions import APIResponseValidationError
+from ._paginator import validate_page_size
+from ._response import RawResponse, capture_responses
+from ._timeutil import format_datetime, parse_utc_datetime
+from .filters import Expr, F, Field, and_, to_filter_string
+from .models import TimeEntry
+from .resources._base import APIResource
+
+if TYPE_CHECKING:
+    from ._client import AworkClient
+    from ._validation import FilterLike
+
+__all__ = [
+    "CSV_COLUMNS",
+    "ExportCheckpoint",
+    "ExportFormat",
+    "ExportSummary",
+    "KeysetCursor",
+    "KeysetWalk",
+    "entry_to_json_line",
+    "entry_to_row",
+    "export_time_entries",
+    "iter_time_entries_consistent",
+    "read_checkpoint",
+    "window_query",
+    "write_atomic",
+    "write_checkpoint",
+]
+
+#: A time entry exactly as the API sent it (camelCase keys).
+Row: TypeAlias = dict[str, JSONValue]
+#: The file formats of :func:`export_time_entries`.
+ExportFormat: TypeAlias = Literal["jsonl", "csv"]
+
+_FORMATS: Final = frozenset({"jsonl", "csv"})
+#: The finest step of a Python datetime: the width of a tie group's window.
+_ONE_MICROSECOND: Final = timedelta(microseconds=1)
+#: Entries written between two checkpoints of :func:`export_time_entries`.
+DEFAULT_CHECKPOINT_EVERY: Final = C.DEFAULT_EXPORT_CHECKPOINT_EVERY
+#: Sort key of the export windows.
+EXPORT_KEY_FIELD: Final = C.EXPORT_KEY_FIELD
+_CHECKPOINT_VERSION: Final = 1
+
+# ------------------------------------------------------------------------------ keyset windows
+
+
+@attrs.frozen
+class KeysetCursor:
+    """Where a keyset walk stands (pure data).
+
+    Attributes:
+        key: the sort key (e.g. ``createdOn``) of the last entry delivered; ``None`` before any.
+        boundary_ids: ids delivered whose key equals ``key``; the inclusive window re-reads them
+            and they are skipped.
+        in_group: walking a tie group (more entries share ``key`` than fit in one page) in the
+            server's id order.
+        group_after: inside a tie group, the last id done (``None`` at the group's start).
+    """
+
+    key: datetime | None = None
+    boundary_ids: tuple[UUID, ...] = ()
+    in_group: bool = False
+    group_after: UUID | None = None
+
+
+def window_query(
+    field: str, cursor: KeysetCursor, filterby: FilterLike = None
+) -> tuple[str | None, str]:
+    """The ``filterby`` and ``orderby`` of the window after ``cursor`` (pure).
+
+    ``field`` is the camelCase sort key (``createdOn``, ``updatedOn``). The caller's filter is
+    combined by ``and`` (parenthesised as needed).
+    """
+    user = to_filter_string(filterby)
+    term: Field = getattr(F, field)
+    parts: list[Expr | str] = [] if user is None else [user]
+    if cursor.in_group:
+        if cursor.key is None:
+            raise ValueError("a tie group needs a key")
+        parts += [term >= cursor.key, term < cursor.key + _ONE_MICROSECOND]
+        if cursor.group_after is not None:
+            parts.append(F.id > cursor.group_after)
+        order = "id"
+    else:
+        if cursor.key is not None:
+            parts.append(term >= cursor.key)
+        order = f"{field},id"
+    if not parts:
+        return None, order
+    return str(and_(*parts)), order
+
+
+def _row_key(row: Row, field: str) -> tuple[datetime, UUID]:
+    """(``field`` as an aware datetime, ``id``) of a raw entry; ``ValueError`` when missing."""
+    raw_id = row.get("id")
+    value = row.get(field)
+    if not isinstance(raw_id, str):
+        raise ValueError(f"a time entry has no id: {str(row)[:200]}")
+    if not isinstance(value, str):
+        raise ValueError(f"time entry {raw_id} has no {field}; it cannot be walked by {field}")
+    return parse_utc_datetime(value), UUID(raw_id)
+
+
+class KeysetWalk:
+    """Walks ``GET /timeentries`` in keyset windows ordered by ``field``, then id.
+
+    Iterate :meth:`rows` for ``(raw entry, cursor after it)``. Each entry present for the
+    whole walk comes exactly once (see the module docstring). ``pages`` counts the requests
+    made; ``total_estimate`` is ``aw-totalitems`` of the first window (``None`` until known).
+
+    Raises :class:`APIResponseValidationError` when the server answers out of order (an entry
+    before the window or a decreasing key), since the guarantee would not hold.
+    """
+
+    def __init__(
+        self,
+        client: AworkClient,
+        *,
+        field: str,
+        filterby: FilterLike = None,
+        page_size: int = C.DEFAULT_PAGE_SIZE,
+        cursor: KeysetCursor | None = None,
+        path: str = "/timeentries",
+        prefetch: bool = True,
+    ) -> None:
+        self._resource = APIResource(client)
+        self.field = field
+        self.filterby = to_filter_string(filterby)
+        self.page_size = validate_page_size(page_size)
+        self.start = cursor if cursor is not None else KeysetCursor()
+        self.path = path
+        self.prefetch = prefetch
+        self.pages = 0
+        self.total_estimate: int | None = None
+
+    async def _fetch(self, cursor: KeysetCursor) -> tuple[list[Row], int | None, RawResponse]:
+        filterby, orderby = window_query(self.field, cursor, self.filterby)
+        params: dict[str, str | int | None] = {
+            "filterby": filterby,
+            "orderby": orderby,
+            "page": 1,
+            "pageSize": self.page_size,
+        }
+        data, raw = await self._resource._send("GET", self.path, params=params)
+        self.pages += 1
+        if data is None:
+            return [], raw.page_info.total_items, raw
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise APIResponseValidationError(
+                f"{raw.method} {raw.url}: expected a JSON array of objects",
+                status=raw.status,
+                method=raw.method,
+                url=raw.url,
+            )
+        total = raw.page_info.total_items
+        if self.total_estimate is None:
+            self.total_estimate = total
+        return data, total, raw
+
+    def _out_of_order(self, raw: RawResponse, what: str) -> APIResponseValidationError:
+        return APIResponseValidationError(
+            f"{raw.method} {raw.url}: {what}; the server's order does not match its filter, "
+            "so a consistent walk is impossible",
+            status=raw.status,
+            method=raw.method,
+            url=raw.url,
+        )
+
+    async def rows(self) -> AsyncGenerator[tuple[Row, KeysetCursor], None]:
+        """Yield every entry once, each with the cursor after it.
+
+        With ``prefetch`` the next window is requested as soon as a page has arrived (its
+        cursor depends only on the page), while the caller still works through the page:
+        at most two pages are held.
+        """
+        cursor = self.start
+        pending: asyncio.Task[tuple[list[Row], int | None, RawResponse]] | None = None
+        try:
+            fetched = await self._fetch(cursor)
+            while True:
+                rows, total, raw = fetched
+                if not rows:
+                    if not cursor.in_group:
+                        return
+                    cursor = _leave_group(cursor)
+                    fetched = await self._fetch(cursor)
+                    continue
+                batch, last = self._scan(cursor, rows, raw)
+                after = self._next(cursor, last, rows, total, len(batch), raw)
+                if after is not None and self.prefetch:
+                    pending = asyncio.ensure_future(self._fetch(after))
+                    await asyncio.sleep(0)  # let it put the request on the wire
+                for item in batch:
+                    yield item
+                if after is None:
+                    return
+                cursor = after
+                if pending is not None:
+                    task, pending = pending, None
+                    fetched = await task
+                else:
+                    fetched = await self._fetch(after)
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
+
+    def _scan(
+        self, cursor: KeysetCursor, rows: Sequence[Row], raw: RawResponse
+    ) -> tuple[list[tuple[Row, KeysetCursor]], KeysetCursor]:
+        """The page's new entries with the cursor after each, and the cursor after the page."""
+        batch: list[tuple[Row, KeysetCursor]] = []
+        previous: datetime | None = None
+        for row in rows:
+            try:
+                key, entry_id = _row_key(row, self.field)
+            except ValueError as exc:
+                raise APIResponseValidationError(
+                    f"{raw.method} {raw.url}: {exc}",
+                    status=raw.status,
+                    method=raw.method,
+                    url=raw.url,
+                ) from None
+            if cursor.in_group:
+                if key != cursor.key:
+                    raise self._out_of_order(raw, f"{entry_id} lies outside the tie group")
+                skip = entry_id in cursor.boundary_ids
+                cursor = attrs.evolve(cursor, group_after=entry_id)
+                if skip:
+                    continue
+            else:
+                if (cursor.key is not None and key < cursor.key) or (
+                    previous is not None and key < previous
+                ):
+                    raise self._out_of_order(raw, f"{entry_id} comes before the window")
+                previous = key
+                if key == cursor.key:
+                    if entry_id in cursor.boundary_ids:
+                        continue
+                    cursor = KeysetCursor(key, (*cursor.boundary_ids, entry_id))
+                else:
+                    cursor = KeysetCursor(key, (entry_id,))
+            batch.append((row, cursor))
+        return batch, cursor
+
+    def _next(
+        self,
+        before: KeysetCursor,
+        cursor: KeysetCursor,
+        rows: Sequence[Row],
+        total: int | None,
+        delivered: int,
+        raw: RawResponse,
+    ) -> KeysetCursor | None:
+        """The cursor of the next request after a non-empty page, or ``None`` when done."""
+        # A short page is not proof of the end (awork#120), unless the total says so.
+        full = len(rows) >= self.page_size or (total is not None and total > len(rows))
+        if cursor.in_group:
+            if cursor.group_after == before.group_after:
+                raise self._out_of_order(raw, "the tie group did not advance (id filter ignored)")
+            if full or total is None:
+                return cursor
+            return _leave_group(cursor)
+        first_key = _row_key(rows[0], self.field)[0]
+        if first_key == cursor.key and full:
+            # The whole page shares one key: windows cannot move past it, walk it by id.
+            return attrs.evolve(cursor, in_group=True, group_after=None)
+        if delivered == 0:
+            return None  # only entries already delivered: the window is exhausted
+        if total is not None and total <= len(rows):
+            return None  # the page held the whole window
+        return cursor
+
+
+def _leave_group(cursor: KeysetCursor) -> KeysetCursor:
+    """The cursor just after a finished tie group."""
+    assert cursor.key is not None
+    return KeysetCursor(cursor.key + _ONE_MICROSECOND)
+
+
+# --------------------------------------------------------------------------------- checkpoints
+
+
+def _uuid_list(value: object, name: str) -> tuple[UUID, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"checkpoint field {name} must be a list of UUID strings")
+    return tuple(UUID(item) for item in value)
+
+
+def _opt_str(value: object, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"checkpoint field {name} must be a string or null")
+    return value
+
+
+def _opt_int(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"checkpoint field {name} must be an int >= 0 or null")
+    return value
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"checkpoint field {name} must be true or false")
+    return value
+
+
+@attrs.frozen
+class ExportCheckpoint:
+    """A resumable position of a consistent export (JSON via :meth:`to_json`/:meth:`from_json`).
+
+    Attributes:
+        created_on: ``createdOn`` of the last entry delivered (``None``: nothing yet).
+        boundary_ids: ids delivered with that ``createdOn`` (skipped when re-read).
+        in_group, group_after: the position inside a tie group (see :class:`KeysetCursor`).
+        count: entries delivered so far.
+        filterby: the caller's filter; resuming with another filter is refused.
+        byte_offset: written by :func:`export_time_entries`: the output's size after the last
+            entry counted here; resuming truncates the output to it.
+        format: the output format of :func:`export_time_entries`.
+        complete: the export reached the end of the list when this was written.
+    """
+
+    created_on: datetime | None = None
+    boundary_ids: tuple[UUID, ...] = ()
+    in_group: bool = False
+    group_after: UUID | None = None
+    count: int = 0
+    filterby: str | None = None
+    byte_offset: int | None = None
+    format: str | None = None
+    complete: bool = False
+
+    @property
+    def cursor(self) -> KeysetCursor:
+        """The position as a :class:`KeysetCursor`."""
+        return KeysetCursor(self.created_on, self.boundary_ids, self.in_group, self.group_after)
+
+    @classmethod
+    def at(cls, cursor: KeysetCursor, *, count: int, filterby: str | None) -> ExportCheckpoint:
+        """The checkpoint for ``cursor`` after ``count`` entries."""
+        return cls(
+            created_on=cursor.key,
+            boundary_ids=cursor.boundary_ids,
+            in_group=cursor.in_group,
+            group_after=cursor.group_after,
+            count=count,
+            filterby=filterby,
+        )
+
+    def to_json(self) -> str:
+        """A compact JSON document (datetimes in UTC with microseconds, UUIDs as strings)."""
+        data: dict[str, JSONValue] = {
+            "version": _CHECKPOINT_VERSION,
+            "createdOn": None if self.created_on is None else format_datetime(self.created_on),
+            "boundaryIds": [str(i) for i in self.boundary_ids],
+            "inGroup": self.in_group,
+            "groupAfter": None if self.group_after is None else str(self.group_after),
+            "count": self.count,
+            "filterby": self.filterby,
+            "byteOffset": self.byte_offset,
+            "format": self.format,
+            "complete": self.complete,
+        }
+        return orjson.dumps(data).decode()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ExportCheckpoint:
+        """Parse :meth:`to_json` output; ``ValueError`` when it is not a valid checkpoint."""
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"the checkpoint is not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("version") != _CHECKPOINT_VERSION:
+            raise ValueError(f"not an export checkpoint of version {_CHECKPOINT_VERSION}")
+        created = _opt_str(data.get("createdOn"), "createdOn")
+        group_after = _opt_str(data.get("groupAfter"), "groupAfter")
+        count = _opt_int(data.get("count", 0), "count")
+        return cls(
+            created_on=None if created is None else parse_utc_datetime(created),
+            boundary_ids=_uuid_list(data.get("boundaryIds", []), "boundaryIds"),
+            in_group=_flag(data.get("inGroup", False), "inGroup"),
+            group_after=None if group_after is None else UUID(group_after),
+            count=count or 0,
+            filterby=_opt_str(data.get("filterby"), "filterby"),
+            byte_offset=_opt_int(data.get("byteOffset"), "byteOffset"),
+            format=_opt_str(data.get("format"), "format"),
+            complete=_flag(data.get("complete", False), "complete"),
+        )
+
+
+def read_checkpoint(path: Path) -> ExportCheckpoint | None:
+    """The checkpoint stored at ``path``, or ``None`` when the file does not exist."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return ExportCheckpoint.from_json(text)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically: write a temporary file, fsync, ``os.replace``.
+
+    A crash leaves either the old or the new content, never a mix.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # make the rename durable (POSIX; not on Windows)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def write_checkpoint(path: Path, checkpoint: ExportCheckpoint) -> None:
+    """Store ``checkpoint`` at ``path`` atomically (see :func:`write_atomic`)."""
+    write_atomic(path, checkpoint.to_json().encode())
+
+
+# ------------------------------------------------------------------------------ the iterator
+
+
+@overload
+def iter_time_entries_consistent(
+    client: AworkClient,
+    *,
+    filterby: FilterLike = None,
+    page_size: int = C.DEFAULT_PAGE_SIZE,
+    checkpoint: ExportCheckpoint | None = None,
+    raw: Literal[False] = False,
+) -> AsyncIterator[tuple[TimeEntry, ExportCheckpoint]]: ...
+
+
+@overload
+def iter_time_entries_consistent(
+    client: AworkClient,
+    *,
+    filterby: FilterLike = None,
+    page_size: int = C.DEFAULT_PAGE_SIZE,
+    checkpoint: ExportCheckpoint | None = None,
+    raw: Literal[True],
+) -> AsyncIterator[tuple[Row, ExportCheckpoint]]: ...
+
+
+@overload
+def iter_time_entries_consistent(
+    client: AworkClient,
+    *,
+    filterby: FilterLike = None,
+    page_size: int = C.DEFAULT_PAGE_SIZE,
+    checkpoint: ExportCheckpoint | None = None,
+    raw: bool,
+) -> AsyncIterator[tuple[TimeEntry | Row, ExportCheckpoint]]: ...
+
+
+def iter_time_entries_consistent(
+    client: AworkClient,
+    *,
+    filterby: FilterLike = None,
+    page_size: int = C.DEFAULT_PAGE_SIZE,
+    checkpoint: ExportCheckpoint | None = None,
+    raw: bool = False,
+) -> AsyncIterator[tuple[TimeEntry | Row, ExportCheckpoint]]:
+    """Every time entry matching ``filterby`` exactly once, in ``createdOn,id`` order.
+
+    ::
+
+        async for entry, checkpoint in iter_time_entries_consistent(awork):
+            handle(entry)
+            if checkpoint.count % 1000 == 0:
+                save(checkpoint.to_json())
+
+    Each entry comes with the checkpoint *after* it; pass a saved one as ``checkpoint`` to
+    continue where it was taken (with the same ``filterby``; another raises ``ValueError``).
+    ``raw=True`` yields the entries as the API sent them (dicts with camelCase keys) instead of
+    :class:`TimeEntry` models. Nothing is sent until iteration starts.
+    """
+    text = to_filter_string(filterby)
+    if checkpoint is not None and checkpoint.filterby != text:
+        raise ValueError(
+            f"the checkpoint was taken with filterby={checkpoint.filterby!r}, not {text!r}"
+        )
+    walk = KeysetWalk(
+        client,
+        field=EXPORT_KEY_FIELD,
+        filterby=text,
+        page_size=page_size,
+        cursor=None if checkpoint is None else checkpoint.cursor,
+    )
+    return _iterate(walk, 0 if checkpoint is None else checkpoint.count, text, raw)
+
+
+async def _iterate(
+    walk: KeysetWalk, count: int, filterby: str | None, raw: bool
+) -> AsyncIterator[tuple[TimeEntry | Row, ExportCheckpoint]]:
+    async for row, cursor in walk.rows():
+        count += 1
+        point = ExportCheckpoint.at(cursor, count=count, filterby=filterby)
+        yield (row if raw else _to_entry(row)), point
+
+
+def _to_entry(row: Row) -> TimeEntry:
+    try:
+        return structure(row, TimeEntry)
+    except Exception as exc:
+        raise APIResponseValidationError(
+            f"cannot decode time entry {row.get('id')!r}: {exc}", status=200
+        ) from exc
+
+
+# ---------------------------------------------------------------------------- line encodings
+
+#: Columns of the CSV export, in order (stable; new columns are only ever appended).
+#:
+#: ``id``; ``start``/``end``: UTC instants (ISO 8601, ``Z``), empty for date-only or running
+#: entries; ``start_date``: the UTC start date; ``duration``/``break_duration``: seconds;
+#: ``user_*``, ``project_*``, ``task_*``, ``type_of_work_*``: id and display name;
+#: ``is_billable``/``is_billed``: ``true``/``false``; ``note``; ``timezone`` (IANA name);
+#: ``created_on``/``updated_on``: UTC instants.
+CSV_COLUMNS: Final[tuple[str, ...]] = (
+    "id",
+    "start",
+    "end",
+    "start_date",
+    "duration",
+    "break_duration",
+    "user_id",
+    "user_name",
+    "project_id",
+    "project_name",
+    "task_id",
+    "task_name",
+    "type_of_work_id",
+    "type_of_work_name",
+    "is_billable",
+    "is_billed",
+    "note",
+    "timezone",
+    "created_on",
+    "updated_on",
+)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    return str(value)
+
+
+def _instant(read: Callable[[], datetime | None]) -> str:
+    try:
+        return _text(read())
+    except ValueError:  # a malformed time of day: leave the cell empty
+        return ""
+
+
+def entry_to_row(entry: TimeEntry) -> dict[str, str]:
+    """The entry flattened to :data:`CSV_COLUMNS` (every value a string, ``""`` for none)."""
+    user, project, task, kind = entry.user, entry.project, entry.task, entry.type_of_work
+    user_name = ""
+    if user is not None:
+        user_name = " ".join(part for part in (user.first_name, user.last_name) if part)
+    start_date = entry.start_date_utc
+    return {
+        "id": _text(entry.id),
+        "start": _instant(lambda: entry.start),
+        "end": _instant(lambda: entry.end),
+        "start_date": "" if start_date is None else start_date.date().isoformat(),
+        "duration": _text(entry.duration),
+        "break_duration": _text(entry.break_duration),
+        "user_id": _text(entry.user_id if entry.user_id is not None else user and user.id),
+        "user_name": user_name,
+        "project_id": _text(
+            entry.project_id if entry.project_id is not None else project and project.id
+        ),
+        "project_name": _text(project and project.name),
+        "task_id": _text(entry.task_id if entry.task_id is not None else task and task.id),
+        "task_name": _text(task and task.name),
+        "type_of_work_id": _text(
+            entry.type_of_work_id if entry.type_of_work_id is not None else kind and kind.id
+        ),
+        "type_of_work_name": _text(kind and kind.name),
+        "is_billable": _text(entry.is_billable),
+        "is_billed": _text(entry.is_billed),
+        "note": _text(entry.note),
+        "timezone": _text(entry.timezone),
+        "created_on": _text(entry.created_on),
+        "updated_on": _text(entry.updated_on),
+    }
+
+
+def entry_to_json_line(entry: TimeEntry | Row) -> bytes:
+    """One JSONL line (ending in ``\\n``): camelCase keys like the API.
+
+    A raw dict is written as is (lossless); a model is unstructured first (``None`` fields
+    omitted), so ``structure(orjson.loads(line), TimeEntry) == entry``.
+    """
+    data: object = entry if isinstance(entry, dict) else unstructure(entry)
+    return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
+
+
+class _CsvEncoder:
+    """Encodes rows as RFC 4180 CSV lines (CRLF, quoting as needed), UTF-8."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+
+    def line(self, values: Sequence[str]) -> bytes:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(values)
+        return self._buffer.getvalue().encode()
+
+    def header(self) -> bytes:
+        return self.line(CSV_COLUMNS)
+
+    def entry(self, entry: TimeEntry) -> bytes:
+        row = entry_to_row(entry)
+        return self.line([row[column] for column in CSV_COLUMNS])
+
+
+# ------------------------------------------------------------------------------ file export
+
+
+@attrs.frozen
+class ExportSummary:
+    """What an export did.
+
+    Attributes:
+        entries: entries written in this run (not counting those of a resumed earlier run).
+        pages: list requests made.
+        requests: HTTP answers received (every attempt, including 429s and errors).
+        retries: answers to repeated attempts (attempt > 1).
+        rate_limited: 429 answers.
+        seconds: wall time of the run.
+    """
+
+    entries: int
+    pages: int
+    requests: int
+    retries: int
+    rate_limited: int
+    seconds: float
+
+
+@attrs.define
+class _Tally:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+
+    def drain(self, responses: list[RawResponse]) -> None:
+        """Count and forget the captured responses (memory stays flat)."""
+        for response in responses:
+            self.requests += 1
+            self.retries += response.attempt > 1
+            self.rate_limited += response.status == 429
+        responses.clear()
+
+
+def _sync_output(output: BinaryIO) -> None:
+    """Flush ``output`` and fsync it when it is a real file."""
+    output.flush()
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.fsync(output.fileno())
+
+
+def _prepare_resume(output: BinaryIO, offset: int) -> None:
+    """Cut ``output`` back to ``offset`` (dropping any half-written line) and seek there."""
+    if not output.seekable():
+        raise ValueError("resuming needs a seekable output file (not a pipe)")
+    output.flush()
+    size = output.seek(0, os.SEEK_END)
+    if size < offset:
+        raise ValueError(
+            f"the output has {size} bytes but the checkpoint expects at least {offset}: "
+            "it is not the file this checkpoint belongs to"
+        )
+    output.truncate(offset)
+    output.seek(offset)
+
+
+async def export_time_entries(
+    client: AworkClient,
+    output: BinaryIO,
+    *,
+    format: ExportFormat,
+    filterby: FilterLike = None,
+    page_size: int = C.DEFAULT_PAGE_SIZE,
+    checkpoint_path: Path | None = None,
+    resume: bool = False,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+) -> ExportSummary:
+    """Stream every matching time entry to ``output`` as JSONL or CSV, consistently.
+
+    Args:
+        output: an open binary file (or ``sys.stdout.buffer``). Writing starts at its position.
+        format: ``"jsonl"`` (one API object per line, lossless) or ``"csv"`` (a header, then
+            :data:`CSV_COLUMNS`).
+        filterby: a filter string or :mod:`awork_async.filters` expression.
+        page_size: entries per request (1..1000).
+        checkpoint_path: where to keep an :class:`ExportCheckpoint`. It is written atomically
+            every ``checkpoint_every`` entries and at the end, always after the output has been
+            flushed and fsynced, and records the output's byte offset.
+        resume: continue from the checkpoint at ``checkpoint_path`` (start afresh when there is
+            none). The output (opened ``r+b`` or ``ab``) is truncated to the recorded offset, so
+            a line cut by a crash is dropped and the result is byte-identical to an uninterrupted
+            export of the same data. A different ``format`` or ``filterby`` is refused.
+        on_progress: called with ``(entries done, total estimate or None)`` at every checkpoint
+            interval and at the end; the estimate is ``aw-totalitems`` of the first window.
+
+    Returns an :class:`ExportSummary`. Requests, retries and 429s are counted from the answers
+    received (via :func:`~awork_async.capture_responses`).
+    """
+    if format not in _FORMATS:
+        raise ValueError(f"format must be 'jsonl' or 'csv', got {format!r}")
+    validate_page_size(page_size)
+    if isinstance(checkpoint_every, bool) or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
+    if resume and checkpoint_path is None:
+        raise ValueError("resume=True needs checkpoint_path")
+    started = time.monotonic()
+    text = to_filter_string(filterby)
+    previous = read_checkpoint(checkpoint_path) if resume and checkpoint_path else None
+    encoder = _CsvEncoder()
+    if previous is not None:
+        if previous.format != format:
+            raise ValueError(f"the checkpoint belongs to a {previous.format} export, not {format}")
+        if previous.filterby != text:
+            raise ValueError(
+                f"the checkpoint was taken with filterby={previous.filterby!r}, not {text!r}"
+            )
+        if previous.byte_offset is None:
+            raise ValueError("the checkpoint records no byte offset; it cannot resume a file")
+        _prepare_resume(output, previous.byte_offset)
+        position = previous.byte_offset
+    else:
+        position = output.tell() if output.seekable() else 0
+        if resume and output.seekable():
+            output.truncate(position)
+        if format == "csv":
+            header = encoder.header()
+            output.write(header)
+            position += len(header)
+    done = 0 if previous is None else previous.count
+    base = done
+    last = previous or ExportCheckpoint(filterby=text, byte_offset=position, format=format)
+    walk = KeysetWalk(
+        client,
+        field=EXPORT_KEY_FIELD,
+        filterby=text,
+        page_size=page_size,
+        cursor=None if previous is None else previous.cursor,
+    )
+    tally = _Tally()
+
+    def estimate() -> int | None:
+        return None if walk.total_estimate is None else base + walk.total_estimate
+
+    async def save(point: ExportCheckpoint) -> None:
+        await asyncio.to_thread(_sync_output, output)
+        if checkpoint_path is not None:
+            await asyncio.to_thread(write_checkpoint, checkpoint_path, point)
+
+    async with capture_responses() as responses:
+        since = 0
+        async for row, point in _iterate(walk, done, text, raw=True):
+            assert isinstance(row, dict)
+            line = entry_to_json_line(row) if format == "jsonl" else encoder.entry(_to_entry(row))
+            output.write(line)
+            position += len(line)
+            done = point.count
+            last = attrs.evolve(point, byte_offset=position, format=format)
+            since += 1
+            if since >= checkpoint_every:
+                since = 0
+                await save(last)
+                tally.drain(responses)
+                if on_progress is not None:
+                    on_progress(done, estimate())
+        last = attrs.evolve(last, byte_offset=position, format=format, complete=True)
+        await save(last)
+        tally.drain(responses)
+    if on_progress is not None:
+        on_progress(done, estimate())
+    return ExportSummary(
+        entries=done - base,
+        pages=walk.pages,
+        requests=tally.requests,
+        retries=tally.retries,
+        rate_limited=tally.rate_limited,
+        seconds=time.monotonic() - started,
+    )

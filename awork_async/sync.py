@@ -1,0 +1,296 @@
+"""Incremental sync: the time entries created or changed since a checkpoint.
+
+A sync worker keeps a copy of awork's time entries up to date. Each run reads the entries whose
+``updatedOn`` is at or after the checkpoint's watermark *minus an overlap* (default 5 minutes,
+to survive clock skew and transactions that commit late with an older ``updatedOn``), in
+``updatedOn,id`` order through keyset windows (see :mod:`awork_async.export`). Entries already
+delivered at the same ``resourceVersion`` are skipped, so the overlap re-reads cost requests but
+never produce duplicates. The new checkpoint (a watermark plus the bounded set of
+``(id, resourceVersion)`` pairs inside the overlap window) is available after the run has been
+consumed completely.
+
+Deletions are not visible here: a deleted entry simply stops appearing, and awork has no
+tombstones in the list. Subscribe to the ``timetracking_deleted`` webhook (API notes §8) to
+learn about them.
+
+Delivery is at least once across crashes: a worker that dies mid-run repeats the run from its
+last saved checkpoint, so make the handler idempotent (upsert by ``entry.id``, keeping the
+highest ``resource_version``).
+
+A complete worker loop that persists its checkpoint to a file::
+
+    import asyncio
+    from pathlib import Path
+
+    from awork_async import AworkClient
+    from awork_async.sync import changes_since, load_checkpoint, save_checkpoint
+
+    STATE = Path("awork-sync.checkpoint.json")
+
+
+    async def upsert(entry) -> None:
+        ...  # write to your database, keyed by entry.id (idempotent)
+
+
+    async def worker(poll_seconds: float = 60.0) -> None:
+        async with AworkClient() as awork:  # token from AWORK_TOKEN
+            checkpoint = load_checkpoint(STATE)  # None on the very first run: full load
+            while True:
+                changes = changes_since(awork, checkpoint)
+                async for entry in changes:
+                    await upsert(entry)
+                checkpoint = changes.checkpoint  # valid once the run was fully consumed
+                save_checkpoint(STATE, checkpoint)  # atomic: temp file, fsync, os.replace
+                await asyncio.sleep(poll_seconds)
+
+
+    asyncio.run(worker())
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+from uuid import UUID
+
+import attrs
+import orjson
+
+from . import _constants as C
+from ._converter import JSONValue
+from ._timeutil import format_datetime, parse_utc_datetime
+from .export import KeysetCursor, KeysetWalk, _to_entry, write_atomic
+from .filters import to_filter_string
+from .models import TimeEntry
+
+if TYPE_CHECKING:
+    from ._client import AworkClient
+    from ._validation import FilterLike
+
+__all__ = [
+    "DEFAULT_SYNC_OVERLAP",
+    "IncrementalSync",
+    "SyncBatch",
+    "SyncCheckpoint",
+    "changes_since",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+#: How far before the watermark each run starts reading again.
+DEFAULT_SYNC_OVERLAP: Final = timedelta(seconds=C.DEFAULT_SYNC_OVERLAP_SECONDS)
+#: Sort key of the sync windows.
+SYNC_KEY_FIELD: Final = C.SYNC_KEY_FIELD
+_CHECKPOINT_VERSION: Final = 1
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@attrs.frozen
+class SyncCheckpoint:
+    """Where a sync worker stands (JSON via :meth:`to_json` / :meth:`from_json`).
+
+    Attributes:
+        updated_on: the watermark: the latest ``updatedOn`` seen (``None``: never synced).
+        seen: ``(id, resourceVersion)`` of the entries seen within the overlap before the
+            watermark; the next run skips them when it meets them again unchanged.
+    """
+
+    updated_on: datetime | None = None
+    seen: tuple[tuple[UUID, int], ...] = ()
+
+    def to_json(self) -> str:
+        """A compact JSON document."""
+        data: dict[str, JSONValue] = {
+            "version": _CHECKPOINT_VERSION,
+            "updatedOn": None if self.updated_on is None else format_datetime(self.updated_on),
+            "seen": [[str(entry_id), version] for entry_id, version in self.seen],
+        }
+        return orjson.dumps(data).decode()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SyncCheckpoint:
+        """Parse :meth:`to_json` output; ``ValueError`` when it is not a sync checkpoint."""
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"the checkpoint is not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("version") != _CHECKPOINT_VERSION:
+            raise ValueError(f"not a sync checkpoint of version {_CHECKPOINT_VERSION}")
+        updated = data.get("updatedOn")
+        if updated is not None and not isinstance(updated, str):
+            raise ValueError("checkpoint field updatedOn must be a string or null")
+        seen: list[tuple[UUID, int]] = []
+        raw_seen = data.get("seen", [])
+        if not isinstance(raw_seen, list):
+            raise ValueError("checkpoint field seen must be a list")
+        for item in raw_seen:
+            ok = (
+                isinstance(item, list)
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], int)
+                and not isinstance(item[1], bool)
+            )
+            if not ok:
+                raise ValueError(f"checkpoint field seen has a malformed item: {item!r}")
+            seen.append((UUID(item[0]), item[1]))
+        return cls(
+            updated_on=None if updated is None else parse_utc_datetime(updated),
+            seen=tuple(seen),
+        )
+
+
+def load_checkpoint(path: Path) -> SyncCheckpoint | None:
+    """The checkpoint stored at ``path``, or ``None`` when the file does not exist yet."""
+    try:
+        return SyncCheckpoint.from_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def save_checkpoint(path: Path, checkpoint: SyncCheckpoint) -> None:
+    """Store ``checkpoint`` at ``path`` atomically (temp file, fsync, ``os.replace``)."""
+    write_atomic(path, checkpoint.to_json().encode())
+
+
+@attrs.frozen
+class SyncBatch:
+    """A fully consumed run: the entries and the checkpoint to persist after handling them."""
+
+    entries: tuple[TimeEntry, ...]
+    checkpoint: SyncCheckpoint
+
+
+def _version(entry: TimeEntry, updated_on: datetime) -> int:
+    """``resourceVersion``, or (when the API omits it) ``updatedOn`` in microseconds."""
+    if entry.resource_version is not None:
+        return entry.resource_version
+    return (updated_on - _EPOCH) // timedelta(microseconds=1)
+
+
+class IncrementalSync:
+    """One sync run; iterate it once (``async for``), then read :attr:`checkpoint`.
+
+    Created by :func:`changes_since`; nothing is sent until iteration starts. Entries come in
+    ``updatedOn,id`` order. An entry changed while the run is in progress may come twice
+    (once per version). Deletions are never reported (use the ``timetracking_deleted``
+    webhook).
+    """
+
+    def __init__(
+        self,
+        client: AworkClient,
+        checkpoint: SyncCheckpoint | None,
+        *,
+        filterby: FilterLike = None,
+        overlap: timedelta = DEFAULT_SYNC_OVERLAP,
+        page_size: int = C.DEFAULT_PAGE_SIZE,
+    ) -> None:
+        if not isinstance(overlap, timedelta) or overlap < timedelta(0):
+            raise ValueError(f"overlap must be a timedelta >= 0, got {overlap!r}")
+        self.previous = checkpoint if checkpoint is not None else SyncCheckpoint()
+        self.overlap = overlap
+        since = self.previous.updated_on
+        self._walk = KeysetWalk(
+            client,
+            field=SYNC_KEY_FIELD,
+            filterby=to_filter_string(filterby),
+            page_size=page_size,
+            cursor=None if since is None else KeysetCursor(since - overlap),
+        )
+        self._started = False
+        self._result: SyncCheckpoint | None = None
+        #: Entries re-read in the overlap and skipped because they were delivered before.
+        self.skipped = 0
+
+    @property
+    def pages(self) -> int:
+        """List requests made so far."""
+        return self._walk.pages
+
+    @property
+    def complete(self) -> bool:
+        """True once the run has been consumed to the end."""
+        return self._result is not None
+
+    @property
+    def checkpoint(self) -> SyncCheckpoint:
+        """The checkpoint after this run; ``RuntimeError`` before the run was fully consumed."""
+        if self._result is None:
+            raise RuntimeError(
+                "the checkpoint is only valid after the sync has been iterated to the end"
+            )
+        return self._result
+
+    def __aiter__(self) -> AsyncIterator[TimeEntry]:
+        if self._started:
+            raise RuntimeError("an IncrementalSync can be iterated only once; call changes_since")
+        self._started = True
+        return self._run()
+
+    async def collect(self) -> SyncBatch:
+        """Consume the run into a :class:`SyncBatch` (all changed entries in memory)."""
+        entries = [entry async for entry in self]
+        return SyncBatch(entries=tuple(entries), checkpoint=self.checkpoint)
+
+    async def _run(self) -> AsyncIterator[TimeEntry]:
+        already = frozenset(self.previous.seen)
+        high = self.previous.updated_on
+        # (updatedOn, id, version) of the entries inside the overlap before the newest one.
+        recent: deque[tuple[datetime, UUID, int]] = deque()
+        async for row, cursor in self._walk.rows():
+            entry = _to_entry(row)
+            key = cursor.key
+            assert key is not None
+            assert entry.id is not None
+            if high is None or key > high:
+                high = key
+            pair = (entry.id, _version(entry, key))
+            recent.append((key, *pair))
+            while recent[0][0] < high - self.overlap:
+                recent.popleft()
+            if pair in already:
+                self.skipped += 1
+                continue
+            yield entry
+        floor = None if high is None else high - self.overlap
+        seen = tuple(
+            (entry_id, version)
+            for key, entry_id, version in recent
+            if floor is not None and key >= floor
+        )
+        self._result = SyncCheckpoint(updated_on=high, seen=seen)
+
+
+def changes_since(
+    client: AworkClient,
+    checkpoint: SyncCheckpoint | None,
+    *,
+    filterby: FilterLike = None,
+    overlap: timedelta = DEFAULT_SYNC_OVERLAP,
+    page_size: int = C.DEFAULT_PAGE_SIZE,
+) -> IncrementalSync:
+    """The time entries created or changed since ``checkpoint`` (all of them when ``None``).
+
+    ::
+
+        changes = changes_since(awork, checkpoint)
+        async for entry in changes:
+            await upsert(entry)
+        checkpoint = changes.checkpoint  # persist it: checkpoint.to_json()
+
+    Args:
+        checkpoint: from the previous run (``None``: the first run reads everything).
+        filterby: restricts the sync (keep it the same from run to run).
+        overlap: how far before the watermark to read again (clock skew, late commits).
+        page_size: entries per request.
+
+    Deleted entries are not reported: the list API cannot show them. Use the
+    ``timetracking_deleted`` webhook (API notes §8) for deletions.
+    """
+    return IncrementalSync(
+        client, checkpoint, filterby=filterby, overlap=overlap, page_size=page_size
+    )

@@ -1,0 +1,495 @@
+"""Consistent export: keyset windows against the sandbox, checkpoints, JSONL/CSV, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, cast
+from uuid import UUID
+
+import orjson
+import pytest
+from _helpers import FakeSleep
+from aioresponses import aioresponses
+
+from awork_async import APIResponseValidationError, AworkClient, NoRateLimiter, RetryPolicy
+from awork_async._converter import structure
+from awork_async.export import (
+    CSV_COLUMNS,
+    ExportCheckpoint,
+    KeysetCursor,
+    KeysetWalk,
+    entry_to_json_line,
+    entry_to_row,
+    export_time_entries,
+    iter_time_entries_consistent,
+    read_checkpoint,
+    window_query,
+)
+from awork_async.filters import F
+from awork_async.models import TimeEntry
+from awork_async.sandbox import Sandbox
+
+UTC = timezone.utc
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with Sandbox(entries=90, seed=7) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
+    async with AworkClient(
+        token=sandbox.token,
+        base_url=sandbox.base_url,
+        rate_limiter=NoRateLimiter(),
+        retry=RetryPolicy(random=lambda: 0.0),
+        sleep=FakeSleep(),
+    ) as client:
+        yield client
+
+
+class Churn:
+    """Deterministic concurrent changes, applied between pages by the test itself.
+
+    Steps alternate: delete three entries already delivered (offset pages then skip) plus one
+    not yet delivered (gone: it may or may not be delivered); then insert three entries before
+    everything (offset pages then repeat) plus one at a random place.
+    """
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.store = sandbox.store
+        self.initial = set(self.store.entries)
+        self.deleted: set[str] = set()
+        self.inserted: set[str] = set()
+        self.steps = 0
+
+    def step(self, delivered: list[str]) -> None:
+        self.steps += 1
+        if self.steps % 2:
+            gone = [i for i in delivered if i in self.store.entries][:3]
+            pending = sorted(set(self.store.entries) - set(delivered) - self.inserted)
+            if pending:
+                gone.append(pending[len(pending) // 2])
+            for entry_id in gone:
+                self.store.remove_entry(entry_id)
+            self.deleted.update(gone)
+        else:
+            self.inserted.update(self.store.insert_entries(3, position="first"))
+            self.inserted.update(self.store.insert_entries(1, position="random"))
+
+    @property
+    def stable(self) -> set[str]:
+        """Entries that existed for the whole export."""
+        return self.initial - self.deleted
+
+
+async def test_consistent_export_delivers_stable_entries_exactly_once(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    churn = Churn(sandbox)
+    delivered: list[str] = []
+    async for entry, point in iter_time_entries_consistent(awork, page_size=10):
+        delivered.append(str(entry.id))
+        assert point.count == len(delivered)
+        if len(delivered) % 10 == 0:  # after each full page, before the next request
+            churn.step(delivered)
+    assert len(delivered) == len(set(delivered)), "an entry was delivered twice"
+    assert churn.stable <= set(delivered), "an entry that existed throughout was skipped"
+    assert set(delivered) <= churn.initial | churn.inserted
+    assert churn.deleted, "the scenario must have deleted entries"
+
+
+async def test_offset_pagination_drifts_in_the_same_scenario(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    churn = Churn(sandbox)
+    delivered: list[str] = []
+    async for page in awork.time_entries.list(orderby="createdOn,id", page_size=10).pages():
+        delivered.extend(str(entry.id) for entry in page.items)
+        churn.step(delivered)
+    missing = churn.stable - set(delivered)
+    repeated = len(delivered) - len(set(delivered))
+    assert missing, "offset pages should have skipped entries"
+    assert repeated > 0, "offset pages should have repeated entries"
+
+
+async def test_raw_entries_and_order(sandbox: Sandbox, awork: AworkClient) -> None:
+    rows = [row async for row, _ in iter_time_entries_consistent(awork, page_size=7, raw=True)]
+    assert all(isinstance(row, dict) for row in rows)
+    keys = [(str(row["createdOn"]), str(row["id"])) for row in rows]
+    assert [k[1] for k in keys] == [
+        str(e["id"]) for e in sorted(sandbox.store.entries.values(), key=_created_key)
+    ]
+
+
+def _created_key(entry: dict[str, object]) -> tuple[datetime, str]:
+    return datetime.fromisoformat(str(entry["createdOn"]).replace("Z", "+00:00")), str(entry["id"])
+
+
+async def test_filter_is_combined_with_the_window(sandbox: Sandbox, awork: AworkClient) -> None:
+    expected = {i for i, e in sandbox.store.entries.items() if e["isBillable"]}
+    got = [
+        str(entry.id)
+        async for entry, _ in iter_time_entries_consistent(
+            awork,
+            filterby=F.is_billable.eq(True),
+            page_size=6,
+        )
+    ]
+    assert sorted(got) == sorted(expected)
+
+
+def _pile_up(sandbox: Sandbox, count: int, stamp: str) -> list[str]:
+    """Give ``count`` entries the same ``createdOn`` (a bulk import)."""
+    ids = sorted(sandbox.store.entries)[:count]
+    for entry_id in ids:
+        sandbox.store.entries[entry_id]["createdOn"] = stamp
+    sandbox.store.touch()
+    return ids
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2024-03-01T12:00:00Z"],
+        # 7 fractional digits (server ticks) that all truncate to the same microsecond
+        ["2024-03-01T12:00:00.1234567Z", "2024-03-01T12:00:00.1234569Z"],
+    ],
+)
+async def test_more_identical_created_on_than_a_page(
+    sandbox: Sandbox, awork: AworkClient, stamps: list[str]
+) -> None:
+    ids = sorted(sandbox.store.entries)[:23]
+    for n, entry_id in enumerate(ids):
+        sandbox.store.entries[entry_id]["createdOn"] = stamps[n % len(stamps)]
+    sandbox.store.touch()
+    before = sandbox.stats.requests
+    delivered = [str(e.id) async for e, _ in iter_time_entries_consistent(awork, page_size=4)]
+    assert sorted(delivered) == sorted(sandbox.store.entries)
+    assert sandbox.stats.requests - before < 60, "the walk must not loop"
+
+
+async def test_tie_group_survives_changes_and_resumes_mid_group(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    group = _pile_up(sandbox, 20, "2024-03-01T12:00:00Z")
+    all_ids = set(sandbox.store.entries)
+    first: list[str] = []
+    saved: ExportCheckpoint | None = None
+    async for entry, point in iter_time_entries_consistent(awork, page_size=4):
+        first.append(str(entry.id))
+        if point.in_group and point.group_after is not None and saved is None:
+            saved = point
+            break
+    assert saved is not None, "the walk should have entered the tie group"
+    restored = ExportCheckpoint.from_json(saved.to_json())
+    assert restored == saved
+    rest = [
+        str(e.id)
+        async for e, _ in iter_time_entries_consistent(awork, page_size=4, checkpoint=restored)
+    ]
+    assert not set(first) & set(rest)
+    assert sorted(first + rest) == sorted(all_ids)
+    assert set(group) <= set(first + rest)
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_window_query_shapes() -> None:
+    x = datetime(2024, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    y = UUID("12345678-aaaa-bbbb-cccc-ddddeeeeffff")
+    assert window_query("createdOn", KeysetCursor()) == (None, "createdOn,id")
+    assert window_query("createdOn", KeysetCursor(x), "isBillable eq true or isBilled eq true") == (
+        "(isBillable eq true or isBilled eq true) and "
+        "createdOn ge datetime'2024-05-01T08:30:15.123456'",
+        "createdOn,id",
+    )
+    group = KeysetCursor(x, (), in_group=True, group_after=y)
+    assert window_query("updatedOn", group) == (
+        "updatedOn ge datetime'2024-05-01T08:30:15.123456' and "
+        "updatedOn lt datetime'2024-05-01T08:30:15.123457' and "
+        "id gt guid'12345678-aaaa-bbbb-cccc-ddddeeeeffff'",
+        "id",
+    )
+
+
+def test_checkpoint_json_round_trip() -> None:
+    point = ExportCheckpoint(
+        created_on=datetime(2024, 5, 1, 8, 30, 15, 123456, tzinfo=UTC),
+        boundary_ids=(UUID(int=1), UUID(int=2)),
+        in_group=True,
+        group_after=UUID(int=3),
+        count=42,
+        filterby="isBillable eq true",
+        byte_offset=1234,
+        format="csv",
+        complete=True,
+    )
+    assert ExportCheckpoint.from_json(point.to_json()) == point
+    assert ExportCheckpoint.from_json(ExportCheckpoint().to_json()) == ExportCheckpoint()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[]",
+        '{"version": 99}',
+        '{"version": 1, "count": -1}',
+        '{"version": 1, "boundaryIds": [1]}',
+        '{"version": 1, "inGroup": "yes"}',
+        '{"version": 1, "byteOffset": true}',
+    ],
+)
+def test_checkpoint_rejects_malformed_json(text: str) -> None:
+    with pytest.raises(ValueError, match="checkpoint"):
+        ExportCheckpoint.from_json(text)
+
+
+def _sample_entry() -> TimeEntry:
+    return structure(orjson.loads((DATA / "time_entry.json").read_bytes()), TimeEntry)
+
+
+def test_entry_to_row_follows_the_column_order() -> None:
+    entry = _sample_entry()
+    row = entry_to_row(entry)
+    assert tuple(row) == CSV_COLUMNS
+    assert row["id"] == str(entry.id)
+    assert row["start"] == "2022-03-01T09:21:00Z"
+    assert row["end"] == "2022-03-01T11:45:00Z"
+    assert row["start_date"] == "2022-03-01"
+    assert row["is_billable"] == "true"
+    assert row["is_billed"] == "false"
+    assert row["duration"] == str(entry.duration)
+    assert row["timezone"] == "Europe/Berlin"
+
+
+def test_csv_columns_are_stable() -> None:
+    # The CLI and users' spreadsheets depend on this order: append new columns, never reorder.
+    assert CSV_COLUMNS[:6] == ("id", "start", "end", "start_date", "duration", "break_duration")
+    assert len(CSV_COLUMNS) == len(set(CSV_COLUMNS)) == 20
+
+
+def test_json_line_round_trips_a_model() -> None:
+    entry = _sample_entry()
+    line = entry_to_json_line(entry)
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1
+    assert structure(orjson.loads(line), TimeEntry) == entry
+    assert b'"typeOfWorkId"' in line  # camelCase like the API
+
+
+# ----------------------------------------------------------------------------- file export
+
+
+async def test_jsonl_export_parses_back_to_the_entries(
+    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+) -> None:
+    progress: list[tuple[int, int | None]] = []
+    target = tmp_path / "out.jsonl"
+    with target.open("wb") as output:
+        summary = await export_time_entries(
+            awork,
+            output,
+            format="jsonl",
+            page_size=20,
+            checkpoint_path=tmp_path / "cp.json",
+            checkpoint_every=25,
+            on_progress=lambda done, total: progress.append((done, total)),
+        )
+    lines = target.read_bytes().splitlines()
+    exported = [structure(orjson.loads(line), TimeEntry) for line in lines]
+    listed = {e.id: e async for e in awork.time_entries.list()}
+    assert len(exported) == len(listed) == 90
+    assert all(listed[e.id] == e for e in exported)
+    assert summary.entries == 90
+    assert summary.requests == summary.pages >= 5
+    assert summary.retries == summary.rate_limited == 0
+    assert progress[-1] == (90, 90)
+    assert [done for done, _ in progress] == [25, 50, 75, 90]
+    final = read_checkpoint(tmp_path / "cp.json")
+    assert final is not None
+    assert final.complete
+    assert final.count == 90
+    assert final.byte_offset == target.stat().st_size
+
+
+async def test_csv_export_header_and_rows(
+    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+) -> None:
+    sandbox.store.entries[sorted(sandbox.store.entries)[0]]["note"] = 'multi\nline, "quoted"'
+    sandbox.store.touch()
+    buffer = io.BytesIO()
+    await export_time_entries(awork, buffer, format="csv", page_size=50)
+    text = buffer.getvalue().decode()
+    assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert len(rows) == 90
+    assert sorted(row["id"] for row in rows) == sorted(sandbox.store.entries)
+    assert 'multi\nline, "quoted"' in {row["note"] for row in rows}
+
+
+class CrashingWriter:
+    """A file wrapper whose ``write`` number ``crash_at`` writes half a line, then fails."""
+
+    def __init__(self, inner: BinaryIO, crash_at: int) -> None:
+        self.inner = inner
+        self.crash_at = crash_at
+        self.calls = 0
+
+    def write(self, data: bytes) -> int:
+        self.calls += 1
+        if self.calls == self.crash_at:
+            self.inner.write(data[: len(data) // 2])
+            raise OSError("disk on fire")
+        return self.inner.write(data)
+
+    def __getattr__(self, name: str) -> Callable[..., object]:
+        return cast(Callable[..., object], getattr(self.inner, name))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+async def test_resume_after_a_crash_is_byte_identical(
+    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, fmt: str
+) -> None:
+    whole = tmp_path / "whole.out"
+    with whole.open("wb") as output:
+        await export_time_entries(awork, output, format=fmt, page_size=8)  # type: ignore[arg-type]
+
+    target, checkpoint = tmp_path / "part.out", tmp_path / "part.cp"
+    with target.open("wb") as raw_output:
+        crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at=40))
+        with pytest.raises(OSError, match="disk on fire"):
+            await export_time_entries(
+                awork,
+                crashing,
+                format=fmt,  # type: ignore[arg-type]
+                page_size=8,
+                checkpoint_path=checkpoint,
+                checkpoint_every=7,
+            )
+    saved = read_checkpoint(checkpoint)
+    assert saved is not None
+    assert not saved.complete
+    assert target.stat().st_size > (saved.byte_offset or 0), "the crash left a torn tail"
+    assert not target.read_bytes().endswith(b"\n")
+
+    with target.open("r+b") as output:
+        summary = await export_time_entries(
+            awork,
+            output,
+            format=fmt,  # type: ignore[arg-type]
+            page_size=8,
+            checkpoint_path=checkpoint,
+            resume=True,
+            checkpoint_every=7,
+        )
+    assert target.read_bytes() == whole.read_bytes()
+    assert summary.entries == 90 - saved.count
+
+
+async def test_resume_refuses_another_format_or_filter(awork: AworkClient, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "cp.json"
+    target = tmp_path / "out.jsonl"
+    with target.open("wb") as output:
+        await export_time_entries(
+            awork, output, format="jsonl", checkpoint_path=checkpoint, page_size=50
+        )
+    with target.open("r+b") as output:
+        with pytest.raises(ValueError, match="jsonl export"):
+            await export_time_entries(
+                awork, output, format="csv", checkpoint_path=checkpoint, resume=True
+            )
+        with pytest.raises(ValueError, match="filterby"):
+            await export_time_entries(
+                awork,
+                output,
+                format="jsonl",
+                filterby="isBillable eq true",
+                checkpoint_path=checkpoint,
+                resume=True,
+            )
+    with pytest.raises(ValueError, match="filterby"):
+        iter_time_entries_consistent(
+            awork, filterby="isBilled eq true", checkpoint=ExportCheckpoint(count=3)
+        )
+
+
+async def test_resume_of_a_complete_export_adds_only_new_entries(
+    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+) -> None:
+    checkpoint, target = tmp_path / "cp.json", tmp_path / "out.jsonl"
+    with target.open("wb") as output:
+        await export_time_entries(
+            awork, output, format="jsonl", checkpoint_path=checkpoint, page_size=30
+        )
+    new = sandbox.store.insert_entries(3, position="last")
+    for entry_id in new:  # created now, as the API would stamp them
+        sandbox.store.entries[entry_id]["createdOn"] = "2099-01-01T00:00:00Z"
+    sandbox.store.touch()
+    with target.open("r+b") as output:
+        summary = await export_time_entries(
+            awork, output, format="jsonl", checkpoint_path=checkpoint, resume=True
+        )
+    assert summary.entries == 3
+    ids = [orjson.loads(line)["id"] for line in target.read_bytes().splitlines()]
+    assert len(ids) == len(set(ids)) == 93
+    assert ids[-3:] == sorted(new)
+
+
+async def test_summary_counts_rate_limits_and_retries(sandbox: Sandbox, awork: AworkClient) -> None:
+    sandbox.faults.inject_next("rate_limit", 1)
+    sandbox.faults.inject_next("error", 1, status=503)
+    summary = await export_time_entries(awork, io.BytesIO(), format="jsonl", page_size=50)
+    assert summary.entries == 90
+    assert summary.rate_limited == 1
+    assert summary.retries == 2
+    assert summary.requests == summary.pages + 2
+
+
+async def test_out_of_order_answers_are_refused(awork: AworkClient) -> None:
+    base = awork.base_url
+    rows = [
+        {"id": str(UUID(int=2)), "createdOn": "2024-01-02T00:00:00Z"},
+        {"id": str(UUID(int=1)), "createdOn": "2024-01-01T00:00:00Z"},
+    ]
+    with aioresponses(passthrough=[]) as mocked:
+        mocked.get(re.compile(re.escape(base) + r"/timeentries.*"), payload=rows)
+        with pytest.raises(APIResponseValidationError, match="order"):
+            async for _ in iter_time_entries_consistent(awork, raw=True):
+                pass
+
+
+async def test_walk_without_prefetch_gives_the_same_rows(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    async def ids(prefetch: bool) -> list[str]:
+        walk = KeysetWalk(awork, field="createdOn", page_size=11, prefetch=prefetch)
+        return [str(row["id"]) async for row, _ in walk.rows()]
+
+    assert await ids(True) == await ids(False)
+
+
+async def test_stopping_early_cancels_the_prefetched_window(awork: AworkClient) -> None:
+    walk = KeysetWalk(awork, field="createdOn", page_size=5)
+    async with contextlib.aclosing(walk.rows()) as rows:
+        seen = 0
+        async for _ in rows:
+            seen += 1
+            if seen == 7:
+                break
+    await asyncio.sleep(0)
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not [t for t in others if "_fetch" in repr(t.get_coro())]
+    assert walk.pages <= 3

@@ -1,0 +1,250 @@
+"""Tests for the Redis-backed rate limiter against a real ``redis-server`` on 127.0.0.1.
+
+Several limiter instances sharing one key stand in for several worker processes. Admission times
+are the ones the atomic script used (a fake clock passed to Redis, or Redis's own ``TIME``), so the
+window checks count exactly what Redis counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import redis.asyncio as redis_asyncio
+
+from awork_async._ratelimit import RateLimiter, RateLimits
+from awork_async._redis_ratelimit import RedisRateLimiter
+
+try:
+    from tests.redis_server import running_redis_server
+except ModuleNotFoundError:  # tests/ is not importable as a package
+    from redis_server import running_redis_server  # type: ignore[import-not-found,no-redef]
+
+
+class FakeTime:
+    """Fake clock whose ``sleep`` moves the clock forward at once (never backwards)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now = max(self.now, self.now + seconds)
+        await asyncio.sleep(0)
+
+
+class RecordingLimiter(RedisRateLimiter):
+    """Records the script's own time of every admission."""
+
+    admitted: list[float]
+
+    async def try_acquire(self) -> tuple[bool, float, float]:
+        result = await super().try_acquire()
+        if result[0]:
+            self.admitted.append(result[2])
+        return result
+
+
+def max_in_window(times: Sequence[float], window: float) -> int:
+    """Largest number of ``times`` inside any half-open interval ``[a, a + window)``."""
+    ordered = sorted(times)
+    return max(
+        (bisect.bisect_left(ordered, start + window) - i for i, start in enumerate(ordered)),
+        default=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    directory: Path = tmp_path_factory.mktemp("redis")
+    with running_redis_server(directory) as server:
+        yield server.url
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[redis_asyncio.Redis]:
+    redis_client = redis_asyncio.from_url(redis_url)
+    yield redis_client
+    await redis_client.aclose()
+
+
+@pytest.fixture
+def key() -> str:
+    return f"awork-test:{uuid.uuid4().hex}"
+
+
+def recording(
+    client: redis_asyncio.Redis,
+    key: str,
+    fake: FakeTime | None,
+    admitted: list[float],
+    per_second: int = 5,
+    per_minute: int = 12,
+) -> RecordingLimiter:
+    lim = RecordingLimiter(
+        client,
+        key,
+        per_second,
+        per_minute,
+        window_margin=0.0,
+        clock=None if fake is None else fake.clock,
+        sleep=asyncio.sleep if fake is None else fake.sleep,
+    )
+    lim.admitted = admitted
+    return lim
+
+
+async def test_sequential_schedule_is_exact(client: redis_asyncio.Redis, key: str) -> None:
+    fake = FakeTime()
+    admitted: list[float] = []
+    lim = recording(client, key, fake, admitted)
+    for _ in range(14):
+        await lim.acquire()
+    # 5 per second until the minute budget (12) is spent; then the entries from 0 s expire at 60 s.
+    assert admitted == [0.0] * 5 + [1.0] * 5 + [2.0] * 2 + [60.0] * 2
+
+
+async def test_instances_sharing_a_key_stay_within_both_windows(
+    client: redis_asyncio.Redis, key: str
+) -> None:
+    fake = FakeTime()
+    admitted: list[float] = []
+    workers = [recording(client, key, fake, admitted) for _ in range(4)]
+    await asyncio.gather(*(worker.acquire() for worker in workers for _ in range(8)))
+    assert len(admitted) == 32
+    assert admitted.count(0.0) == 5  # four separate budgets would have let 20 through at once
+    assert max_in_window(admitted, 1.0) <= 5
+    assert max_in_window(admitted, 60.0) <= 12
+
+
+async def test_separate_keys_do_not_share(client: redis_asyncio.Redis, key: str) -> None:
+    fake = FakeTime()
+    admitted: list[float] = []
+    first = recording(client, key, fake, admitted)
+    second = recording(client, key + ":other", fake, admitted)
+    await asyncio.gather(*(lim.acquire() for lim in (first, second) for _ in range(5)))
+    assert admitted == [0.0] * 10
+
+
+async def test_redis_time_is_the_shared_clock(client: redis_asyncio.Redis, key: str) -> None:
+    # Real Redis TIME: three instances, 10/s, 13 admissions (the last ones wait about a second).
+    admitted: list[float] = []
+    workers = [
+        recording(client, key, None, admitted, per_second=10, per_minute=1000) for _ in range(3)
+    ]
+    await asyncio.gather(*(workers[i % 3].acquire() for i in range(13)))
+    assert len(admitted) == 13
+    assert max_in_window(admitted, 1.0) <= 10
+    assert max(admitted) - min(admitted) >= 1.0  # the 11th had to wait for the first to expire
+
+
+async def test_429_on_one_worker_pauses_all(client: redis_asyncio.Redis, key: str) -> None:
+    fake = FakeTime()
+    admitted: list[float] = []
+    first, second = recording(client, key, fake, admitted), recording(client, key, fake, admitted)
+    await first.acquire()
+    first.observe(429, {"Retry-After": "5"})
+    await first.flush()
+    assert await second.try_acquire() == (False, 5.0, 0.0)
+    fake.now = 4.999
+    assert await second.try_acquire() == (False, 0.001, 4.999)
+    fake.now = 5.0
+    assert await second.try_acquire() == (True, 0.0, 5.0)
+
+
+async def test_429_pauses_concurrent_acquirers_of_every_worker(
+    client: redis_asyncio.Redis, key: str
+) -> None:
+    fake = FakeTime()
+    admitted: list[float] = []
+    workers = [recording(client, key, fake, admitted, per_second=50) for _ in range(3)]
+    await workers[0].acquire()
+    workers[0].observe(429, {"Retry-After": "5"})
+    await workers[0].flush()
+    await asyncio.gather(*(worker.acquire() for worker in workers for _ in range(10)))
+    assert len(admitted) == 31
+    assert admitted[0] == 0.0
+    assert min(admitted[1:]) >= 5.0  # nobody slipped through during the pause
+
+
+async def test_spent_minute_window_reported_by_headers_pauses_all(
+    client: redis_asyncio.Redis, key: str
+) -> None:
+    fake = FakeTime()
+    admitted: list[float] = []
+    first, second = recording(client, key, fake, admitted), recording(client, key, fake, admitted)
+    fake.now = 2.0
+    first.observe(200, {"X-RateLimit-Remaining-Minute": "0", "RateLimit-Reset": "30"})
+    await first.flush()
+    await second.acquire()
+    assert admitted == [32.0]
+
+
+async def test_longer_pause_is_kept(client: redis_asyncio.Redis, key: str) -> None:
+    fake = FakeTime()
+    admitted: list[float] = []
+    first, second = recording(client, key, fake, admitted), recording(client, key, fake, admitted)
+    first.observe(429, {"Retry-After": "9"})
+    second.observe(429, {"Retry-After": "2"})
+    await asyncio.gather(first.flush(), second.flush())
+    third = recording(client, key, fake, admitted)
+    await third.acquire()
+    assert admitted == [9.0]
+
+
+async def test_keys_expire(client: redis_asyncio.Redis, key: str) -> None:
+    lim = RedisRateLimiter(client, key, window_margin=0.0)
+    await lim.acquire()
+    lim.observe(429, {"Retry-After": "3"})
+    await lim.flush()
+    ttls = [await client.pttl(f"{{{key}}}:{name}") for name in ("second", "minute", "hold")]
+    assert 0 < ttls[0] <= 2000
+    assert 59_000 < ttls[1] <= 61_000
+    assert 0 < ttls[2] <= 4000
+
+
+async def test_url_creates_and_closes_own_client(redis_url: str, key: str) -> None:
+    lim = RedisRateLimiter.from_limits(redis_url, RateLimits.ENTERPRISE, key)
+    assert isinstance(lim, RateLimiter)
+    assert lim.limits == RateLimits(50, 3000)
+    admitted, wait, _ = await lim.try_acquire()
+    assert (admitted, wait) == (True, 0.0)
+    connections = list(lim._client.connection_pool._available_connections)
+    assert [conn.is_connected for conn in connections] == [True]
+    await lim.aclose()
+    await lim.aclose()  # idempotent
+    assert [conn.is_connected for conn in connections] == [False]
+
+
+async def test_given_client_stays_open(client: redis_asyncio.Redis, key: str) -> None:
+    lim = RedisRateLimiter(client, key)
+    await lim.acquire()
+    await lim.aclose()
+    assert await client.ping()
+
+
+async def test_observe_without_running_loop_publishes_on_next_acquire(
+    client: redis_asyncio.Redis, key: str
+) -> None:
+    fake = FakeTime()
+    admitted: list[float] = []
+    first, second = recording(client, key, fake, admitted), recording(client, key, fake, admitted)
+    # A sync caller: no loop is running inside to_thread, so nothing is scheduled there.
+    await asyncio.to_thread(first.observe, 429, {"Retry-After": "4"})
+    assert first._publisher is None
+    await first.flush()
+    await second.acquire()
+    assert admitted == [4.0]
+
+
+def test_missing_redis_package_gives_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(ImportError, match=r"awork-async\[redis\]"):
+        RedisRateLimiter("redis://127.0.0.1:1/0")

@@ -1,0 +1,242 @@
+"""Incremental sync against the sandbox: changes since a checkpoint, overlap, de-duplication."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from _helpers import FakeSleep
+
+from awork_async import AworkClient, NoRateLimiter, RetryPolicy
+from awork_async._timeutil import format_datetime
+from awork_async.models import TimeEntryCreate, TimeEntryUpdate
+from awork_async.sandbox import Sandbox
+from awork_async.sync import (
+    IncrementalSync,
+    SyncCheckpoint,
+    changes_since,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+UTC = timezone.utc
+
+
+class Clock:
+    """The sandbox's clock: every write is stamped with ``now``, which the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1.0) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+    from awork_async.sandbox import SandboxConfig
+
+    async with Sandbox(SandboxConfig(entries=80, seed=3, now=clock)) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
+    async with AworkClient(
+        token=sandbox.token,
+        base_url=sandbox.base_url,
+        rate_limiter=NoRateLimiter(),
+        retry=RetryPolicy(random=lambda: 0.0),
+        sleep=FakeSleep(),
+    ) as client:
+        yield client
+
+
+async def _run(
+    awork: AworkClient, checkpoint: SyncCheckpoint | None, **options: object
+) -> tuple[list[str], IncrementalSync]:
+    changes = changes_since(awork, checkpoint, page_size=9, **options)  # type: ignore[arg-type]
+    ids = [str(entry.id) async for entry in changes]
+    return ids, changes
+
+
+def _type_of_work(sandbox: Sandbox) -> str:
+    return next(i for i, t in sandbox.store.types_of_work.items() if not t.get("isArchived"))
+
+
+async def _modify(awork: AworkClient, sandbox: Sandbox, entry_id: str, note: str) -> None:
+    start = datetime(2025, 8, 1, 9, 0, tzinfo=UTC)
+    form = TimeEntryUpdate.from_span(
+        start=start,
+        end=start + timedelta(hours=1),
+        timezone="Europe/Berlin",
+        type_of_work_id=_type_of_work(sandbox),
+        note=note,
+    )
+    await awork.time_entries.update(entry_id, form)
+
+
+async def _create(awork: AworkClient, sandbox: Sandbox) -> str:
+    start = datetime(2025, 8, 2, 9, 0, tzinfo=UTC)
+    form = TimeEntryCreate.from_span(
+        start=start,
+        duration=1800,
+        timezone="Europe/Berlin",
+        type_of_work_id=_type_of_work(sandbox),
+        user_id=sandbox.store.me_id,
+    )
+    return str((await awork.time_entries.create(form)).id)
+
+
+async def test_first_run_then_changes_then_nothing(
+    sandbox: Sandbox, awork: AworkClient, clock: Clock
+) -> None:
+    first, run = await _run(awork, None)
+    assert sorted(first) == sorted(sandbox.store.entries)
+    assert len(first) == len(set(first))
+    checkpoint = run.checkpoint
+    assert checkpoint.updated_on == max(
+        datetime.fromisoformat(e["updatedOn"].replace("Z", "+00:00"))
+        for e in sandbox.store.entries.values()
+    )
+
+    changed = sorted(sandbox.store.entries)[10:15]
+    expected = set(changed)
+    for n, entry_id in enumerate(changed):
+        clock.tick(0.0004)  # several writes inside one millisecond: identical updatedOn
+        await _modify(awork, sandbox, entry_id, f"edit {n}")
+    for _ in range(4):
+        clock.tick(2)
+        expected.add(await _create(awork, sandbox))
+    await _modify(awork, sandbox, changed[0], "edited twice")  # latest version only
+
+    second, run = await _run(awork, SyncCheckpoint.from_json(checkpoint.to_json()))
+    assert sorted(second) == sorted(expected)
+    assert run.checkpoint.updated_on == clock.now
+
+    third, run3 = await _run(awork, run.checkpoint)
+    assert third == []
+    assert run3.skipped > 0, "the overlap re-read entries without delivering them again"
+    assert run3.checkpoint == run.checkpoint
+
+
+async def test_overlap_catches_late_commits_without_duplicates(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    _, run = await _run(awork, None)
+    checkpoint = run.checkpoint
+    assert checkpoint.updated_on is not None
+    watermark = checkpoint.updated_on
+    store = sandbox.store
+    late, too_late = sorted(store.entries)[:2]
+
+    def commit(entry_id: str, at: datetime) -> None:
+        store.entries[entry_id]["updatedOn"] = format_datetime(at)
+        store.entries[entry_id]["resourceVersion"] += 1
+        store.touch()
+
+    commit(late, watermark - timedelta(minutes=2))  # committed late, stamped in the past
+    commit(too_late, watermark - timedelta(minutes=20))  # older than the overlap: invisible
+    second, run2 = await _run(awork, checkpoint)
+    assert second == [late]
+    third, _ = await _run(awork, run2.checkpoint)
+    assert third == []
+
+    wide, _ = await _run(awork, checkpoint, overlap=timedelta(hours=1))
+    assert sorted(wide) == sorted([late, too_late])
+
+
+async def test_seen_set_stays_bounded(sandbox: Sandbox, awork: AworkClient) -> None:
+    _, run = await _run(awork, None, overlap=timedelta(minutes=5))
+    checkpoint = run.checkpoint
+    assert checkpoint.updated_on is not None
+    floor = checkpoint.updated_on - timedelta(minutes=5)
+    inside = {
+        (UUID(i), e["resourceVersion"])
+        for i, e in sandbox.store.entries.items()
+        if datetime.fromisoformat(e["updatedOn"].replace("Z", "+00:00")) >= floor
+    }
+    assert set(checkpoint.seen) == inside
+    assert len(checkpoint.seen) < len(sandbox.store.entries)
+
+
+async def test_tie_group_of_updated_on(sandbox: Sandbox, awork: AworkClient) -> None:
+    _, run = await _run(awork, None)
+    bulk = sorted(sandbox.store.entries)[20:41]
+    for entry_id in bulk:  # a batch operation stamps many entries with one instant
+        sandbox.store.entries[entry_id]["updatedOn"] = "2026-01-01T00:00:00Z"
+        sandbox.store.entries[entry_id]["resourceVersion"] += 1
+    sandbox.store.touch()
+    second, run2 = await _run(awork, run.checkpoint)
+    assert sorted(second) == sorted(bulk)
+    assert len(run2.checkpoint.seen) == len(bulk)
+    third, _ = await _run(awork, run2.checkpoint)
+    assert third == []
+
+
+async def test_filter_restricts_the_sync(sandbox: Sandbox, awork: AworkClient) -> None:
+    ids, _ = await _run(awork, None, filterby="isBillable eq true")
+    assert sorted(ids) == sorted(i for i, e in sandbox.store.entries.items() if e["isBillable"])
+
+
+async def test_checkpoint_only_after_full_consumption(awork: AworkClient) -> None:
+    changes = changes_since(awork, None, page_size=5)
+    with pytest.raises(RuntimeError, match="iterated to the end"):
+        _ = changes.checkpoint
+    async for _ in changes:
+        break
+    assert not changes.complete
+    with pytest.raises(RuntimeError, match="iterated to the end"):
+        _ = changes.checkpoint
+    with pytest.raises(RuntimeError, match="only once"):
+        changes.__aiter__()
+    batch = await changes_since(awork, None).collect()
+    assert len(batch.entries) == 80
+    assert batch.checkpoint.updated_on is not None
+
+
+def test_sync_checkpoint_json_round_trip(tmp_path: Path) -> None:
+    checkpoint = SyncCheckpoint(
+        updated_on=datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        seen=((UUID(int=7), 638_700_000_000_000_123), (UUID(int=8), 1)),
+    )
+    assert SyncCheckpoint.from_json(checkpoint.to_json()) == checkpoint
+    assert SyncCheckpoint.from_json(SyncCheckpoint().to_json()) == SyncCheckpoint()
+    path = tmp_path / "state.json"
+    assert load_checkpoint(path) is None
+    save_checkpoint(path, checkpoint)
+    assert load_checkpoint(path) == checkpoint
+    assert not (tmp_path / "state.json.tmp").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nope",
+        '{"version": 2}',
+        '{"version": 1, "updatedOn": 5}',
+        '{"version": 1, "seen": {}}',
+        '{"version": 1, "seen": [["x"]]}',
+        '{"version": 1, "seen": [["00000000-0000-0000-0000-000000000001", true]]}',
+    ],
+)
+def test_sync_checkpoint_rejects_malformed_json(text: str) -> None:
+    with pytest.raises(ValueError, match="checkpoint"):
+        SyncCheckpoint.from_json(text)
+
+
+def test_overlap_must_not_be_negative() -> None:
+    client = AworkClient(token="t", base_url="http://127.0.0.1:1/api/v1")
+    with pytest.raises(ValueError, match="overlap"):
+        changes_since(client, None, overlap=timedelta(seconds=-1))
