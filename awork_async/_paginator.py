@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -99,8 +99,10 @@ class AsyncPaginator(Generic[T]):
         start_page: int = 1,
         max_items: int | None = None,
         prefetch: int = 0,
+        fetch_raw: PageFetcher[dict[str, Any]] | None = None,
     ) -> None:
         self._fetch = fetch
+        self._fetch_raw = fetch_raw
         self.page_size = validate_page_size(page_size)
         if isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 1:
             raise ValueError(f"start_page must be an int >= 1, got {start_page!r}")
@@ -230,5 +232,21 @@ class AsyncPaginator(Generic[T]):
             page_size=self.page_size,
             start_page=self.start_page,
             max_items=max_items,
+            prefetch=self.prefetch,
+            fetch_raw=self._fetch_raw,
+        )
+
+    def raw(self) -> AsyncPaginator[dict[str, Any]]:
+        """The same list as plain JSON dicts (camelCase, as the API sent them), not decoded.
+
+        For callers that only forward data: skips building models, the costly part of a walk.
+        """
+        if self._fetch_raw is None:
+            raise TypeError("this paginator has no raw mode")
+        return AsyncPaginator(
+            self._fetch_raw,
+            page_size=self.page_size,
+            start_page=self.start_page,
+            max_items=self.max_items,
             prefetch=self.prefetch,
         )

@@ -320,3 +320,18 @@ async def test_query_encoding_of_filter(client: AworkClient, mocked: aioresponse
     assert seen[0].query["filterby"] == flt
     assert seen[0].query["orderby"] == "startDateUtc desc"
     assert seen[0].query["pageSize"] == "1000" and seen[0].query["page"] == "1"
+
+
+async def test_raw_mode_yields_api_dicts(client: AworkClient, mocked: aioresponses) -> None:
+    pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
+    mocked.get(pattern, payload=[ENTRY, {**ENTRY, "unknownField": 1}], headers={"aw-totalitems": "2"})
+    items = await client.time_entries.list().raw().collect()
+    assert items == [ENTRY, {**ENTRY, "unknownField": 1}]
+    assert all(isinstance(i, dict) for i in items)
+
+
+async def test_raw_mode_rejects_non_list(client: AworkClient, mocked: aioresponses) -> None:
+    pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
+    mocked.get(pattern, payload={"not": "a list"})
+    with pytest.raises(APIResponseValidationError, match="JSON array"):
+        await client.time_entries.list().raw().collect()

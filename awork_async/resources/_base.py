@@ -134,13 +134,21 @@ class APIResource:
         base["filterby"] = filter_string(filterby)
         base["orderby"] = order_string(orderby)
 
-        async def fetch(page: int, size: int) -> tuple[Sequence[T], RawResponse]:
+        async def fetch_raw(page: int, size: int) -> tuple[Sequence[dict[str, Any]], RawResponse]:
             query = dict(base)
             query["page"] = page
             query["pageSize"] = size
             data, raw = await self._send("GET", path, params=query, timeout=timeout)
             if data is None:
                 return [], raw
+            if not isinstance(data, list):
+                raise _invalid(
+                    raw, cls, TypeError(f"expected a JSON array, got {type(data).__name__}")
+                )
+            return data, raw
+
+        async def fetch(page: int, size: int) -> tuple[Sequence[T], RawResponse]:
+            data, raw = await fetch_raw(page, size)
             return _decode_list(data, cls, raw), raw
 
         return AsyncPaginator(
@@ -149,6 +157,7 @@ class APIResource:
             start_page=start_page,
             max_items=max_items,
             prefetch=prefetch,
+            fetch_raw=fetch_raw,
         )
 
 
