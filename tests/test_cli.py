@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import socket
 from collections.abc import Iterator
@@ -473,6 +474,13 @@ def test_token_and_base_url_from_the_config_file(sandbox: Sandbox, tmp_path: Pat
     )
 
 
+def test_bare_group_shows_help_without_an_error_line() -> None:
+    result = run(None, "timer")
+    assert result.exit_code == 2
+    assert "start" in result.stdout
+    assert "error:" not in result.stderr
+
+
 def test_version_and_help() -> None:
     from awork_async import __version__
 
@@ -524,4 +532,6 @@ def test_verbose_logs_the_clients_retries_without_the_token(tmp_path: Path) -> N
     assert result.exit_code == 0, result.stderr
     assert "1 retry" in result.stderr.strip().splitlines()[-1]
     assert "retrying GET" in result.stderr  # --verbose shows the client's log
+    logger = logging.getLogger("awork_async")
+    assert not [h for h in logger.handlers if getattr(h, "_awork_cli", False)]  # cleaned up
     assert "tok-retry-sandbox-77" not in result.output

@@ -128,9 +128,11 @@ class AworkGroup(TyperGroup):
             code = result if isinstance(result, int) else D.EXIT_OK
         except _UsageError as exc:
             usage = cast(_ClickError, exc)
-            path = getattr(usage.ctx, "command_path", None)
-            hint = f" (see '{path} --help')" if path else ""
-            _error(usage.format_message() + hint)
+            message = usage.format_message().strip()
+            if message:  # empty when the help was shown for a bare group (no_args_is_help)
+                path = getattr(usage.ctx, "command_path", None)
+                hint = f" (see '{path} --help')" if path else ""
+                _error(message + hint)
             code = D.EXIT_USAGE
         except _ClickException as exc:
             failure = cast(_ClickError, exc)
