@@ -1,7 +1,7 @@
-"""The one cattrs converter of the package: JSON-ready dicts <-> attrs models.
+"""The one converter module of the package: JSON-ready dicts <-> attrs models.
 
-* Keys: camelCase on the wire, snake_case on the models. The renames are generated once per class by
-  a hook factory using :func:`awork_async._naming.to_camel`, never written per field.
+* Keys: camelCase on the wire, snake_case on the models. The renames are generated once per class
+  using :func:`awork_async._naming.to_camel`, never written per field.
 * Structuring (decoding answers): unknown keys are ignored and missing keys become the field's
   default (``None`` on response models). UUIDs come from strings, date-times are parsed tolerantly
   (``Z``, offsets, 0-7+ fractional digits, no offset = UTC; see :mod:`awork_async._timeutil`), dates
@@ -10,21 +10,39 @@
   datetime -> ISO in UTC with ``Z``, naive datetime -> ISO without offset, date -> ``YYYY-MM-DD``,
   tuples -> lists. The result can be handed straight to ``orjson.dumps``.
 
-cattrs generates one structuring and one unstructuring function per class on first use and caches
-it, so the per-value work is only the field hooks themselves.
+Two structuring paths, one set of rules:
+
+* :data:`converter` (cattrs) is the reference. It builds one function per class on first use, and
+  it alone is used for request forms (whose constructors convert and validate) and for every value
+  the fast path refuses. Its errors (``cattrs.BaseValidationError`` with the failing path as notes)
+  are the ones callers see.
+* The fast path, used by :func:`structure` and :func:`structure_list` for response models (frozen,
+  every field ``X | None``), is Python source generated once per class: the per-field checks are
+  inlined, objects are built with ``object.__new__`` and the slots' setters (what the attrs
+  ``__init__`` does, minus its per-call overhead), and bounded caches are shared by all calls:
+  UUID and date-time strings are parsed once, and equal nested objects (the same user, project,
+  task or type of work repeated across a page and across pages) are built once and shared. A
+  nested object is only reused for a dict with the same ``orjson`` encoding *and* equal by ``==``,
+  so unequal dicts (``1`` vs ``true``, ``NaN`` vs ``null``) never share. Whatever the fast path
+  does not accept exactly as the reference would, it hands to the reference for that item, so its
+  result is always equal to ``converter.structure(data, cls)``. The garbage collector is paused
+  while a large page is decoded (the previous state is restored).
 """
 
 from __future__ import annotations
 
+import gc
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeAlias, TypeVar, Union, cast
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 import attrs
 import cattrs
+import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from awork_async._naming import to_camel
@@ -62,12 +80,51 @@ STRUCTURE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+_new = object.__new__
+_set = object.__setattr__
+_UNKNOWN_SAFETY = SafeUUID.unknown
+
+
+def _fast_uuid(value: str) -> UUID:
+    """``UUID(value)``, about twice as fast for the plain 36-character form.
+
+    Exactly the stdlib's rules: it removes every ``-`` and parses the 32 hex digits left with
+    ``int(..., 16)``; anything else (braces, ``urn:uuid:``, wrong length) goes to ``UUID()``.
+    """
+    digits = value.replace("-", "")
+    if len(digits) == 32:
+        try:
+            number = int(digits, 16)
+        except ValueError:
+            pass
+        else:
+            result: UUID = _new(UUID)
+            _set(result, "int", number)
+            _set(result, "is_safe", _UNKNOWN_SAFETY)
+            return result
+    return UUID(value)
+
+
+def _fast_uuid_works() -> bool:
+    """Whether :func:`_fast_uuid` builds the same objects as ``UUID()`` on this Python."""
+    sample = "85efef4b-4ca3-459a-9ed9-ce24fbb11cc4"
+    try:
+        fast, slow = _fast_uuid(sample), UUID(sample)
+    except (AttributeError, TypeError):  # pragma: no cover - a future UUID without these slots
+        return False
+    return bool(fast == slow and fast.is_safe is slow.is_safe and str(fast) == sample)
+
+
+#: ``UUID(text)``, by the fast route where this Python's ``UUID`` allows it.
+uuid_from_str: Callable[[str], UUID] = _fast_uuid if _fast_uuid_works() else UUID
+
+
 def _structure_uuid(value: object, _: object) -> UUID:
     if isinstance(value, UUID):
         return value
     if not isinstance(value, str):
         raise TypeError(f"expected a UUID string, got {type(value).__name__}")
-    return UUID(value)
+    return uuid_from_str(value)
 
 
 def _structure_datetime(value: object, _: object) -> datetime:
@@ -180,6 +237,296 @@ def _make_converter() -> cattrs.Converter:
 converter: cattrs.Converter = _make_converter()
 
 
+# ---------------------------------------------------------------------------------------------
+# The fast path: structuring functions generated per response model
+# ---------------------------------------------------------------------------------------------
+
+
+class _Page:
+    """The decoding caches, shared by every call (a page repeats users, projects, tasks, dates).
+
+    Keys are the JSON strings (UUID and date-time caches) or the ``orjson`` encoding of a nested
+    object (object caches, one per class, holding the source dict and the model built from it).
+    Only plain ``str`` keys are stored, so a value given as an object never hits a string's entry.
+    Each cache is emptied when it reaches :data:`CACHE_LIMIT` entries, so memory stays bounded.
+    Everything cached is immutable, so sharing it between calls and threads is safe.
+    """
+
+    __slots__ = ("dates", "local", "objects", "utc", "uuids")
+
+    def __init__(self) -> None:
+        self.uuids: dict[object, UUID] = {}
+        self.utc: dict[object, datetime] = {}
+        self.local: dict[object, datetime] = {}
+        self.dates: dict[object, date] = {}
+        self.objects: dict[type[Any], dict[bytes, tuple[object, object]]] = {}
+
+    def clear(self) -> None:
+        """Forget everything."""
+        for cache in (self.uuids, self.utc, self.local, self.dates, self.objects):
+            cache.clear()
+
+
+#: Entries each decoding cache may hold before it is emptied.
+CACHE_LIMIT = 20_000
+
+_PAGE = _Page()
+
+
+def clear_caches() -> None:
+    """Empty the decoding caches (benchmarks measure cold decoding with it; never needed)."""
+    _PAGE.clear()
+
+
+#: A generated decoder: a JSON object (a ``dict``) and the page's caches -> a model instance.
+_Decoder: TypeAlias = Callable[[Any, _Page], Any]
+
+
+def _uuid_miss(value: object, cache: dict[object, UUID]) -> UUID:
+    result = uuid_from_str(value) if value.__class__ is str else _structure_uuid(value, None)
+    if value.__class__ is str:
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[value] = result
+    return result
+
+
+def _utc_miss(value: object, cache: dict[object, datetime]) -> datetime:
+    result = (
+        parse_utc_datetime(value) if value.__class__ is str else _structure_datetime(value, None)
+    )
+    if value.__class__ is str:
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[value] = result
+    return result
+
+
+def _local_miss(value: object, cache: dict[object, datetime]) -> datetime:
+    result = _structure_wall_clock(value, None)
+    if result is None:  # pragma: no cover - the caller only passes values that are not None
+        raise TypeError("expected a date-time, got None")
+    if value.__class__ is str:
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[value] = result
+    return result
+
+
+def _date_miss(value: object, cache: dict[object, date]) -> date:
+    result = _structure_date(value, None)
+    if value.__class__ is str:
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[value] = result
+    return result
+
+
+def _not_a_list(value: object) -> TypeError:
+    return TypeError(f"expected a JSON array, got {type(value).__name__}")
+
+
+#: ``orjson.dumps`` options for the nested-object cache keys: anything that is not plain JSON
+#: (datetimes, subclasses, dataclasses) raises instead of being encoded like a JSON value.
+_KEY_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _shared(cls: type[Any], decode: _Decoder) -> _Decoder:
+    """Wrap the decoder of a nested class so that equal objects of one page are built once."""
+    dumps = orjson.dumps
+    options = _KEY_OPTIONS
+
+    def decode_shared(value: Any, page: _Page) -> Any:
+        if value.__class__ is not dict:
+            return decode(value, page)
+        try:
+            key = dumps(value, None, options)
+        except TypeError:  # not plain JSON (or an int beyond 64 bits): no sharing
+            return decode(value, page)
+        cache = page.objects.get(cls)
+        if cache is None:
+            cache = page.objects[cls] = {}
+        hit = cache.get(key)
+        # Equal encodings and equal dicts: ``==`` alone would mix up ``1`` and ``true``, the
+        # encoding alone ``NaN`` and ``null``.
+        if hit is not None and hit[0] == value:
+            return hit[1]
+        result = decode(value, page)
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[key] = (value, result)
+        return result
+
+    return decode_shared
+
+
+def _optional_inner(tp: object) -> object | None:
+    """``X`` of ``X | None``, else ``None``."""
+    if not _is_optional(tp):
+        return None
+    inner: object = next(arg for arg in typing.get_args(tp) if arg is not type(None))
+    return inner
+
+
+class _Codegen:
+    """Writes the source of one class's decoder; ``names`` collects what the source refers to."""
+
+    def __init__(self, names: dict[str, object]) -> None:
+        self.names = names
+        self.lines: list[str] = []
+        #: The ``_Page`` caches the lines use (bound to locals at the top of the function).
+        self.caches: set[str] = set()
+
+    def ref(self, prefix: str, obj: object) -> str:
+        """A global name for ``obj`` in the generated module."""
+        name = f"{prefix}_{len(self.names)}"
+        self.names[name] = obj
+        return name
+
+    def scalar(self, var: str, tp: object, wall_clock: bool, indent: str) -> bool:
+        """Lines turning the non-``None`` JSON value in ``var`` into ``tp``; False if unknown."""
+        add = self.lines.append
+        checks: dict[object, tuple[str, Callable[[object, object], object]]] = {
+            str: ("str", _structure_str),
+            bool: ("bool", _structure_bool),
+            int: ("int", _structure_int),
+            float: ("float", _structure_float),
+        }
+        if tp in checks:
+            exact, hook = checks[tp]
+            add(f"{indent}if {var}.__class__ is not {exact}:")
+            add(f"{indent}    {var} = {self.ref('hook', hook)}({var}, None)")
+            return True
+        caches: dict[object, tuple[str, Callable[..., object]]] = {
+            UUID: ("uuids", _uuid_miss),
+            datetime: ("local", _local_miss) if wall_clock else ("utc", _utc_miss),
+            date: ("dates", _date_miss),
+        }
+        if tp in caches:
+            attr, miss = caches[tp]
+            self.caches.add(attr)
+            add(f"{indent}{var} = {attr}_get({var}) or {self.ref('miss', miss)}({var}, {attr})")
+            return True
+        return False
+
+    def value(self, var: str, tp: object, wall_clock: bool, indent: str) -> bool:
+        """Lines for any supported field type (scalars, models, tuples of them)."""
+        if self.scalar(var, tp, wall_clock, indent):
+            return True
+        if isinstance(tp, type) and attrs.has(tp):
+            decoder = _fast_decoder(tp)
+            if decoder is None:
+                return False
+            add = self.lines.append
+            add(f"{indent}{var} = {self.ref('shared', _shared(tp, decoder))}({var}, page)")
+            return True
+        if typing.get_origin(tp) is tuple:
+            args = typing.get_args(tp)
+            if len(args) != 2 or args[1] is not Ellipsis:
+                return False
+            add = self.lines.append
+            add(f"{indent}if {var}.__class__ is not list and {var}.__class__ is not tuple:")
+            add(f"{indent}    raise {self.ref('error', _not_a_list)}({var})")
+            item = args[0]
+            if isinstance(item, type) and attrs.has(item):
+                decoder = _fast_decoder(item)
+                if decoder is None:
+                    return False
+                name = self.ref("decode", decoder)
+                add(f"{indent}{var} = tuple([{name}(e, page) for e in {var}])")
+                return True
+            add(f"{indent}items = []")
+            add(f"{indent}for e in {var}:")
+            if not self.scalar("e", item, wall_clock, indent + "    "):
+                return False
+            add(f"{indent}    items.append(e)")
+            add(f"{indent}{var} = tuple(items)")
+            return True
+        return False
+
+
+def _fast_eligible(cls: type[Any]) -> bool:
+    """Response models only: frozen and slotted, no ``__attrs_post_init__``, every field a plain
+    ``X | None = None`` without converter or validator."""
+    if (
+        not (attrs.has(cls) and "__slots__" in cls.__dict__)
+        or cls.__setattr__ is object.__setattr__
+    ):
+        return False
+    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+        return False
+    return all(
+        f.init
+        and f.default is None
+        and f.converter is None
+        and f.validator is None
+        and not f.alias.startswith("_")
+        and f.alias == f.name
+        for f in attrs.fields(cls)
+    )
+
+
+def _generate(cls: type[Any]) -> _Decoder | None:
+    names: dict[str, object] = {"__builtins__": __builtins__, "_new": _new, "cls": cls}
+    gen = _Codegen(names)
+    hints = typing.get_type_hints(cls)
+    setters: list[str] = []
+    body = gen.lines
+    body.append("def decode(d, page):")
+    body.append("    get = d.get")
+    for number, field in enumerate(attrs.fields(cls)):
+        inner = _optional_inner(hints[field.name])
+        if inner is None:
+            return None
+        var = f"v{number}"
+        body.append(f"    {var} = get({to_camel(field.name)!r})")
+        body.append(f"    if {var} is not None:")
+        start = len(body)
+        if not gen.value(var, inner, bool(field.metadata.get(WALL_CLOCK)), "        "):
+            return None
+        if len(body) == start:  # pragma: no cover - every branch adds lines
+            body.append("        pass")
+        setter = cls.__dict__[field.name].__set__
+        setters.append(f"    {gen.ref('set', setter)}(o, {var})")
+    body.append("    o = _new(cls)")
+    body.extend(setters)
+    body.append("    return o")
+    prologue = [
+        f"    {attr} = page.{attr}\n    {attr}_get = {attr}.get" for attr in sorted(gen.caches)
+    ]
+    body[2:2] = prologue
+    source = "\n".join(body) + "\n"
+    code = compile(source, f"<awork_async fast decoder {cls.__qualname__}>", "exec")
+    exec(code, names)
+    decoder = cast(_Decoder, names["decode"])
+    decoder.__qualname__ = decoder.__name__ = f"decode_{cls.__name__}"
+    return decoder
+
+
+_decoders: dict[type[Any], _Decoder | None] = {}
+_decoders_lock = threading.RLock()
+
+
+def _fast_decoder(cls: type[Any]) -> _Decoder | None:
+    """The generated decoder of ``cls`` (built on first use), or ``None`` if it has none."""
+    try:
+        return _decoders[cls]
+    except KeyError:
+        pass
+    with _decoders_lock:
+        if cls not in _decoders:
+            _decoders[cls] = _generate(cls) if _fast_eligible(cls) else None
+        return _decoders[cls]
+
+
+#: Pages at least this long are decoded with the garbage collector paused.
+_GC_PAUSE_MIN_ITEMS = 64
+
+
 def structure(data: object, cls: type[T]) -> T:
     """Decode one JSON object (already parsed, e.g. by ``orjson.loads``) into ``cls``.
 
@@ -187,22 +534,49 @@ def structure(data: object, cls: type[T]) -> T:
     """
     if not isinstance(data, Mapping):
         raise TypeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    if data.__class__ is dict:
+        decoder = _fast_decoder(cls)
+        if decoder is not None:
+            try:
+                return cast(T, decoder(data, _PAGE))
+            except Exception:
+                pass
     return converter.structure(data, cls)
 
 
 def structure_list(data: object, cls: type[T]) -> list[T]:
-    """Decode a JSON array of objects into a list of ``cls``."""
+    """Decode a JSON array of objects (one page) into a list of ``cls``.
+
+    Items share the decoding caches (see the module docstring); the result equals
+    ``[converter.structure(item, cls) for item in data]``.
+    """
     if not isinstance(data, list):
         raise TypeError(f"expected a JSON array of {cls.__name__}, got {type(data).__name__}")
+    decoder = _fast_decoder(cls)
     hook = converter.get_structure_hook(cls)
+    page = _PAGE
     items: list[T] = []
-    for index, item in enumerate(data):
-        if not isinstance(item, Mapping):
-            raise TypeError(
-                f"item {index}: expected a JSON object for {cls.__name__}, "
-                f"got {type(item).__name__}"
-            )
-        items.append(hook(item, cls))
+    append = items.append
+    pause = len(data) >= _GC_PAUSE_MIN_ITEMS and gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        for index, item in enumerate(data):
+            if decoder is not None and item.__class__ is dict:
+                try:
+                    append(decoder(item, page))
+                    continue
+                except Exception:
+                    pass
+            if not isinstance(item, Mapping):
+                raise TypeError(
+                    f"item {index}: expected a JSON object for {cls.__name__}, "
+                    f"got {type(item).__name__}"
+                )
+            append(hook(item, cls))
+    finally:
+        if pause:
+            gc.enable()
     return items
 
 

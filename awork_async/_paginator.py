@@ -139,15 +139,16 @@ class AsyncPaginator(Generic[T]):
         remaining = self.max_items
         if remaining == 0:
             return
-        async for page in self._walk():
-            if remaining is not None and len(page.items) >= remaining:
-                if len(page.items) > remaining:
-                    page = attrs.evolve(page, items=page.items[:remaining])
+        async with contextlib.aclosing(self._walk()) as walk:
+            async for page in walk:
+                if remaining is not None and len(page.items) >= remaining:
+                    if len(page.items) > remaining:
+                        page = attrs.evolve(page, items=page.items[:remaining])
+                    yield page
+                    return
+                if remaining is not None:
+                    remaining -= len(page.items)
                 yield page
-                return
-            if remaining is not None:
-                remaining -= len(page.items)
-            yield page
 
     async def _walk(self) -> AsyncIterator[Page[T]]:
         page = await self._get(self.start_page)
@@ -155,8 +156,9 @@ class AsyncPaginator(Generic[T]):
         if page.is_last:
             return
         if self.prefetch > 0 and page.total_items is not None:
-            async for later in self._walk_concurrently(page):
-                yield later
+            async with contextlib.aclosing(self._walk_concurrently(page)) as later_pages:
+                async for later in later_pages:
+                    yield later
             return
         number = page.page
         while True:
@@ -208,9 +210,11 @@ class AsyncPaginator(Generic[T]):
                     await task
 
     async def _items(self) -> AsyncIterator[T]:
-        async for page in self.pages():
-            for item in page.items:
-                yield item
+        # aclosing: an abandoned iteration closes the walk at once, cancelling prefetches.
+        async with contextlib.aclosing(self.pages()) as pages:
+            async for page in pages:
+                for item in page.items:
+                    yield item
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items()
@@ -222,8 +226,9 @@ class AsyncPaginator(Generic[T]):
             raise ValueError(f"max_items must be None or >= 0, got {limit!r}")
         walker = self if limit == self.max_items else self._with(max_items=limit)
         result: list[T] = []
-        async for page in walker.pages():
-            result.extend(page.items)
+        async with contextlib.aclosing(walker.pages()) as pages:
+            async for page in pages:
+                result.extend(page.items)
         return result
 
     def _with(self, *, max_items: int | None) -> AsyncPaginator[T]:

@@ -318,11 +318,35 @@ class LocalRateLimiter:
                 await self._sleep(wait)
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Pause all requests if the response is a 429 or reports a (nearly) spent window."""
-        seconds = self.policy.hold_seconds(status, RateLimitInfo.from_headers(headers))
+        """Pause all requests if the response is a 429 or reports a (nearly) spent window.
+
+        A spent window that this limiter's own log fully accounts for needs no pause: the log
+        already keeps the next request out of that window. Only budget used by *other* clients
+        of the workspace (the server counts more than this limiter sent) triggers a hold.
+        """
+        info = RateLimitInfo.from_headers(headers)
+        if status != 429:
+            info = self._discount_own_usage(info)
+        seconds = self.policy.hold_seconds(status, info)
         if seconds > 0.0:
             _log.debug("rate limit: holding all requests for %.3f s (status %d)", seconds, status)
             self._core.hold(self._clock(), seconds)
+
+    def _discount_own_usage(self, info: RateLimitInfo) -> RateLimitInfo:
+        """Drop the per-window "remaining" figures that this limiter's own log explains."""
+        now = self._clock()
+        second, minute = self._core.windows
+        changes: dict[str, int | None] = {}
+        for window, limit, remaining, name in (
+            (second, info.second_limit, info.second_remaining, "second_remaining"),
+            (minute, info.minute_limit, info.minute_remaining, "minute_remaining"),
+        ):
+            if limit is None or remaining is None:
+                continue
+            window.wait_time(now)  # expire old admissions
+            if len(window) >= limit - remaining:
+                changes[name] = None
+        return attrs.evolve(info, **changes) if changes else info
 
     async def aclose(self) -> None:
         """Nothing to release; present for the :class:`RateLimiter` protocol."""

@@ -56,6 +56,8 @@ TIME_OF_DAY_PATTERN = re.compile(
     r"(?P<hour>[01]\d|2[0-3]):(?P<minute>[0-5]\d)(?::(?P<second>[0-5]\d)(?:\.(?P<fraction>\d+))?)?"
 )
 
+_fromisoformat = datetime.fromisoformat
+
 _DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})")
 
 
@@ -125,7 +127,13 @@ def parse_utc_datetime(value: str) -> datetime:
     The server normally sends UTC fields with ``Z`` or an offset; a value without one is taken as
     UTC, so both shapes decode to the same aware ``datetime``.
     """
-    result = parse_datetime(value)
+    if value.__class__ is str:  # the common case, inlined: this runs for every date-time field
+        try:
+            result = _fromisoformat(value)
+        except ValueError:
+            result = _parse_with_regex(value)
+    else:
+        result = parse_datetime(value)
     if result.tzinfo is None:
         return result.replace(tzinfo=UTC)
     return result

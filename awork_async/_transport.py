@@ -56,13 +56,19 @@ def user_agent() -> str:
 
 
 class _CallState:
-    """Per-call bookkeeping: attempts made, and whether the latest may have reached the server."""
+    """Per-call bookkeeping: attempts made, and whether the latest may have reached the server.
 
-    __slots__ = ("attempt", "sent")
+    ``sent``: the latest attempt's request provably reached the server (an answer began).
+    ``in_doubt``: the latest attempt may be at the server without a known outcome (it left
+    the client and neither an answer nor a connect failure came back yet).
+    """
+
+    __slots__ = ("attempt", "in_doubt", "sent")
 
     def __init__(self) -> None:
         self.attempt = 0
         self.sent = False
+        self.in_doubt = False
 
 
 class Transport:
@@ -175,10 +181,11 @@ class Transport:
                     f"{method} {url_text}: no answer within the call's deadline "
                     f"of {timeouts.total:g}s"
                 )
-                if state.sent and not (idempotent or method in IDEMPOTENT_METHODS):
+                maybe_sent = state.sent or state.in_doubt
+                if maybe_sent and not (idempotent or method in IDEMPOTENT_METHODS):
                     raise OutcomeUnknownError(message, method=method, url=url_text) from None
                 raise APITimeoutError(
-                    message, method=method, url=url_text, request_sent=state.sent
+                    message, method=method, url=url_text, request_sent=maybe_sent
                 ) from None
         except Exception as exc:
             if self.hooks:
@@ -211,6 +218,7 @@ class Transport:
             if body is not None:
                 headers["Content-Type"] = "application/json"
             state.sent = False
+            state.in_doubt = True  # until an answer or a connect failure says otherwise
             state.attempt += 1
             started = self._clock()
             if self.hooks:
@@ -231,6 +239,7 @@ class Transport:
                     resp_headers = resp.headers
             except aiohttp.ClientConnectorError as exc:
                 # DNS failure, connection refused, TLS handshake: nothing reached the server.
+                state.in_doubt = False
                 raise APIConnectionError(
                     f"{method} {url_text}: cannot connect ({type(exc).__name__}: {exc.os_error})",
                     method=method,
@@ -238,6 +247,7 @@ class Transport:
                     request_sent=False,
                 ) from None
             except aiohttp.ConnectionTimeoutError:
+                state.in_doubt = False
                 raise APITimeoutError(
                     f"{method} {url_text}: connect timeout",
                     method=method,
@@ -258,6 +268,7 @@ class Transport:
                     timeout=False,
                     idempotent=idempotent,
                 ) from None
+            state.in_doubt = False  # answered: the status tells the outcome
             elapsed = self._clock() - started
             self.limiter.observe(status, resp_headers)
             raw = RawResponse(

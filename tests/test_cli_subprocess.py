@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from test_cli_helpers import threaded_sandbox
 
-from awork_async.cli._defaults import CRASH_EXIT_CODE, ENV_CRASH_AFTER
+from awork_async._constants import CRASH_EXIT_CODE, ENV_CRASH_AFTER
 from awork_async.sandbox import Sandbox, SandboxConfig, Store
 
 ENTRIES = 1500

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from awork_async import (
-    AworkClient,
     AuthenticationError,
+    AworkClient,
     BadRequestError,
     ClientClosedError,
     InvalidFilterError,
@@ -161,8 +161,7 @@ async def test_list_typed_filter_builder(sb: Sandbox, client: AworkClient) -> No
     starts = [(e.start_date_utc, e.start_time_utc) for e in entries]
     assert starts == sorted(starts, reverse=True)
     # The me.id token resolves to the caller on the server.
-    via_token = await client.time_entries.list(
-filterby=F.user_id == me.id).collect()
+    via_token = await client.time_entries.list(filterby=F.user_id == me.id).collect()
     assert {str(e.id) for e in via_token} == {
         e["id"] for e in sb.store.entries.values() if e["userId"] == my_id
     }
@@ -282,13 +281,13 @@ async def test_batch_operations_chunk_and_merge(sb: Sandbox, client: AworkClient
 
 async def test_legacy_bulk(sb: Sandbox, client: AworkClient) -> None:
     ids = list(sb.store.entries)[:3]
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="deprecated"):
         await client.time_entries.legacy_bulk("setbilled", ids)
     assert all(sb.store.entries[i]["isBilled"] is True for i in ids)
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="deprecated"):
         await client.time_entries.legacy_bulk("delete", ids[:1])
     assert ids[0] not in sb.store.entries
-    with pytest.warns(DeprecationWarning), pytest.raises(NotFoundError):
+    with pytest.warns(DeprecationWarning, match="deprecated"), pytest.raises(NotFoundError):
         await client.time_entries.legacy_bulk("setunbilled", [ids[1], str(uuid.uuid4())])
     assert sb.store.entries[ids[1]]["isBilled"] is True  # all or nothing
 
@@ -480,9 +479,9 @@ async def test_with_raw_response(sb: Sandbox, client: AworkClient) -> None:
 async def test_rate_limit_headers_reach_the_raw_response() -> None:
     from awork_async.sandbox import RateLimitConfig
 
-    async with Sandbox(entries=20, rate_limit=RateLimitConfig(50, 1000)) as sandbox:
-        async with make_client(sandbox) as awork:
-            resp = await awork.with_raw_response.me()
+    config = RateLimitConfig(50, 1000)
+    async with Sandbox(entries=20, rate_limit=config) as sandbox, make_client(sandbox) as awork:
+        resp = await awork.with_raw_response.me()
     info = resp.rate_limit
     assert info.second_remaining == 49 and info.minute_remaining == 999
 

@@ -18,7 +18,7 @@ import datetime as dt
 import socket
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import pytest
@@ -420,11 +420,13 @@ async def test_limiter_at_the_sandbox_limits_gets_no_429(reserve: int) -> None:
     clock = VirtualClock()
     limiter = VirtualTimeLimiter(clock, per_second=20, per_minute=200, reserve=reserve)
     config = RateLimitConfig(per_second=20, per_minute=200, clock=clock)
-    async with Sandbox(entries=10, rate_limit=config) as sb:
-        async with make_client(sb, rate_limiter=limiter) as awork:
-            start = clock()
-            await _hammer(awork, total=500, callers=32)
-            elapsed = clock() - start
+    async with (
+        Sandbox(entries=10, rate_limit=config) as sb,
+        make_client(sb, rate_limiter=limiter) as awork,
+    ):
+        start = clock()
+        await _hammer(awork, total=500, callers=32)
+        elapsed = clock() - start
     assert sb.stats.rate_limited == 0 and sb.stats.by_status[429] == 0
     assert sb.stats.by_status[200] == 500
     # 500 requests at 200/min need two full minutes plus 100 more at 20/s: the limiter
@@ -499,16 +501,28 @@ async def test_cancelling_an_iteration_leaves_nothing_running(sb: Sandbox) -> No
 
 
 async def test_closing_an_abandoned_iteration_cancels_prefetch(sb: Sandbox) -> None:
-    """A consumer that stops in its loop body closes the iterator (``aclosing``)."""
+    """A consumer that leaves its loop early closes the iterator (``contextlib.aclosing``):
+    the prefetched page still in flight is cancelled at once."""
+    sb.faults.slow_delay = 5.0
+
+    def on_request(event: Any) -> None:
+        if "page=4&" in event.url:
+            sb.faults.slow_rate = 1.0  # page 4 (requested once page 2 is consumed) hangs
+
     before = client_tasks()
-    async with make_client(sb) as awork:
-        pages = awork.time_entries.list(page_size=10, prefetch=4)
-        async with contextlib.aclosing(pages.__aiter__()) as items:
+    async with make_client(sb, hooks=Hooks(on_request=[on_request])) as awork:
+        paginator = awork.time_entries.list(page_size=10, prefetch=2)
+        items = paginator.__aiter__()
+        assert isinstance(items, AsyncGenerator)
+        async with contextlib.aclosing(items):
+            count = 0
             async for _entry in items:
-                sb.faults.slow_delay = 5.0
-                sb.faults.slow_rate = 1.0
-                break
+                count += 1
+                if count == 21:  # the first entry of page 3
+                    assert client_tasks() - before  # page 4 is still being fetched
+                    break
         assert client_tasks() - before == set()
+        sb.faults.reset()
 
 
 async def test_cancelling_during_backoff(sb: Sandbox) -> None:
@@ -559,7 +573,9 @@ async def test_total_deadline_spans_all_retries(sb: Sandbox) -> None:
     sb.faults.slow_delay = 0.2
     attempts: list[int] = []
     hooks = Hooks(on_request=[lambda e: attempts.append(e.attempt)])
-    retry = RetryPolicy(max_attempts=1000, backoff_initial=0.001, backoff_max=0.002, random=lambda: 0.0)
+    retry = RetryPolicy(
+        max_attempts=1000, backoff_initial=0.001, backoff_max=0.002, random=lambda: 0.0
+    )
     async with make_client(sb, retry=retry, hooks=hooks) as awork:
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -595,3 +611,16 @@ async def test_errors_keep_the_client_usable(sb: Sandbox) -> None:
             await awork.me()
         sb.faults.reset()
         assert str((await awork.me()).id) == sb.store.me_id
+
+
+async def test_post_cut_off_by_the_deadline_has_an_unknown_outcome(sb: Sandbox) -> None:
+    """The deadline expires while the server is still working on a POST: it may be applied."""
+    sb.faults.slow_delay = 0.3
+    sb.faults.inject_next("slow")
+    async with make_client(sb) as awork:
+        with pytest.raises(OutcomeUnknownError) as info:
+            await awork.time_entries.create(
+                entry_form(sb, "cut-off"), timeout=Timeouts(read=5.0, total=0.1)
+            )
+    assert "deadline" in str(info.value) and info.value.request_sent
+    assert sb.stats.by_route["POST /timeentries"] == 1

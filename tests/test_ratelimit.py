@@ -324,6 +324,28 @@ async def test_adaptive_hold_on_spent_second_window() -> None:
     assert await admit_all(lim, fake, 2) == [3.5, 3.5]
 
 
+async def test_spent_window_explained_by_own_requests_does_not_hold() -> None:
+    fake = FakeTime()
+    lim = limiter(fake, per_second=5, per_minute=100)
+    assert await admit_all(lim, fake, 5) == [0.0] * 5
+    # The server saw exactly this limiter's five requests: its own log already blocks the sixth.
+    lim.observe(200, {"x-ratelimit-limit-second": "5", "x-ratelimit-remaining-second": "0"})
+    assert lim.paused_until == float("-inf")
+    assert await admit_all(lim, fake, 1) == [1.0]
+
+
+async def test_spent_window_used_by_other_clients_holds() -> None:
+    fake = FakeTime()
+    lim = limiter(fake, per_second=5, per_minute=100)
+    await lim.acquire()
+    # Only one request is ours; the server counts five: other clients share the budget.
+    lim.observe(200, {"x-ratelimit-limit-second": "5", "x-ratelimit-remaining-second": "0"})
+    assert lim.paused_until == 1.0
+    fake.now = 0.2
+    lim.observe(200, {"x-ratelimit-limit-minute": "100", "x-ratelimit-remaining-minute": "0"})
+    assert lim.paused_until == pytest.approx(60.2)
+
+
 async def test_plenty_remaining_does_not_hold() -> None:
     fake = FakeTime()
     lim = limiter(fake)

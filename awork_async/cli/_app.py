@@ -16,7 +16,7 @@ from typing import Annotated, Any, Protocol, cast
 import typer
 from typer.core import TyperGroup
 
-from . import _defaults as D
+from .. import _constants as D
 from ._errors import CliError, describe_error, redact
 from ._runtime import AppState, disable_verbose_logging, enable_verbose_logging
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import _defaults as D
+from .. import _constants as D
 
 __all__ = ["CliError", "CliUsageError", "describe_error", "redact"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import attrs
 
-from . import _defaults as D
+from .. import _constants as D
 from ._errors import CliUsageError
 
 __all__ = [

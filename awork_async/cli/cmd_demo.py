@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from . import _defaults as D
+from .. import _constants as D
 from ._progress import ExportProgress, summary_line
 from .cmd_export import ExportFormat, open_output
 

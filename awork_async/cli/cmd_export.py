@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from . import _defaults as D
+from .. import _constants as D
 from ._errors import CliError, CliUsageError
 from ._options import entry_filter, parse_date_range, parse_uuid
 from ._progress import ExportProgress, summary_line

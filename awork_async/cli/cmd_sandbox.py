@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from . import _defaults as D
+from .. import _constants as D
 from ._options import parse_rate_limit
 
 __all__ = ["LISTENING_PREFIX", "connect_hint", "sandbox"]

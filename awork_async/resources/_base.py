@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
+from .. import _constants as C
 from .._converter import structure, structure_list, unstructure
 from .._exceptions import APIResponseValidationError
 from .._paginator import AsyncPaginator, validate_page_size
@@ -15,11 +16,34 @@ from .._validation import FilterLike, OrderLike, filter_string, order_string
 
 if TYPE_CHECKING:
     from .._client import AworkClient
-    from .._timeouts import Timeouts
 
-__all__ = ["APIResource"]
+from .._timeouts import Timeouts
+
+__all__ = ["APIResource", "ListOptions"]
 
 T = TypeVar("T")
+
+
+class ListOptions(TypedDict, total=False):
+    """Keyword arguments every list method accepts (see :class:`AsyncPaginator`).
+
+    Attributes:
+        filterby: a filter string or :mod:`awork_async.filters` expression.
+        orderby: e.g. ``"startDateUtc desc"`` (several keys: ``"createdOn,id"``).
+        page_size: items per request, 1..1000 (default 1000; always sent).
+        start_page: the first page to fetch (resume a walk).
+        max_items: stop after this many items.
+        prefetch: pages fetched concurrently once the total is known (0 = sequential).
+        timeout: per-request timeouts (a float is the deadline of each page call).
+    """
+
+    filterby: FilterLike
+    orderby: OrderLike
+    page_size: int
+    start_page: int
+    max_items: int | None
+    prefetch: int
+    timeout: float | Timeouts | None
 
 
 class APIResource:
@@ -122,7 +146,7 @@ class APIResource:
         params: Mapping[str, QueryValue] | None = None,
         filterby: FilterLike = None,
         orderby: OrderLike = None,
-        page_size: int,
+        page_size: int = C.DEFAULT_PAGE_SIZE,
         start_page: int = 1,
         max_items: int | None = None,
         prefetch: int = 0,

@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .. import _constants as C
+from typing_extensions import Unpack
+
 from .._paginator import AsyncPaginator
-from .._validation import FilterLike, OrderLike, ensure_uuid
+from .._validation import ensure_uuid
 from ..models import TimeBooking, TimeBookingForm, UserTimeBookings
-from ._base import APIResource, path_id
+from ._base import APIResource, ListOptions, path_id
 
 if TYPE_CHECKING:
     from .._timeouts import Timeouts
@@ -33,26 +34,13 @@ class _BookingsBase(APIResource):
 
     def list(
         self,
-        *,
-        filterby: FilterLike = None,
-        orderby: OrderLike = None,
-        page_size: int = C.DEFAULT_PAGE_SIZE,
-        start_page: int = 1,
-        max_items: int | None = None,
-        prefetch: int = 0,
-        timeout: float | Timeouts | None = None,
+        **options: Unpack[ListOptions],
     ) -> AsyncPaginator[TimeBooking]:
         """All bookings the caller may see, as a paginator."""
         return self._paginate(
             self._prefix,
             TimeBooking,
-            filterby=filterby,
-            orderby=orderby,
-            page_size=page_size,
-            start_page=start_page,
-            max_items=max_items,
-            prefetch=prefetch,
-            timeout=timeout,
+            **options,
         )
 
     async def create(

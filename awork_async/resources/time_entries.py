@@ -11,7 +11,7 @@ from typing_extensions import Unpack
 
 from .. import _constants as C
 from .._paginator import AsyncPaginator
-from .._validation import FilterLike, OrderLike, ensure_uuid
+from .._validation import ensure_uuid
 from ..models import (
     IdsForm,
     MultiStatusResult,
@@ -22,7 +22,7 @@ from ..models import (
     TimeEntryCreate,
     TimeEntryUpdate,
 )
-from ._base import APIResource, path_id
+from ._base import APIResource, ListOptions, path_id
 
 if TYPE_CHECKING:
     from .._timeouts import Timeouts
@@ -53,14 +53,7 @@ class TimeEntriesResource(APIResource):
 
     def list(
         self,
-        *,
-        filterby: FilterLike = None,
-        orderby: OrderLike = None,
-        page_size: int = C.DEFAULT_PAGE_SIZE,
-        start_page: int = 1,
-        max_items: int | None = None,
-        prefetch: int = 0,
-        timeout: float | Timeouts | None = None,
+        **options: Unpack[ListOptions],
     ) -> AsyncPaginator[TimeEntry]:
         """All time entries the caller may see (``GET /timeentries``), as a paginator.
 
@@ -78,76 +71,38 @@ class TimeEntriesResource(APIResource):
         return self._paginate(
             "/timeentries",
             TimeEntry,
-            filterby=filterby,
-            orderby=orderby,
-            page_size=page_size,
-            start_page=start_page,
-            max_items=max_items,
-            prefetch=prefetch,
-            timeout=timeout,
+            **options,
         )
 
     def list_for_project(
         self,
         project_id: IdLike,
-        *,
-        filterby: FilterLike = None,
-        orderby: OrderLike = None,
-        page_size: int = C.DEFAULT_PAGE_SIZE,
-        start_page: int = 1,
-        max_items: int | None = None,
-        prefetch: int = 0,
-        timeout: float | Timeouts | None = None,
+        **options: Unpack[ListOptions],
     ) -> AsyncPaginator[TimeEntry]:
         """The time entries of one project (``GET /projects/{projectId}/timeentries``)."""
         return self._paginate(
             f"/projects/{path_id(project_id, 'project_id')}/timeentries",
             TimeEntry,
-            filterby=filterby,
-            orderby=orderby,
-            page_size=page_size,
-            start_page=start_page,
-            max_items=max_items,
-            prefetch=prefetch,
-            timeout=timeout,
+            **options,
         )
 
     def list_for_task(
         self,
         task_id: IdLike,
-        *,
-        filterby: FilterLike = None,
-        orderby: OrderLike = None,
-        page_size: int = C.DEFAULT_PAGE_SIZE,
-        start_page: int = 1,
-        max_items: int | None = None,
-        prefetch: int = 0,
-        timeout: float | Timeouts | None = None,
+        **options: Unpack[ListOptions],
     ) -> AsyncPaginator[TimeEntry]:
         """The time entries of one task (``GET /tasks/{taskId}/timeentries``)."""
         return self._paginate(
             f"/tasks/{path_id(task_id, 'task_id')}/timeentries",
             TimeEntry,
-            filterby=filterby,
-            orderby=orderby,
-            page_size=page_size,
-            start_page=start_page,
-            max_items=max_items,
-            prefetch=prefetch,
-            timeout=timeout,
+            **options,
         )
 
     def list_simplified(
         self,
         *,
         grouping: str | None = None,
-        filterby: FilterLike = None,
-        orderby: OrderLike = None,
-        page_size: int = C.DEFAULT_PAGE_SIZE,
-        start_page: int = 1,
-        max_items: int | None = None,
-        prefetch: int = 0,
-        timeout: float | Timeouts | None = None,
+        **options: Unpack[ListOptions],
     ) -> AsyncPaginator[SimplifiedTimeEntry]:
         """Entries in the lighter model (``GET /timeentries/simplified``).
 
@@ -157,13 +112,7 @@ class TimeEntriesResource(APIResource):
             "/timeentries/simplified",
             SimplifiedTimeEntry,
             params={"grouping": grouping},
-            filterby=filterby,
-            orderby=orderby,
-            page_size=page_size,
-            start_page=start_page,
-            max_items=max_items,
-            prefetch=prefetch,
-            timeout=timeout,
+            **options,
         )
 
     # -- single entries --------------------------------------------------------------------

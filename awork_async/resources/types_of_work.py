@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .. import _constants as C
+from typing_extensions import Unpack
+
 from .._paginator import AsyncPaginator
-from .._validation import FilterLike, OrderLike
 from ..models import (
     ArchivedForm,
     DeleteTypeOfWorkForm,
@@ -17,7 +17,7 @@ from ..models import (
     TypeOfWork,
     TypeOfWorkForm,
 )
-from ._base import APIResource, path_id
+from ._base import APIResource, ListOptions, path_id
 
 if TYPE_CHECKING:
     from .._timeouts import Timeouts
@@ -34,13 +34,7 @@ class TypesOfWorkResource(APIResource):
         self,
         *,
         show_archived: bool = False,
-        filterby: FilterLike = None,
-        orderby: OrderLike = None,
-        page_size: int = C.DEFAULT_PAGE_SIZE,
-        start_page: int = 1,
-        max_items: int | None = None,
-        prefetch: int = 0,
-        timeout: float | Timeouts | None = None,
+        **options: Unpack[ListOptions],
     ) -> AsyncPaginator[TypeOfWork]:
         """All types of work (archived ones only with ``show_archived=True``)."""
         if not isinstance(show_archived, bool):
@@ -49,13 +43,7 @@ class TypesOfWorkResource(APIResource):
             "/typeofwork",
             TypeOfWork,
             params={"showArchived": show_archived or None},
-            filterby=filterby,
-            orderby=orderby,
-            page_size=page_size,
-            start_page=start_page,
-            max_items=max_items,
-            prefetch=prefetch,
-            timeout=timeout,
+            **options,
         )
 
     async def list_for_project(

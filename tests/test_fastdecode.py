@@ -1,0 +1,391 @@
+"""The fast structuring path: equal to the reference on generated and spec data, exact sharing.
+
+The reference is a straightforward cattrs converter written here (renames and the usual hooks,
+nothing else) plus the package's own cattrs converter; the fast path must give EQUAL trees.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timezone
+from typing import Any
+from uuid import UUID
+
+import attrs
+import cattrs
+import orjson
+import pytest
+from _spec import response_strategy
+from cattrs.gen import make_dict_structure_fn, override
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from awork_async import _converter, models
+from awork_async._converter import converter, structure, structure_list
+from awork_async._naming import to_camel
+from awork_async._timeutil import (
+    WALL_CLOCK,
+    parse_date,
+    parse_local_datetime,
+    parse_utc_datetime,
+)
+from awork_async.models import (
+    TaskStatus,
+    TimeEntry,
+    TimeEntryTask,
+    TimeEntryUser,
+    TypeOfWorkRef,
+)
+from awork_async.sandbox._generate import generate_workspace
+
+UID = "123e4567-e89b-12d3-a456-426614174000"
+
+RESPONSE_SCHEMAS: dict[str, type[Any]] = {
+    "TimeTracking": models.TimeEntry,
+    "SimplifiedTimeTracking": models.SimplifiedTimeEntry,
+    "TimeBooking": models.TimeBooking,
+    "GetTimeBookingForUsersResult": models.UserTimeBookings,
+    "MultiStatusResult": models.MultiStatusResult,
+    "TypeOfWork": models.TypeOfWork,
+    "TimeReport": models.TimeReport,
+    "TimeTrackingSetting": models.TimeTrackingSetting,
+    "UserAndWorkspace": models.UserAndWorkspace,
+}
+
+
+def _straightforward() -> cattrs.Converter:
+    """A plain cattrs converter: camelCase renames and the obvious scalar hooks."""
+    conv = cattrs.Converter()
+    conv.register_structure_hook(UUID, lambda v, _: UUID(v))
+    conv.register_structure_hook(datetime, lambda v, _: parse_utc_datetime(v))
+    conv.register_structure_hook(date, lambda v, _: parse_date(v))
+
+    def wall_clock(value: Any, _: Any) -> datetime | None:
+        return None if value is None else parse_local_datetime(value)
+
+    def factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        overrides: dict[str, Any] = {}
+        for field in attrs.fields(cls):
+            hook = wall_clock if field.metadata.get(WALL_CLOCK) else None
+            overrides[field.name] = override(rename=to_camel(field.name), struct_hook=hook)
+        return make_dict_structure_fn(cls, conv, **overrides)
+
+    conv.register_structure_hook_factory(attrs.has, factory)
+    return conv
+
+
+PLAIN = _straightforward()
+
+
+@pytest.fixture(autouse=True)
+def _cold_caches() -> Iterator[None]:
+    _converter.clear_caches()
+    yield
+    _converter.clear_caches()
+
+
+def _generated_page(count: int, seed: int = 3) -> list[dict[str, Any]]:
+    ws, _ = generate_workspace(
+        seed=seed,
+        entries=count,
+        users=25,
+        projects=40,
+        tasks=400,
+        types_of_work=10,
+        time_bookings=0,
+        anchor=date(2025, 6, 30),
+        days=120,
+    )
+    data: list[dict[str, Any]] = orjson.loads(orjson.dumps(list(ws.entries.values())))
+    return data
+
+
+def _fast(cls: type[Any]) -> Callable[[Any, Any], Any]:
+    decoder = _converter._fast_decoder(cls)
+    assert decoder is not None, cls
+    return decoder
+
+
+# --- equality with the references ---------------------------------------------------------
+
+
+def test_generated_page_equals_both_references() -> None:
+    page = _generated_page(400)
+    ours = structure_list(page, TimeEntry)
+    assert ours == [PLAIN.structure(item, TimeEntry) for item in page]
+    assert ours == [converter.structure(item, TimeEntry) for item in page]
+    assert sum(e.task is not None for e in ours) > 200  # nested objects were really exercised
+    assert any(e.breaks for e in ours)
+
+
+def test_fast_path_is_taken_for_valid_data() -> None:
+    # the generated decoder itself (not the fallback) accepts every generated entry
+    page = _generated_page(200, seed=5)
+    decode = _fast(TimeEntry)
+    cache = _converter._Page()
+    assert [decode(item, cache) for item in page] == [PLAIN.structure(i, TimeEntry) for i in page]
+
+
+def test_single_structure_equals_reference() -> None:
+    for item in _generated_page(50, seed=11):
+        assert structure(item, TimeEntry) == PLAIN.structure(item, TimeEntry)
+
+
+_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@pytest.mark.parametrize("schema_name", sorted(RESPONSE_SCHEMAS))
+def test_spec_data_equal_to_reference(schema_name: str) -> None:
+    cls = RESPONSE_SCHEMAS[schema_name]
+    decode = _fast(cls)
+
+    @_SETTINGS
+    @given(st.lists(response_strategy(schema_name, allow_extra=True), max_size=3))
+    def check(items: list[dict[str, Any]]) -> None:
+        expected = [converter.structure(item, cls) for item in items]
+        assert [decode(item, _converter._Page()) for item in items] == expected
+        assert structure_list(items, cls) == expected
+        assert structure_list(items, cls) == expected  # warm caches: still equal
+        assert [PLAIN.structure(item, cls) for item in items] == expected
+
+    check()
+
+
+# --- sharing is exact ----------------------------------------------------------------------
+
+
+def test_equal_nested_objects_are_shared() -> None:
+    page = _generated_page(300)
+    entries = structure_list(page, TimeEntry)
+    by_task: dict[UUID, TimeEntryTask] = {}
+    shared = 0
+    for entry in entries:
+        if entry.task is None or entry.task.id is None:
+            continue
+        first = by_task.setdefault(entry.task.id, entry.task)
+        shared += first is entry.task
+        assert first == entry.task
+    assert shared > len(by_task)  # repeated tasks are one object
+    users = {id(e.user) for e in entries}
+    assert len(users) <= 25
+
+
+def _user(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {"id": UID, "firstName": "Ann", "hasImage": True}
+    base.update(changes)
+    return base
+
+
+def test_unequal_dicts_never_share() -> None:
+    first, second = structure_list([{"user": _user()}, {"user": _user(firstName="Bob")}], TimeEntry)
+    assert first.user is not None and second.user is not None
+    assert first.user.first_name == "Ann"
+    assert second.user.first_name == "Bob"
+
+
+def test_bool_and_int_are_not_confused() -> None:
+    # {"hasImage": 1} == {"hasImage": True} in Python, but 1 is not a JSON boolean
+    structure_list([{"user": _user()}], TimeEntry)
+    with pytest.raises(cattrs.BaseValidationError):
+        structure_list([{"user": _user()}, {"user": _user(hasImage=1)}], TimeEntry)
+    with pytest.raises(cattrs.BaseValidationError):
+        structure({"user": _user(hasImage=1)}, TimeEntry)
+
+
+def test_nan_and_null_are_not_confused() -> None:
+    # orjson encodes NaN as null: the == check keeps them apart
+    status: dict[str, object] = {"id": UID, "order": None}
+    nan_status = dict(status, order=float("nan"))
+    with_none, with_nan = structure_list(
+        [{"task": {"taskStatus": status}}, {"task": {"taskStatus": nan_status}}], TimeEntry
+    )
+    assert with_none.task is not None and with_none.task.task_status is not None
+    assert with_nan.task is not None and with_nan.task.task_status is not None
+    assert with_none.task.task_status.order is None
+    order = with_nan.task.task_status.order
+    assert order is not None and order != order
+
+
+def test_int_and_float_numbers_decode_alike() -> None:
+    one, one_float = structure_list([{"order": 1}, {"order": 1.0}], TaskStatus)
+    assert one == one_float == TaskStatus(order=1.0)
+
+
+def test_mutated_source_dict_is_not_served_stale() -> None:
+    user = _user()
+    first = structure({"user": user}, TimeEntry)
+    user["firstName"] = "Changed"  # the cache holds this dict; its content no longer matches
+    again = structure({"user": _user()}, TimeEntry)
+    assert again == first
+    assert again.user is not None and again.user.first_name == "Ann"
+
+
+def test_objects_given_instead_of_json_are_kept() -> None:
+    # values already decoded (not JSON) are accepted like the reference does, never cached as str
+    uid = UUID(UID)
+    moment = datetime(2024, 1, 2, 3, tzinfo=timezone.utc)
+    entry = structure_list([{"id": uid, "createdOn": moment}, {"id": UID}], TimeEntry)
+    assert entry[0].id is uid
+    assert entry[0].created_on is moment
+    assert entry[1].id == uid
+    assert entry[1].id is not uid
+
+
+def test_cache_limit_bounds_memory_and_stays_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_converter, "CACHE_LIMIT", 16)
+    page = _generated_page(200)
+    assert structure_list(page, TimeEntry) == [PLAIN.structure(i, TimeEntry) for i in page]
+    cache = _converter._PAGE
+    assert len(cache.uuids) <= 16
+    assert len(cache.utc) <= 16
+    assert all(len(objects) <= 16 for objects in cache.objects.values())
+
+
+# --- fallback, forms, odd inputs ---------------------------------------------------------
+
+
+def test_invalid_item_raises_the_reference_error() -> None:
+    page = _generated_page(100)
+    page[70]["user"]["id"] = "not-a-uuid"
+    with pytest.raises(cattrs.BaseValidationError) as info:
+        structure_list(page, TimeEntry)
+    notes = "".join(str(n) for e in info.value.exceptions for n in getattr(e, "__notes__", []))
+    assert "user" in notes
+
+
+def test_oddities_the_fast_path_refuses_still_decode_like_the_reference() -> None:
+    # a string where a list is expected: cattrs iterates it; the fast path hands it over
+    odd: dict[str, Any] = {"availableColumns": "ab", "user": "x"}
+    expected = converter.structure(odd, models.TimeReport)
+    assert structure(odd, models.TimeReport) == expected
+    assert structure_list([odd], models.TimeReport) == [expected]
+
+
+def test_forms_use_the_reference() -> None:
+    assert _converter._fast_decoder(models.TimeEntryCreate) is None
+    form = structure(
+        {"timezone": "UTC", "typeOfWorkId": UID, "userId": UID, "duration": 60},
+        models.TimeEntryCreate,
+    )
+    assert form.user_id == UUID(UID)
+
+
+class _Dict(dict[str, Any]):
+    pass
+
+
+def test_dict_subclasses_and_mappings_take_the_reference_path() -> None:
+    data = _Dict(id=UID, isBillable=True)
+    assert structure(data, TimeEntry) == TimeEntry(id=UUID(UID), is_billable=True)
+    assert structure_list([data], TimeEntry) == [TimeEntry(id=UUID(UID), is_billable=True)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        UID,
+        UID.upper(),
+        UID.replace("-", ""),
+        "{" + UID + "}",
+        "urn:uuid:" + UID,
+        "12-3e4567e89b12d3a456426614174000",
+        "+23e4567-e89b-12d3-a456-426614174000",
+    ],
+)
+def test_fast_uuid_matches_stdlib(text: str) -> None:
+    result = _converter.uuid_from_str(text)
+    expected = UUID(text)
+    assert result == expected
+    assert result.is_safe is expected.is_safe
+    assert str(result) == str(expected)
+
+
+@pytest.mark.parametrize("text", ["", "xyz", UID + "0", UID[:-1] + "g", "urn:uuid:" + UID[:-1]])
+def test_fast_uuid_rejects_like_stdlib(text: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the stdlib's own message
+        UUID(text)
+    with pytest.raises(ValueError):  # noqa: PT011
+        _converter.uuid_from_str(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.uuids())
+def test_fast_uuid_round_trip(value: UUID) -> None:
+    assert _converter.uuid_from_str(str(value)) == value
+
+
+# --- the garbage collector -----------------------------------------------------------------
+
+
+def test_gc_state_is_restored() -> None:
+    page = _generated_page(100)
+    assert gc.isenabled()
+    structure_list(page, TimeEntry)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        structure_list(page, TimeEntry)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_gc_state_is_restored_after_an_error() -> None:
+    page: list[Any] = [*_generated_page(100), "not an object"]
+    with pytest.raises(TypeError, match="item 100"):
+        structure_list(page, TimeEntry)
+    assert gc.isenabled()
+
+
+def test_gc_is_paused_during_a_big_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    real = _converter._fast_decoder(TimeEntryUser)
+    assert real is not None
+
+    def spy(value: Any, page: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(value, page)
+
+    monkeypatch.setitem(_converter._decoders, TimeEntryUser, spy)
+    structure_list([{"firstName": "A"}] * 100, TimeEntryUser)
+    structure_list([{"firstName": "A"}] * 2, TimeEntryUser)
+    assert seen[:100] == [False] * 100
+    assert seen[100:] == [True, True]
+
+
+# --- speed (a generous ratio, never an absolute time) ----------------------------------------
+
+
+def _best_of(runs: int, work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_fast_path_is_much_faster_than_straightforward_cattrs() -> None:
+    page = _generated_page(500)
+
+    def fast() -> object:
+        _converter.clear_caches()
+        return structure_list(page, TimeEntry)
+
+    fast_time = _best_of(3, fast)
+    plain_time = _best_of(3, lambda: [PLAIN.structure(item, TimeEntry) for item in page])
+    assert plain_time / fast_time > 2.0  # measured about 6x (benchmarks/bench_decode.py)
+
+
+def test_small_nested_classes_round_trip() -> None:
+    data = {"id": UID, "name": "Design", "icon": "brush", "isArchived": False}
+    assert structure(data, TypeOfWorkRef) == TypeOfWorkRef(
+        id=UUID(UID), name="Design", icon="brush", is_archived=False
+    )
