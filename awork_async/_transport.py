@@ -56,18 +56,16 @@ def user_agent() -> str:
 
 
 class _CallState:
-    """Per-call bookkeeping: attempts made, and whether the latest may have reached the server.
+    """Per-call bookkeeping: attempts made, and whether the latest one's outcome is unknown.
 
-    ``sent``: the latest attempt's request provably reached the server (an answer began).
     ``in_doubt``: the latest attempt may be at the server without a known outcome (it left
-    the client and neither an answer nor a connect failure came back yet).
+    the client and neither a complete answer nor a connect failure came back yet).
     """
 
-    __slots__ = ("attempt", "in_doubt", "sent")
+    __slots__ = ("attempt", "in_doubt")
 
     def __init__(self) -> None:
         self.attempt = 0
-        self.sent = False
         self.in_doubt = False
 
 
@@ -181,11 +179,10 @@ class Transport:
                     f"{method} {url_text}: no answer within the call's deadline "
                     f"of {timeouts.total:g}s"
                 )
-                maybe_sent = state.sent or state.in_doubt
-                if maybe_sent and not (idempotent or method in IDEMPOTENT_METHODS):
+                if state.in_doubt and not (idempotent or method in IDEMPOTENT_METHODS):
                     raise OutcomeUnknownError(message, method=method, url=url_text) from None
                 raise APITimeoutError(
-                    message, method=method, url=url_text, request_sent=maybe_sent
+                    message, method=method, url=url_text, request_sent=state.in_doubt
                 ) from None
         except Exception as exc:
             if self.hooks:
@@ -217,7 +214,6 @@ class Transport:
             }
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            state.sent = False
             state.in_doubt = True  # until an answer or a connect failure says otherwise
             state.attempt += 1
             started = self._clock()
@@ -233,7 +229,6 @@ class Transport:
                     timeout=timeouts.to_client_timeout(),
                     allow_redirects=False,
                 ) as resp:
-                    state.sent = True
                     raw_body = await resp.read()
                     status = resp.status
                     resp_headers = resp.headers
@@ -260,7 +255,6 @@ class Transport:
                 ) from None
             except aiohttp.ClientError as exc:
                 # Disconnected, reset, truncated body: the request may have been processed.
-                state.sent = True
                 raise self._lost(
                     method,
                     url_text,
