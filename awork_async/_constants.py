@@ -67,6 +67,9 @@ DEFAULT_BACKOFF_MAX: Final = 30.0
 #: beyond it the typed rate-limit error is raised instead.
 DEFAULT_MAX_RETRY_WAIT: Final = 120.0
 
+#: Pages an ordered (offset-paged) export requests concurrently ahead of the writer.
+DEFAULT_ORDERED_PREFETCH: Final = 4
+
 #: Ids sent per request by the batch helpers; larger lists are split and the results merged.
 DEFAULT_BATCH_CHUNK_SIZE: Final = 500
 

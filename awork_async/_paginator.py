@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -134,7 +134,7 @@ class AsyncPaginator(Generic[T]):
             response=raw,
         )
 
-    async def pages(self) -> AsyncIterator[Page[T]]:
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
         """Yield pages in order until the list is exhausted (or ``max_items`` is reached)."""
         remaining = self.max_items
         if remaining == 0:
@@ -150,7 +150,7 @@ class AsyncPaginator(Generic[T]):
                     remaining -= len(page.items)
                 yield page
 
-    async def _walk(self) -> AsyncIterator[Page[T]]:
+    async def _walk(self) -> AsyncGenerator[Page[T], None]:
         page = await self._get(self.start_page)
         yield page
         if page.is_last:
@@ -168,14 +168,14 @@ class AsyncPaginator(Generic[T]):
             if page.is_last:
                 return
 
-    async def _walk_concurrently(self, first: Page[T]) -> AsyncIterator[Page[T]]:
+    async def _walk_concurrently(self, first: Page[T]) -> AsyncGenerator[Page[T], None]:
         """Fetch the pages after ``first`` with at most ``prefetch`` requests in flight.
 
         The total from the first page bounds the walk; if the list shrank meanwhile, an empty
         page ends it early, and if it grew, the walk goes on sequentially past the total until
         an empty or final page.
         """
-        last_number = first.page + (first.total_pages or first.page) - 1
+        last_number = max(first.page, first.total_pages or first.page)
         if self.max_items is not None:
             needed = -(-(self.max_items - len(first.items)) // self.page_size)
             last_number = min(last_number, first.page + max(needed, 0))
@@ -209,7 +209,7 @@ class AsyncPaginator(Generic[T]):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _items(self) -> AsyncIterator[T]:
+    async def _items(self) -> AsyncGenerator[T, None]:
         # aclosing: an abandoned iteration closes the walk at once, cancelling prefetches.
         async with contextlib.aclosing(self.pages()) as pages:
             async for page in pages:

@@ -27,6 +27,13 @@ atomically so that ``resume=True`` continues a crashed export byte-identically. 
 flat: at most two pages are held. Each window depends on the previous page, so windows are
 requested one after another; the next one is sent as soon as a page arrives, while the caller
 still works through it, and 1000-entry pages keep the request count low.
+
+``export_time_entries(orderby=...)`` is the **ordered** mode for callers who need the file in
+their own order (e.g. ``duration desc,id``): plain offset pages through
+``client.time_entries.list``, several requested ahead. It gives up the guarantee above: entries
+created, deleted or re-sorted during the export may be skipped or repeated. Its checkpoints are
+taken at page boundaries (the next page number and the output's size), so a resume still never
+duplicates a line; a checkpoint of one mode (or order) is never resumed by the other.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ from ._exceptions import APIResponseValidationError
 from ._paginator import validate_page_size
 from ._response import RawResponse, capture_responses
 from ._timeutil import format_datetime, parse_utc_datetime
-from .filters import Expr, F, Field, and_, to_filter_string
+from .filters import Expr, F, Field, OrderBy, and_, to_filter_string, to_order_string
 from .models import TimeEntry
 from .resources._base import APIResource
 
@@ -62,11 +69,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSV_COLUMNS",
+    "DEFAULT_ORDERED_PREFETCH",
     "ExportCheckpoint",
     "ExportFormat",
     "ExportSummary",
     "KeysetCursor",
     "KeysetWalk",
+    "check_resumable",
     "entry_to_json_line",
     "entry_to_row",
     "export_time_entries",
@@ -90,6 +99,9 @@ DEFAULT_CHECKPOINT_EVERY: Final = C.DEFAULT_EXPORT_CHECKPOINT_EVERY
 #: Sort key of the export windows.
 EXPORT_KEY_FIELD: Final = C.EXPORT_KEY_FIELD
 _CHECKPOINT_VERSION: Final = 1
+#: Version of checkpoints of an ordered export (version-1 readers must not resume them).
+_ORDERED_CHECKPOINT_VERSION: Final = 2
+DEFAULT_ORDERED_PREFETCH: Final = C.DEFAULT_ORDERED_PREFETCH
 
 # ------------------------------------------------------------------------------ keyset windows
 
@@ -196,12 +208,7 @@ class KeysetWalk:
         if data is None:
             return [], raw.page_info.total_items, raw
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-            raise APIResponseValidationError(
-                f"{raw.method} {raw.url}: expected a JSON array of objects",
-                status=raw.status,
-                method=raw.method,
-                url=raw.url,
-            )
+            raise _not_an_object(raw)
         total = raw.page_info.total_items
         if self.total_estimate is None:
             self.total_estimate = total
@@ -352,6 +359,12 @@ def _opt_int(value: object, name: str) -> int | None:
     return value
 
 
+def _page_number(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("checkpoint field startPage must be an int >= 1")
+    return value
+
+
 def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"checkpoint field {name} must be true or false")
@@ -372,6 +385,15 @@ class ExportCheckpoint:
             entry counted here; resuming truncates the output to it.
         format: the output format of :func:`export_time_entries`.
         complete: the export reached the end of the list when this was written.
+        orderby: set only by an *ordered* export (``export_time_entries(orderby=...)``, offset
+            pages in the caller's order); ``None`` for the consistent keyset walk. Resuming in
+            the other mode or with another order is refused.
+        page_size: the page size of an ordered export (its pages are numbered by it).
+        start_page: the page an ordered export continues with (the one after the last page
+            written completely).
+
+    The ordered-export fields are written to JSON only when ``orderby`` is set (as version
+    2, which older readers refuse instead of misreading); keyset checkpoints stay version 1.
     """
 
     created_on: datetime | None = None
@@ -383,6 +405,9 @@ class ExportCheckpoint:
     byte_offset: int | None = None
     format: str | None = None
     complete: bool = False
+    orderby: str | None = None
+    page_size: int | None = None
+    start_page: int = 1
 
     @property
     def cursor(self) -> KeysetCursor:
@@ -404,7 +429,7 @@ class ExportCheckpoint:
     def to_json(self) -> str:
         """A compact JSON document (datetimes in UTC with microseconds, UUIDs as strings)."""
         data: dict[str, JSONValue] = {
-            "version": _CHECKPOINT_VERSION,
+            "version": _CHECKPOINT_VERSION if self.orderby is None else _ORDERED_CHECKPOINT_VERSION,
             "createdOn": None if self.created_on is None else format_datetime(self.created_on),
             "boundaryIds": [str(i) for i in self.boundary_ids],
             "inGroup": self.in_group,
@@ -415,6 +440,8 @@ class ExportCheckpoint:
             "format": self.format,
             "complete": self.complete,
         }
+        if self.orderby is not None:
+            data.update(orderby=self.orderby, pageSize=self.page_size, startPage=self.start_page)
         return orjson.dumps(data).decode()
 
     @classmethod
@@ -424,8 +451,11 @@ class ExportCheckpoint:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"the checkpoint is not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("version") != _CHECKPOINT_VERSION:
-            raise ValueError(f"not an export checkpoint of version {_CHECKPOINT_VERSION}")
+        versions = (_CHECKPOINT_VERSION, _ORDERED_CHECKPOINT_VERSION)
+        if not isinstance(data, dict) or data.get("version") not in versions:
+            raise ValueError(
+                f"not an export checkpoint of version {' or '.join(map(str, versions))}"
+            )
         created = _opt_str(data.get("createdOn"), "createdOn")
         group_after = _opt_str(data.get("groupAfter"), "groupAfter")
         count = _opt_int(data.get("count", 0), "count")
@@ -439,6 +469,50 @@ class ExportCheckpoint:
             byte_offset=_opt_int(data.get("byteOffset"), "byteOffset"),
             format=_opt_str(data.get("format"), "format"),
             complete=_flag(data.get("complete", False), "complete"),
+            orderby=_opt_str(data.get("orderby"), "orderby"),
+            page_size=_opt_int(data.get("pageSize"), "pageSize"),
+            start_page=_page_number(data.get("startPage", 1)),
+        )
+
+
+def check_resumable(
+    checkpoint: ExportCheckpoint,
+    *,
+    filterby: str | None,
+    orderby: str | None = None,
+    page_size: int | None = None,
+    format: str | None = None,
+) -> None:
+    """Raise ``ValueError`` unless ``checkpoint`` can continue an export with these settings.
+
+    The mode (consistent keyset walk, or ordered when ``orderby`` is set), the order, the
+    filter and, for an ordered export, the page size must all match; ``format`` is compared
+    when given.
+    """
+    if format is not None and checkpoint.format != format:
+        raise ValueError(f"the checkpoint belongs to a {checkpoint.format} export, not {format}")
+    if checkpoint.orderby != orderby:
+        if checkpoint.orderby is None:
+            raise ValueError(
+                "the checkpoint belongs to a consistent export (in its own createdOn,id order), "
+                f"not to an ordered one (orderby={orderby!r}); resume it without orderby"
+            )
+        if orderby is None:
+            raise ValueError(
+                f"the checkpoint belongs to an ordered export (orderby={checkpoint.orderby!r}); "
+                "resume it with the same orderby"
+            )
+        raise ValueError(
+            f"the checkpoint was taken with orderby={checkpoint.orderby!r}, not {orderby!r}"
+        )
+    if checkpoint.filterby != filterby:
+        raise ValueError(
+            f"the checkpoint was taken with filterby={checkpoint.filterby!r}, not {filterby!r}"
+        )
+    if orderby is not None and checkpoint.page_size != page_size:
+        raise ValueError(
+            f"the checkpoint was taken with page_size={checkpoint.page_size}, not {page_size} "
+            "(an ordered export resumes by page number)"
         )
 
 
@@ -529,15 +603,14 @@ def iter_time_entries_consistent(
                 save(checkpoint.to_json())
 
     Each entry comes with the checkpoint *after* it; pass a saved one as ``checkpoint`` to
-    continue where it was taken (with the same ``filterby``; another raises ``ValueError``).
+    continue where it was taken (with the same ``filterby``; another, or a checkpoint of an
+    ordered export, raises ``ValueError``).
     ``raw=True`` yields the entries as the API sent them (dicts with camelCase keys) instead of
     :class:`TimeEntry` models. Nothing is sent until iteration starts.
     """
     text = to_filter_string(filterby)
-    if checkpoint is not None and checkpoint.filterby != text:
-        raise ValueError(
-            f"the checkpoint was taken with filterby={checkpoint.filterby!r}, not {text!r}"
-        )
+    if checkpoint is not None:
+        check_resumable(checkpoint, filterby=text)
     walk = KeysetWalk(
         client,
         field=EXPORT_KEY_FIELD,
@@ -550,7 +623,7 @@ def iter_time_entries_consistent(
 
 async def _iterate(
     walk: KeysetWalk, count: int, filterby: str | None, raw: bool
-) -> AsyncIterator[tuple[TimeEntry | Row, ExportCheckpoint]]:
+) -> AsyncGenerator[tuple[TimeEntry | Row, ExportCheckpoint], None]:
     async for row, cursor in walk.rows():
         count += 1
         point = ExportCheckpoint.at(cursor, count=count, filterby=filterby)
@@ -743,35 +816,139 @@ def _prepare_resume(output: BinaryIO, offset: int) -> None:
     output.seek(offset)
 
 
+class _KeysetRows:
+    """Rows of the consistent keyset walk, each with the checkpoint after it."""
+
+    def __init__(self, walk: KeysetWalk, count: int) -> None:
+        self.walk = walk
+        self.base = count
+
+    @property
+    def pages(self) -> int:
+        return self.walk.pages
+
+    def estimate(self) -> int | None:
+        total = self.walk.total_estimate  # what is left after the resumed position
+        return None if total is None else self.base + total
+
+    async def rows(self) -> AsyncGenerator[tuple[Row, ExportCheckpoint | None], None]:
+        async with contextlib.aclosing(
+            _iterate(self.walk, self.base, self.walk.filterby, raw=True)
+        ) as rows:
+            async for row, point in rows:
+                assert isinstance(row, dict)
+                yield row, point
+
+
+class _OrderedRows:
+    """Rows of offset pages in the caller's order; a checkpoint comes only with a page's last row.
+
+    ``start`` is the checkpoint to continue from (``count``/``start_page``); a complete one
+    yields nothing (an offset walk cannot tell where new entries landed).
+    """
+
+    def __init__(
+        self,
+        client: AworkClient,
+        start: ExportCheckpoint,
+        *,
+        prefetch: int,
+    ) -> None:
+        assert start.orderby is not None
+        assert start.page_size is not None
+        self.start = start
+        self.pages = 0
+        self.total: int | None = None
+        self.paginator = client.time_entries.list(
+            filterby=start.filterby,
+            orderby=start.orderby,
+            page_size=start.page_size,
+            start_page=start.start_page,
+            prefetch=prefetch,
+        ).raw()
+
+    def estimate(self) -> int | None:
+        return self.total  # aw-totalitems of the whole list
+
+    async def rows(self) -> AsyncGenerator[tuple[Row, ExportCheckpoint | None], None]:
+        if self.start.complete:
+            return
+        count = self.start.count
+        # Close the walk when this generator closes: that stops its prefetches at once.
+        async with contextlib.aclosing(self.paginator.pages()) as pages:
+            async for page in pages:
+                self.pages += 1
+                if self.total is None:
+                    self.total = page.total_items
+                items: list[Row] = []
+                for item in page.items:
+                    if not isinstance(item, dict):
+                        raise _not_an_object(page.response)
+                    items.append(item)
+                count += len(items)
+                point = attrs.evolve(self.start, count=count, start_page=page.page + 1)
+                for number, row in enumerate(items, 1):
+                    yield row, (point if number == len(items) else None)
+
+
+def _not_an_object(raw: RawResponse) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"{raw.method} {raw.url}: expected a JSON array of objects",
+        status=raw.status,
+        method=raw.method,
+        url=raw.url,
+    )
+
+
 async def export_time_entries(
     client: AworkClient,
     output: BinaryIO,
     *,
     format: ExportFormat,
     filterby: FilterLike = None,
+    orderby: str | OrderBy | None = None,
     page_size: int = C.DEFAULT_PAGE_SIZE,
     checkpoint_path: Path | None = None,
     resume: bool = False,
     on_progress: Callable[[int, int | None], None] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    prefetch: int = DEFAULT_ORDERED_PREFETCH,
 ) -> ExportSummary:
-    """Stream every matching time entry to ``output`` as JSONL or CSV, consistently.
+    """Stream every matching time entry to ``output`` as JSONL or CSV.
+
+    Two modes:
+
+    * **consistent** (default, no ``orderby``): the keyset walk of this module, in
+      ``createdOn,id`` order. Every entry that exists for the whole export is written exactly
+      once, even while entries are created or deleted meanwhile.
+    * **ordered** (``orderby`` given, e.g. ``"duration desc,id"``): plain offset pages
+      (``page=1,2,…``) in the caller's order, ``prefetch`` pages requested concurrently.
+      **Not consistent under concurrent change**: if entries are created, deleted or changed
+      (in a sort key) during the export, some may be skipped or written twice. End the order
+      with a unique key (``,id``) so that ties are not ordered differently from page to page.
 
     Args:
         output: an open binary file (or ``sys.stdout.buffer``). Writing starts at its position.
         format: ``"jsonl"`` (one API object per line, lossless) or ``"csv"`` (a header, then
             :data:`CSV_COLUMNS`).
         filterby: a filter string or :mod:`awork_async.filters` expression.
+        orderby: the order of an ordered export (``str`` or :func:`~awork_async.filters.order_by`);
+            ``None`` (or empty) for the consistent mode.
         page_size: entries per request (1..1000).
         checkpoint_path: where to keep an :class:`ExportCheckpoint`. It is written atomically
-            every ``checkpoint_every`` entries and at the end, always after the output has been
-            flushed and fsynced, and records the output's byte offset.
+            every ``checkpoint_every`` entries (in ordered mode: at the first page boundary
+            after them) and at the end, always after the output has been flushed and fsynced,
+            and records the output's byte offset.
         resume: continue from the checkpoint at ``checkpoint_path`` (start afresh when there is
             none). The output (opened ``r+b`` or ``ab``) is truncated to the recorded offset, so
             a line cut by a crash is dropped and the result is byte-identical to an uninterrupted
-            export of the same data. A different ``format`` or ``filterby`` is refused.
+            export of the same data. A different ``format``, ``filterby``, mode or ``orderby``
+            (and in ordered mode ``page_size``) is refused with ``ValueError``. Resuming a
+            complete consistent export adds the entries created since; a complete ordered one
+            adds nothing.
         on_progress: called with ``(entries done, total estimate or None)`` at every checkpoint
-            interval and at the end; the estimate is ``aw-totalitems`` of the first window.
+            interval and at the end; the estimate comes from ``aw-totalitems``.
+        prefetch: ordered mode only: pages requested ahead of the writer (0 = one at a time).
 
     Returns an :class:`ExportSummary`. Requests, retries and 429s are counted from the answers
     received (via :func:`~awork_async.capture_responses`).
@@ -785,17 +962,30 @@ async def export_time_entries(
         raise ValueError("resume=True needs checkpoint_path")
     started = time.monotonic()
     text = to_filter_string(filterby)
+    order = to_order_string(orderby)
     previous = read_checkpoint(checkpoint_path) if resume and checkpoint_path else None
-    encoder = _CsvEncoder()
     if previous is not None:
-        if previous.format != format:
-            raise ValueError(f"the checkpoint belongs to a {previous.format} export, not {format}")
-        if previous.filterby != text:
-            raise ValueError(
-                f"the checkpoint was taken with filterby={previous.filterby!r}, not {text!r}"
-            )
+        check_resumable(previous, filterby=text, orderby=order, page_size=page_size, format=format)
         if previous.byte_offset is None:
             raise ValueError("the checkpoint records no byte offset; it cannot resume a file")
+    first = previous or ExportCheckpoint(
+        filterby=text,
+        format=format,
+        orderby=order,
+        page_size=None if order is None else page_size,
+    )
+    source: _KeysetRows | _OrderedRows
+    if order is None:
+        cursor = None if previous is None else previous.cursor
+        walk = KeysetWalk(
+            client, field=EXPORT_KEY_FIELD, filterby=text, page_size=page_size, cursor=cursor
+        )
+        source = _KeysetRows(walk, first.count)
+    else:
+        source = _OrderedRows(client, first, prefetch=prefetch)
+    encoder = _CsvEncoder()
+    if previous is not None:
+        assert previous.byte_offset is not None
         _prepare_resume(output, previous.byte_offset)
         position = previous.byte_offset
     else:
@@ -806,50 +996,40 @@ async def export_time_entries(
             header = encoder.header()
             output.write(header)
             position += len(header)
-    done = 0 if previous is None else previous.count
-    base = done
-    last = previous or ExportCheckpoint(filterby=text, byte_offset=position, format=format)
-    walk = KeysetWalk(
-        client,
-        field=EXPORT_KEY_FIELD,
-        filterby=text,
-        page_size=page_size,
-        cursor=None if previous is None else previous.cursor,
-    )
+    done = base = first.count
+    last = attrs.evolve(first, byte_offset=position)
     tally = _Tally()
-
-    def estimate() -> int | None:
-        return None if walk.total_estimate is None else base + walk.total_estimate
 
     async def save(point: ExportCheckpoint) -> None:
         await asyncio.to_thread(_sync_output, output)
         if checkpoint_path is not None:
             await asyncio.to_thread(write_checkpoint, checkpoint_path, point)
 
-    async with capture_responses() as responses:
+    async with capture_responses() as responses, contextlib.aclosing(source.rows()) as rows:
         since = 0
-        async for row, point in _iterate(walk, done, text, raw=True):
-            assert isinstance(row, dict)
+        async for row, point in rows:
             line = entry_to_json_line(row) if format == "jsonl" else encoder.entry(_to_entry(row))
             output.write(line)
             position += len(line)
-            done = point.count
-            last = attrs.evolve(point, byte_offset=position, format=format)
+            done += 1
             since += 1
+            if point is None:
+                continue
+            last = attrs.evolve(point, byte_offset=position, format=format)
             if since >= checkpoint_every:
                 since = 0
                 await save(last)
                 tally.drain(responses)
                 if on_progress is not None:
-                    on_progress(done, estimate())
+                    on_progress(done, source.estimate())
         last = attrs.evolve(last, byte_offset=position, format=format, complete=True)
         await save(last)
         tally.drain(responses)
     if on_progress is not None:
-        on_progress(done, estimate())
+        on_progress(done, source.estimate())
     return ExportSummary(
         entries=done - base,
-        pages=walk.pages,
+        pages=source.pages,
         requests=tally.requests,
         retries=tally.retries,
         rate_limited=tally.rate_limited,

@@ -187,6 +187,54 @@ def test_resume_refuses_another_format(sandbox: Sandbox, tmp_path: Path) -> None
     assert "jsonl export, not csv" in one_error_line(result)
 
 
+def by_duration_desc_then_id(sb: Sandbox, keep: set[str] | None = None) -> list[str]:
+    entries = sorted(entries_of(sb).values(), key=lambda e: (-e["duration"], e["id"]))
+    return [e["id"] for e in entries if keep is None or e["id"] in keep]
+
+
+def test_export_orderby_to_a_file_and_resume(sandbox: Sandbox, tmp_path: Path) -> None:
+    out = tmp_path / "ordered.csv"
+    args = ["export", "time-entries", "-f", "csv", "-o", str(out), "--page-size", "64"]
+    result = run(sandbox, *args, "--orderby", " duration  desc , id")
+    assert result.exit_code == 0, result.stderr
+    ids = [row["id"] for row in csv.DictReader(io.StringIO(out.read_text()))]
+    assert ids == by_duration_desc_then_id(sandbox)
+    assert len(ids) == 600
+    assert "exported 600 entries" in result.stderr
+    checkpoint = json.loads((tmp_path / "ordered.csv.checkpoint").read_text())
+    assert checkpoint["complete"] is True
+    assert (checkpoint["orderby"], checkpoint["pageSize"]) == ("duration desc,id", 64)
+    before = out.read_bytes()
+
+    again = run(sandbox, *args, "--orderby", "duration desc,id", "--resume")
+    assert again.exit_code == 0, again.stderr
+    assert "exported 0 entries" in again.stderr
+    other_order = run(sandbox, *args, "--orderby", "duration asc,id", "--resume")
+    assert other_order.exit_code == 1
+    assert "orderby='duration desc,id', not 'duration asc,id'" in one_error_line(other_order)
+    no_order = run(sandbox, *args, "--resume")
+    assert no_order.exit_code == 1
+    assert "belongs to an ordered export" in one_error_line(no_order)
+    assert out.read_bytes() == before
+
+
+def test_export_orderby_with_a_filter_to_stdout(sandbox: Sandbox) -> None:
+    result = run(
+        sandbox, "export", "time-entries", "--billable", "--orderby", "duration desc,id", "-q"
+    )
+    assert result.exit_code == 0, result.stderr
+    billable = {i for i, e in entries_of(sandbox).items() if e["isBillable"]}
+    assert billable
+    assert [r["id"] for r in jsonl(result.stdout)] == by_duration_desc_then_id(sandbox, billable)
+
+
+def test_server_rejected_orderby_is_a_runtime_error(sandbox: Sandbox) -> None:
+    result = run(sandbox, "export", "time-entries", "--orderby", "nosuchfield")
+    assert result.exit_code == 1
+    assert "unknown property 'nosuchfield'" in one_error_line(result)
+    assert result.stdout == ""
+
+
 # ------------------------------------------------------------------------------ lists
 
 
@@ -331,7 +379,10 @@ def test_timer_start_needs_a_type_of_work(timer_sandbox: Sandbox) -> None:
         (["export", "time-entries", "--page-size", "5000"], "--page-size"),
         (["export", "time-entries", "--user", "bob"], "--user: 'bob' is not an id"),
         (["export", "time-entries", "--resume"], "--resume needs --output FILE"),
-        (["export", "time-entries", "--orderby", "duration"], "--orderby is not supported"),
+        (
+            ["export", "time-entries", "--orderby", "duration sideways"],
+            "--orderby: 'duration sideways' is not an order key",
+        ),
         (["export", "nothing"], "No such command"),
         (["--nope"], "No such option"),
     ],

@@ -23,6 +23,8 @@ from awork_async._converter import structure
 from awork_async.export import (
     CSV_COLUMNS,
     ExportCheckpoint,
+    ExportFormat,
+    ExportSummary,
     KeysetCursor,
     KeysetWalk,
     entry_to_json_line,
@@ -32,7 +34,7 @@ from awork_async.export import (
     read_checkpoint,
     window_query,
 )
-from awork_async.filters import F
+from awork_async.filters import F, OrderBy, desc, order_by
 from awork_async.models import TimeEntry
 from awork_async.sandbox import Sandbox
 
@@ -240,6 +242,27 @@ def test_checkpoint_json_round_trip() -> None:
     assert ExportCheckpoint.from_json(ExportCheckpoint().to_json()) == ExportCheckpoint()
 
 
+def test_checkpoint_json_of_an_ordered_export() -> None:
+    point = ExportCheckpoint(
+        count=16, orderby="duration desc,id", page_size=8, start_page=3, byte_offset=99
+    )
+    data = orjson.loads(point.to_json())
+    assert data["version"] == 2  # version-1 readers refuse it instead of misreading it
+    assert (data["orderby"], data["pageSize"], data["startPage"]) == ("duration desc,id", 8, 3)
+    assert ExportCheckpoint.from_json(point.to_json()) == point
+
+
+def test_keyset_checkpoint_json_is_unchanged() -> None:
+    # A keyset checkpoint keeps the version-1 shape, and version-1 files read with the defaults.
+    data = orjson.loads(ExportCheckpoint(count=4, byte_offset=10, format="csv").to_json())
+    assert data["version"] == 1
+    assert not {"orderby", "pageSize", "startPage"} & set(data)
+    old = '{"version": 1, "count": 4, "byteOffset": 10, "format": "csv", "complete": false}'
+    restored = ExportCheckpoint.from_json(old)
+    assert restored == ExportCheckpoint(count=4, byte_offset=10, format="csv")
+    assert (restored.orderby, restored.page_size, restored.start_page) == (None, None, 1)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -250,6 +273,8 @@ def test_checkpoint_json_round_trip() -> None:
         '{"version": 1, "boundaryIds": [1]}',
         '{"version": 1, "inGroup": "yes"}',
         '{"version": 1, "byteOffset": true}',
+        '{"version": 2, "orderby": "id", "startPage": 0}',
+        '{"version": 2, "orderby": 5}',
     ],
 )
 def test_checkpoint_rejects_malformed_json(text: str) -> None:
@@ -359,13 +384,20 @@ class CrashingWriter:
         return cast(Callable[..., object], getattr(self.inner, name))
 
 
+@pytest.mark.parametrize("orderby", [None, "duration desc,id"])
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 async def test_resume_after_a_crash_is_byte_identical(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, fmt: str
+    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, fmt: str, orderby: str | None
 ) -> None:
     whole = tmp_path / "whole.out"
     with whole.open("wb") as output:
-        await export_time_entries(awork, output, format=fmt, page_size=8)  # type: ignore[arg-type]
+        await export_time_entries(
+            awork,
+            output,
+            format=fmt,  # type: ignore[arg-type]
+            orderby=orderby,
+            page_size=8,
+        )
 
     target, checkpoint = tmp_path / "part.out", tmp_path / "part.cp"
     with target.open("wb") as raw_output:
@@ -375,6 +407,7 @@ async def test_resume_after_a_crash_is_byte_identical(
                 awork,
                 crashing,
                 format=fmt,  # type: ignore[arg-type]
+                orderby=orderby,
                 page_size=8,
                 checkpoint_path=checkpoint,
                 checkpoint_every=7,
@@ -382,6 +415,11 @@ async def test_resume_after_a_crash_is_byte_identical(
     saved = read_checkpoint(checkpoint)
     assert saved is not None
     assert not saved.complete
+    assert saved.count > 0
+    assert saved.orderby == orderby
+    if orderby is not None:  # ordered exports checkpoint at page boundaries
+        assert saved.start_page > 1
+        assert saved.count == (saved.start_page - 1) * 8
     assert target.stat().st_size > (saved.byte_offset or 0), "the crash left a torn tail"
     assert not target.read_bytes().endswith(b"\n")
 
@@ -390,6 +428,7 @@ async def test_resume_after_a_crash_is_byte_identical(
             awork,
             output,
             format=fmt,  # type: ignore[arg-type]
+            orderby=orderby,
             page_size=8,
             checkpoint_path=checkpoint,
             resume=True,
@@ -397,6 +436,9 @@ async def test_resume_after_a_crash_is_byte_identical(
         )
     assert target.read_bytes() == whole.read_bytes()
     assert summary.entries == 90 - saved.count
+    if orderby is not None:  # pages 1 .. start_page-1 were not fetched again
+        # (+1: a paginator started mid-list may read one empty page past the end)
+        assert summary.pages <= 12 - saved.start_page + 2
 
 
 async def test_resume_refuses_another_format_or_filter(awork: AworkClient, tmp_path: Path) -> None:
@@ -493,3 +535,141 @@ async def test_stopping_early_cancels_the_prefetched_window(awork: AworkClient) 
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not [t for t in others if "_fetch" in repr(t.get_coro())]
     assert walk.pages <= 3
+
+
+# ---------------------------------------------------------------------------- ordered export
+
+
+def _duration_desc_then_id(sandbox: Sandbox) -> list[str]:
+    entries = sandbox.store.entries.values()
+    return [str(e["id"]) for e in sorted(entries, key=lambda e: (-int(e["duration"]), e["id"]))]
+
+
+@pytest.mark.parametrize("orderby", ["duration desc,id", order_by(desc(F.duration), F.id)])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+async def test_ordered_export_follows_the_requested_order(
+    sandbox: Sandbox,
+    awork: AworkClient,
+    tmp_path: Path,
+    fmt: ExportFormat,
+    orderby: str | OrderBy,
+) -> None:
+    checkpoint = tmp_path / "cp.json"
+    buffer = io.BytesIO()
+    progress: list[tuple[int, int | None]] = []
+    summary = await export_time_entries(
+        awork,
+        buffer,
+        format=fmt,
+        orderby=orderby,
+        page_size=7,
+        checkpoint_path=checkpoint,
+        checkpoint_every=10,
+        on_progress=lambda done, total: progress.append((done, total)),
+    )
+    if fmt == "jsonl":
+        ids = [orjson.loads(line)["id"] for line in buffer.getvalue().splitlines()]
+    else:
+        ids = [row["id"] for row in csv.DictReader(io.StringIO(buffer.getvalue().decode()))]
+    expected = _duration_desc_then_id(sandbox)
+    assert len(set(expected)) == 90
+    assert ids == expected
+    assert summary.entries == 90
+    assert summary.pages == 13  # 90 entries in pages of 7
+    # progress at page boundaries once 10 entries have passed since the last report
+    assert [done for done, _ in progress] == [14, 28, 42, 56, 70, 84, 90]
+    assert progress[-1] == (90, 90)
+    final = read_checkpoint(checkpoint)
+    assert final is not None
+    assert final.complete
+    assert (final.orderby, final.page_size, final.count) == ("duration desc,id", 7, 90)
+    assert final.byte_offset == len(buffer.getvalue())
+
+
+async def test_ordered_export_with_a_filter_and_without_prefetch(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    async def export(prefetch: int) -> bytes:
+        buffer = io.BytesIO()
+        await export_time_entries(
+            awork,
+            buffer,
+            format="jsonl",
+            filterby=F.is_billable.eq(True),
+            orderby="duration desc,id",
+            page_size=5,
+            prefetch=prefetch,
+        )
+        return buffer.getvalue()
+
+    sequential = await export(0)
+    assert sequential == await export(4)
+    billable = {i for i, e in sandbox.store.entries.items() if e["isBillable"]}
+    ids = [orjson.loads(line)["id"] for line in sequential.splitlines()]
+    assert ids == [i for i in _duration_desc_then_id(sandbox) if i in billable]
+
+
+async def test_resume_refuses_another_order_mode_or_page_size(
+    awork: AworkClient, tmp_path: Path
+) -> None:
+    ordered, keyset = tmp_path / "ordered.cp", tmp_path / "keyset.cp"
+    target = tmp_path / "out.jsonl"
+    for checkpoint, orderby in ((ordered, "duration desc,id"), (keyset, None)):
+        with target.open("wb") as output:
+            await export_time_entries(
+                awork,
+                output,
+                format="jsonl",
+                orderby=orderby,
+                page_size=50,
+                checkpoint_path=checkpoint,
+            )
+    refused = [
+        (ordered, "duration asc,id", 50, "orderby='duration desc,id', not 'duration asc,id'"),
+        (ordered, None, 50, "belongs to an ordered export"),
+        (ordered, "duration desc,id", 40, "page_size=50, not 40"),
+        (keyset, "duration desc,id", 50, "belongs to a consistent export"),
+    ]
+    for checkpoint, orderby, page_size, message in refused:
+        before = target.read_bytes()
+        with target.open("r+b") as output, pytest.raises(ValueError, match=re.escape(message)):
+            await export_time_entries(
+                awork,
+                output,
+                format="jsonl",
+                orderby=orderby,
+                page_size=page_size,
+                checkpoint_path=checkpoint,
+                resume=True,
+            )
+        assert target.read_bytes() == before, "a refused resume must not touch the file"
+    saved = read_checkpoint(ordered)
+    assert saved is not None
+    with pytest.raises(ValueError, match="ordered export"):
+        iter_time_entries_consistent(awork, checkpoint=saved)
+
+
+async def test_resume_of_a_complete_ordered_export_adds_nothing(
+    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+) -> None:
+    checkpoint, target = tmp_path / "cp.json", tmp_path / "out.csv"
+
+    async def export(mode: str, resume: bool) -> ExportSummary:
+        with target.open(mode) as output:
+            return await export_time_entries(
+                awork,
+                cast(BinaryIO, output),
+                format="csv",
+                orderby="duration desc,id",
+                page_size=20,
+                checkpoint_path=checkpoint,
+                resume=resume,
+            )
+
+    await export("wb", resume=False)
+    before = target.read_bytes()
+    requests = sandbox.stats.requests
+    summary = await export("r+b", resume=True)
+    assert summary.entries == summary.pages == 0
+    assert sandbox.stats.requests == requests
+    assert target.read_bytes() == before

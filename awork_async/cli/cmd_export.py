@@ -1,9 +1,14 @@
-"""``awork-async export time-entries``: a consistent export to JSON Lines or CSV."""
+"""``awork-async export time-entries``: an export to JSON Lines or CSV.
+
+Consistent by default (the keyset walk of :mod:`awork_async.export`); with ``--orderby`` it pages
+in the requested order instead, which is not consistent under concurrent change.
+"""
 
 from __future__ import annotations
 
 import enum
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +27,14 @@ if TYPE_CHECKING:
     from .. import AworkClient
     from ..export import ExportSummary
 
-__all__ = ["ExportFormat", "app", "checkpoint_path_for", "open_output", "run_export"]
+__all__ = [
+    "ExportFormat",
+    "app",
+    "checkpoint_path_for",
+    "open_output",
+    "parse_orderby",
+    "run_export",
+]
 
 app = typer.Typer(help="Export data to files.", no_args_is_help=True)
 
@@ -65,6 +77,28 @@ def open_output(output: str, *, resume: bool) -> Iterator[tuple[BinaryIO, Path |
         yield handle, checkpoint_path_for(path)
 
 
+#: One ``orderby`` key: a property path (``a/b``), optionally ``asc`` or ``desc``.
+_ORDER_KEY_RE = re.compile(r"[A-Za-z_]\w*(?:/[A-Za-z_]\w*)*(?:\s+(?:asc|desc))?", re.IGNORECASE)
+
+
+def parse_orderby(text: str | None) -> str | None:
+    """The ``--orderby`` value as the API expects it (``None`` when absent or blank).
+
+    Keys are separated by commas, each ``path [asc|desc]``; a malformed key is a usage error.
+    """
+    from ..filters import order_by, to_order_string
+
+    if text is None or not text.strip():
+        return None
+    keys = [part.strip() for part in text.split(",")]
+    for key in keys:
+        if not _ORDER_KEY_RE.fullmatch(key):
+            raise CliUsageError(
+                f"--orderby: {key!r} is not an order key (expected e.g. 'duration desc,id')"
+            )
+    return to_order_string(order_by(*(" ".join(key.split()) for key in keys)))
+
+
 def _crash_hook(env: dict[str, str] | os._Environ[str]) -> Callable[[int], None]:
     """Test hook: exit abruptly once ``AWORK_ASYNC_CRASH_AFTER`` entries were reported."""
     text = env.get(D.ENV_CRASH_AFTER)
@@ -85,12 +119,16 @@ def run_export(
     *,
     format: ExportFormat,
     filterby: str | None,
+    orderby: str | None = None,
     page_size: int,
     checkpoint: Path | None,
     resume: bool,
     progress: ExportProgress,
 ) -> ExportSummary:
-    """Run :func:`awork_async.export.export_time_entries` with the state's client."""
+    """Run :func:`awork_async.export.export_time_entries` with the state's client.
+
+    ``orderby`` switches to the ordered (offset-paged, not consistent) export.
+    """
     from ..export import export_time_entries
 
     crash = _crash_hook(os.environ)
@@ -105,6 +143,7 @@ def run_export(
             stream,
             format=format.value,
             filterby=filterby,
+            orderby=orderby,
             page_size=page_size,
             checkpoint_path=checkpoint,
             resume=resume,
@@ -114,7 +153,7 @@ def run_export(
     with progress:
         try:
             return run_with_client(state, body)
-        except ValueError as exc:  # e.g. a checkpoint of another format or filter
+        except ValueError as exc:  # e.g. a checkpoint of another format, filter or order
             raise CliError(f"export refused: {exc}") from None
 
 
@@ -155,9 +194,11 @@ def time_entries(
     orderby: Annotated[
         str | None,
         typer.Option(
-            help="Not supported here: the export walks entries in its own stable key order "
-            "(that is what makes it consistent and resumable); sort the file afterwards.",
-            hidden=False,
+            help='Write entries in this order (e.g. "duration desc,id"; end with a unique key '
+            "such as id). Uses plain offset pages, which are NOT consistent: entries created, "
+            "deleted or changed during the export may be skipped or written twice. Without "
+            "--orderby the export is consistent (its own createdOn,id order). --resume works "
+            "in both modes, with the same --orderby and --page-size.",
             show_default=False,
         ),
     ] = None,
@@ -183,16 +224,13 @@ def time_entries(
 ) -> None:
     """Export time entries, consistently (no entry twice or missing under concurrent edits).
 
-    A file export keeps FILE.checkpoint up to date, so an interrupted run continues with
-    --resume. The progress bar and the summary go to stderr.
+    With --orderby the entries come in that order instead, but the export is then not
+    consistent under concurrent edits. A file export keeps FILE.checkpoint up to date, so an
+    interrupted run continues with --resume. The progress bar and the summary go to stderr.
     """
     state = state_of(ctx)
     first, last = parse_date_range(date_from, date_to)
-    if orderby is not None:
-        raise CliUsageError(
-            "--orderby is not supported by the consistent export (it walks entries in its own "
-            "stable order); leave it out and sort the file afterwards"
-        )
+    order = parse_orderby(orderby)
     filter_text = entry_filter(
         date_from=first,
         date_to=last,
@@ -210,6 +248,7 @@ def time_entries(
                 stream,
                 format=format,
                 filterby=filter_text,
+                orderby=order,
                 page_size=page_size,
                 checkpoint=checkpoint,
                 resume=resume,
