@@ -34,6 +34,8 @@ from typing import Any
 
 import orjson
 
+from ._sansio import header
+
 __all__ = [
     "APIConnectionError",
     "APIResponseValidationError",
@@ -256,18 +258,6 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive lookup that works for plain dicts and multidicts alike."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lname = name.lower()
-    for key, val in headers.items():
-        if key.lower() == lname:
-            return val
-    return None
-
-
 def _status_class(status: int, code: str | None) -> type[APIStatusError]:
     if status == 429:
         return RateLimitError
@@ -327,7 +317,7 @@ def make_status_error(
     if description is None:
         description = "empty response body"
     if trace_id is None:
-        trace_id = _header(headers, "trace-id") or _header(headers, "traceparent")
+        trace_id = header(headers, "trace-id") or header(headers, "traceparent")
     cls = _status_class(status, code)
     kwargs: dict[str, Any] = {
         "status": status,

@@ -12,7 +12,7 @@ from .._exceptions import APIResponseValidationError
 from .._paginator import AsyncPaginator, validate_page_size
 from .._response import RawResponse
 from .._sansio import QueryValue
-from .._validation import FilterLike, OrderLike, filter_string, order_string
+from .._validation import FilterLike, OrderLike, ensure_uuid, filter_string, order_string
 
 if TYPE_CHECKING:
     from .._client import AworkClient
@@ -166,9 +166,7 @@ class APIResource:
             if data is None:
                 return [], raw
             if not isinstance(data, list):
-                raise _invalid(
-                    raw, cls, TypeError(f"expected a JSON array, got {type(data).__name__}")
-                )
+                raise _invalid(raw, f"expected a JSON array, got {type(data).__name__}")
             return data, raw
 
         async def fetch(page: int, size: int) -> tuple[Sequence[T], RawResponse]:
@@ -187,43 +185,32 @@ class APIResource:
 
 def path_id(value: uuid.UUID | str, name: str) -> str:
     """Validate an id for use in a path (``ValueError`` before any request when malformed)."""
-    from .._validation import ensure_uuid
-
     return str(ensure_uuid(value, name))
 
 
+def _expect(data: object, kind: type[dict[str, Any]] | type[list[Any]], raw: RawResponse) -> None:
+    if not isinstance(data, kind):
+        shape = "object" if kind is dict else "array"
+        raise _invalid(raw, f"expected a JSON {shape}, got {type(data).__name__}")
+
+
 def _decode_one(data: object, cls: type[T], raw: RawResponse) -> T:
-    if not isinstance(data, dict):
-        raise APIResponseValidationError(
-            f"{raw.method} {raw.url}: expected a JSON object, got {type(data).__name__}",
-            status=raw.status,
-            method=raw.method,
-            url=raw.url,
-        )
+    _expect(data, dict, raw)
     try:
         return structure(data, cls)
     except Exception as exc:
-        raise _invalid(raw, cls, exc) from exc
+        raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {exc}") from exc
 
 
 def _decode_list(data: object, cls: type[T], raw: RawResponse) -> list[T]:
-    if not isinstance(data, list):
-        raise APIResponseValidationError(
-            f"{raw.method} {raw.url}: expected a JSON array, got {type(data).__name__}",
-            status=raw.status,
-            method=raw.method,
-            url=raw.url,
-        )
+    _expect(data, list, raw)
     try:
         return structure_list(data, cls)
     except Exception as exc:
-        raise _invalid(raw, cls, exc) from exc
+        raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {exc}") from exc
 
 
-def _invalid(raw: RawResponse, cls: type[Any], exc: Exception) -> APIResponseValidationError:
+def _invalid(raw: RawResponse, problem: str) -> APIResponseValidationError:
     return APIResponseValidationError(
-        f"{raw.method} {raw.url}: cannot decode the answer into {cls.__name__}: {exc}",
-        status=raw.status,
-        method=raw.method,
-        url=raw.url,
+        f"{raw.method} {raw.url}: {problem}", status=raw.status, method=raw.method, url=raw.url
     )
