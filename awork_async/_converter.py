@@ -490,7 +490,10 @@ def _generate(cls: type[Any]) -> _Decoder | None:
             return None
         if len(body) == start:  # pragma: no cover - every branch adds lines
             body.append("        pass")
-        setter = cls.__dict__[field.name].__set__
+        slot = next((k.__dict__[field.name] for k in cls.__mro__ if field.name in k.__dict__), None)
+        if slot is None or not hasattr(slot, "__set__"):
+            return None
+        setter = slot.__set__
         setters.append(f"    {gen.ref('set', setter)}(o, {var})")
     body.append("    o = _new(cls)")
     body.extend(setters)
@@ -519,6 +522,7 @@ def _fast_decoder(cls: type[Any]) -> _Decoder | None:
         pass
     with _decoders_lock:
         if cls not in _decoders:
+            _decoders[cls] = None  # a class nested in itself gets the reference path
             _decoders[cls] = _generate(cls) if _fast_eligible(cls) else None
         return _decoders[cls]
 

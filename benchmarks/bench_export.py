@@ -39,7 +39,7 @@ from collections import Counter
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import attrs
 import orjson
@@ -47,14 +47,11 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import machine_info, print_table
+
 from awork_async import AworkClient, Hooks, LocalRateLimiter, NoRateLimiter
 from awork_async.export import export_time_entries
 from awork_async.sandbox import FaultConfig, RateLimitConfig, Sandbox, SandboxConfig
-
-try:
-    from _common import machine_info, print_table
-except ImportError:  # pragma: no cover - _common.py belongs to another benchmark
-    from bench_decode import machine_info, print_table
 
 #: Rate-limit windows run this many times faster than real time in the throughput runs.
 SCALE = 3.0
@@ -91,7 +88,9 @@ def _serve(options: ServerOptions, conn: Connection) -> None:
     async def run() -> None:
         rate = None
         if options.clock is not None:
-            rate = RateLimitConfig(per_second=PER_SECOND, per_minute=PER_MINUTE, clock=options.clock)
+            rate = RateLimitConfig(
+                per_second=PER_SECOND, per_minute=PER_MINUTE, clock=options.clock
+            )
         config = SandboxConfig(
             entries=options.entries,
             seed=options.seed,
@@ -173,7 +172,14 @@ async def _export_for(client: AworkClient, deadline: float) -> int:
             progress[0] = count
 
         run = asyncio.ensure_future(
-            export_time_entries(client, _Sink(), format="jsonl", page_size=PAGE, checkpoint_every=PAGE, on_progress=seen)  # type: ignore[arg-type]
+            export_time_entries(
+                client,
+                cast(BinaryIO, _Sink()),
+                format="jsonl",
+                page_size=PAGE,
+                checkpoint_every=PAGE,
+                on_progress=seen,
+            )
         )
         try:
             summary = await asyncio.wait_for(run, max(0.0, deadline - time.monotonic()))
@@ -187,15 +193,27 @@ def throughput(duration: float, prefetch: int) -> list[list[object]]:
     """Entries/s of list(prefetch) and of the consistent export, as fractions of the ceiling."""
     rows: list[list[object]] = []
     for mode in ("list", "export"):
-        origin = time.monotonic() + 5.0  # rebased below, once the sandbox is up
+        origin = time.monotonic() + 8.0  # the sandbox starts in 2-4 s; the run waits for this edge
         clock = ScaledClock(origin=origin, scale=SCALE)
-        with SandboxProcess(ServerOptions(entries=30_000, clock=clock)) as (url, token):
+        with SandboxProcess(ServerOptions(entries=10_000, clock=clock)) as (url, token):
 
-            async def run(url: str = url, token: str = token, mode: str = mode) -> tuple[int, float, Counter[int]]:
+            async def run(
+                url: str = url,
+                token: str = token,
+                mode: str = mode,
+                clock: ScaledClock = clock,
+                origin: float = origin,
+            ) -> tuple[int, float, Counter[int]]:
                 statuses = Statuses()
-                limiter = LocalRateLimiter(PER_SECOND, PER_MINUTE, clock=clock, sleep=lambda s: asyncio.sleep(s / SCALE))
-                async with AworkClient(token, base_url=url, rate_limiter=limiter, hooks=statuses.hooks()) as client:
-                    await asyncio.sleep(max(0.0, origin - time.monotonic()))  # start on a window edge
+                limiter = LocalRateLimiter(
+                    PER_SECOND, PER_MINUTE, clock=clock, sleep=lambda s: asyncio.sleep(s / SCALE)
+                )
+                async with AworkClient(
+                    token, base_url=url, rate_limiter=limiter, hooks=statuses.hooks()
+                ) as client:
+                    await asyncio.sleep(
+                        max(0.0, origin - time.monotonic())
+                    )  # start on a window edge
                     start = time.monotonic()
                     deadline = start + duration
                     if mode == "list":
@@ -209,7 +227,16 @@ def throughput(duration: float, prefetch: int) -> list[list[object]]:
         ceiling = windows * PER_MINUTE * PAGE / duration
         label = f"list(prefetch={prefetch})" if mode == "list" else "export_time_entries"
         rate = count / elapsed
-        rows.append([label, f"{rate:,.0f}", f"{ceiling:,.0f}", f"{rate / ceiling:.2f}", statuses.get(429, 0), sum(statuses.values())])
+        rows.append(
+            [
+                label,
+                f"{rate:,.0f}",
+                f"{ceiling:,.0f}",
+                f"{rate / ceiling:.2f}",
+                statuses.get(429, 0),
+                sum(statuses.values()),
+            ]
+        )
     return rows
 
 
@@ -232,8 +259,20 @@ def latency(entries: int = 10_000, page_size: int = 100) -> list[list[object]]:
 
         sequential = asyncio.run(run(0))
         prefetched = asyncio.run(run(8))
-    rows.append([f"list, {entries // page_size} pages of {page_size}, prefetch=0", f"{sequential:.2f} s", ""])
-    rows.append([f"list, {entries // page_size} pages of {page_size}, prefetch=8", f"{prefetched:.2f} s", f"{sequential / prefetched:.1f}x"])
+    rows.append(
+        [
+            f"list, {entries // page_size} pages of {page_size}, prefetch=0",
+            f"{sequential:.2f} s",
+            "",
+        ]
+    )
+    rows.append(
+        [
+            f"list, {entries // page_size} pages of {page_size}, prefetch=8",
+            f"{prefetched:.2f} s",
+            f"{sequential / prefetched:.1f}x",
+        ]
+    )
     return rows
 
 
@@ -243,13 +282,13 @@ def latency(entries: int = 10_000, page_size: int = 100) -> list[list[object]]:
 def _memory_child(url: str, token: str) -> None:
     """Client process: export everything, print entries and peak RSS (KiB)."""
 
-    async def run() -> int:
+    async def run(sink: BinaryIO) -> int:
         async with AworkClient(token, base_url=url, rate_limiter=NoRateLimiter()) as client:
-            with open(os.devnull, "wb") as sink:
-                summary = await export_time_entries(client, sink, format="jsonl", page_size=PAGE)
+            summary = await export_time_entries(client, sink, format="jsonl", page_size=PAGE)
         return summary.entries
 
-    count = asyncio.run(run())
+    with open(os.devnull, "wb") as sink:
+        count = asyncio.run(run(sink))
     print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
@@ -260,7 +299,10 @@ def memory() -> list[list[object]]:
     for entries in (20_000, 200_000):
         with SandboxProcess(ServerOptions(entries=entries)) as (url, token):
             out = subprocess.run(
-                [sys.executable, __file__, "--memory-child", url, token], check=True, capture_output=True, text=True
+                [sys.executable, __file__, "--memory-child", url, token],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.split()
         count, peak = int(out[0]), int(out[1])
         assert count == entries, (count, entries)
@@ -318,14 +360,20 @@ def consistency(entries: int = 5_000, page_size: int = 200, churn: int = 20) -> 
                     else:
                         deleted.update(store.delete_entries(2 * churn, position="first"))
 
-                async with AworkClient(sandbox.token, base_url=sandbox.base_url, rate_limiter=NoRateLimiter()) as client:
+                async with AworkClient(
+                    sandbox.token, base_url=sandbox.base_url, rate_limiter=NoRateLimiter()
+                ) as client:
                     if mode.startswith("export"):
                         sink = _ChurningSink(change, page_size)
-                        await export_time_entries(client, sink, format="jsonl", page_size=page_size)  # type: ignore[arg-type]
+                        await export_time_entries(
+                            client, cast(BinaryIO, sink), format="jsonl", page_size=page_size
+                        )
                         ids = sink.ids
                     else:
                         ids = []
-                        async for entry in client.time_entries.list(page_size=page_size, prefetch=0):
+                        async for entry in client.time_entries.list(
+                            page_size=page_size, prefetch=0
+                        ):
                             ids.append(str(entry.id))
                             if len(ids) % page_size == 0:
                                 change()
@@ -335,7 +383,14 @@ def consistency(entries: int = 5_000, page_size: int = 200, churn: int = 20) -> 
 
         asyncio.run(run())
         old, new = result["changes"]
-        rows.append([mode, result["missed"], result["duplicated"], f"{new} inserted and deleted again, {old} old ones deleted"])
+        rows.append(
+            [
+                mode,
+                result["missed"],
+                result["duplicated"],
+                f"{new} inserted and deleted again, {old} old ones deleted",
+            ]
+        )
     return rows
 
 
@@ -349,13 +404,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     for part in ("throughput", "latency", "memory", "consistency"):
         parser.add_argument(f"--{part}", action="store_true", help=f"run the {part} part")
     parser.add_argument("--duration", type=float, default=40.0, help="seconds per throughput run")
-    parser.add_argument("--prefetch", type=int, default=4, help="prefetch of the list() throughput run")
+    parser.add_argument(
+        "--prefetch", type=int, default=4, help="prefetch of the list() throughput run"
+    )
     args = parser.parse_args(argv)
     chosen = [p for p in ("throughput", "latency", "memory", "consistency") if getattr(args, p)]
     chosen = chosen or ["throughput", "latency", "memory", "consistency"]
     if "throughput" in chosen:
-        print(f"\nThroughput: 50/s + {PER_MINUTE} per 20 s (1000/min scaled 3x), pages of {PAGE}, {args.duration:.0f} s each")
-        print_table(["run", "entries/s", "ceiling", "fraction", "429s", "requests"], throughput(args.duration, args.prefetch))
+        print(
+            f"\nThroughput: 50/s + {PER_MINUTE} per 20 s (1000/min scaled 3x), pages of {PAGE}, {args.duration:.0f} s each"
+        )
+        print_table(
+            ["run", "entries/s", "ceiling", "fraction", "429s", "requests"],
+            throughput(args.duration, args.prefetch),
+        )
     if "latency" in chosen:
         print("\nLatency: 100 ms per request, no rate limit")
         print_table(["run", "time", "speed-up"], latency())
@@ -363,7 +425,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\nMemory: peak RSS of the client process (the sandbox runs in another process)")
         print_table(["run", "peak RSS", "200k / 20k"], memory())
     if "consistency" in chosen:
-        print("\nConsistency: entries inserted before / deleted from the start of the order between pages")
+        print(
+            "\nConsistency: entries inserted before / deleted from the start of the order between pages"
+        )
         print_table(["walk", "missed", "duplicated", "changes"], consistency())
     print(f"\nmachine: {machine_info()}")
 

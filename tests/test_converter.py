@@ -293,3 +293,24 @@ def test_converter_is_a_cattrs_converter() -> None:
     assert isinstance(converter, cattrs.Converter)
     # the generated hook is reused, not rebuilt per call
     assert converter.get_structure_hook(TimeEntry) is converter.get_structure_hook(TimeEntry)
+
+
+def test_parse_utc_datetime_fast_path_and_fallbacks() -> None:
+    assert _timeutil.parse_utc_datetime("2024-05-12T05:47:29Z") == datetime(
+        2024, 5, 12, 5, 47, 29, tzinfo=timezone.utc
+    )
+    # refused by fromisoformat on every Python: the regex path takes over
+    assert _timeutil.parse_utc_datetime("2016-12-31T23:59:60Z") == datetime(
+        2017, 1, 1, tzinfo=timezone.utc
+    )
+
+    class Text(str):
+        pass
+
+    assert _timeutil.parse_utc_datetime(Text("2024-05-12T00:00:00")) == datetime(
+        2024, 5, 12, tzinfo=timezone.utc
+    )
+    with pytest.raises(TypeError, match="date-time string"):
+        _timeutil.parse_utc_datetime(17)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ISO 8601"):
+        _timeutil.parse_utc_datetime("yesterday")
