@@ -324,7 +324,9 @@ async def test_query_encoding_of_filter(client: AworkClient, mocked: aioresponse
 
 async def test_raw_mode_yields_api_dicts(client: AworkClient, mocked: aioresponses) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
-    mocked.get(pattern, payload=[ENTRY, {**ENTRY, "unknownField": 1}], headers={"aw-totalitems": "2"})
+    mocked.get(
+        pattern, payload=[ENTRY, {**ENTRY, "unknownField": 1}], headers={"aw-totalitems": "2"}
+    )
     items = await client.time_entries.list().raw().collect()
     assert items == [ENTRY, {**ENTRY, "unknownField": 1}]
     assert all(isinstance(i, dict) for i in items)
