@@ -24,13 +24,11 @@ spec allows can fail to decode; :class:`TimeEntry` offers parsed views of them.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import ClassVar, NamedTuple, TypeVar, cast
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -43,6 +41,7 @@ from awork_async._timeutil import (
     parse_time_of_day,
     utc_midnight,
 )
+from awork_async._validation import ensure_timezone, ensure_uuid
 
 __all__ = [
     "BATCH_OPERATIONS",
@@ -689,28 +688,17 @@ def _type_error(name: str, value: object, expected: str) -> TypeError:
     return TypeError(f"{name}: expected {expected}, got {type(value).__name__} {value!r}")
 
 
-def _uuid_problem(name: str, value: object) -> Exception | None:
-    if isinstance(value, UUID):
-        return None
-    if isinstance(value, str):
-        return ValueError(f"{name}: {value!r} is not a valid UUID")
-    return _type_error(name, value, "a UUID or a UUID string")
-
-
 # The validators are generic in the field type (``Attribute[_V]``, ``value: _V``) so that mypy's
 # attrs plugin keeps each field's declared type.
 
 
 def _check_uuid(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
-    problem = _uuid_problem(attribute.name, value)
-    if problem is not None:
-        raise problem
+    ensure_uuid(value, attribute.name)
 
 
 def _check_optional_uuid(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
-    problem = None if value is None else _uuid_problem(attribute.name, value)
-    if problem is not None:
-        raise problem
+    if value is not None:
+        ensure_uuid(value, attribute.name)
 
 
 def _check_uuid_tuple(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
@@ -719,9 +707,7 @@ def _check_uuid_tuple(_: object, attribute: attrs.Attribute[_V], value: _V) -> N
     if not value:
         raise ValueError(f"{attribute.name}: at least one id is required")
     for item in value:
-        problem = _uuid_problem(attribute.name, item)
-        if problem is not None:
-            raise problem
+        ensure_uuid(item, attribute.name)
 
 
 def _check_optional_bool(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
@@ -746,20 +732,8 @@ def _check_non_empty_str(_: object, attribute: attrs.Attribute[_V], value: _V) -
         raise ValueError(f"{attribute.name}: must not be empty")
 
 
-@functools.lru_cache(maxsize=512)
-def _is_known_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def _check_timezone(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
-    if not isinstance(value, str):
-        raise _type_error(attribute.name, value, "an IANA time zone name")
-    if not value or not _is_known_zone(value):
-        raise ValueError(f"{attribute.name}: {value!r} is not a known IANA time zone name")
+    ensure_timezone(value, attribute.name)
 
 
 def _check_optional_aware(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:

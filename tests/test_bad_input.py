@@ -28,7 +28,7 @@ CASES: list[tuple[str, Callable[[AworkClient], Any], type[Exception], str]] = [
         ValueError,
         "operation",
     ),
-    ("batch empty", lambda c: c.time_entries.batch("delete", []), ValueError, "empty"),
+    ("batch empty", lambda c: c.time_entries.batch("delete", []), ValueError, "at least one"),
     (
         "batch bad id",
         lambda c: c.time_entries.delete_many([GOOD, "zz"]),

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal, TypedDict
 
+import attrs
 from typing_extensions import Unpack
 
 from .. import _constants as C
@@ -33,7 +34,6 @@ __all__ = ["BatchOperation", "TimeEntriesResource"]
 BatchOperation = Literal[
     "delete", "setTypeOfWork", "setIsBillable", "setIsBilled", "setProject", "setTask", "setUser"
 ]
-_BATCH_OPERATIONS: frozenset[str] = frozenset(BatchOperation.__args__)  # type: ignore[attr-defined]
 
 IdLike = uuid.UUID | str
 
@@ -214,38 +214,24 @@ class TimeEntriesResource(APIResource):
         for them (207 is a success). With ``require_all_time_entries`` and more than one
         chunk, all-or-nothing holds per chunk only.
         """
-        if operation not in _BATCH_OPERATIONS:
-            raise ValueError(
-                f"unknown batch operation {operation!r}; expected one of "
-                f"{', '.join(sorted(_BATCH_OPERATIONS))}"
-            )
-        ids = [ensure_uuid(i, "time_entry_ids[]") for i in _as_id_list(time_entry_ids)]
-        if not ids:
-            raise ValueError("time_entry_ids must not be empty")
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
-        required = {
-            "setTypeOfWork": ("new_type_of_work_id", new_type_of_work_id),
-            "setIsBillable": ("is_billable", is_billable),
-            "setIsBilled": ("is_billed", is_billed),
-            "setUser": ("new_user_id", new_user_id),
-            "setProject": ("new_project_id", new_project_id),
-            "setTask": ("new_task_id", new_task_id),
-        }.get(operation)
-        if required is not None and required[1] is None:
-            raise ValueError(f"batch operation {operation!r} needs {required[0]}")
+        # One form validates every id and the operation's required field before anything is sent.
+        whole = TimeEntryBatchForm(
+            time_entry_ids=_as_id_list(time_entry_ids),
+            new_type_of_work_id=new_type_of_work_id,
+            is_billable=is_billable,
+            is_billed=is_billed,
+            new_user_id=new_user_id,
+            new_project_id=new_project_id,
+            new_task_id=new_task_id,
+            require_all_time_entries=require_all_time_entries,
+        )
+        whole.check_operation(operation)
+        ids = whole.time_entry_ids
         result: MultiStatusResult | None = None
         for start in range(0, len(ids), chunk_size):
-            form = TimeEntryBatchForm(
-                time_entry_ids=tuple(ids[start : start + chunk_size]),
-                new_type_of_work_id=new_type_of_work_id,
-                is_billable=is_billable,
-                is_billed=is_billed,
-                new_user_id=new_user_id,
-                new_project_id=new_project_id,
-                new_task_id=new_task_id,
-                require_all_time_entries=require_all_time_entries,
-            )
+            form = attrs.evolve(whole, time_entry_ids=ids[start : start + chunk_size])
             part = await self._call(
                 "POST",
                 f"/timeentries/batch/{operation}",
@@ -342,7 +328,7 @@ class TimeEntriesResource(APIResource):
             DeprecationWarning,
             stacklevel=2,
         )
-        ids = tuple(ensure_uuid(i, "time_entry_ids[]") for i in _as_id_list(time_entry_ids))
+        ids = _as_id_list(time_entry_ids)
         form: IdsForm | SetTypeOfWorkForm
         if action == "settypeofwork":
             if type_of_work_id is None:

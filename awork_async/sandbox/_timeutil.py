@@ -126,13 +126,41 @@ def parse_datetime(text: str) -> datetime | None:
     return value.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
 
 
+def _canonical_utc(text: str) -> datetime | None:
+    """Fast path of :func:`to_naive_utc` for ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` (what awork sends).
+
+    ``None`` when ``text`` does not have exactly that shape (the slow path decides then).
+    """
+    size = len(text)
+    if (
+        (size == 20 or (size == 24 and text[19] == "."))
+        and text[-1] == "Z"
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == "T"
+        and text[13] == ":"
+        and text[16] == ":"
+        and text.isascii()
+    ):
+        try:
+            value = datetime.fromisoformat(text[:-1])
+        except ValueError:
+            return None
+        return value if value.tzinfo is None else None
+    return None
+
+
 @functools.lru_cache(maxsize=65_536)
-def to_naive_utc(text: str) -> datetime | None:
-    """Parse like :func:`parse_datetime` and normalise to a naive UTC datetime (cached)."""
+def _to_naive_utc(text: str) -> datetime | None:
     value = parse_datetime(text)
     if value is None or value.tzinfo is None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def to_naive_utc(text: str) -> datetime | None:
+    """Parse like :func:`parse_datetime` and normalise to a naive UTC datetime (cached)."""
+    return _canonical_utc(text) or _to_naive_utc(text)
 
 
 def parse_time(text: str) -> time | None:

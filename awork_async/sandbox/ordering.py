@@ -1,18 +1,30 @@
-"""The ``orderby`` parameter: ``key [asc|desc],key2 desc`` with nested ``a/b`` paths (pure)."""
+"""The ``orderby`` parameter: ``key [asc|desc],key2 desc`` with nested ``a/b`` paths (pure).
+
+Sorting is stable and multi-key. Each key's column is computed once per sort: nulls (and
+objects or lists) first ascending and last descending (SQL Server style), then numbers and
+booleans, then strings. A column whose strings are all date-times (``createdOn``, ``startDateUtc``
+…) is ordered by the parsed instant, not by the text, so ``…:05Z`` sorts before ``…:05.123Z``
+(the text would put it after); other strings sort ignoring case.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
 from typing import Final
 
+from ._timeutil import to_naive_utc
 from .filtering import FilterSyntaxError, Row
 
-__all__ = ["OrderKey", "parse_orderby", "sort_rows"]
+__all__ = ["LeadIndex", "OrderKey", "SortedRows", "order_rows", "parse_orderby", "sort_rows"]
 
 _SEGMENT_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_KEYS: Final = 16
+#: Rank of nulls, objects and lists / of numbers and booleans / of strings and date-times.
+_NULL, _NUMBER, _TEXT = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -53,28 +65,126 @@ def parse_orderby(text: str, names: Mapping[str, str] | None = None) -> list[Ord
     return keys
 
 
-def _sort_value(row: Row, path: tuple[str, ...]) -> tuple[int, object]:
-    cur: object = row
-    for key in path:
-        if not isinstance(cur, Mapping):
-            return (0, 0)
-        cur = cur.get(key)
-    if cur is None or isinstance(cur, (Mapping, list)):
-        return (0, 0)
-    if isinstance(cur, str):
-        return (2, cur.lower())
-    if isinstance(cur, bool):
-        return (1, int(cur))
-    return (1, cur)
+@dataclass(frozen=True)
+class LeadIndex:
+    """Parsed values of an ascending date-time leading sort key, for binary search.
+
+    ``values[i]`` is the (naive UTC) key of ``rows[start + i]``; the ``start`` rows before them
+    have no date-time there (null), so no range condition on the key matches them.
+    """
+
+    start: int
+    values: list[datetime]
+
+
+@dataclass(frozen=True)
+class SortedRows:
+    """Rows in order, with a :class:`LeadIndex` when the first key allows range look-ups."""
+
+    rows: list[Row]
+    lead: LeadIndex | None = None
+
+
+def _getter(path: tuple[str, ...]) -> Callable[[Row], object]:
+    if len(path) == 1:
+        key = path[0]
+        return lambda row: row.get(key)
+
+    def get(row: Row) -> object:
+        cur: object = row
+        for key in path:
+            if not isinstance(cur, Mapping):
+                return None
+            cur = cur.get(key)
+        return cur
+
+    return get
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One key's sort values for every row (index-aligned with the input)."""
+
+    ranked: list[tuple[int, object]]
+    #: The values without ranks when all ranks are equal (cheaper to compare), else ``ranked``.
+    keys: Sequence[object]
+    #: Every value is null-like or a date-time string (so ``ranked`` holds datetimes).
+    dates: bool
+
+
+def _column(rows: Sequence[Row], path: tuple[str, ...]) -> _Column:
+    raw = list(map(_getter(path), rows))
+    dates = True
+    for value in raw:
+        if isinstance(value, str):
+            if to_naive_utc(value) is None:
+                dates = False
+                break
+        elif not (value is None or isinstance(value, (Mapping, list))):
+            dates = False
+            break
+    ranked: list[tuple[int, object]] = []
+    append = ranked.append
+    for value in raw:
+        if value is None or isinstance(value, (Mapping, list)):
+            append((_NULL, 0))
+        elif isinstance(value, str):
+            append((_TEXT, to_naive_utc(value) if dates else value.lower()))
+        elif isinstance(value, bool):
+            append((_NUMBER, int(value)))
+        else:
+            append((_NUMBER, value))
+    ranks = {rank for rank, _ in ranked}
+    keys: Sequence[object] = [v for _, v in ranked] if len(ranks) == 1 else ranked
+    return _Column(ranked, keys, dates)
+
+
+def _sorted_indexes(order: list[int], columns: list[_Column], descending: bool) -> list[int]:
+    """``order`` stably sorted by ``columns`` (all in one direction)."""
+    if len(columns) == 1:
+        keys: Sequence[object] = columns[0].keys
+    else:
+        keys = list(zip(*(c.keys for c in columns), strict=True))
+    try:
+        return sorted(order, key=keys.__getitem__, reverse=descending)
+    except TypeError:  # values that do not compare: sort key by key, each as text
+        for column in reversed(columns):
+            texts = [str(v) for v in column.ranked]
+            order = sorted(order, key=texts.__getitem__, reverse=descending)
+        return order
+
+
+def order_rows(rows: Sequence[Row], keys: Sequence[OrderKey]) -> SortedRows:
+    """Stable multi-key sort of ``rows``, with a :class:`LeadIndex` when one is possible.
+
+    The index exists when the first key is ascending and its column holds only date-times
+    (and nulls): a range condition on that key then selects a contiguous slice.
+    """
+    if not keys:
+        return SortedRows(list(rows))
+    columns = [_column(rows, key.path) for key in keys]
+    order = list(range(len(rows)))
+    runs = [
+        (descending, [columns[i] for i, _ in group])
+        for descending, group in groupby(enumerate(keys), key=lambda item: item[1].descending)
+    ]
+    for descending, run in reversed(runs):
+        order = _sorted_indexes(order, run, descending)
+    result = [rows[i] for i in order]
+    lead: LeadIndex | None = None
+    first = columns[0]
+    if first.dates and not keys[0].descending:
+        ranked = first.ranked
+        start = sum(1 for rank, _ in ranked if rank == _NULL)
+        values: list[datetime] = [ranked[i][1] for i in order[start:]]  # type: ignore[misc]
+        lead = LeadIndex(start, values)
+    return SortedRows(result, lead)
 
 
 def sort_rows(rows: Sequence[Row], keys: Sequence[OrderKey]) -> list[Row]:
-    """Stable multi-key sort. Nulls sort first ascending and last descending (SQL Server style)."""
-    result = list(rows)
-    for key in reversed(keys):
-        path = key.path
-        try:
-            result.sort(key=lambda row: _sort_value(row, path), reverse=key.descending)
-        except TypeError:  # mixed value types in one column: fall back to text
-            result.sort(key=lambda row: str(_sort_value(row, path)), reverse=key.descending)
-    return result
+    """Stable multi-key sort. Nulls sort first ascending and last descending (SQL Server style).
+
+    Date-time strings compare as instants (see the module docstring), other strings ignoring
+    case.
+    """
+    return order_rows(rows, keys).rows
