@@ -44,6 +44,8 @@ __all__ = [
     "Value",
     "compile_filter",
     "parse_filter",
+    "resolve_token",
+    "uses_clock",
 ]
 
 #: Longest filter expression accepted.
@@ -476,6 +478,27 @@ def _token_value(token: Token, ctx: FilterContext) -> Value:
         last = calendar.monthrange(today.year, today.month)[1]
         base = today.replace(day=last, hour=23, minute=59, second=59)
     return Value("datetime", base + timedelta(days=token.days))
+
+
+def resolve_token(token: Token, ctx: FilterContext) -> Value:
+    """The literal a token stands for: ``me.id`` a guid, the date tokens a naive UTC datetime."""
+    return _token_value(token, ctx)
+
+
+def uses_clock(node: Node) -> bool:
+    """Whether ``node`` contains a date token (``now``, ``today``…), whose value changes."""
+    if isinstance(node, Token):
+        return node.name != "me.id"
+    if isinstance(node, Compare):
+        return uses_clock(node.left) or uses_clock(node.right)
+    if isinstance(node, InList):
+        return uses_clock(node.operand)
+    if isinstance(node, Not):
+        return uses_clock(node.operand)
+    if isinstance(node, (Logical, Call)):
+        children = node.operands if isinstance(node, Logical) else node.args
+        return any(uses_clock(child) for child in children)
+    return False
 
 
 def _path_getter(path: Path, ctx: FilterContext) -> Getter:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import Final
+from typing import Any, Final
 
 from ._timeutil import to_naive_utc
 from .filtering import FilterSyntaxError, Row
@@ -105,51 +105,95 @@ def _getter(path: tuple[str, ...]) -> Callable[[Row], object]:
 class _Column:
     """One key's sort values for every row (index-aligned with the input)."""
 
-    ranked: list[tuple[int, object]]
-    #: The values without ranks when all ranks are equal (cheaper to compare), else ``ranked``.
-    keys: Sequence[object]
-    #: Every value is null-like or a date-time string (so ``ranked`` holds datetimes).
+    ranks: list[int]
+    values: list[object]
+    #: Every value is null-like or a date-time string (so ``values`` holds datetimes).
     dates: bool
+
+    @property
+    def keys(self) -> Sequence[Any]:
+        """Per-row sort keys: the bare values when all ranks are equal, else (rank, value).
+
+        (``Any``: the values are of whatever comparable types the column holds.)
+        """
+        if len(set(self.ranks)) == 1:
+            return self.values
+        return list(zip(self.ranks, self.values, strict=True))
+
+    def ranked(self) -> list[tuple[int, object]]:
+        """(rank, value) for every row."""
+        return list(zip(self.ranks, self.values, strict=True))
+
+
+def _is_null(value: object) -> bool:
+    return value is None or isinstance(value, (dict, list, Mapping))
+
+
+def _date_column(raw: list[object]) -> _Column | None:
+    """The column as parsed date-times, or ``None`` when a value is neither null nor one."""
+    ranks: list[int] = []
+    values: list[object] = []
+    for value in raw:
+        if isinstance(value, str):
+            parsed = to_naive_utc(value)
+            if parsed is None:
+                return None
+            ranks.append(_TEXT)
+            values.append(parsed)
+        elif _is_null(value):
+            ranks.append(_NULL)
+            values.append(0)
+        else:
+            return None
+    return _Column(ranks, values, True)
 
 
 def _column(rows: Sequence[Row], path: tuple[str, ...]) -> _Column:
-    raw = list(map(_getter(path), rows))
-    dates = True
+    if len(path) == 1:
+        name = path[0]
+        raw = [row.get(name) for row in rows]
+    else:
+        raw = list(map(_getter(path), rows))
+    if raw and set(map(type, raw)) == {str}:  # the common case, done in bulk
+        texts: list[str] = raw  # type: ignore[assignment]
+        uniform = [_TEXT] * len(texts)
+        if to_naive_utc(texts[0]) is not None:
+            parsed = list(map(to_naive_utc, texts))
+            if all(parsed):  # datetimes are always true: this looks for a None, fast
+                return _Column(uniform, parsed, True)  # type: ignore[arg-type]
+        return _Column(uniform, list(map(str.lower, texts)), False)
+    dated = _date_column(raw)
+    if dated is not None:
+        return dated
+    ranks: list[int] = []
+    values: list[object] = []
     for value in raw:
         if isinstance(value, str):
-            if to_naive_utc(value) is None:
-                dates = False
-                break
-        elif not (value is None or isinstance(value, (Mapping, list))):
-            dates = False
-            break
-    ranked: list[tuple[int, object]] = []
-    append = ranked.append
-    for value in raw:
-        if value is None or isinstance(value, (Mapping, list)):
-            append((_NULL, 0))
-        elif isinstance(value, str):
-            append((_TEXT, to_naive_utc(value) if dates else value.lower()))
+            ranks.append(_TEXT)
+            values.append(value.lower())
+        elif _is_null(value):
+            ranks.append(_NULL)
+            values.append(0)
         elif isinstance(value, bool):
-            append((_NUMBER, int(value)))
+            ranks.append(_NUMBER)
+            values.append(int(value))
         else:
-            append((_NUMBER, value))
-    ranks = {rank for rank, _ in ranked}
-    keys: Sequence[object] = [v for _, v in ranked] if len(ranks) == 1 else ranked
-    return _Column(ranked, keys, dates)
+            ranks.append(_NUMBER)
+            values.append(value)
+    return _Column(ranks, values, False)
 
 
 def _sorted_indexes(order: list[int], columns: list[_Column], descending: bool) -> list[int]:
     """``order`` stably sorted by ``columns`` (all in one direction)."""
     if len(columns) == 1:
-        keys: Sequence[object] = columns[0].keys
+        keys: Sequence[Any] = columns[0].keys
     else:
         keys = list(zip(*(c.keys for c in columns), strict=True))
     try:
         return sorted(order, key=keys.__getitem__, reverse=descending)
     except TypeError:  # values that do not compare: sort key by key, each as text
         for column in reversed(columns):
-            texts = [str(v) for v in column.ranked]
+            texts = [str(v) for v in column.ranked()]
             order = sorted(order, key=texts.__getitem__, reverse=descending)
         return order
 
@@ -174,9 +218,9 @@ def order_rows(rows: Sequence[Row], keys: Sequence[OrderKey]) -> SortedRows:
     lead: LeadIndex | None = None
     first = columns[0]
     if first.dates and not keys[0].descending:
-        ranked = first.ranked
-        start = sum(1 for rank, _ in ranked if rank == _NULL)
-        values: list[datetime] = [ranked[i][1] for i in order[start:]]  # type: ignore[misc]
+        start = first.ranks.count(_NULL)
+        column = first.values
+        values: list[datetime] = [column[i] for i in order[start:]]  # type: ignore[misc]
         lead = LeadIndex(start, values)
     return SortedRows(result, lead)
 

@@ -3,23 +3,55 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from ._config import SandboxConfig
 from ._entries import Entry, entry_start
 from ._generate import EntryFactory, Workspace, generate_workspace, new_uuid
+from ._query import filter_sorted, plan_filter
 from .errors import invalid_filter
-from .filtering import FilterContext, FilterSyntaxError, Row, collect_names, compile_filter
-from .ordering import parse_orderby, sort_rows
+from .filtering import (
+    FilterContext,
+    FilterSyntaxError,
+    Node,
+    Row,
+    collect_names,
+    compile_filter,
+    parse_filter,
+    uses_clock,
+)
+from .ordering import OrderKey, SortedRows, order_rows, parse_orderby
 
 __all__ = ["Position", "Store"]
 
 #: Where :meth:`Store.insert_entries` / :meth:`Store.delete_entries` act in the default order.
 Position = Literal["random", "first", "last"]
 
-_CACHE_SIZE = 16
+#: Sorted orders kept (one per list and distinct ``orderby``), least recently used dropped.
+ORDER_CACHE_SIZE: Final = 4
+#: Filtered results kept (per list, filter without the key range, and ``orderby``).
+RESULT_CACHE_SIZE: Final = 8
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+def _remember(cache: OrderedDict[_K, _V], key: _K, value: _V, size: int) -> _V:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
+    return value
+
+
+def _recall(cache: OrderedDict[_K, _V], key: _K) -> _V | None:
+    value = cache.get(key)
+    if value is not None:
+        cache.move_to_end(key)
+    return value
 
 
 def _default_key(entry: Row) -> tuple[str, str, str]:
@@ -36,6 +68,13 @@ class Store:
     ``entries`` maps id -> ``TimeTracking`` dict. The default list order is by UTC start, then
     id. Mutate entries only through the methods here (or call :meth:`touch` afterwards) so the
     cached orders and filter results are dropped.
+
+    Lists are answered from caches that every change drops (:meth:`touch` bumps ``version``):
+    the sorted rows per list and ``orderby`` (:data:`ORDER_CACHE_SIZE` kept) and the filtered
+    rows per list, filter and ``orderby`` (:data:`RESULT_CACHE_SIZE` kept). A comparison of the
+    leading ascending date-time sort key (``createdOn ge …`` with ``orderby=createdOn,id``) is
+    answered by binary search in them, so each keyset window of an export costs a page, not a
+    sort of the whole list.
     """
 
     def __init__(
@@ -56,7 +95,10 @@ class Store:
         self.now = now
         self.version = 0
         self._ordered: list[Entry] | None = None
-        self._cache: dict[tuple[str, str, str], list[Row]] = {}
+        self._orders: OrderedDict[tuple[str, tuple[OrderKey, ...]], SortedRows] = OrderedDict()
+        self._results: OrderedDict[tuple[str, Node, tuple[OrderKey, ...]], SortedRows] = (
+            OrderedDict()
+        )
         #: user id -> id of that user's running (or paused) entry.
         self.running: dict[str, str] = {}
         sample_break = {"startDate": "", "endDate": "", "duration": 0}
@@ -142,7 +184,8 @@ class Store:
         """Record a change: drops cached orders and query results."""
         self.version += 1
         self._ordered = None
-        self._cache.clear()
+        self._orders.clear()
+        self._results.clear()
 
     # ----------------------------------------------------------------------------- queries
 
@@ -161,36 +204,65 @@ class Store:
         rows: Sequence[Row],
         filterby: str | None,
         orderby: str | None,
-        names: dict[str, str],
+        names: Mapping[str, str],
         *,
         cache_key: str | None = None,
     ) -> list[Row]:
         """Filter and order ``rows``; bad syntax raises a 400 ``invalid-filter-or-order``.
 
-        With ``cache_key`` the result is kept until the next :meth:`touch` (not for filters
-        using the clock tokens, whose meaning changes with time).
+        With ``cache_key`` (naming the list ``rows`` is, which must be the same until the next
+        :meth:`touch`) the sorted order and the filtered rows are kept until the next change
+        (filtered rows not for filters using the clock tokens, whose meaning changes with time).
         """
-        key = (cache_key or "", filterby or "", orderby or "")
-        if cache_key is not None and key in self._cache:
-            return self._cache[key]
         try:
-            result: list[Row] = list(rows)
-            if filterby:
-                ctx = FilterContext(me_id=self.me_id, now=self.now(), names=names)
-                predicate = compile_filter(filterby, ctx)
-                result = [row for row in result if predicate(row)]
+            keys: tuple[OrderKey, ...] = ()
+            if not filterby:
+                if orderby:
+                    keys = tuple(parse_orderby(orderby, names))
+                return self._sorted(rows, keys, cache_key).rows
+            ctx = FilterContext(me_id=self.me_id, now=self.now(), names=names)
+            node = parse_filter(filterby)
+            predicate = compile_filter(node, ctx)
             if orderby:
-                result = sort_rows(result, parse_orderby(orderby, names))
+                keys = tuple(parse_orderby(orderby, names))
         except FilterSyntaxError as exc:
             raise invalid_filter(str(exc)) from None
-        cacheable = not any(
-            t in (filterby or "").lower() for t in ("now", "today", "sow", "eow", "som", "eom")
-        )
-        if cache_key is not None and cacheable:
-            if len(self._cache) >= _CACHE_SIZE:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = result
-        return result
+        view = self._sorted(rows, keys, cache_key)
+        lead = keys[0].path if view.lead is not None else None
+        plan = plan_filter(node, lead, ctx)
+        if plan.rest is not None:
+            if plan.rest is not node:
+                predicate = compile_filter(plan.rest, ctx)
+            view = self._filtered(view, plan.rest, predicate, keys, cache_key)
+        if plan.key_range is not None and view.lead is not None:
+            return plan.key_range.select(view.rows, view.lead)
+        return view.rows
+
+    def _sorted(
+        self, rows: Sequence[Row], keys: tuple[OrderKey, ...], cache_key: str | None
+    ) -> SortedRows:
+        if cache_key is None:
+            return order_rows(rows, keys)
+        found = _recall(self._orders, (cache_key, keys))
+        if found is not None:
+            return found
+        return _remember(self._orders, (cache_key, keys), order_rows(rows, keys), ORDER_CACHE_SIZE)
+
+    def _filtered(
+        self,
+        view: SortedRows,
+        rest: Node,
+        predicate: Callable[[Row], bool],
+        keys: tuple[OrderKey, ...],
+        cache_key: str | None,
+    ) -> SortedRows:
+        if cache_key is None or uses_clock(rest):
+            return filter_sorted(view, predicate)
+        key = (cache_key, rest, keys)
+        found = _recall(self._results, key)
+        if found is not None:
+            return found
+        return _remember(self._results, key, filter_sorted(view, predicate), RESULT_CACHE_SIZE)
 
     def last_entry(self, user_id: str) -> Entry | None:
         """The user's most recently started entry, ignoring entries that start in the future."""
