@@ -8,6 +8,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, TypeVar
 
+from .. import _constants as C
 from ._config import SandboxConfig
 from ._entries import Entry, entry_start
 from ._generate import EntryFactory, Workspace, generate_workspace, new_uuid
@@ -30,10 +31,8 @@ __all__ = ["Position", "Store"]
 #: Where :meth:`Store.insert_entries` / :meth:`Store.delete_entries` act in the default order.
 Position = Literal["random", "first", "last"]
 
-#: Sorted orders kept (one per list and distinct ``orderby``), least recently used dropped.
-ORDER_CACHE_SIZE: Final = 4
-#: Filtered results kept (per list, filter without the key range, and ``orderby``).
-RESULT_CACHE_SIZE: Final = 8
+ORDER_CACHE_SIZE: Final = C.SANDBOX_ORDER_CACHE_SIZE
+RESULT_CACHE_SIZE: Final = C.SANDBOX_RESULT_CACHE_SIZE
 
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
