@@ -230,7 +230,13 @@ _SETTINGS = settings(
     max_examples=25,
     deadline=None,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # hypothesis-jsonschema rejects some drafts (uuid/date-time formats, nullable unions); on a
+    # loaded machine that can trip the filtering check without any problem in the code under test.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
 )
 
 
