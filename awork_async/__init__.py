@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
         OutcomeUnknownError,
         PermissionDeniedError,
         RateLimitError,
+        RateLimiterUnavailableError,
         ServerError,
         ValidationError,
         ValidationFailedError,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
     from ._paginator import AsyncPaginator, Page
     from ._ratelimit import LocalRateLimiter, NoRateLimiter, RateLimiter, RateLimits
     from ._ratelimit_headers import RateLimitInfo
+    from ._redis_ratelimit import RedisRateLimiter
     from ._response import APIResponse, RawResponse, capture_responses
     from ._retry import RetryEvent, RetryPolicy
     from ._timeouts import Timeouts
@@ -65,11 +67,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
         UserTimeBookings,
     )
     from .resources import TimerState, TimerStatus
-
-    if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
-        from ._redis_ratelimit import RedisRateLimiter
-        from .sandbox import Sandbox
-    from ._redis_ratelimit import RedisRateLimiter
     from .sandbox import Sandbox
 
 __all__ = [
@@ -101,6 +98,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitInfo",
     "RateLimiter",
+    "RateLimiterUnavailableError",
     "RateLimits",
     "RawResponse",
     "RedisRateLimiter",
@@ -158,6 +156,7 @@ _LAZY = {
     "Page": "._paginator",
     "PermissionDeniedError": "._exceptions",
     "RateLimitError": "._exceptions",
+    "RateLimiterUnavailableError": "._exceptions",
     "RateLimitInfo": "._ratelimit_headers",
     "RateLimiter": "._ratelimit",
     "RateLimits": "._ratelimit",

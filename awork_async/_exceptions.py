@@ -4,6 +4,7 @@ Hierarchy::
 
     AworkError
     ├── ClientClosedError                 the client was used after ``aclose()``
+    ├── RateLimiterUnavailableError       the shared (Redis) rate limiter cannot be reached
     ├── APIConnectionError                no HTTP answer (DNS, refused, reset, TLS)
     │   ├── APITimeoutError               connect or read timeout, or the call's deadline
     │   └── OutcomeUnknownError           a non-idempotent request may have reached the server
@@ -51,6 +52,7 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "ServerError",
     "ValidationError",
     "ValidationFailedError",
@@ -64,6 +66,14 @@ class AworkError(Exception):
 
 class ClientClosedError(AworkError, RuntimeError):
     """The client (or its session) was used after it was closed."""
+
+
+class RateLimiterUnavailableError(AworkError):
+    """The shared rate limiter's store (Redis) could not be reached, so no request was sent.
+
+    Sending anyway could overrun the workspace's budget for every other worker; fix the
+    connection to Redis (or fall back to a :class:`LocalRateLimiter` deliberately).
+    """
 
 
 class APIConnectionError(AworkError):

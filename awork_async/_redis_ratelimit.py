@@ -34,6 +34,7 @@ from awork_async._constants import (
     RATE_MINUTE_WINDOW,
     RATE_SECOND_WINDOW,
 )
+from awork_async._exceptions import RateLimiterUnavailableError
 from awork_async._ratelimit import Clock, HoldPolicy, RateLimits, Sleep
 from awork_async._ratelimit_headers import RateLimitInfo
 
@@ -241,7 +242,21 @@ class RedisRateLimiter:
         return admitted == 1, wait_us / _MICROS, now_us / _MICROS
 
     async def acquire(self) -> None:
-        """Wait until the shared windows and all pauses allow one more request, then count it."""
+        """Wait until the shared windows and all pauses allow one more request, then count it.
+
+        Raises :class:`RateLimiterUnavailableError` when Redis cannot be reached.
+        """
+        from redis.exceptions import RedisError
+
+        try:
+            await self._acquire()
+        except RedisError as exc:
+            raise RateLimiterUnavailableError(
+                f"the shared rate limiter cannot reach Redis ({type(exc).__name__}: {exc}); "
+                "no request was sent"
+            ) from exc
+
+    async def _acquire(self) -> None:
         async with self._lock:
             while True:
                 local_wait = self._local_hold_until - self._local_clock()

@@ -249,3 +249,19 @@ def test_missing_redis_package_gives_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
     with pytest.raises(ImportError, match=r"awork-async\[redis\]"):
         RedisRateLimiter("redis://127.0.0.1:1/0")
+
+
+async def test_unreachable_redis_is_a_typed_error() -> None:
+    import socket
+
+    from awork_async import RateLimiterUnavailableError
+
+    with socket.socket() as probe:  # a free port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limiter = RedisRateLimiter(f"redis://127.0.0.1:{port}/0", key="awork:unreachable")
+    try:
+        with pytest.raises(RateLimiterUnavailableError, match="no request was sent"):
+            await limiter.acquire()
+    finally:
+        await limiter.aclose()
