@@ -34,61 +34,24 @@ import sys
 import time
 import typing
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import attrs
-import cattrs
 import orjson
-from cattrs.gen import make_dict_structure_fn, override
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from _common import machine_info, print_table
+from _reference import straightforward_converter
 
 from awork_async._converter import clear_caches, converter, structure_list
 from awork_async._naming import to_camel
-from awork_async._timeutil import (
-    WALL_CLOCK,
-    parse_date,
-    parse_local_datetime,
-    parse_utc_datetime,
-)
 from awork_async.models import TimeEntry
 from awork_async.sandbox._generate import generate_workspace
-
-try:
-    from _common import machine_info, print_table
-except ImportError:  # pragma: no cover - _common.py belongs to another benchmark
-    import os
-    import platform
-
-    def machine_info() -> str:
-        """``"2 CPUs (model), Linux ..., Python 3.11.7"``."""
-        model = platform.processor() or "unknown CPU"
-        cpuinfo = Path("/proc/cpuinfo")
-        if cpuinfo.exists():
-            for line in cpuinfo.read_text().splitlines():
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-        return f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-    def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        """Print a plain, aligned text table."""
-        cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-        for n, row in enumerate(cells):
-            print(
-                "  ".join(
-                    c.rjust(w) if i else c.ljust(w)
-                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                )
-            )
-            if n == 0:
-                print("  ".join("-" * w for w in widths))
-
 
 PAGE_SIZES = (10, 100, 1000)
 
@@ -123,27 +86,6 @@ def make_pages(page_size: int, count: int, *, seed: int = 7) -> list[bytes]:
 
 
 # --- the baseline: a straightforward cattrs converter -------------------------------------------
-
-
-def straightforward_converter() -> cattrs.Converter:
-    """A plain cattrs converter for our models: renames and the usual scalar hooks, nothing more."""
-    conv = cattrs.Converter()
-    conv.register_structure_hook(UUID, lambda v, _: UUID(v))
-    conv.register_structure_hook(datetime, lambda v, _: parse_utc_datetime(v))
-    conv.register_structure_hook(date, lambda v, _: parse_date(v))
-
-    def wall_clock(value: Any, _: Any) -> datetime | None:
-        return None if value is None else parse_local_datetime(value)
-
-    def factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        overrides: dict[str, Any] = {}
-        for field in attrs.fields(cls):
-            hook = wall_clock if field.metadata.get(WALL_CLOCK) else None
-            overrides[field.name] = override(rename=to_camel(field.name), struct_hook=hook)
-        return make_dict_structure_fn(cls, conv, **overrides)
-
-    conv.register_structure_hook_factory(attrs.has, factory)
-    return conv
 
 
 # --- pydantic and msgspec mirrors of our models -------------------------------------------------

@@ -26,11 +26,13 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import orjson
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 __all__ = [
     "DATA_DIR",
+    "SPEC_DATA_SETTINGS",
     "SpecValidationError",
     "load_json",
     "load_spec",
@@ -174,6 +176,21 @@ def validate_body(schema_name: str, body: object) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``body`` is valid for the spec schema
     (``additionalProperties: false`` enforced, formats ``uuid``/``date``/``date-time`` checked)."""
     _validator(schema_name).validate(body)
+
+
+#: Hypothesis settings for tests that decode spec-generated data (kept modest: the suite is fast).
+SPEC_DATA_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    # hypothesis-jsonschema rejects some drafts (uuid/date-time formats, nullable unions); on a
+    # loaded machine that can trip the filtering check without any problem in the code under test.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 
 
 @functools.cache

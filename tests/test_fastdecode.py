@@ -13,24 +13,16 @@ from datetime import date, datetime, timezone
 from typing import Any
 from uuid import UUID
 
-import attrs
 import cattrs
 import orjson
 import pytest
-from _spec import response_strategy
-from cattrs.gen import make_dict_structure_fn, override
-from hypothesis import HealthCheck, given, settings
+from _reference import straightforward_converter
+from _spec import SPEC_DATA_SETTINGS, response_strategy
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awork_async import _converter, models
 from awork_async._converter import converter, structure, structure_list
-from awork_async._naming import to_camel
-from awork_async._timeutil import (
-    WALL_CLOCK,
-    parse_date,
-    parse_local_datetime,
-    parse_utc_datetime,
-)
 from awork_async.models import (
     TaskStatus,
     TimeEntry,
@@ -55,28 +47,7 @@ RESPONSE_SCHEMAS: dict[str, type[Any]] = {
 }
 
 
-def _straightforward() -> cattrs.Converter:
-    """A plain cattrs converter: camelCase renames and the obvious scalar hooks."""
-    conv = cattrs.Converter()
-    conv.register_structure_hook(UUID, lambda v, _: UUID(v))
-    conv.register_structure_hook(datetime, lambda v, _: parse_utc_datetime(v))
-    conv.register_structure_hook(date, lambda v, _: parse_date(v))
-
-    def wall_clock(value: Any, _: Any) -> datetime | None:
-        return None if value is None else parse_local_datetime(value)
-
-    def factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        overrides: dict[str, Any] = {}
-        for field in attrs.fields(cls):
-            hook = wall_clock if field.metadata.get(WALL_CLOCK) else None
-            overrides[field.name] = override(rename=to_camel(field.name), struct_hook=hook)
-        return make_dict_structure_fn(cls, conv, **overrides)
-
-    conv.register_structure_hook_factory(attrs.has, factory)
-    return conv
-
-
-PLAIN = _straightforward()
+PLAIN = straightforward_converter()
 
 
 @pytest.fixture(autouse=True)
@@ -133,26 +104,12 @@ def test_single_structure_equals_reference() -> None:
         assert structure(item, TimeEntry) == PLAIN.structure(item, TimeEntry)
 
 
-_SETTINGS = settings(
-    max_examples=25,
-    deadline=None,
-    database=None,
-    # hypothesis-jsonschema rejects some drafts (uuid/date-time formats, nullable unions); on a
-    # loaded machine that can trip the filtering check without any problem in the code under test.
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
-
-
 @pytest.mark.parametrize("schema_name", sorted(RESPONSE_SCHEMAS))
 def test_spec_data_equal_to_reference(schema_name: str) -> None:
     cls = RESPONSE_SCHEMAS[schema_name]
     decode = _fast(cls)
 
-    @_SETTINGS
+    @SPEC_DATA_SETTINGS
     @given(st.lists(response_strategy(schema_name, allow_extra=True), max_size=3))
     def check(items: list[dict[str, Any]]) -> None:
         expected = [converter.structure(item, cls) for item in items]

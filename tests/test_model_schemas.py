@@ -15,8 +15,8 @@ from uuid import UUID
 
 import attrs
 import pytest
-from _spec import load_spec, response_strategy, validate_body
-from hypothesis import HealthCheck, given, settings
+from _spec import SPEC_DATA_SETTINGS, load_spec, response_strategy, validate_body
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awork_async import models
@@ -226,25 +226,12 @@ def test_every_time_operation_schema_is_modelled() -> None:
 
 # --- property-based: anything the spec allows decodes --------------------------------------
 
-_SETTINGS = settings(
-    max_examples=25,
-    deadline=None,
-    database=None,
-    # hypothesis-jsonschema rejects some drafts (uuid/date-time formats, nullable unions); on a
-    # loaded machine that can trip the filtering check without any problem in the code under test.
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
-
 
 @pytest.mark.parametrize("schema_name", sorted(RESPONSE_SCHEMAS))
 def test_spec_valid_responses_decode(schema_name: str) -> None:
     cls = RESPONSE_SCHEMAS[schema_name]
 
-    @_SETTINGS
+    @SPEC_DATA_SETTINGS
     @given(response_strategy(schema_name))
     def check(data: dict[str, Any]) -> None:
         model = structure(data, cls)
@@ -262,7 +249,7 @@ def test_spec_valid_responses_decode(schema_name: str) -> None:
 def test_unknown_fields_are_ignored(schema_name: str) -> None:
     cls = RESPONSE_SCHEMAS[schema_name]
 
-    @_SETTINGS
+    @SPEC_DATA_SETTINGS
     @given(response_strategy(schema_name, allow_extra=True))
     def check(data: dict[str, Any]) -> None:
         known = {
