@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
@@ -32,6 +33,11 @@ from ._exceptions import (
 from ._response import RawResponse, record_response
 from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, decode_json, join_url
 from ._version import __version__
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _deadline
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout as _deadline
 
 if TYPE_CHECKING:
     from ._auth import AuthProvider
@@ -170,10 +176,11 @@ class Transport:
             time_left=time_left,
         )
         try:
-            if timeouts.total is None:
-                return await call
             try:
-                return await asyncio.wait_for(call, timeouts.total)
+                # Not asyncio.wait_for: on 3.10/3.11 it can swallow a cancellation that arrives
+                # as the call completes (CPython gh-86296), leaving the caller running.
+                async with _deadline(timeouts.total):
+                    return await call
             except asyncio.TimeoutError:
                 message = (
                     f"{method} {url_text}: no answer within the call's deadline "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import traceback
@@ -337,3 +339,19 @@ async def test_raw_mode_rejects_non_list(client: AworkClient, mocked: aiorespons
     mocked.get(pattern, payload={"not": "a list"})
     with pytest.raises(APIResponseValidationError, match="JSON array"):
         await client.time_entries.list().raw().collect()
+
+
+async def test_cancellation_is_never_swallowed(client: AworkClient, mocked: aioresponses) -> None:
+    """A cancel that lands as the answer completes still cancels the call (CPython gh-86296:
+    ``asyncio.wait_for`` on 3.10/3.11 could drop it and return the result instead)."""
+    url = f"{BASE}/timeentries/{ENTRY_ID}"
+    for steps in range(40):
+        mocked.get(url, payload=ENTRY)
+        task = asyncio.ensure_future(client.time_entries.get(ENTRY_ID))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        requested = task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if requested:
+            assert task.cancelled(), f"cancel after {steps} loop steps was swallowed"

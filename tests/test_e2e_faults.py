@@ -503,11 +503,13 @@ async def test_cancelling_an_iteration_leaves_nothing_running(sb: Sandbox) -> No
 async def test_closing_an_abandoned_iteration_cancels_prefetch(sb: Sandbox) -> None:
     """A consumer that leaves its loop early closes the iterator (``contextlib.aclosing``):
     the prefetched page still in flight is cancelled at once."""
-    sb.faults.slow_delay = 5.0
+    never = asyncio.Event()
+    page4_in_flight = asyncio.Event()
 
-    def on_request(event: Any) -> None:
-        if "page=4&" in event.url:
-            sb.faults.slow_rate = 1.0  # page 4 (requested once page 2 is consumed) hangs
+    async def on_request(event: Any) -> None:
+        if "page=4&" in event.url:  # requested once page 2 is consumed; it never gets an answer
+            page4_in_flight.set()
+            await never.wait()
 
     before = client_tasks()
     async with make_client(sb, hooks=Hooks(on_request=[on_request])) as awork:
@@ -519,10 +521,11 @@ async def test_closing_an_abandoned_iteration_cancels_prefetch(sb: Sandbox) -> N
             async for _entry in items:
                 count += 1
                 if count == 21:  # the first entry of page 3
+                    await page4_in_flight.wait()
                     assert client_tasks() - before  # page 4 is still being fetched
                     break
         assert client_tasks() - before == set()
-        sb.faults.reset()
+        assert not never.is_set()
 
 
 async def test_cancelling_during_backoff(sb: Sandbox) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
+import random
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -265,3 +267,151 @@ async def test_unreachable_redis_is_a_typed_error() -> None:
             await limiter.acquire()
     finally:
         await limiter.aclose()
+
+
+# --- Cancellation stress: waiting callers cancelled at every kind of point -------------------------
+
+#: Upper bound for anything that should finish at once; only a hang detector, never a wait.
+HANG_BOUND = 10.0
+
+
+class InFlight:
+    """Client whose connections report when a reply is awaited (a command is on the wire)."""
+
+    def __init__(self, url: str) -> None:
+        self.event = asyncio.Event()
+        event = self.event
+
+        class Connection(redis_asyncio.Connection):
+            async def read_response(self, *args: object, **kwargs: object) -> object:
+                event.set()
+                return await super().read_response(*args, **kwargs)  # type: ignore[arg-type]
+
+        self.pool = redis_asyncio.ConnectionPool.from_url(url, connection_class=Connection)
+        self.client = redis_asyncio.Redis(connection_pool=self.pool)
+
+    async def next_read(self, tasks: Sequence[asyncio.Task[None]]) -> None:
+        """Return once a new reply is awaited or one of ``tasks`` ends (bounded)."""
+        running = [task for task in tasks if not task.done()]
+        if not running:
+            return
+        self.event.clear()
+        waiter = asyncio.create_task(self.event.wait())
+        watched = [waiter, *running]
+        done, _ = await asyncio.wait(
+            watched, timeout=HANG_BOUND, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        assert done, "neither a reply nor an acquirer came"
+
+    async def check_clean(self, marker: str) -> None:
+        """No connection is leaked or holds an unread reply; replies still match commands."""
+        assert not self.pool._in_use_connections
+        for conn in list(self.pool._available_connections):
+            if conn.is_connected:
+                assert not await conn.can_read()
+        replies = await asyncio.gather(*(self.client.echo(f"{marker}:{i}") for i in range(4)))
+        assert replies == [f"{marker}:{i}".encode() for i in range(4)]
+
+
+async def _settle(tasks: Sequence[asyncio.Task[None]]) -> tuple[int, int]:
+    """Wait (bounded) for ``tasks``; return (admitted, cancelled). Any other outcome fails."""
+    done = await asyncio.wait_for(
+        asyncio.gather(*tasks, return_exceptions=True), timeout=HANG_BOUND
+    )
+    for outcome in done:
+        assert outcome is None or isinstance(outcome, asyncio.CancelledError), outcome
+    admitted = sum(outcome is None for outcome in done)
+    return admitted, len(done) - admitted
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_cancelled_acquirers_never_wedge_the_limiter(redis_url: str, seed: int) -> None:
+    rng = random.Random(seed)
+    redis_side = InFlight(redis_url)
+    try:
+        for iteration in range(25):
+            key = f"awork-test:{uuid.uuid4().hex}"
+            fake = FakeTime()
+            lim = RedisRateLimiter(
+                redis_side.client,
+                key,
+                3,
+                1000,
+                window_margin=0.0,
+                clock=fake.clock,
+                sleep=fake.sleep,
+            )
+            tasks = [asyncio.create_task(lim.acquire()) for _ in range(rng.randint(2, 12))]
+            if rng.random() < 0.3:
+                lim.observe(429, {"Retry-After": "1"})  # a publisher task in flight too
+            if iteration % 2:
+                # Cancel while a script (or the connection handshake) awaits its reply.
+                for _ in range(rng.randint(1, 6)):
+                    await redis_side.next_read(tasks)
+            else:
+                for _ in range(rng.randint(0, 40)):
+                    await asyncio.sleep(0)  # let the acquirers run a few steps, no wall time
+            victims = [task for task in tasks if rng.random() < 0.7]
+            for task in victims:
+                task.cancel()
+            admitted, cancelled = await _settle(tasks)
+            assert admitted + cancelled == len(tasks)
+
+            # The limiter still admits, its lock is free, and Redis counted every admission:
+            # a caller cancelled after its script ran may have used one slot, never more.
+            await asyncio.wait_for(lim.acquire(), timeout=HANG_BOUND)
+            assert not lim._lock.locked()
+            counted = await redis_side.client.zcard(f"{{{key}}}:minute")
+            assert admitted + 1 <= counted <= admitted + 1 + cancelled
+            await asyncio.wait_for(lim.aclose(), timeout=HANG_BOUND)
+            assert lim._publisher is None or lim._publisher.done()
+            await redis_side.check_clean(f"{seed}:{iteration}")
+    finally:
+        await redis_side.client.aclose()
+        await redis_side.pool.aclose()
+
+
+@pytest.mark.parametrize("cancel_all", [False, True])
+async def test_aclose_with_pending_acquirers_and_publisher(
+    redis_url: str, key: str, cancel_all: bool
+) -> None:
+    # The benchmark's shutdown: callers are cancelled mid-acquire, then the limiter is closed.
+    redis_side = InFlight(redis_url)
+    fake = FakeTime()
+    lim = RedisRateLimiter(
+        redis_side.client, key, 2, 1000, window_margin=0.0, clock=fake.clock, sleep=fake.sleep
+    )
+    try:
+        tasks = [asyncio.create_task(lim.acquire()) for _ in range(8)]
+        await redis_side.next_read(tasks)
+        assert not any(task.done() for task in tasks)  # 2/s: most are still waiting
+        lim.observe(429, {"Retry-After": "7"})
+        publisher = lim._publisher
+        assert publisher is not None
+        for task in tasks if cancel_all else tasks[::2]:
+            task.cancel()
+        closing = asyncio.create_task(lim.aclose())
+        await _settle(tasks)
+        await asyncio.wait_for(closing, timeout=HANG_BOUND)
+        assert publisher.done()
+        # The pause observed before closing reached Redis although its callers were cancelled.
+        assert await redis_side.client.pttl(f"{{{key}}}:hold") > 0
+        await redis_side.check_clean("after-aclose")
+    finally:
+        await redis_side.client.aclose()
+        await redis_side.pool.aclose()
+
+
+async def test_aclose_cancelled_mid_flush_still_closes_own_client(redis_url: str, key: str) -> None:
+    lim = RedisRateLimiter(redis_url, key)
+    await lim.acquire()
+    connections = list(lim._client.connection_pool._available_connections)
+    lim.observe(429, {"Retry-After": "3"})
+    closing = asyncio.create_task(lim.aclose())
+    await asyncio.sleep(0)  # aclose() is now inside flush()
+    closing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(closing, timeout=HANG_BOUND)
+    await asyncio.wait_for(lim.aclose(), timeout=HANG_BOUND)
+    assert [conn.is_connected for conn in connections] == [False]
