@@ -132,6 +132,9 @@ class PageInfo:
 def decode_json(status: int, body: bytes) -> object:
     """Decode a successful body: 204 and empty bodies become ``None``.
 
+    The older spec declares 204 answers *with* a ``TimeTracking`` body; the newest and HTTP say
+    a 204 has none (API notes §10 D10): any 204 is ``None``, whatever it carries.
+
     Raises ``orjson.JSONDecodeError`` (a ``ValueError``) for a body that is not JSON.
     """
     if status == 204 or not body or not body.strip():

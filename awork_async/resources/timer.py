@@ -118,7 +118,11 @@ class TimerResource(APIResource):
     async def stop(
         self, *, user_id: IdLike | None = None, timeout: float | Timeouts | None = None
     ) -> TimeEntry | None:
-        """Stop the timer; returns the finished entry, or ``None`` when nothing was running."""
+        """Stop the timer; returns the finished entry, or ``None`` when nothing was running.
+
+        Sends no body: the description mentions a ``stopReason``, but ``StopTimeTrackingForm``
+        has no properties and forbids extra ones (API notes §10 D7); awork sets the reason itself.
+        """
         return await self._call_optional(
             "POST", self._path(user_id, "stop"), TimeEntry, timeout=timeout
         )
