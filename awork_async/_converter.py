@@ -282,44 +282,40 @@ def clear_caches() -> None:
 _Decoder: TypeAlias = Callable[[Any, _Page], Any]
 
 
-def _uuid_miss(value: object, cache: dict[object, UUID]) -> UUID:
-    result = uuid_from_str(value) if value.__class__ is str else _structure_uuid(value, None)
+_R = TypeVar("_R")
+
+
+def _remember(cache: dict[object, _R], value: object, result: _R) -> _R:
+    """Keep a parsed string's result (bounded: a full cache starts over) and return it."""
     if value.__class__ is str:
         if len(cache) >= CACHE_LIMIT:
             cache.clear()
         cache[value] = result
     return result
+
+
+def _uuid_miss(value: object, cache: dict[object, UUID]) -> UUID:
+    result = uuid_from_str(value) if value.__class__ is str else _structure_uuid(value, None)
+    return _remember(cache, value, result)
 
 
 def _utc_miss(value: object, cache: dict[object, datetime]) -> datetime:
     result = (
         parse_utc_datetime(value) if value.__class__ is str else _structure_datetime(value, None)
     )
-    if value.__class__ is str:
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        cache[value] = result
-    return result
+    return _remember(cache, value, result)
 
 
 def _local_miss(value: object, cache: dict[object, datetime]) -> datetime:
     result = _structure_wall_clock(value, None)
     if result is None:  # pragma: no cover - the caller only passes values that are not None
         raise TypeError("expected a date-time, got None")
-    if value.__class__ is str:
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        cache[value] = result
-    return result
+    return _remember(cache, value, result)
 
 
 def _date_miss(value: object, cache: dict[object, date]) -> date:
     result = _structure_date(value, None)
-    if value.__class__ is str:
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        cache[value] = result
-    return result
+    return _remember(cache, value, result)
 
 
 def _not_a_list(value: object) -> TypeError:

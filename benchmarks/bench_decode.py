@@ -34,7 +34,6 @@ import sys
 import time
 import typing
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from _common import machine_info, print_table
-from _reference import straightforward_converter
+from _reference import realistic_entries, straightforward_converter
 
 from awork_async._converter import clear_caches, converter, structure_list
 from awork_async._naming import to_camel
 from awork_async.models import TimeEntry
-from awork_async.sandbox._generate import generate_workspace
 
 PAGE_SIZES = (10, 100, 1000)
 
@@ -68,19 +66,7 @@ def make_pages(page_size: int, count: int, *, seed: int = 7) -> list[bytes]:
     The workspace has 25 users, 40 projects, 400 tasks and 10 types of work (the sandbox's
     defaults), and the entries are in random order, as a page of an export would be.
     """
-    total = page_size * count
-    ws, _ = generate_workspace(
-        seed=seed,
-        entries=total,
-        users=25,
-        projects=40,
-        tasks=400,
-        types_of_work=10,
-        time_bookings=0,
-        anchor=date(2025, 6, 30),
-        days=365,
-    )
-    entries = list(ws.entries.values())
+    entries = realistic_entries(page_size * count, seed=seed)
     random.Random(seed).shuffle(entries)
     return [orjson.dumps(entries[i * page_size : (i + 1) * page_size]) for i in range(count)]
 

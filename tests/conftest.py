@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import _aioresponses_compat
 import pytest
-from _helpers import BASE, TOKEN, FakeSleep
+from _helpers import BASE, TOKEN, FakeSleep, quiet_client
 from aioresponses import aioresponses
 
-from awork_async import AworkClient, NoRateLimiter, RetryPolicy
+from awork_async import AworkClient
 
 _aioresponses_compat.install()
 
@@ -27,11 +27,5 @@ def mocked() -> Iterator[aioresponses]:
 
 @pytest.fixture
 async def client(fake_sleep: FakeSleep) -> AsyncIterator[AworkClient]:
-    async with AworkClient(
-        token=TOKEN,
-        base_url=BASE,
-        rate_limiter=NoRateLimiter(),
-        retry=RetryPolicy(random=lambda: 0.0),
-        sleep=fake_sleep,
-    ) as awork:
+    async with quiet_client(TOKEN, BASE, fake_sleep) as awork:
         yield awork

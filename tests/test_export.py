@@ -15,10 +15,10 @@ from uuid import UUID
 
 import orjson
 import pytest
-from _helpers import FakeSleep
+from _helpers import quiet_client
 from aioresponses import aioresponses
 
-from awork_async import APIResponseValidationError, AworkClient, NoRateLimiter, RetryPolicy
+from awork_async import APIResponseValidationError, AworkClient
 from awork_async._converter import structure
 from awork_async.export import (
     CSV_COLUMNS,
@@ -50,13 +50,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
-    async with AworkClient(
-        token=sandbox.token,
-        base_url=sandbox.base_url,
-        rate_limiter=NoRateLimiter(),
-        retry=RetryPolicy(random=lambda: 0.0),
-        sleep=FakeSleep(),
-    ) as client:
+    async with quiet_client(sandbox.token, sandbox.base_url) as client:
         yield client
 
 

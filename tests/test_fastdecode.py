@@ -9,14 +9,14 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
 import cattrs
 import orjson
 import pytest
-from _reference import straightforward_converter
+from _reference import RESPONSE_SCHEMAS, realistic_entries, straightforward_converter
 from _spec import SPEC_DATA_SETTINGS, response_strategy
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,21 +30,8 @@ from awork_async.models import (
     TimeEntryUser,
     TypeOfWorkRef,
 )
-from awork_async.sandbox._generate import generate_workspace
 
 UID = "123e4567-e89b-12d3-a456-426614174000"
-
-RESPONSE_SCHEMAS: dict[str, type[Any]] = {
-    "TimeTracking": models.TimeEntry,
-    "SimplifiedTimeTracking": models.SimplifiedTimeEntry,
-    "TimeBooking": models.TimeBooking,
-    "GetTimeBookingForUsersResult": models.UserTimeBookings,
-    "MultiStatusResult": models.MultiStatusResult,
-    "TypeOfWork": models.TypeOfWork,
-    "TimeReport": models.TimeReport,
-    "TimeTrackingSetting": models.TimeTrackingSetting,
-    "UserAndWorkspace": models.UserAndWorkspace,
-}
 
 
 PLAIN = straightforward_converter()
@@ -58,18 +45,8 @@ def _cold_caches() -> Iterator[None]:
 
 
 def _generated_page(count: int, seed: int = 3) -> list[dict[str, Any]]:
-    ws, _ = generate_workspace(
-        seed=seed,
-        entries=count,
-        users=25,
-        projects=40,
-        tasks=400,
-        types_of_work=10,
-        time_bookings=0,
-        anchor=date(2025, 6, 30),
-        days=120,
-    )
-    data: list[dict[str, Any]] = orjson.loads(orjson.dumps(list(ws.entries.values())))
+    entries = realistic_entries(count, seed=seed, days=120)
+    data: list[dict[str, Any]] = orjson.loads(orjson.dumps(entries))
     return data
 
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import attrs
 import pytest
+from _reference import RESPONSE_SCHEMAS
 from _spec import SPEC_DATA_SETTINGS, load_spec, response_strategy, validate_body
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,17 +109,6 @@ STRICTER_THAN_SPEC: dict[str, set[str]] = {
     "SetTimeEntryTypeOfWork": {"ids"},
 }
 
-RESPONSE_SCHEMAS: dict[str, type[Any]] = {
-    "TimeTracking": models.TimeEntry,
-    "SimplifiedTimeTracking": models.SimplifiedTimeEntry,
-    "TimeBooking": models.TimeBooking,
-    "GetTimeBookingForUsersResult": models.UserTimeBookings,
-    "MultiStatusResult": models.MultiStatusResult,
-    "TypeOfWork": models.TypeOfWork,
-    "TimeReport": models.TimeReport,
-    "TimeTrackingSetting": models.TimeTrackingSetting,
-    "UserAndWorkspace": models.UserAndWorkspace,
-}
 
 _SCALARS = {"boolean": bool, "integer": int, "number": float, "string": str}
 _FORMATS = {"uuid": UUID, "date-time": datetime, "date": date}

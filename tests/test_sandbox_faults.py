@@ -129,15 +129,20 @@ async def test_injected_server_errors(sb: Sandbox) -> None:
     assert sb.stats.faults["error"] == 2
 
 
-async def test_dropped_connection_before_processing(sb: Sandbox) -> None:
-    sb.faults.inject_next("drop")
-    before = len(sb.store.time_bookings)
-    form = {
+def _booking(sb: Sandbox) -> dict[str, object]:
+    """A valid time booking body (a write the stats count)."""
+    return {
         "userId": sb.store.me_id,
         "startDate": "2030-01-01",
         "endDate": "2030-01-01",
         "duration": 60,
     }
+
+
+async def test_dropped_connection_before_processing(sb: Sandbox) -> None:
+    sb.faults.inject_next("drop")
+    before = len(sb.store.time_bookings)
+    form = _booking(sb)
     async with session(sb) as http:
         with pytest.raises(aiohttp.ServerDisconnectedError):
             await http.post(f"{sb.base_url}/timebookings", json=form)
@@ -149,12 +154,7 @@ async def test_dropped_connection_after_processing_applies_the_write_once(sb: Sa
     sb.faults.drop_after_processing = True
     sb.faults.inject_next("drop")
     before = len(sb.store.time_bookings)
-    form = {
-        "userId": sb.store.me_id,
-        "startDate": "2030-01-01",
-        "endDate": "2030-01-01",
-        "duration": 60,
-    }
+    form = _booking(sb)
     async with session(sb) as http:
         with pytest.raises(aiohttp.ServerDisconnectedError):
             await http.post(f"{sb.base_url}/timebookings", json=form)

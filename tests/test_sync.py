@@ -8,9 +8,9 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from _helpers import FakeSleep
+from _helpers import quiet_client
 
-from awork_async import AworkClient, NoRateLimiter, RetryPolicy
+from awork_async import AworkClient
 from awork_async._timeutil import format_datetime
 from awork_async.models import TimeEntryCreate, TimeEntryUpdate
 from awork_async.sandbox import Sandbox
@@ -53,13 +53,7 @@ async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
-    async with AworkClient(
-        token=sandbox.token,
-        base_url=sandbox.base_url,
-        rate_limiter=NoRateLimiter(),
-        retry=RetryPolicy(random=lambda: 0.0),
-        sleep=FakeSleep(),
-    ) as client:
+    async with quiet_client(sandbox.token, sandbox.base_url) as client:
         yield client
 
 

@@ -511,6 +511,11 @@ def _path_getter(path: Path, ctx: FilterContext) -> Getter:
         if canonical is None:
             raise FilterSyntaxError(f"unknown property {seg!r}")
         keys.append(canonical)
+    return key_path_getter(tuple(keys))
+
+
+def key_path_getter(keys: Sequence[str]) -> Getter:
+    """Read a nested value (``("project", "company", "id")``) from a row; ``None`` if absent."""
     if len(keys) == 1:
         key = keys[0]
         return lambda row: row.get(key)

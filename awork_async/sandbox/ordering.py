@@ -10,14 +10,14 @@ booleans, then strings. A column whose strings are all date-times (``createdOn``
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any, Final
 
 from ._timeutil import to_naive_utc
-from .filtering import FilterSyntaxError, Row
+from .filtering import FilterSyntaxError, Row, key_path_getter
 
 __all__ = ["LeadIndex", "OrderKey", "SortedRows", "order_rows", "parse_orderby", "sort_rows"]
 
@@ -85,22 +85,6 @@ class SortedRows:
     lead: LeadIndex | None = None
 
 
-def _getter(path: tuple[str, ...]) -> Callable[[Row], object]:
-    if len(path) == 1:
-        key = path[0]
-        return lambda row: row.get(key)
-
-    def get(row: Row) -> object:
-        cur: object = row
-        for key in path:
-            if not isinstance(cur, Mapping):
-                return None
-            cur = cur.get(key)
-        return cur
-
-    return get
-
-
 @dataclass(frozen=True)
 class _Column:
     """One key's sort values for every row (index-aligned with the input)."""
@@ -153,7 +137,7 @@ def _column(rows: Sequence[Row], path: tuple[str, ...]) -> _Column:
         name = path[0]
         raw = [row.get(name) for row in rows]
     else:
-        raw = list(map(_getter(path), rows))
+        raw = list(map(key_path_getter(path), rows))
     if raw and set(map(type, raw)) == {str}:  # the common case, done in bulk
         texts: list[str] = raw  # type: ignore[assignment]
         uniform = [_TEXT] * len(texts)
