@@ -14,7 +14,7 @@ import aiohttp
 
 from . import _constants as C
 from ._auth import AuthProvider, StaticToken
-from ._ratelimit import LocalRateLimiter, RateLimiter
+from ._ratelimit import LocalRateLimiter, RateLimiter, RateLimits
 from ._response import RawResponseProxy
 from ._retry import RetryPolicy
 from ._sansio import validate_base_url
@@ -36,6 +36,21 @@ if TYPE_CHECKING:
 __all__ = ["AworkClient"]
 
 
+def _limiter_from(value: object) -> RateLimiter:
+    """The limiter for ``AworkClient(rate_limiter=value)``, checked at construction."""
+    if value is None:
+        return LocalRateLimiter()
+    if isinstance(value, RateLimits):
+        return LocalRateLimiter.from_limits(value)
+    if isinstance(value, type) or not isinstance(value, RateLimiter):
+        raise TypeError(
+            "rate_limiter must be a rate limiter (LocalRateLimiter, RedisRateLimiter, "
+            "NoRateLimiter or an object with async acquire(), observe() and async aclose()) "
+            f"or a RateLimits value such as RateLimits.ENTERPRISE, got {type(value).__name__}"
+        )
+    return value
+
+
 class AworkClient:
     """Async client for awork's time tracking API.
 
@@ -49,11 +64,16 @@ class AworkClient:
         token: an API key (or OAuth access token). Defaults to the ``AWORK_TOKEN`` environment
             variable. Never shown in reprs, logs or errors.
         base_url: the API root; ``https://`` only, except loopback hosts for local sandboxes.
+            Defaults to the ``AWORK_BASE_URL`` environment variable, then awork's API
+            (``https://api.awork.com/api/v1``). An explicit argument always wins.
         auth: an auth provider instead of ``token`` (e.g. :class:`OAuth2Provider`, which refreshes).
         session: an ``aiohttp.ClientSession`` of your own (trace configs, connectors); the client
             then never closes it. Without one, the client owns exactly one session.
         rate_limiter: defaults to an in-process limiter with awork's limits (50/s and 1000/min);
             pass a :class:`RedisRateLimiter` to share the workspace's budget across processes.
+            A :class:`RateLimits` value (e.g. ``RateLimits.ENTERPRISE``) is shorthand for the
+            default in-process limiter with those limits. Anything else that is not a
+            :class:`RateLimiter` raises ``TypeError`` here, not at the first request.
         retry: the retry policy (a :class:`RetryPolicy`).
         timeout: seconds for a whole call (across its retries) or a :class:`Timeouts`.
         hooks: observability callbacks (:class:`Hooks`).
@@ -64,20 +84,22 @@ class AworkClient:
         self,
         token: str | None = None,
         *,
-        base_url: str = C.DEFAULT_BASE_URL,
+        base_url: str | None = None,
         auth: AuthProvider | None = None,
         session: aiohttp.ClientSession | None = None,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: RateLimiter | RateLimits | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | Timeouts | None = None,
         hooks: Hooks | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if base_url is None:
+            base_url = os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL
         url = validate_base_url(base_url)
         if auth is None:
             if token is None:
-                token = os.environ.get("AWORK_TOKEN")
+                token = os.environ.get(C.ENV_TOKEN)
             if token is None:
                 raise ValueError(
                     "no credentials: pass token=... (an awork API key), auth=..., "
@@ -88,12 +110,13 @@ class AworkClient:
             raise ValueError("pass either token or auth, not both")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError("session must be an aiohttp.ClientSession")
-        self._owns_limiter = rate_limiter is None
+        limiter = _limiter_from(rate_limiter)
+        self._owns_limiter = limiter is not rate_limiter
         timeouts = Timeouts().merge(timeout)
         self._transport = Transport(
             base_url=url,
             auth=auth,
-            limiter=rate_limiter if rate_limiter is not None else LocalRateLimiter(),
+            limiter=limiter,
             retry=retry if retry is not None else RetryPolicy(),
             timeouts=timeouts,
             hooks=hooks,

@@ -20,10 +20,12 @@ from awork_async import (
     AuthenticationError,
     AworkClient,
     ClientClosedError,
+    LocalRateLimiter,
     NoRateLimiter,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
+    RateLimits,
     RetryPolicy,
     ServerError,
     ValidationFailedError,
@@ -59,7 +61,35 @@ def test_requires_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_token_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWORK_TOKEN", TOKEN)
+    monkeypatch.delenv("AWORK_BASE_URL", raising=False)
     assert AworkClient().base_url == "https://api.awork.com/api/v1"
+
+
+def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWORK_BASE_URL", "http://127.0.0.1:8123/api/v1")
+    assert AworkClient(token=TOKEN).base_url == "http://127.0.0.1:8123/api/v1"
+    # an explicit argument wins over the environment
+    assert AworkClient(token=TOKEN, base_url=BASE).base_url == BASE
+
+
+def test_base_url_from_environment_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWORK_BASE_URL", "http://api.awork.com/api/v1")
+    with pytest.raises(ValueError, match="https"):
+        AworkClient(token=TOKEN)
+
+
+async def test_rate_limits_are_shorthand_for_a_local_limiter() -> None:
+    async with AworkClient(token=TOKEN, rate_limiter=RateLimits.ENTERPRISE) as client:
+        limiter = client.rate_limiter
+        assert isinstance(limiter, LocalRateLimiter)
+        assert limiter.limits == RateLimits.ENTERPRISE
+        await limiter.acquire()  # a working limiter, not a RateLimits value
+
+
+@pytest.mark.parametrize("value", [object(), "enterprise", 3000, LocalRateLimiter])
+def test_anything_else_as_rate_limiter_is_refused_at_construction(value: object) -> None:
+    with pytest.raises(TypeError, match="rate_limiter must be"):
+        AworkClient(token=TOKEN, rate_limiter=value)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("url", ["http://api.awork.com/api/v1", "http://192.168.1.2/api/v1"])
