@@ -946,8 +946,9 @@ async def export_time_entries(
             (and in ordered mode ``page_size``) is refused with ``ValueError``. Resuming a
             complete consistent export adds the entries created since; a complete ordered one
             adds nothing.
-        on_progress: called with ``(entries done, total estimate or None)`` at every checkpoint
-            interval and at the end; the estimate comes from ``aw-totalitems``.
+        on_progress: called with ``(entries done, total estimate or None)`` after every
+            ``page_size`` entries written (once per full page) and at the end; the estimate
+            comes from ``aw-totalitems``.
         prefetch: ordered mode only: pages requested ahead of the writer (0 = one at a time).
 
     Returns an :class:`ExportSummary`. Requests, retries and 429s are counted from the answers
@@ -1013,6 +1014,8 @@ async def export_time_entries(
             position += len(line)
             done += 1
             since += 1
+            if on_progress is not None and (done - base) % page_size == 0:
+                on_progress(done, source.estimate())  # once per page's worth of entries
             if point is None:
                 continue
             last = attrs.evolve(point, byte_offset=position, format=format)
@@ -1020,8 +1023,6 @@ async def export_time_entries(
                 since = 0
                 await save(last)
                 tally.drain(responses)
-                if on_progress is not None:
-                    on_progress(done, source.estimate())
         last = attrs.evolve(last, byte_offset=position, format=format, complete=True)
         await save(last)
         tally.drain(responses)

@@ -336,7 +336,8 @@ async def test_jsonl_export_parses_back_to_the_entries(
     assert summary.requests == summary.pages >= 5
     assert summary.retries == summary.rate_limited == 0
     assert progress[-1] == (90, 90)
-    assert [done for done, _ in progress] == [25, 50, 75, 90]
+    # once per page (page_size=20), not per checkpoint interval, and at the end
+    assert [done for done, _ in progress] == [20, 40, 60, 80, 90]
     final = read_checkpoint(tmp_path / "cp.json")
     assert final is not None
     assert final.complete
@@ -570,8 +571,8 @@ async def test_ordered_export_follows_the_requested_order(
     assert ids == expected
     assert summary.entries == 90
     assert summary.pages == 13  # 90 entries in pages of 7
-    # progress at page boundaries once 10 entries have passed since the last report
-    assert [done for done, _ in progress] == [14, 28, 42, 56, 70, 84, 90]
+    # progress once per page of 7, whatever the checkpoint interval
+    assert [done for done, _ in progress] == [*range(7, 90, 7), 90]
     assert progress[-1] == (90, 90)
     final = read_checkpoint(checkpoint)
     assert final is not None
