@@ -65,6 +65,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
         TypeOfWork,
         TypeOfWorkForm,
         UserTimeBookings,
+        WebhookConfig,
+        WebhookConfigForm,
+        WebhookLog,
     )
     from .resources import TimerState, TimerStatus
     from .sandbox import Sandbox
@@ -125,6 +128,9 @@ __all__ = [
     "UserTimeBookings",
     "ValidationError",
     "ValidationFailedError",
+    "WebhookConfig",
+    "WebhookConfigForm",
+    "WebhookLog",
     "__version__",
     "capture_responses",
 ]
@@ -185,6 +191,9 @@ _LAZY = {
     "UserTimeBookings": ".models",
     "ValidationError": "._exceptions",
     "ValidationFailedError": "._exceptions",
+    "WebhookConfig": ".models",
+    "WebhookConfigForm": ".models",
+    "WebhookLog": ".models",
     "capture_responses": "._response",
 }
 

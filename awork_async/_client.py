@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         TimeReportsResource,
         TimerResource,
         TypesOfWorkResource,
+        WebhooksResource,
     )
 
 __all__ = ["AworkClient"]
@@ -206,6 +207,14 @@ class AworkClient:
         from .resources import TimeReportsResource
 
         return TimeReportsResource(self)
+
+    @functools.cached_property
+    def webhooks(self) -> WebhooksResource:
+        """Webhook configurations, their delivery logs and event types (receive the deliveries
+        with :class:`awork_async.webhooks.WebhookReceiver`)."""
+        from .resources import WebhooksResource
+
+        return WebhooksResource(self)
 
     @property
     def with_raw_response(self) -> RawResponseProxy:

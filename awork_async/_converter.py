@@ -8,7 +8,9 @@
   from ``YYYY-MM-DD``. Fields marked with ``WALL_CLOCK`` metadata (``*_date_local``) stay naive.
 * Unstructuring (encoding forms): camelCase keys, ``None`` fields omitted, UUID -> ``str``, aware
   datetime -> ISO in UTC with ``Z``, naive datetime -> ISO without offset, date -> ``YYYY-MM-DD``,
-  tuples -> lists. The result can be handed straight to ``orjson.dumps``.
+  tuples -> lists. The result can be handed straight to ``orjson.dumps``. A form whose wire shape
+  is not its fields (``WebhookConfigForm``: a list of events sent as one comma-separated string)
+  finishes the generated dict in its ``_wire_body(generated)`` method.
 
 Two structuring paths, one set of rules:
 
@@ -215,7 +217,16 @@ def _make_converter() -> cattrs.Converter:
         overrides: dict[str, Any] = {
             field.name: override(rename=to_camel(field.name)) for field in attrs.fields(cls)
         }
-        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)
+        generated = make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)
+        wire = getattr(cls, "_wire_body", None)
+        if wire is None:
+            return generated
+
+        def unstructure_wire(obj: Any) -> dict[str, Any]:
+            result: dict[str, Any] = wire(obj, generated(obj))
+            return result
+
+        return unstructure_wire
 
     def optional_factory(tp: Any) -> Callable[[Any, Any], Any]:
         # Resolve the inner hook once (cattrs' generic Optional handler dispatches per value).

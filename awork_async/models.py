@@ -24,10 +24,12 @@ spec allows can fail to decode; :class:`TimeEntry` offers parsed views of them.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
-from typing import ClassVar, NamedTuple, TypeVar, cast
+from typing import Any, ClassVar, NamedTuple, TypeVar, cast
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import attrs
@@ -80,7 +82,11 @@ __all__ = [
     "TypeOfWorkRef",
     "UserAndWorkspace",
     "UserTimeBookings",
+    "WebhookConfig",
+    "WebhookConfigForm",
+    "WebhookLog",
     "Workspace",
+    "split_events",
 ]
 
 #: Field metadata of the ``*_date_local`` fields: a naive wall-clock date-time in the entry's zone.
@@ -648,6 +654,68 @@ class UserAndWorkspace:
     workspace: Workspace | None = None
 
 
+def split_events(events: str | None) -> tuple[str, ...]:
+    """awork's comma-separated event list as a tuple (blanks dropped, order kept)."""
+    if not events:
+        return ()
+    return tuple(part.strip() for part in events.split(",") if part.strip())
+
+
+@attrs.frozen(kw_only=True)
+class WebhookConfig:
+    """A webhook configuration (spec ``WebhookConfig``; API notes §8.3).
+
+    ``events`` is awork's comma-separated string (see :attr:`event_types`). ``authentication``
+    (``"headername=headervalue"`` for ``authentication_type == "header"``) holds the secret the
+    receiver checks: it is left out of the repr.
+    """
+
+    SPEC_SCHEMA: ClassVar[str] = "WebhookConfig"
+
+    name: str | None = None
+    uri: str | None = None
+    language: str | None = None
+    events: str | None = None
+    is_active: bool | None = None
+    only_trigger_for_main_entity_changes: bool | None = None
+    authentication_type: str | None = None
+    authentication: str | None = attrs.field(default=None, repr=False)
+    id: UUID | None = None
+    receiver_type: str | None = None
+    last_failure_reason: str | None = None
+    created_on: datetime | None = None
+    created_by: UUID | None = None
+    updated_on: datetime | None = None
+    updated_by: UUID | None = None
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The configured events as a tuple (``("timetracking_added", ...)``)."""
+        return split_events(self.events)
+
+    @property
+    def auth_header(self) -> str | None:
+        """The name of the header awork sends (``None`` without header authentication)."""
+        if self.authentication_type != "header" or not self.authentication:
+            return None
+        return self.authentication.partition("=")[0] or None
+
+
+@attrs.frozen(kw_only=True)
+class WebhookLog:
+    """One delivery attempt of a webhook (spec ``WebhookLog``): ``message`` is the payload sent,
+    ``response_code`` the receiver's HTTP status, ``reason`` why it failed."""
+
+    SPEC_SCHEMA: ClassVar[str] = "WebhookLog"
+
+    message: str | None = None
+    webhook_id: UUID | None = None
+    response_code: int | None = None
+    created_on: datetime | None = None
+    reason: str | None = None
+    is_successful: bool | None = None
+
+
 # ---------------------------------------------------------------------------------------------
 # Request forms: converters (named functions, so mypy's attrs plugin types ``__init__`` from them)
 # and validators (which know the field name and raise the clear errors).
@@ -1150,3 +1218,115 @@ class SetTypeOfWorkForm:
 
     ids: tuple[UUID, ...] = attrs.field(converter=_to_uuid_tuple, validator=_check_uuid_tuple)
     type_of_work_id: UUID = attrs.field(converter=_to_uuid, validator=_check_uuid)
+
+
+#: A header name (RFC 9110 token) without ``=``, which separates name and value on the wire.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: A header value: visible ASCII and inner spaces/tabs, no control characters.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?")
+#: An event name as awork spells them (``timetracking_added``): no commas, no spaces.
+_EVENT_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def _to_event_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        return cast("tuple[str, ...]", values)
+    return tuple(values)
+
+
+def _check_events(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
+    if not isinstance(value, tuple):
+        raise _type_error(attribute.name, value, "an iterable of event names (not a single string)")
+    if not value:
+        raise ValueError(f"{attribute.name}: must name at least one event")
+    for item in value:
+        if not isinstance(item, str):
+            raise _type_error(attribute.name, item, "a str event name")
+        if _EVENT_NAME.fullmatch(item) is None:
+            raise ValueError(
+                f"{attribute.name}: {item!r} is not an event name (e.g. 'timetracking_added')"
+            )
+
+
+def _check_webhook_uri(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
+    if not isinstance(value, str):
+        raise _type_error(attribute.name, value, "a str")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{attribute.name}: must be an absolute http(s) URL")
+
+
+def _check_optional_header_name(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise _type_error(attribute.name, value, "a str")
+    if _HEADER_NAME.fullmatch(value) is None:
+        raise ValueError(f"{attribute.name}: {value!r} is not a valid HTTP header name")
+
+
+def _check_optional_header_value(_: object, attribute: attrs.Attribute[_V], value: _V) -> None:
+    # the value is a secret: never echoed in a message
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{attribute.name}: expected a str, got {type(value).__name__}")
+    if _HEADER_VALUE.fullmatch(value) is None:
+        raise ValueError(
+            f"{attribute.name}: must be non-empty visible ASCII without line breaks or "
+            "surrounding spaces"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class WebhookConfigForm:
+    """Body of ``POST /webhooks`` and ``PUT /webhooks/{id}`` (spec ``WebhookConfigForm``).
+
+    ::
+
+        WebhookConfigForm(
+            name="sync", uri="https://example.com/awork/webhooks",
+            events=["timetracking_added", "timetracking_updated", "timetracking_deleted",
+                    "timetracking_type_changed"],
+            is_active=True, auth_header="X-Awork-Secret", auth_value="s3cr3t",
+        )
+
+    On the wire ``events`` becomes awork's comma-separated string and ``auth_header`` +
+    ``auth_value`` become ``authenticationType: "header"`` with ``authentication:
+    "X-Awork-Secret=s3cr3t"`` (``authenticationType: "none"`` without them). The header is the
+    only verification awork offers (notes §8.5): set it, and serve the receiver over HTTPS.
+    ``auth_value`` is left out of the repr.
+    """
+
+    SPEC_SCHEMA: ClassVar[str] = "WebhookConfigForm"
+
+    name: str = attrs.field(validator=_check_non_empty_str)
+    uri: str = attrs.field(validator=_check_webhook_uri)
+    events: tuple[str, ...] = attrs.field(converter=_to_event_tuple, validator=_check_events)
+    is_active: bool = attrs.field(validator=_check_bool)
+    auth_header: str | None = attrs.field(default=None, validator=_check_optional_header_name)
+    auth_value: str | None = attrs.field(
+        default=None, validator=_check_optional_header_value, repr=False
+    )
+    language: str | None = attrs.field(default=None, validator=_check_optional_str)
+    only_trigger_for_main_entity_changes: bool | None = attrs.field(
+        default=None, validator=_check_optional_bool
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if (self.auth_header is None) != (self.auth_value is None):
+            raise ValueError("auth_header and auth_value go together: give both or neither")
+
+    @property
+    def authentication_type(self) -> str:
+        """``"header"`` with an auth header, else ``"none"``."""
+        return "none" if self.auth_header is None else "header"
+
+    def _wire_body(self, generated: dict[str, Any]) -> dict[str, Any]:
+        """The JSON body: see the class docstring (called by the converter)."""
+        body = {k: v for k, v in generated.items() if k not in ("authHeader", "authValue")}
+        body["events"] = ",".join(self.events)
+        body["authenticationType"] = self.authentication_type
+        if self.auth_header is not None:
+            body["authentication"] = f"{self.auth_header}={self.auth_value}"
+        return body

@@ -33,6 +33,8 @@ RESPONSE_SCHEMAS: dict[str, type[Any]] = {
     "TimeReport": models.TimeReport,
     "TimeTrackingSetting": models.TimeTrackingSetting,
     "UserAndWorkspace": models.UserAndWorkspace,
+    "WebhookConfig": models.WebhookConfig,
+    "WebhookLog": models.WebhookLog,
 }
 
 

@@ -38,6 +38,9 @@ from awork_async.models import (
     TypeOfWork,
     TypeOfWorkForm,
     UserAndWorkspace,
+    WebhookConfig,
+    WebhookConfigForm,
+    WebhookLog,
 )
 
 BASE = "https://api.awork.test/api/v1"
@@ -85,6 +88,25 @@ BOOKING_FORM = TimeBookingForm(
     duration=7200,
 )
 TOW_FORM = TypeOfWorkForm(name="Design", icon="brush")
+HOOK_FORM = WebhookConfigForm(
+    name="sync",
+    uri="https://worker.example/awork/webhooks",
+    events=["timetracking_added", "timetracking_deleted"],
+    is_active=True,
+    auth_header="X-Awork-Secret",
+    auth_value="s3cr3t",
+)
+HOOK = {
+    "id": str(ID),
+    "name": "sync",
+    "uri": "https://worker.example/awork/webhooks",
+    "events": "timetracking_added,timetracking_deleted",
+    "isActive": True,
+    "authenticationType": "header",
+    "authentication": "X-Awork-Secret=s3cr3t",
+    "receiverType": "custom",
+}
+HOOK_LOG = {"webhookId": str(ID), "responseCode": 503, "isSuccessful": False, "reason": "busy"}
 
 
 async def _collect(pager: Any) -> Any:
@@ -642,6 +664,103 @@ ROUTES: list[Route] = [
         "/timereports",
         response=[REPORT],
         check=_is_list_of(TimeReport),
+    ),
+    # -- webhooks -------------------------------------------------------------------------
+    Route(
+        "GetWebhooks",
+        "GET",
+        "/webhooks",
+        "webhooks.list()",
+        lambda c: _collect(c.webhooks.list()),
+        "/webhooks",
+        _page(),
+        response=[HOOK],
+        headers=PAGED,
+        check=_is_list_of(WebhookConfig),
+    ),
+    Route(
+        "PostWebhook",
+        "POST",
+        "/webhooks",
+        "webhooks.create(form)",
+        lambda c: c.webhooks.create(HOOK_FORM),
+        "/webhooks",
+        body_schema="WebhookConfigForm",
+        body_expected={
+            "events": "timetracking_added,timetracking_deleted",
+            "isActive": True,
+            "authenticationType": "header",
+            "authentication": "X-Awork-Secret=s3cr3t",
+        },
+        response=HOOK,
+        check=lambda r: (
+            isinstance(r, WebhookConfig)
+            and r.event_types == ("timetracking_added", "timetracking_deleted")
+            and r.auth_header == "X-Awork-Secret"
+        ),
+    ),
+    Route(
+        "GetWebhook",
+        "GET",
+        "/webhooks/{webhookId}",
+        "webhooks.get(id)",
+        lambda c: c.webhooks.get(ID),
+        f"/webhooks/{ID}",
+        response=HOOK,
+        check=lambda r: isinstance(r, WebhookConfig) and r.id == ID,
+    ),
+    Route(
+        "PutWebhook",
+        "PUT",
+        "/webhooks/{webhookId}",
+        "webhooks.update(id, form)",
+        lambda c: c.webhooks.update(ID, HOOK_FORM),
+        f"/webhooks/{ID}",
+        body_schema="WebhookConfigForm",
+        body_expected={"name": "sync", "uri": "https://worker.example/awork/webhooks"},
+        response=HOOK,
+        check=lambda r: isinstance(r, WebhookConfig),
+    ),
+    Route(
+        "DeleteWebhook",
+        "DELETE",
+        "/webhooks/{webhookId}",
+        "webhooks.delete(id)",
+        lambda c: c.webhooks.delete(ID),
+        f"/webhooks/{ID}",
+        status=204,
+    ),
+    Route(
+        "GetWebhookLogs",
+        "GET",
+        "/webhooks/{webhookId}/logs",
+        "webhooks.logs(webhook_id)",
+        lambda c: _collect(c.webhooks.logs(ID)),
+        f"/webhooks/{ID}/logs",
+        _page(),
+        response=[HOOK_LOG],
+        headers=PAGED,
+        check=lambda r: _is_list_of(WebhookLog)(r) and r[0].response_code == 503,
+    ),
+    Route(
+        "GetWebhookEventTypes",
+        "GET",
+        "/webhooks/eventtypes",
+        "webhooks.event_types()",
+        lambda c: c.webhooks.event_types(),
+        "/webhooks/eventtypes",
+        response=["timetracking_added", "task_added"],
+        check=lambda r: r == ["timetracking_added", "task_added"],
+    ),
+    Route(
+        "GetSlackEventTypes",
+        "GET",
+        "/webhooks/eventtypes/slack",
+        "webhooks.event_types(slack=True)",
+        lambda c: c.webhooks.event_types(slack=True),
+        "/webhooks/eventtypes/slack",
+        response=["task_added"],
+        check=lambda r: r == ["task_added"],
     ),
     Route(
         "GetMe",

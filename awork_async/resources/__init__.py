@@ -5,6 +5,7 @@ from .time_entries import TimeEntriesResource
 from .time_reports import TimeReportsResource
 from .timer import TimerResource, TimerState, TimerStatus
 from .types_of_work import TypesOfWorkResource
+from .webhooks import WebhooksResource
 
 __all__ = [
     "ProjectTimeBookingsResource",
@@ -15,4 +16,5 @@ __all__ = [
     "TimerState",
     "TimerStatus",
     "TypesOfWorkResource",
+    "WebhooksResource",
 ]

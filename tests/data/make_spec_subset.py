@@ -5,7 +5,8 @@ Run by hand (never by the test suite)::
     python tests/data/make_spec_subset.py [/work/shared/awork/openapi.json]
 
 It keeps every path that belongs to time tracking (time entries, the timer, time bookings, types of
-work, time reports, time-tracking settings) plus ``/me`` (``UserAndWorkspace``), and every component
+work, time reports, time-tracking settings), the webhook configuration paths (``/webhooks...``: how a
+sync worker learns about deletions) plus ``/me`` (``UserAndWorkspace``), and every component
 (schema or parameter) those paths reference, transitively. Nothing is edited: the schemas are copied
 byte-for-byte in meaning, so the tests validate against the spec's own text.
 """
@@ -21,7 +22,9 @@ DEFAULT_SOURCE = Path("/work/shared/awork/openapi.json")
 TARGET = Path(__file__).with_name("openapi-time.json")
 
 #: A path is kept when it matches this pattern (case-insensitive).
-TIME_PATH = re.compile(r"timeentr|timetracking|timebooking|typeofwork|timereport", re.IGNORECASE)
+TIME_PATH = re.compile(
+    r"timeentr|timetracking|timebooking|typeofwork|timereport|^/webhooks", re.IGNORECASE
+)
 #: Extra paths a time client needs (the caller's own user id and workspace).
 EXTRA_PATHS = ("/me",)
 
