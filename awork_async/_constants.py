@@ -30,6 +30,14 @@ DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 DEFAULT_READ_TIMEOUT: Final = 60.0
 #: Deadline of one logical call across all of its retries.
 DEFAULT_TOTAL_TIMEOUT: Final = 300.0
+#: Bound on reading one answer's whole body, per attempt: ``read`` only bounds the gap between
+#: two reads, so a server trickling a byte at a time would never trip it.
+DEFAULT_BODY_TIMEOUT: Final = 120.0
+
+#: Largest decoded (decompressed) response body the client reads, in bytes. awork's largest
+#: answer, a page of 1000 time entries with nested objects, is a few MiB; 64 MiB leaves a wide
+#: margin while a gzip bomb or an endless chunked body is cut off long before it hurts.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 
 #: Rate limits per workspace (notes §4): 50 requests/second, 1000/minute (3000 on Enterprise).
 DEFAULT_RATE_PER_SECOND: Final = 50
@@ -44,6 +52,11 @@ DEFAULT_RATE_WINDOW_MARGIN: Final = 0.02
 #: When a response reports this many requests (or fewer) left in a window, the limiter holds
 #: every request until that window resets instead of running into a 429 (notes §4).
 DEFAULT_RATE_RESERVE: Final = 1
+#: Longest wait a rate-limit header (``Retry-After``, ``RateLimit-Reset``) may plausibly ask
+#: for, in seconds: awork's longest window is one minute (notes §4); the margin covers clock
+#: skew and the "other limits [that] can apply temporarily". A larger (or negative, NaN, inf)
+#: value is noise from a broken or hostile server and is ignored, never obeyed.
+MAX_PLAUSIBLE_RATE_LIMIT_WAIT: Final = RATE_MINUTE_WINDOW + 30.0
 #: Pause of every request after a 429 that names neither Retry-After nor RateLimit-Reset.
 DEFAULT_RATE_LIMIT_PAUSE: Final = 1.0
 #: Key prefix shared by all processes of one workspace in the Redis rate limiter.

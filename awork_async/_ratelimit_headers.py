@@ -4,7 +4,10 @@ awork documents ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`
 the reported window resets) and ``X-RateLimit-{Limit,Remaining}-{Second,Minute}``;
 ``Retry-After`` is not documented but honoured when present. Header names are matched
 case-insensitively; values that do not parse become ``None``, so a malformed header never breaks a
-request. Nothing here does I/O.
+request. So do waits beyond any plausible window (``Retry-After: 1e12``, ``RateLimit-Reset:
+1e308``, more than :data:`~awork_async._constants.MAX_PLAUSIBLE_RATE_LIMIT_WAIT`): one bogus
+answer must not hold every later call, and parsing here is the one place both the rate limiter
+and the retry policy read these headers through. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from awork_async._constants import (
     HEADER_RATELIMIT_REMAINING_SECOND,
     HEADER_RATELIMIT_RESET,
     HEADER_RETRY_AFTER,
+    MAX_PLAUSIBLE_RATE_LIMIT_WAIT,
 )
 
 __all__ = ["RateLimitInfo", "parse_retry_after"]
@@ -48,35 +52,44 @@ def _parse_count(value: str | None) -> int | None:
     return int(number)
 
 
+def _plausible_wait(seconds: float) -> float | None:
+    """``seconds`` if it is a wait a rate limit can mean, else ``None`` (noise, ignored)."""
+    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_PLAUSIBLE_RATE_LIMIT_WAIT:
+        return None
+    return seconds
+
+
 def _parse_seconds(value: str | None) -> float | None:
-    """Parse a non-negative number of seconds; ``None`` if unusable."""
+    """Parse a plausible wait in seconds (see :func:`_plausible_wait`); ``None`` if unusable."""
     if value is None:
         return None
     try:
         number = float(_first_item(value))
     except ValueError:
         return None
-    if not math.isfinite(number) or number < 0:
-        return None
-    return number
+    return _plausible_wait(number)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Parse a ``Retry-After`` value into seconds to wait from ``now``.
 
-    Accepts delta-seconds (``"120"``, also fractional) and an HTTP-date
+    Accepts delta-seconds (``"60"``, also fractional) and an HTTP-date
     (``"Wed, 21 Oct 2015 07:28:00 GMT"``). A date in the past yields ``0.0``. Returns ``None`` for a
-    missing, negative or unparsable value. ``now`` defaults to the current UTC time and is only used
-    for HTTP-dates; naive datetimes are taken as UTC.
+    missing, negative or unparsable value, and for a wait beyond any plausible rate-limit window.
+    ``now`` defaults to the current UTC time and is only used for HTTP-dates; naive datetimes are
+    taken as UTC.
     """
     if value is None:
         return None
     text = value.strip()
     if not text:
         return None
-    seconds = _parse_seconds(text)
-    if seconds is not None:
-        return seconds
+    try:
+        number = float(_first_item(text))
+    except ValueError:
+        pass
+    else:
+        return _plausible_wait(number)
     if text[:1].isdigit() or text[:1] in "+-.":
         return None  # a malformed or negative number, not a date
     try:
@@ -88,7 +101,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     reference = datetime.now(timezone.utc) if now is None else now
     if reference.tzinfo is None:
         reference = reference.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - reference).total_seconds())
+    return _plausible_wait(max(0.0, (when - reference).total_seconds()))
 
 
 @attrs.frozen

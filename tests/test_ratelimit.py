@@ -202,7 +202,10 @@ POLICY = HoldPolicy(reserve=1, default_pause=1.0, max_hold=120.0)
         (429, {"Retry-After": "4"}, 4.0),
         (429, {"RateLimit-Reset": "9"}, 9.0),
         (429, {"Retry-After": "2", "RateLimit-Reset": "9"}, 2.0),
-        (429, {"Retry-After": "3600"}, 120.0),
+        (429, {"Retry-After": "3600"}, 1.0),  # implausible: ignored, the default pause
+        (429, {"Retry-After": "1e12", "RateLimit-Reset": "1e308"}, 1.0),
+        (200, {"RateLimit-Remaining": "0", "RateLimit-Reset": "1e308"}, 0.0),
+        (200, {"RateLimit-Remaining": "0", "RateLimit-Reset": "nan"}, 0.0),
         (200, {}, 0.0),
         (200, {"X-RateLimit-Remaining-Second": "2"}, 0.0),
         (200, {"X-RateLimit-Remaining-Second": "1"}, 1.0),
@@ -399,8 +402,29 @@ async def test_429_falls_back_to_ratelimit_reset() -> None:
 async def test_hold_is_capped() -> None:
     fake = FakeTime()
     lim = limiter(fake, max_hold=30.0)
-    lim.observe(429, {"Retry-After": "86400"})
+    lim.observe(429, {"Retry-After": "60"})
     assert await admit_all(lim, fake, 1) == [30.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (200, {"RateLimit-Remaining": "0", "RateLimit-Reset": "1e308"}),
+        (200, {"RateLimit-Remaining": "0", "RateLimit-Reset": "-5"}),
+        (200, {"RateLimit-Remaining": "0", "RateLimit-Reset": "inf"}),
+        (429, {"Retry-After": "1e12"}),
+        (429, {"Retry-After": "nan", "RateLimit-Reset": "1e308"}),
+    ],
+)
+async def test_one_bogus_answer_does_not_hold_later_calls(
+    status: int, headers: Mapping[str, str]
+) -> None:
+    fake = FakeTime()
+    lim = limiter(fake, default_pause=1.0, max_hold=120.0)
+    lim.observe(status, headers)
+    # At most the default pause after a 429 (the bogus wait is noise), never max_hold.
+    expected = 1.0 if status == 429 else 0.0
+    assert await admit_all(lim, fake, 1) == [expected]
 
 
 @attrs.define

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from awork_async._constants import MAX_PLAUSIBLE_RATE_LIMIT_WAIT
 from awork_async._ratelimit_headers import RateLimitInfo, parse_retry_after
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -94,7 +95,7 @@ def test_reset_values(value: str, expected: float | None) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("120", 120.0),
+        ("90", 90.0),
         ("0", 0.0),
         ("1.5", 1.5),
         (" 7 ", 7.0),
@@ -124,11 +125,11 @@ def test_retry_after_naive_now_taken_as_utc() -> None:
 
 
 def test_retry_after_date_defaults_to_current_time() -> None:
-    soon = datetime.now(timezone.utc) + timedelta(hours=1)
+    soon = datetime.now(timezone.utc) + timedelta(seconds=60)
     value = soon.strftime("%a, %d %b %Y %H:%M:%S GMT")
     wait = parse_retry_after(value)
     assert wait is not None
-    assert 3500 < wait <= 3600
+    assert 0 < wait <= 60
 
 
 def test_retry_after_from_headers_uses_now() -> None:
@@ -139,3 +140,33 @@ def test_retry_after_from_headers_uses_now() -> None:
 def test_suggested_wait_prefers_retry_after() -> None:
     assert RateLimitInfo(reset=40.0, retry_after=2.0).suggested_wait() == 2.0
     assert RateLimitInfo(reset=40.0).suggested_wait() == 40.0
+
+
+# -- hostile values: beyond any plausible window, ignored as noise (issue 9 §3) ------------------
+
+HOSTILE_WAITS = ["1e12", "1e308", "-1", "nan", "inf", "-inf", "91", "86400", "1e400"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_WAITS)
+def test_implausible_waits_are_ignored(value: str) -> None:
+    info = RateLimitInfo.from_headers(
+        {"Retry-After": value, "RateLimit-Reset": value, "RateLimit-Remaining": "0"}
+    )
+    assert info.retry_after is None
+    assert info.reset is None
+    assert info.suggested_wait() is None
+    assert info.remaining == 0  # the rest of the answer is still read
+
+
+def test_plausible_bound_is_a_minute_window_plus_margin() -> None:
+    assert MAX_PLAUSIBLE_RATE_LIMIT_WAIT >= 60.0
+    edge = f"{MAX_PLAUSIBLE_RATE_LIMIT_WAIT:g}"
+    assert parse_retry_after(edge, NOW) == MAX_PLAUSIBLE_RATE_LIMIT_WAIT
+    assert RateLimitInfo.from_headers({"RateLimit-Reset": edge}).reset == (
+        MAX_PLAUSIBLE_RATE_LIMIT_WAIT
+    )
+
+
+def test_http_date_far_in_the_future_is_ignored() -> None:
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", NOW) is None
+    assert parse_retry_after("Sat, 01 Mar 2025 13:00:00 GMT", NOW) is None  # an hour
