@@ -1,4 +1,4 @@
-"""Observability hooks: callbacks run for every request, response, retry and error.
+"""Observability hooks: callbacks run for every request, response, retry, error and rate-limit wait.
 
 Callbacks may be plain functions or coroutine functions; they receive frozen event objects that
 never carry headers or the token. A failing callback is logged and ignored: hooks never break
@@ -22,6 +22,7 @@ __all__ = [
     "ErrorEvent",
     "Hook",
     "Hooks",
+    "RateLimitWaitEvent",
     "RequestEvent",
     "ResponseEvent",
     "RetryEvent",
@@ -107,6 +108,26 @@ class ErrorEvent:
         return retry_reason(self.error)
 
 
+@attrs.frozen
+class RateLimitWaitEvent:
+    """The rate limiter holds an attempt back for ``wait`` seconds before it is sent.
+
+    Emitted by the package's limiters (``LocalRateLimiter``, ``RedisRateLimiter``) each time
+    ``acquire()`` is about to sleep: while a window is full, or during a pause after a 429 or
+    a spent budget. Short waits (milliseconds, pacing within a second) are reported too.
+
+    Attributes:
+        method, url: the request waiting (the URL never contains the token).
+        attempt: the attempt that will be sent after the wait (1 for the first).
+        wait: seconds the limiter is about to sleep (it may sleep again after that).
+    """
+
+    method: str
+    url: str
+    wait: float
+    attempt: int = 1
+
+
 class _ResponseLike(Protocol):
     """What :meth:`Hooks.emit_response` reads from the transport's raw response."""
 
@@ -160,6 +181,10 @@ def _error_hooks(value: Iterable[Hook[ErrorEvent]]) -> list[Hook[ErrorEvent]]:
     return list(value)
 
 
+def _wait_hooks(value: Iterable[Hook[RateLimitWaitEvent]]) -> list[Hook[RateLimitWaitEvent]]:
+    return list(value)
+
+
 @attrs.define
 class Hooks:
     """Lists of callbacks, one list per event kind; append to them freely.
@@ -174,9 +199,18 @@ class Hooks:
     on_response: list[Hook[ResponseEvent]] = attrs.field(factory=list, converter=_response_hooks)
     on_retry: list[Hook[RetryEvent]] = attrs.field(factory=list, converter=_retry_hooks)
     on_error: list[Hook[ErrorEvent]] = attrs.field(factory=list, converter=_error_hooks)
+    on_rate_limit_wait: list[Hook[RateLimitWaitEvent]] = attrs.field(
+        factory=list, converter=_wait_hooks
+    )
 
     def __bool__(self) -> bool:
-        return bool(self.on_request or self.on_response or self.on_retry or self.on_error)
+        return bool(
+            self.on_request
+            or self.on_response
+            or self.on_retry
+            or self.on_error
+            or self.on_rate_limit_wait
+        )
 
     async def emit_request(self, *, method: str, url: str, attempt: int = 1) -> None:
         """Run the ``on_request`` callbacks."""
@@ -217,9 +251,18 @@ class Hooks:
             )
             await emit(self.on_error, event)
 
+    async def emit_rate_limit_wait(
+        self, *, method: str, url: str, wait: float, attempt: int = 1
+    ) -> None:
+        """Run the ``on_rate_limit_wait`` callbacks."""
+        if self.on_rate_limit_wait:
+            event = RateLimitWaitEvent(method=method, url=url, wait=wait, attempt=attempt)
+            await emit(self.on_rate_limit_wait, event)
+
     def extend(self, other: Hooks) -> None:
         """Append ``other``'s callbacks to these lists."""
         self.on_request.extend(other.on_request)
         self.on_response.extend(other.on_response)
         self.on_retry.extend(other.on_retry)
         self.on_error.extend(other.on_error)
+        self.on_rate_limit_wait.extend(other.on_rate_limit_wait)

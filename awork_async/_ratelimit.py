@@ -34,11 +34,13 @@ apart. A log holds at most ``limit`` timestamps (1000 floats for the minute wind
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import ClassVar, Protocol, runtime_checkable
 
 import attrs
@@ -67,6 +69,8 @@ __all__ = [
     "Sleep",
     "SlidingWindowLog",
     "WindowedAdmission",
+    "announce_wait",
+    "wait_listener",
 ]
 
 _log = logging.getLogger(LOGGER_NAME)
@@ -75,6 +79,35 @@ _log = logging.getLogger(LOGGER_NAME)
 Clock = Callable[[], float]
 #: Waits the given number of seconds; ``asyncio.sleep`` by default.
 Sleep = Callable[[float], Awaitable[None]]
+
+#: Who hears that a limiter is about to wait (set by the transport around ``acquire()`` when the
+#: client has ``on_rate_limit_wait`` hooks). A context variable, so that one limiter shared by
+#: several clients reports each wait to the hooks of the call that waits.
+_WAIT_LISTENER: contextvars.ContextVar[Callable[[float], Awaitable[None]] | None] = (
+    contextvars.ContextVar("awork_async_rate_limit_wait", default=None)
+)
+
+
+@contextlib.contextmanager
+def wait_listener(listener: Callable[[float], Awaitable[None]] | None) -> Iterator[None]:
+    """Within the block, :func:`announce_wait` calls ``listener`` (the current task only)."""
+    token = _WAIT_LISTENER.set(listener)
+    try:
+        yield
+    finally:
+        _WAIT_LISTENER.reset(token)
+
+
+async def announce_wait(seconds: float) -> None:
+    """Called by a limiter just before it sleeps ``seconds`` in ``acquire()``.
+
+    Runs the current call's ``on_rate_limit_wait`` hooks (see :class:`~awork_async.Hooks`); a
+    no-op when there are none. Custom limiters may call it too.
+    """
+    listener = _WAIT_LISTENER.get()
+    if listener is not None:
+        await listener(seconds)
+
 
 #: Floating-point slack when comparing an entry's expiry with the clock: after sleeping exactly the
 #: computed wait, ``now`` may land a rounding error short of the expiry. One nanosecond is harmless.
@@ -315,6 +348,7 @@ class LocalRateLimiter:
                 wait = self._core.try_acquire(self._clock())
                 if wait <= 0.0:
                     return
+                await announce_wait(wait)
                 await self._sleep(wait)
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:

@@ -35,7 +35,7 @@ from awork_async._constants import (
     RATE_SECOND_WINDOW,
 )
 from awork_async._exceptions import RateLimiterUnavailableError
-from awork_async._ratelimit import Clock, HoldPolicy, RateLimits, Sleep
+from awork_async._ratelimit import Clock, HoldPolicy, RateLimits, Sleep, announce_wait
 from awork_async._ratelimit_headers import RateLimitInfo
 
 if TYPE_CHECKING:
@@ -261,13 +261,16 @@ class RedisRateLimiter:
             while True:
                 local_wait = self._local_hold_until - self._local_clock()
                 if local_wait > 0.0:
+                    await announce_wait(local_wait)
                     await self._sleep(local_wait)
                     continue
                 await self.flush()
                 admitted, wait, _ = await self.try_acquire()
                 if admitted:
                     return
-                await self._sleep(max(wait, _MIN_POLL))
+                wait = max(wait, _MIN_POLL)
+                await announce_wait(wait)
+                await self._sleep(wait)
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Pause all requests, here at once and in every process via Redis, if the response asks.

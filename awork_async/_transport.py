@@ -30,6 +30,7 @@ from ._exceptions import (
     OutcomeUnknownError,
     make_status_error,
 )
+from ._ratelimit import wait_listener
 from ._response import RawResponse, record_response
 from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, decode_json, join_url
 from ._version import __version__
@@ -198,6 +199,21 @@ class Transport:
                 )
             raise
 
+    async def _acquire(self, method: str, url_text: str, attempt: int) -> None:
+        """Wait for the limiter; its waits go to the ``on_rate_limit_wait`` hooks."""
+        hooks = self.hooks
+        if hooks is None or not hooks.on_rate_limit_wait:
+            await self.limiter.acquire()
+            return
+
+        async def report(seconds: float) -> None:
+            await hooks.emit_rate_limit_wait(
+                method=method, url=url_text, wait=seconds, attempt=attempt
+            )
+
+        with wait_listener(report):
+            await self.limiter.acquire()
+
     async def _attempt(
         self,
         method: str,
@@ -212,7 +228,7 @@ class Transport:
         session = self._get_session()
         refreshed = False
         while True:
-            await self.limiter.acquire()
+            await self._acquire(method, url_text, state.attempt + 1)
             token = await self.auth.token()
             headers = {
                 "Authorization": f"Bearer {token}",

@@ -18,6 +18,7 @@ from awork_async import (
     RateLimitError,
     ServerError,
 )
+from awork_async._hooks import Hooks, RateLimitWaitEvent
 from awork_async.cli._errors import CliError, CliUsageError, describe_error, redact
 from awork_async.cli._options import (
     entry_filter,
@@ -287,9 +288,97 @@ def test_progress_bar_renders_on_a_terminal_and_stays_silent_otherwise() -> None
         console.print(progress._progress)  # render one frame deterministically
     text = buffer.getvalue()
     assert "1000/2000" in text
-    assert "entries/s" in text
-    assert "ETA" in text
+    assert "50%" in text
     quiet = ExportProgress(enabled=False)
     with quiet:
         quiet.update(10, None)
+        quiet.rate_limit_wait(30.0)
     assert (quiet.done, quiet.total) == (10, None)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _frame(progress: ExportProgress) -> str:
+    """One frame of the bar rendered at 80 columns."""
+    assert progress._progress is not None
+    table = progress._progress.make_tasks_table(progress._progress.tasks)
+    screen = Console(width=80, record=True, file=io.StringIO())
+    screen.print(table)
+    return screen.export_text()
+
+
+def test_progress_bar_fits_80_columns_and_shows_rate_limit_waits() -> None:
+    clock = _Clock()
+    hidden = Console(file=io.StringIO(), width=80)
+    with ExportProgress(enabled=True, console=hidden, clock=clock) as progress:
+        progress.update(69000, 200000)
+        frame = _frame(progress)
+        assert "69000/200000" in frame  # the numbers are never cut
+        assert "35%" in frame or "34%" in frame
+        assert "…" not in frame
+        progress.update(199000, 1200000)
+        assert "199000/1200000" in _frame(progress)
+
+        progress.rate_limit_wait(0.02)  # pacing within a second: not worth a word
+        assert "waiting" not in _frame(progress)
+        progress.rate_limit_wait(41.2)  # the limiter holds the export
+        frame = _frame(progress)
+        assert "waiting for the rate limit (42 s)" in frame
+        assert "199000/1200000" in frame
+        clock.now += 30.0
+        assert "waiting for the rate limit (12 s)" in _frame(progress)
+        clock.now += 20.0
+        assert "waiting" not in _frame(progress)  # the wait is over
+        progress.rate_limit_wait(100.0)
+        progress.update(200000, 1200000)  # entries arrived: no longer waiting
+        frame = _frame(progress)
+        assert "waiting" not in frame
+        assert "200000/1200000" in frame
+        for line in frame.splitlines():
+            assert len(line.rstrip()) <= 80
+
+
+async def test_progress_hooks_feed_the_rate_limit_wait() -> None:
+    clock = _Clock()
+    progress = ExportProgress(enabled=False, clock=clock)
+    hooks = progress.hooks()
+    await hooks.emit_rate_limit_wait(method="GET", url="https://x/api/v1/timeentries", wait=5.0)
+    assert progress.wait_left() == 5.0
+
+
+def test_cli_export_feeds_rate_limit_waits_to_its_progress_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from awork_async.cli import cmd_export
+    from awork_async.cli._runtime import AppState
+
+    seen: dict[str, object] = {}
+
+    def fake_run_with_client(state: AppState, body: object, *, hooks: object = None) -> object:
+        seen["hooks"] = hooks
+        return "summary"
+
+    monkeypatch.setattr(cmd_export, "run_with_client", fake_run_with_client)
+    progress = ExportProgress(enabled=False, clock=_Clock())
+    result = cmd_export.run_export(
+        AppState(),
+        io.BytesIO(),
+        format=cmd_export.ExportFormat.JSONL,
+        filterby=None,
+        page_size=10,
+        checkpoint=None,
+        resume=False,
+        progress=progress,
+    )
+    assert result == "summary"
+    hooks = seen["hooks"]
+    assert isinstance(hooks, Hooks)
+    assert len(hooks.on_rate_limit_wait) == 1
+    hooks.on_rate_limit_wait[0](RateLimitWaitEvent(method="GET", url="u", wait=9.0))
+    assert progress.wait_left() == 9.0

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import attrs
 import pytest
+from aioresponses import aioresponses
 
+from awork_async import AworkClient, LocalRateLimiter
 from awork_async._exceptions import APITimeoutError, make_status_error
 from awork_async._hooks import (
     ErrorEvent,
     Hooks,
+    RateLimitWaitEvent,
     RequestEvent,
     ResponseEvent,
     RetryEvent,
@@ -163,3 +167,56 @@ def test_events_are_frozen() -> None:
     event = RequestEvent(method="GET", url=URL)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         event.url = "x"  # type: ignore[misc]
+
+
+class _Time:
+    """A clock that moves only when the limiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_rate_limit_waits_reach_the_on_rate_limit_wait_hooks(mocked: aioresponses) -> None:
+    time = _Time()
+    limiter = LocalRateLimiter(1, 1000, window_margin=0.5, clock=time.clock, sleep=time.sleep)
+    waits: list[RateLimitWaitEvent] = []
+    quiet = Hooks(on_request=[lambda e: None])  # a client whose hooks do not ask for waits
+    mocked.get(re.compile(re.escape(URL) + r"\?.*"), payload=[], repeat=True)
+    async with AworkClient(
+        token="tok", rate_limiter=limiter, hooks=Hooks(on_rate_limit_wait=[waits.append])
+    ) as awork:
+        await awork.time_entries.list().collect()
+        assert waits == []  # the first request fits the window
+        await awork.time_entries.list().collect()
+    assert len(waits) == 1
+    assert waits[0].wait == pytest.approx(1.5) == time.slept[0]
+    assert (waits[0].method, waits[0].attempt) == ("GET", 1)
+    assert waits[0].url.startswith(URL)
+    # the same limiter in a client without wait hooks reports to no one (and still waits)
+    async with AworkClient(token="tok", rate_limiter=limiter, hooks=quiet) as other:
+        await other.time_entries.list().collect()
+    assert len(waits) == 1
+    assert len(time.slept) == 2
+
+
+async def test_wait_listener_is_scoped_to_its_block() -> None:
+    from awork_async._ratelimit import announce_wait, wait_listener
+
+    heard: list[float] = []
+
+    async def listener(seconds: float) -> None:
+        heard.append(seconds)
+
+    await announce_wait(1.0)  # no listener: nothing happens
+    with wait_listener(listener):
+        await announce_wait(2.0)
+    await announce_wait(3.0)
+    assert heard == [2.0]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress, TaskID
+    from rich.progress import Progress, ProgressColumn, Task, TaskID
+
+    from .._hooks import Hooks
 
 __all__ = ["ExportProgress", "SummaryLike", "summary_line"]
 
@@ -46,21 +51,37 @@ def summary_line(summary: SummaryLike, destination: str) -> str:
     )
 
 
+#: Waits shorter than this (the limiter pacing requests within a second) are not shown.
+MIN_SHOWN_WAIT = 1.0
+
+
 class ExportProgress:
     """A rich progress bar fed by the export's ``on_progress(done, total)`` callback.
 
-    Shows entries done of ``aw-totalitems``, entries per second and the time left. Disabled
-    (every call a no-op) when ``enabled`` is false, e.g. ``--quiet`` or stderr not a terminal.
+    Shows entries done of ``aw-totalitems``, entries per second and the time left, in at most
+    80 columns. While the rate limiter holds the export (:meth:`rate_limit_wait`, fed by the
+    client's ``on_rate_limit_wait`` hook), it says "waiting for the rate limit (N s)" instead.
+    Disabled (every call a no-op) when ``enabled`` is false, e.g. ``--quiet`` or stderr not a
+    terminal.
     """
 
-    def __init__(self, *, enabled: bool, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.enabled = enabled
         self._console = console
+        self._clock = clock
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         #: Last values reported (kept even when disabled, for tests and the summary).
         self.done = 0
         self.total: int | None = None
+        #: Clock time until which the rate limiter holds the export.
+        self.waiting_until = -math.inf
 
     def __enter__(self) -> ExportProgress:
         if self.enabled:
@@ -71,26 +92,20 @@ class ExportProgress:
                 Progress,
                 TaskProgressColumn,
                 TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
             )
 
             console = self._console or Console(stderr=True)
             self._progress = Progress(
-                TextColumn("[bold]exporting"),
-                BarColumn(),
+                TextColumn("[bold]export"),
+                BarColumn(bar_width=16),
                 TaskProgressColumn(),
                 MofNCompleteColumn(),
-                TextColumn("entries"),
-                TextColumn("{task.fields[speed]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                _status_column(self),
                 console=console,
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("export", total=None, speed="")
+            self._task = self._progress.add_task("export", total=None)
         return self
 
     def __exit__(
@@ -107,10 +122,53 @@ class ExportProgress:
         """Record progress: ``done`` entries written, ``total`` expected (``None``: unknown)."""
         self.done = done
         self.total = total
+        self.waiting_until = -math.inf  # entries arrived: no longer waiting
         if self._progress is None or self._task is None:
             return
         self._progress.update(self._task, completed=done, total=total)
-        speed = self._progress.tasks[0].speed
-        self._progress.update(
-            self._task, speed=f"{speed:,.0f} entries/s" if speed else "… entries/s"
-        )
+
+    def rate_limit_wait(self, seconds: float) -> None:
+        """The rate limiter holds the export for ``seconds`` (short pacing waits are ignored)."""
+        if seconds >= MIN_SHOWN_WAIT:
+            self.waiting_until = max(self.waiting_until, self._clock() + seconds)
+            if self._progress is not None:
+                self._progress.refresh()
+
+    def wait_left(self) -> float:
+        """Seconds the rate limiter still holds the export (0 when it does not)."""
+        return max(0.0, self.waiting_until - self._clock())
+
+    def hooks(self) -> Hooks:
+        """Client hooks that feed :meth:`rate_limit_wait`."""
+        from .._hooks import Hooks
+
+        return Hooks(on_rate_limit_wait=[lambda event: self.rate_limit_wait(event.wait)])
+
+
+def _status_text(progress: ExportProgress, task: Task) -> str:
+    """``waiting for the rate limit (N s)``, else speed and time left (compact)."""
+    left = progress.wait_left()
+    if left > 0.0:
+        return f"waiting for the rate limit ({math.ceil(left)} s)"
+    speed = task.speed
+    rate = f"{speed:,.0f}/s " if speed else ""
+    remaining = task.time_remaining
+    eta = "" if remaining is None else f" ETA {_clock_text(remaining)}"
+    return f"{rate}{_clock_text(task.elapsed or 0.0)}{eta}"
+
+
+def _clock_text(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _status_column(progress: ExportProgress) -> ProgressColumn:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class StatusColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(_status_text(progress, task), no_wrap=True, overflow="ellipsis")
+
+    return StatusColumn()

@@ -87,7 +87,7 @@ async def _run(
 
     async with (
         Sandbox(entries=entries, seed=seed, port=0) as server,
-        AworkClient(token=server.token, base_url=server.base_url) as client,
+        AworkClient(token=server.token, base_url=server.base_url, hooks=progress.hooks()) as client,
     ):
         typer.echo(f"sandbox on {server.base_url}; exporting ({fmt.value}) …")
         with progress:

@@ -152,7 +152,7 @@ def run_export(
 
     with progress:
         try:
-            return run_with_client(state, body)
+            return run_with_client(state, body, hooks=progress.hooks())
         except ValueError as exc:  # e.g. a checkpoint of another format, filter or order
             raise CliError(f"export refused: {exc}") from None
 
