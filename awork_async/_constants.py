@@ -168,3 +168,25 @@ DEMO_SEED: Final = 1
 DEMO_OUTPUT_STEM: Final = "awork-export-demo"
 #: ``sandbox``: default port.
 SANDBOX_PORT: Final = 8080
+
+# -- webhooks (awork_async.webhooks, the sandbox's delivery) -----------------------------------
+#: awork's time-tracking webhook events (notes §8.1).
+WEBHOOK_TIME_EVENTS: Final = (
+    "timetracking_added",
+    "timetracking_updated",
+    "timetracking_deleted",
+    "timetracking_type_changed",
+)
+#: Events a receiver may hold before it answers 503 (awork then retries later).
+WEBHOOK_QUEUE_SIZE: Final = 1000
+#: Delivery keys a receiver remembers to drop redeliveries (least recently seen forgotten first).
+WEBHOOK_DEDUP_SIZE: Final = 10_000
+#: Largest delivery body a receiver reads (bytes); larger ones get 413.
+WEBHOOK_MAX_BODY: Final = 1024 * 1024
+#: Failed deliveries awork retries before it pauses a webhook (notes §8.5).
+WEBHOOK_MAX_FAILURES: Final = 10
+#: Seconds awork waits for the receiver's 2xx (notes §8.5).
+WEBHOOK_DELIVERY_TIMEOUT: Final = 30.0
+#: The sandbox's retry backoff: ``base * 2**attempt`` seconds, at most ``max`` (before jitter).
+SANDBOX_WEBHOOK_BACKOFF_BASE: Final = 1.0
+SANDBOX_WEBHOOK_BACKOFF_MAX: Final = 60.0
