@@ -30,6 +30,8 @@ import orjson
 
 from . import _constants as C
 from ._exceptions import AuthenticationError
+from ._redact import scrub
+from ._sansio import check_transport_url
 
 __all__ = [
     "AuthProvider",
@@ -211,13 +213,6 @@ def _basic_auth(client_id: str, client_secret: str) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 def _refresh_error(
     url: str,
     description: str,
@@ -230,8 +225,8 @@ def _refresh_error(
     secrets = tuple(secrets)
     return AuthenticationError(
         status=status,
-        code=_scrub(code, secrets) if code else None,
-        description=_scrub(description, secrets),
+        code=scrub(code, secrets) if code else None,
+        description=scrub(description, secrets),
         method="POST",
         url=url,
     )
@@ -288,7 +283,9 @@ class OAuth2Provider:
         client_id: the client application's id.
         client_secret: for confidential clients (sent as HTTP Basic auth); public clients
             leave it None and send ``client_id`` in the form.
-        token_url: the token endpoint.
+        token_url: the token endpoint; ``https://`` only (plain ``http://`` only to loopback
+            hosts), the same rule as the client's ``base_url``: the refresh token and client
+            secret must never travel in clear text. A refused URL raises ``ValueError``.
         session: an aiohttp session for the refresh call (else a short-lived one is opened per
             refresh, which happens about once a day).
         request: replaces the HTTP call entirely (tests, other HTTP stacks).
@@ -315,6 +312,7 @@ class OAuth2Provider:
             raise ValueError("client_id is required")
         if not (math.isfinite(refresh_margin) and refresh_margin >= 0):
             raise ValueError("refresh_margin must be a finite number >= 0")
+        check_transport_url(token_url, what="token_url", allow_query=True)
         self._token = token
         self._client_id = client_id
         self._client_secret = client_secret
@@ -333,6 +331,12 @@ class OAuth2Provider:
         return f"OAuth2Provider(client_id={self._client_id!r}, token_url={self._token_url!r})"
 
     __str__ = __repr__
+
+    def _secret_values(self) -> tuple[str, ...]:
+        """Every secret held (scrubbed from errors built from any answer, see ``_redact``)."""
+        token = self._token
+        found = (token.access_token, token.refresh_token, self._client_secret)
+        return tuple(value for value in found if value)
 
     @property
     def current(self) -> OAuth2Token:
@@ -408,35 +412,47 @@ class OAuth2Provider:
         secrets = [refresh_token, stale.access_token, headers.get("Authorization", "")]
         if self._client_secret:
             secrets.append(self._client_secret)
+        # Errors are raised outside the ``except`` blocks: the exception they replace (an
+        # aiohttp error's ``request_info`` holds the request headers, Basic auth included)
+        # must not stay reachable as ``__context__``.
+        answer = await self._send(url, form, headers, secrets)
+        if isinstance(answer, AuthenticationError):
+            raise answer
+        problem: str | None = None
         try:
-            data = await self._request(url, form, headers)
+            new = OAuth2Token.from_response(answer, now=self._clock(), previous=stale)
+        except (TypeError, ValueError) as exc:
+            problem = f"token refresh failed: {exc}"
+        if problem is not None:
+            raise _refresh_error(url, problem, status=200, secrets=secrets)
+        self._token = new
+        log.info("OAuth access token refreshed (expires at %s)", new.expires_at_datetime)
+        await self._notify(new)
+        return new
+
+    async def _send(
+        self, url: str, form: Mapping[str, str], headers: Mapping[str, str], secrets: list[str]
+    ) -> Mapping[str, object] | AuthenticationError:
+        """The token endpoint's answer, or the (scrubbed, unchained) error to raise."""
+        try:
+            return await self._request(url, form, headers)
         except AuthenticationError as exc:
-            raise _refresh_error(
+            return _refresh_error(
                 url,
                 exc.description or "token refresh failed",
                 status=exc.status,
                 code=exc.code,
                 secrets=secrets,
-            ) from None
+            )
         except Exception as exc:
             status = getattr(exc, "status", 0)
-            raise _refresh_error(
+            return _refresh_error(
                 url,
                 f"token refresh failed: no usable answer from the token endpoint "
                 f"({type(exc).__name__})",
                 status=status if isinstance(status, int) else 0,
                 secrets=secrets,
-            ) from exc
-        try:
-            new = OAuth2Token.from_response(data, now=self._clock(), previous=stale)
-        except (TypeError, ValueError) as exc:
-            raise _refresh_error(
-                url, f"token refresh failed: {exc}", status=200, secrets=secrets
-            ) from None
-        self._token = new
-        log.info("OAuth access token refreshed (expires at %s)", new.expires_at_datetime)
-        await self._notify(new)
-        return new
+            )
 
     async def _notify(self, new: OAuth2Token) -> None:
         callback = self._on_token_refreshed

@@ -25,16 +25,19 @@ awork documents 401 for *missing permissions* and uses 400 for some permission p
 HTTP status only when the code says nothing more specific.
 
 No exception ever carries the access token: only the method, the URL (which never contains
-it) and what the server answered.
+it) and what the server answered, with every secret of the request scrubbed
+(:func:`make_status_error`'s ``secrets``). Messages show at most the first 200 characters of a
+URL (``…(N chars)`` marks the cut); the ``url`` attribute keeps it whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from ._redact import scrub, scrub_json, shorten
 from ._sansio import header
 
 __all__ = [
@@ -64,6 +67,12 @@ class AworkError(Exception):
     """Base class of every error raised by awork-async."""
 
 
+def _fit_url(message: str, url: str) -> str:
+    """``message`` with ``url`` in it cut to :func:`~awork_async._redact.shorten`'s length."""
+    short = shorten(url)
+    return message.replace(url, short) if url and short != url else message
+
+
 class ClientClosedError(AworkError, RuntimeError):
     """The client (or its session) was used after it was closed."""
 
@@ -82,6 +91,7 @@ class APIConnectionError(AworkError):
     def __init__(
         self, message: str, *, method: str = "", url: str = "", request_sent: bool = True
     ) -> None:
+        message = _fit_url(message, url)
         super().__init__(message)
         self.message = message
         self.method = method
@@ -107,6 +117,7 @@ class APIResponseValidationError(AworkError):
     """A successful answer whose body could not be decoded into the expected model."""
 
     def __init__(self, message: str, *, status: int, method: str = "", url: str = "") -> None:
+        message = _fit_url(message, url)
         super().__init__(message)
         self.message = message
         self.status = status
@@ -178,7 +189,7 @@ class APIStatusError(AworkError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        parts = [f"{self.method} {self.url} -> {self.status}".strip()]
+        parts = [f"{self.method} {shorten(self.url)} -> {self.status}".strip()]
         if self.code:
             parts.append(f"[{self.code}]")
         if self.description:
@@ -288,12 +299,17 @@ def make_status_error(
     method: str = "",
     url: str = "",
     retry_after: float | None = None,
+    secrets: Iterable[str] = (),
 ) -> APIStatusError:
     """Build the typed exception for an error answer (pure: no I/O).
 
     Any body is accepted: awork's ``ErrorResponse`` JSON, JSON of another shape, HTML from a
-    proxy, plain text or nothing at all.
+    proxy, plain text or nothing at all. Every one of ``secrets`` (the request's bearer token,
+    …) is replaced by ``***`` in everything taken from the answer (body, headers, message), so
+    a server that echoes the ``Authorization`` header leaks nothing into ``str``, ``repr``,
+    tracebacks or hook events.
     """
+    secrets = tuple(secrets)
     decoded: object = None
     code: str | None = None
     description: str | None = None
@@ -305,6 +321,9 @@ def make_status_error(
             decoded = orjson.loads(body)
         except orjson.JSONDecodeError:
             decoded = body.decode("utf-8", errors="replace")
+    if secrets:
+        decoded = scrub_json(decoded, secrets)
+        headers = {name: scrub(value, secrets) for name, value in dict(headers).items()}
     if isinstance(decoded, dict):
         code = _str_or_none(decoded.get("code"))
         description = _str_or_none(decoded.get("description") or decoded.get("message"))

@@ -16,6 +16,7 @@ from typing import Protocol, TypeAlias, TypeVar
 import attrs
 
 from . import _constants as C
+from ._redact import short_repr
 from ._retry import RetryEvent, retry_reason
 
 __all__ = [
@@ -49,7 +50,7 @@ class RequestEvent:
     """
 
     method: str
-    url: str
+    url: str = attrs.field(repr=short_repr)
     attempt: int = 1
 
 
@@ -65,7 +66,7 @@ class ResponseEvent:
     """
 
     method: str
-    url: str
+    url: str = attrs.field(repr=short_repr)
     status: int
     elapsed: float
     attempt: int = 1
@@ -85,7 +86,7 @@ class ErrorEvent:
     """
 
     method: str
-    url: str
+    url: str = attrs.field(repr=short_repr)
     error: Exception
     attempt: int = 1
     elapsed: float | None = None

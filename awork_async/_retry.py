@@ -40,6 +40,7 @@ from ._exceptions import (
     RateLimitError,
 )
 from ._ratelimit_headers import RateLimitInfo
+from ._redact import short_repr, shorten
 from ._sansio import IDEMPOTENT_METHODS
 
 __all__ = [
@@ -81,7 +82,7 @@ class RetryEvent:
     wait: float
     error: Exception
     method: str
-    url: str
+    url: str = attrs.field(repr=short_repr)
 
     @property
     def reason(self) -> str:
@@ -274,7 +275,7 @@ class RetryPolicy:
                 log.info(
                     "not retrying %s %s after %s (attempt %d/%d): %s (retry after %.2fs)",
                     method,
-                    url,
+                    shorten(url),
                     retry_reason(error),
                     attempt,
                     self.max_attempts,
@@ -300,7 +301,7 @@ class RetryPolicy:
             log.info(
                 "retrying %s %s after %s (attempt %d/%d failed, waiting %.2fs)",
                 method,
-                url,
+                shorten(url),
                 event.reason,
                 event.attempt,
                 self.max_attempts,

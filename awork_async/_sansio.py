@@ -15,11 +15,13 @@ import orjson
 import yarl
 
 from . import _constants as C
+from ._redact import safe_url
 
 __all__ = [
     "PageInfo",
     "QueryValue",
     "build_query",
+    "check_transport_url",
     "decode_json",
     "header",
     "join_url",
@@ -34,27 +36,50 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"
 def validate_base_url(base_url: str) -> yarl.URL:
     """Return the base URL without a trailing slash, or raise ``ValueError``.
 
-    Only ``https://`` is accepted, except plain ``http://`` to loopback hosts (a local sandbox):
-    the bearer token must never travel in clear text over a network.
+    The rules are :func:`check_transport_url`'s (``https://`` only, except loopback hosts).
     """
-    url = yarl.URL(base_url)
-    if not url.is_absolute() or not url.host:
-        raise ValueError(f"base_url must be an absolute URL, got {base_url!r}")
-    if url.scheme == "https":
-        pass
-    elif url.scheme == "http":
-        if not _is_loopback(url.host):
-            raise ValueError(
-                "base_url must use https:// (plain http:// is only accepted for loopback hosts "
-                f"such as 127.0.0.1 or localhost), got {base_url!r}"
-            )
-    else:
-        raise ValueError(f"base_url must use https://, got {base_url!r}")
-    if url.query_string or url.fragment:
-        raise ValueError(f"base_url must not contain a query or fragment, got {base_url!r}")
-    if url.user or url.password:
-        raise ValueError("base_url must not contain credentials")
+    url = check_transport_url(base_url, what="base_url")
     return url.with_path(url.path.rstrip("/"))
+
+
+def check_transport_url(text: str, *, what: str, allow_query: bool = False) -> yarl.URL:
+    """The one transport policy for every URL a secret is sent to, or ``ValueError``.
+
+    ``base_url`` (the bearer token) and an OAuth ``token_url`` (the refresh token and client
+    secret) both follow it: only ``https://`` is accepted, except plain ``http://`` to loopback
+    hosts (a local sandbox), so a secret never travels in clear text over a network; no
+    credentials in the URL; no fragment, and a query only where ``allow_query``.
+
+    The error names ``what`` and shows the URL without its user info, password and query
+    (:func:`~awork_async._redact.safe_url`), so it can be printed.
+    """
+    problem = _transport_url_problem(text, allow_query=allow_query)
+    if problem is not None:
+        raise ValueError(f"{what} {problem}, got {safe_url(text)!r}")
+    return yarl.URL(text)
+
+
+def _transport_url_problem(text: object, *, allow_query: bool) -> str | None:
+    if not isinstance(text, str):
+        return "must be a str"
+    try:
+        url = yarl.URL(text)
+    except ValueError:
+        return "is not a valid URL"
+    if not url.is_absolute() or not url.host:
+        return "must be an absolute URL"
+    if url.user is not None or url.password is not None:
+        return "must not contain credentials"
+    if url.scheme == "http" and not _is_loopback(url.host):
+        return (
+            "must use https:// (plain http:// is only accepted for loopback hosts "
+            "such as 127.0.0.1 or localhost)"
+        )
+    if url.scheme not in ("http", "https"):
+        return "must use https://"
+    if url.fragment or (url.query_string and not allow_query):
+        return "must not contain a query or fragment"
+    return None
 
 
 def _is_loopback(host: str) -> bool:

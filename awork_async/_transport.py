@@ -31,6 +31,7 @@ from ._exceptions import (
     make_status_error,
 )
 from ._ratelimit import wait_listener
+from ._redact import detach_request_info, secrets_of, shorten
 from ._response import RawResponse, record_response
 from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, decode_json, join_url
 from ._version import __version__
@@ -158,9 +159,13 @@ class Transport:
         url_text = str(url.with_query(query)) if query else str(url)
 
         async def attempt() -> tuple[object, RawResponse]:
-            return await self._attempt(
-                method, url, url_text, query, body, timeouts, state, idempotent
-            )
+            try:
+                return await self._attempt(
+                    method, url, url_text, query, body, timeouts, state, idempotent
+                )
+            except Exception as exc:
+                detach_request_info(exc)  # before retry hooks see it
+                raise
 
         deadline = timeouts.deadline(self._clock())
 
@@ -193,6 +198,7 @@ class Transport:
                     message, method=method, url=url_text, request_sent=state.in_doubt
                 ) from None
         except Exception as exc:
+            detach_request_info(exc)  # no request headers (the token) reachable from it
             if self.hooks:
                 await self.hooks.emit_error(
                     method=method, url=url_text, error=exc, attempt=state.attempt
@@ -316,11 +322,16 @@ class Transport:
                 method=method,
                 url=url_text,
                 retry_after=self.retry.server_wait(resp_headers) if status == 429 else None,
+                secrets=secrets_of(self.auth, token),
             )
             if isinstance(error, AuthenticationError) and not refreshed:
                 refreshed = True
                 if await self.auth.on_unauthorized(token):
-                    log.info("%s %s: 401, retrying once with a refreshed token", method, url_text)
+                    log.info(
+                        "%s %s: 401, retrying once with a refreshed token",
+                        method,
+                        shorten(url_text),
+                    )
                     continue
             raise error
 

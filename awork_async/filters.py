@@ -104,6 +104,12 @@ _PRIMARY: Final = 5
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _LAMBDA_VAR_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+#: A property path written as text (``a/b``), e.g. in ``asc("LastName")``.
+_PATH_RE: Final = re.compile(r"[A-Za-z_]\w*(?:/[A-Za-z_]\w*)*")
+#: One ``orderby`` key written as text: a property path, optionally ``asc`` or ``desc``.
+_ORDER_KEY_RE: Final = re.compile(
+    r"[A-Za-z_]\w*(?:/[A-Za-z_]\w*)*(?:\s+(?:asc|desc))?", re.IGNORECASE
+)
 _NO_TRUTH_VALUE: Final = (
     "filter expressions have no truth value: combine them with &, | and ~ "
     "(or and_, or_, not_) instead of and, or, not, and do not chain comparisons"
@@ -684,6 +690,10 @@ class Field(Term):
         name: str | None = None,
     ) -> None:
         """Internal; start from :data:`F`, :func:`Fields` or a lambda's item instead."""
+        for segment in segments:
+            _check_field_name(segment)
+        if var is not None and not _LAMBDA_VAR_RE.fullmatch(var):
+            raise ValueError(f"invalid lambda variable {var!r}")
         object.__setattr__(self, "_segments", segments)
         object.__setattr__(self, "_shape", shape)
         object.__setattr__(self, "_var", var)
@@ -725,13 +735,12 @@ class Field(Term):
 
     def __getitem__(self, name: str) -> Field:
         """``F["count"]``: a field whose name clashes with a method of this class."""
-        if not isinstance(name, str):
-            raise TypeError(f"field names are str, got {type(name).__name__}")
-        if not name.isidentifier():
-            raise ValueError(f"invalid field name {name!r}")
         return self._child(name)
 
     def _child(self, name: str) -> Field:
+        """The one way to a child field (attributes, ``[...]``, model-bound roots): the name
+        is checked first, so no filter text can be smuggled in as a field name."""
+        _check_field_name(name)
         shape = self._shape
         if shape.collection:
             raise AttributeError(
@@ -792,6 +801,17 @@ class Field(Term):
         return _TextTerm(self._lambda("count", predicate))
 
 
+def _check_field_name(name: object) -> None:
+    """A field name is a Python identifier (``ValueError`` for ``"note eq 'a' or x"``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"field names are str, got {type(name).__name__}")
+    if not name.isidentifier():
+        raise ValueError(
+            f"invalid field name {name!r}: a field name is an identifier such as "
+            "'start_date_utc' (use raw() for hand-written filter text)"
+        )
+
+
 def Fields(model: type) -> Field:
     """A root whose names are checked against the attrs class ``model``, e.g. ``Fields(TimeEntry)``.
 
@@ -823,15 +843,23 @@ class OrderBy:
 OrderKey = OrderBy
 
 
-def _order_path(field: Field | str) -> str:
+def _order_path(field: Field | str, *, direction: bool = False) -> str:
+    """A key's text: a field's path, or a checked ``str`` (a property path ``a/b``, followed
+    by ``asc`` or ``desc`` where ``direction``)."""
     if isinstance(field, Field):
         if field._var is not None:
             raise ValueError("lambda variables cannot be used in orderby")
         return field._render_term()
     if isinstance(field, str):
-        text = field.strip()
+        text = " ".join(field.split())
         if not text:
             raise ValueError("an orderby key must not be empty")
+        pattern = _ORDER_KEY_RE if direction else _PATH_RE
+        if not pattern.fullmatch(text):
+            expected = "a property path such as 'start_date_utc' or 'project/name'"
+            if direction:
+                expected += ", optionally followed by asc or desc"
+            raise ValueError(f"invalid orderby key {text!r}: expected {expected}")
         return text
     raise TypeError(f"orderby keys are fields or str, got {type(field).__name__}")
 
@@ -849,14 +877,16 @@ def desc(field: Field | str) -> OrderBy:
 def order_by(*keys: OrderBy | Field | str) -> OrderBy:
     """Several keys in priority order: ``order_by(desc(F.start_date_utc), F.id)``.
 
-    A bare field sorts ascending (the API's default); a ``str`` is used as written.
+    A bare field sorts ascending (the API's default); a ``str`` key is a property path,
+    optionally followed by ``asc`` or ``desc`` (``"LastName desc"``), used as written.
+    Anything else raises ``ValueError``: :func:`to_order_string` takes a whole raw ``str``.
     """
     rendered: list[str] = []
     for key in keys:
         if isinstance(key, OrderBy):
             rendered.extend(key.keys)
         else:
-            rendered.append(_order_path(key))
+            rendered.append(_order_path(key, direction=True))
     if not rendered:
         raise ValueError("order_by() needs at least one key")
     return OrderBy(tuple(rendered))

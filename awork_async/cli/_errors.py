@@ -8,9 +8,6 @@ from .. import _constants as D
 
 __all__ = ["CliError", "CliUsageError", "describe_error", "redact"]
 
-#: What replaces a secret in anything printed.
-REDACTED = "***"
-
 
 class CliError(Exception):
     """A failure reported as ``error: <message>`` with exit status ``exit_code`` (runtime: 1)."""
@@ -29,11 +26,13 @@ class CliUsageError(CliError):
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every occurrence of each non-empty secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every occurrence of each non-empty secret replaced by ``***``.
+
+    Each secret is also removed as stripped: ``--token " tok "`` sends ``tok``.
+    """
+    from .._redact import scrub
+
+    return scrub(text, secrets)
 
 
 def _one_line(text: str) -> str:

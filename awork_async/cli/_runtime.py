@@ -35,14 +35,18 @@ T = TypeVar("T")
 
 @attrs.define
 class AppState:
-    """The global options of one invocation; settings are resolved on first use."""
+    """The global options of one invocation; settings are resolved on first use.
 
-    token_option: str | None = None
+    Its ``repr`` shows neither the token option nor the environment (which holds
+    ``AWORK_TOKEN``).
+    """
+
+    token_option: str | None = attrs.field(default=None, repr=False)
     base_url_option: str | None = None
     config_path: Path | None = None
     verbose: bool = False
     max_attempts: int | None = None
-    env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ))
+    env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
     _settings: Settings | None = None
 
     def settings(self) -> Settings:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,16 +76,12 @@ def open_output(output: str, *, resume: bool) -> Iterator[tuple[BinaryIO, Path |
         yield handle, checkpoint_path_for(path)
 
 
-#: One ``orderby`` key: a property path (``a/b``), optionally ``asc`` or ``desc``.
-_ORDER_KEY_RE = re.compile(r"[A-Za-z_]\w*(?:/[A-Za-z_]\w*)*(?:\s+(?:asc|desc))?", re.IGNORECASE)
-
-
 def parse_orderby(text: str | None) -> str | None:
     """The ``--orderby`` value as the API expects it (``None`` when absent or blank).
 
     Keys are separated by commas, each ``path [asc|desc]``; a malformed key is a usage error.
     """
-    from ..filters import order_by, to_order_string
+    from ..filters import _ORDER_KEY_RE, order_by, to_order_string
 
     if text is None or not text.strip():
         return None

@@ -1,0 +1,136 @@
+"""Keeping secrets and oversized text out of messages, reprs and exception graphs (pure).
+
+One mechanism for the whole package:
+
+* :func:`scrub` / :func:`scrub_json` replace every secret (the bearer token, an OAuth refresh
+  token or client secret) with ``***`` in text and decoded JSON built from an answer;
+* :func:`shorten` cuts long text such as a URL with a 2 MB ``filterby`` (``…(N chars)``);
+* :func:`safe_url` is how a URL is shown: no user info, no query, no fragment, cut;
+* :func:`detach_request_info` drops links from an exception to suppressed contexts and to
+  aiohttp errors whose ``request_info`` holds the request headers (with the token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+import yarl
+
+__all__ = [
+    "MAX_SHOWN",
+    "REDACTED",
+    "detach_request_info",
+    "safe_url",
+    "scrub",
+    "scrub_json",
+    "secrets_of",
+    "short_repr",
+    "shorten",
+]
+
+#: What replaces a secret.
+REDACTED: Final = "***"
+#: Longest URL (or other unbounded text) shown in a message, before the ellipsis.
+MAX_SHOWN: Final = 200
+
+
+def _variants(secrets: Iterable[str | None]) -> list[str]:
+    """The secrets, stripped (the value sent is the stripped one, and it is part of the
+    unstripped one), non-empty, longest first so that a secret containing another is
+    replaced whole."""
+    found = {secret.strip() for secret in secrets if isinstance(secret, str)}
+    return sorted(filter(None, found), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every occurrence of each secret (stripped: ``" tok "`` is sent, and
+    shown, as ``tok``) replaced by ``***``."""
+    for secret in _variants(secrets):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def scrub_json(value: object, secrets: Iterable[str | None]) -> object:
+    """A copy of decoded JSON (dicts, lists, strings, numbers) with secrets scrubbed from every
+    string, keys included."""
+    found = _variants(secrets)
+    if not found:
+        return value
+    return _scrub_value(value, found)
+
+
+def _scrub_value(value: object, found: list[str]) -> object:
+    if isinstance(value, str):
+        return scrub(value, found)
+    if isinstance(value, dict):
+        return {
+            _scrub_value(k, found) if isinstance(k, str) else k: _scrub_value(v, found)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrub_value(v, found) for v in value]
+    return value
+
+
+def shorten(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start, ``…`` and its length."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…({len(text)} chars)"
+
+
+def short_repr(text: str) -> str:
+    """``repr`` of :func:`shorten`'s result: for attrs fields holding a URL (``repr=``)."""
+    return repr(shorten(text))
+
+
+def safe_url(url: str | yarl.URL) -> str:
+    """How a URL is shown in a message: without user, password, query or fragment, cut.
+
+    Text that does not parse as a URL is shown only by its length.
+    """
+    try:
+        parsed = url if isinstance(url, yarl.URL) else yarl.URL(url)
+        if parsed.user is not None or parsed.password is not None:
+            parsed = parsed.with_user(None)
+        marks = ("?…" if parsed.query_string else "") + ("#…" if parsed.fragment else "")
+        shown = str(parsed.with_query(None).with_fragment(None)) + marks
+    except (TypeError, ValueError):
+        return f"<a URL of {len(str(url))} chars>"
+    return shorten(shown)
+
+
+def secrets_of(auth: object, token: str) -> tuple[str, ...]:
+    """The secrets to scrub from an answer to a request sent with ``token``: the token, and
+    what ``auth`` holds besides it (an :class:`OAuth2Provider`'s refresh token and client
+    secret)."""
+    extra = getattr(auth, "_secret_values", None)
+    values = extra() if callable(extra) else ()
+    return (token, *(v for v in values if isinstance(v, str) and v))
+
+
+def detach_request_info(exc: BaseException) -> BaseException:
+    """Cut ``exc``'s chain where it would keep request headers (and the token) reachable.
+
+    A context hidden with ``raise … from None`` is dropped (it is never shown, but it stays
+    reachable as ``__context__``), and so is every link to an exception carrying aiohttp's
+    ``request_info`` (``ClientResponseError``: its ``repr`` includes the request headers).
+    Returns ``exc``, changed in place.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if current.__cause__ is not None and _carries_request(current.__cause__):
+            current.__cause__ = None
+            current.__suppress_context__ = True
+        context = current.__context__
+        if context is not None and (current.__suppress_context__ or _carries_request(context)):
+            current.__context__ = None
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+def _carries_request(exc: BaseException) -> bool:
+    return getattr(exc, "request_info", None) is not None
