@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
+from ._redact import short_repr
 from ._sansio import PageInfo, header
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class RawResponse:
     """
 
     method: str
-    url: str
+    url: str = attrs.field(repr=short_repr)
     status: int
     headers: Mapping[str, str] = attrs.field(repr=False)
     elapsed: float = 0.0

@@ -33,6 +33,7 @@ from awork_async import (
     ServerError,
 )
 from awork_async._hooks import ErrorEvent
+from awork_async._response import RawResponse
 from awork_async._retry import RetryEvent
 from awork_async.cli import app
 from awork_async.cli._errors import redact
@@ -453,6 +454,8 @@ async def test_a_huge_url_is_cut_in_messages_and_event_reprs(
     assert events
     for event in events:
         assert len(repr(event)) < 2000
+    raw = RawResponse(method="GET", url=status_error.value.url, status=400, headers={})
+    assert len(repr(raw)) < 1000
 
 
 # --------------------------------------------------------------- field names (7)
