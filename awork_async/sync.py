@@ -61,8 +61,9 @@ import orjson
 
 from . import _constants as C
 from ._converter import JSONValue
+from ._files import write_atomic
 from ._timeutil import format_datetime, parse_utc_datetime
-from .export import KeysetCursor, KeysetWalk, _to_entry, write_atomic
+from .export import KeysetCursor, KeysetWalk, _to_entry
 from .filters import to_filter_string
 from .models import TimeEntry
 

@@ -133,8 +133,10 @@ def test_resume_after_a_crash_gives_the_uninterrupted_file(
 ) -> None:
     out = tmp_path / f"crash.{fmt}"
     checkpoint = Path(f"{out}.checkpoint")
-    args = ["export", "time-entries", "-f", fmt, "-o", str(out), "--page-size", "250"]
-    crashed = cli(*args, sb=sandbox, env=clean_env(**{ENV_CRASH_AFTER: "1000"}))
+    # --resume from the first run: the file is written in place from its first checkpoint on.
+    args = ["export", "time-entries", "-f", fmt, "-o", str(out), "--page-size", "250", "--resume"]
+    # progress comes per page: at 1250 entries, one page after the checkpoint at 1000
+    crashed = cli(*args, sb=sandbox, env=clean_env(**{ENV_CRASH_AFTER: "1250"}))
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
     saved = json.loads(checkpoint.read_text())
     assert saved["count"] == 1000
@@ -144,11 +146,27 @@ def test_resume_after_a_crash_gives_the_uninterrupted_file(
     assert reference[fmt].startswith(partial)
     with out.open("ab") as handle:  # a line cut in half by the crash
         handle.write(b'{"id": "half-writ')
-    resumed = cli(*args, "--resume", sb=sandbox)
+    resumed = cli(*args, sb=sandbox)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stderr.startswith(f"exported {ENTRIES - 1000} entries to {out}")
     assert out.read_bytes() == reference[fmt]
     assert json.loads(checkpoint.read_text())["complete"] is True
+
+
+def test_a_killed_export_without_resume_keeps_the_old_file(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    out = tmp_path / "keep.jsonl"
+    out.write_bytes(b"the old export\n")
+    args = ["export", "time-entries", "-o", str(out), "--page-size", "250"]
+    crashed = cli(*args, sb=sandbox, env=clean_env(**{ENV_CRASH_AFTER: "1000"}))
+    assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
+    assert out.read_bytes() == b"the old export\n"
+    # A killed process cannot clean up: only its hidden temporary file is left.
+    left = sorted(path.name for path in tmp_path.iterdir() if path != out)
+    assert len(left) == 1
+    assert left[0].startswith(".keep.jsonl.")
+    assert left[0].endswith(".tmp")
 
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ async def _run(
     entries: int,
     seed: int,
     fmt: ExportFormat,
-    stream: BinaryIO,
+    stream: BinaryIO | Path,
     progress: ExportProgress,
 ) -> ExportSummary:
     from .. import AworkClient

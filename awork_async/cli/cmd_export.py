@@ -51,12 +51,14 @@ def checkpoint_path_for(output: Path) -> Path:
 
 
 @contextmanager
-def open_output(output: str, *, resume: bool) -> Iterator[tuple[BinaryIO, Path | None]]:
-    """The binary stream to write to and the checkpoint path (``None`` for stdout).
+def open_output(output: str, *, resume: bool) -> Iterator[tuple[BinaryIO | Path, Path | None]]:
+    """Where to write (stdout's binary stream, or the file's path) and the checkpoint path.
 
-    ``-`` is stdout (no checkpoint, no resume). A file is created or truncated, except with
-    ``resume``, where it is opened for update so the export can continue it. Failing to open
-    it is a usage error.
+    ``-`` is stdout (no checkpoint, no resume). A file is not opened here: the export owns it
+    and replaces it only when it succeeded (or, with ``resume``, continues it in place; see
+    :func:`awork_async.export.export_time_entries`), so a failed export leaves it untouched.
+    A path that cannot be written (a directory, a missing or read-only folder) is a usage
+    error, raised before any request.
     """
     if output == "-":
         if resume:
@@ -66,14 +68,22 @@ def open_output(output: str, *, resume: bool) -> Iterator[tuple[BinaryIO, Path |
         stream.flush()
         return
     path = Path(output)
-    handle: BinaryIO
-    try:
-        handle = path.open("r+b") if resume and path.exists() else path.open("wb")
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise CliUsageError(f"--output: cannot write {output}: {reason}") from None
-    with handle:
-        yield handle, checkpoint_path_for(path)
+    reason = _unwritable(path)
+    if reason is not None:
+        raise CliUsageError(f"--output: cannot write {output}: {reason}")
+    yield path, checkpoint_path_for(path)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why ``path`` cannot be written as an export's output, or ``None`` when it can."""
+    folder = path.parent
+    if path.is_dir():
+        return "Is a directory"
+    if not folder.is_dir():
+        return "No such directory"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "Permission denied (the folder)"
+    return None
 
 
 def parse_orderby(text: str | None) -> str | None:
@@ -110,7 +120,7 @@ def _crash_hook(env: dict[str, str] | os._Environ[str]) -> Callable[[int], None]
 
 def run_export(
     state: AppState,
-    stream: BinaryIO,
+    stream: BinaryIO | Path,
     *,
     format: ExportFormat,
     filterby: str | None,
@@ -119,9 +129,11 @@ def run_export(
     checkpoint: Path | None,
     resume: bool,
     progress: ExportProgress,
+    csv_raw_values: bool = False,
 ) -> ExportSummary:
     """Run :func:`awork_async.export.export_time_entries` with the state's client.
 
+    ``stream`` is stdout's binary stream or the output file's path (written atomically).
     ``orderby`` switches to the ordered (offset-paged, not consistent) export.
     """
     from ..export import export_time_entries
@@ -143,6 +155,7 @@ def run_export(
             checkpoint_path=checkpoint,
             resume=resume,
             on_progress=on_progress,
+            csv_raw_values=csv_raw_values,
         )
 
     with progress:
@@ -210,7 +223,17 @@ def time_entries(
         bool,
         typer.Option(
             help="Continue an interrupted export of the same FILE from FILE.checkpoint, "
-            "without duplicating lines.",
+            "without duplicating lines (FILE is then written in place; without --resume it is "
+            "replaced only when the export succeeded).",
+        ),
+    ] = False,
+    csv_raw_values: Annotated[
+        bool,
+        typer.Option(
+            "--csv-raw-values",
+            help="CSV: write notes and names exactly as stored. By default a text cell "
+            "starting with = + - @, tab or CR gets a leading ' so spreadsheets do not run it "
+            "as a formula (CSV injection).",
         ),
     ] = False,
     quiet: Annotated[
@@ -220,8 +243,10 @@ def time_entries(
     """Export time entries, consistently (no entry twice or missing under concurrent edits).
 
     With --orderby the entries come in that order instead, but the export is then not
-    consistent under concurrent edits. A file export keeps FILE.checkpoint up to date, so an
-    interrupted run continues with --resume. The progress bar and the summary go to stderr.
+    consistent under concurrent edits. Without --resume, FILE is replaced only when the export
+    succeeded: a failed or interrupted run leaves it as it was. With --resume, FILE is written
+    in place and FILE.checkpoint kept up to date, so an interrupted run continues where it
+    stopped. The progress bar and the summary go to stderr.
     """
     state = state_of(ctx)
     first, last = parse_date_range(date_from, date_to)
@@ -248,9 +273,14 @@ def time_entries(
                 checkpoint=checkpoint,
                 resume=resume,
                 progress=ExportProgress(enabled=show_bar),
+                csv_raw_values=csv_raw_values,
             )
         except KeyboardInterrupt:
-            hint = " (run the same command with --resume to continue)" if checkpoint else ""
+            hint = ""
+            if checkpoint is not None and resume:
+                hint = " (run the same command to continue)"
+            elif checkpoint is not None:
+                hint = f" ({output} is unchanged; with --resume an export can be continued)"
             typer.echo(f"error: interrupted{hint}", err=True)
             raise typer.Exit(D.EXIT_INTERRUPTED) from None
     if not quiet:
