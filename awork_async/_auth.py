@@ -312,7 +312,7 @@ class OAuth2Provider:
             raise ValueError("client_id is required")
         if not (math.isfinite(refresh_margin) and refresh_margin >= 0):
             raise ValueError("refresh_margin must be a finite number >= 0")
-        check_transport_url(token_url, what="token_url", allow_query=True)
+        check_transport_url(token_url, what="token_url")
         self._token = token
         self._client_id = client_id
         self._client_secret = client_secret

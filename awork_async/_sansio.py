@@ -42,24 +42,24 @@ def validate_base_url(base_url: str) -> yarl.URL:
     return url.with_path(url.path.rstrip("/"))
 
 
-def check_transport_url(text: str, *, what: str, allow_query: bool = False) -> yarl.URL:
+def check_transport_url(text: str, *, what: str) -> yarl.URL:
     """The one transport policy for every URL a secret is sent to, or ``ValueError``.
 
     ``base_url`` (the bearer token) and an OAuth ``token_url`` (the refresh token and client
     secret) both follow it: only ``https://`` is accepted, except plain ``http://`` to loopback
     hosts (a local sandbox), so a secret never travels in clear text over a network; no
-    credentials in the URL; no fragment, and a query only where ``allow_query``.
+    credentials, query or fragment in the URL (the URL is shown in reprs and messages).
 
     The error names ``what`` and shows the URL without its user info, password and query
     (:func:`~awork_async._redact.safe_url`), so it can be printed.
     """
-    problem = _transport_url_problem(text, allow_query=allow_query)
+    problem = _transport_url_problem(text)
     if problem is not None:
         raise ValueError(f"{what} {problem}, got {safe_url(text)!r}")
     return yarl.URL(text)
 
 
-def _transport_url_problem(text: object, *, allow_query: bool) -> str | None:
+def _transport_url_problem(text: object) -> str | None:
     if not isinstance(text, str):
         return "must be a str"
     try:
@@ -77,7 +77,7 @@ def _transport_url_problem(text: object, *, allow_query: bool) -> str | None:
         )
     if url.scheme not in ("http", "https"):
         return "must use https://"
-    if url.fragment or (url.query_string and not allow_query):
+    if url.query_string or url.fragment:
         return "must not contain a query or fragment"
     return None
 

@@ -176,12 +176,9 @@ def test_oauth_token_url_allows_https_and_loopback(url: str) -> None:
 def test_refused_urls_are_never_repeated_with_their_secrets(url: str) -> None:
     with pytest.raises(ValueError, match="base_url must") as base:
         AworkClient(token=TOKEN, base_url=url)
-    refused = [base.value]
-    if not url.startswith("https://api.example.com/api/v1?"):  # a token URL may have a query
-        with pytest.raises(ValueError, match="token_url must") as token_url:
-            OAuth2Provider(OAuth2Token(access_token="a"), client_id="c", token_url=url)
-        refused.append(token_url.value)
-    for error in refused:
+    with pytest.raises(ValueError, match="token_url must") as token_url:
+        OAuth2Provider(OAuth2Token(access_token="a"), client_id="c", token_url=url)
+    for error in (base.value, token_url.value):
         assert_nowhere(error, "hunter2-PW")
         assert "example.com" in str(error)  # still says which URL was refused
 
