@@ -373,6 +373,7 @@ async def test_batch_set_project_clears_task(sb: Sandbox, http: aiohttp.ClientSe
     form = {"timeEntryIds": [entry["id"]], "newProjectId": project["id"]}
     async with http.post(f"{sb.base_url}/timeentries/batch/setProject", json=form) as r:
         assert r.status == 207
+    entry = sb.store.entries[entry["id"]]  # writes store a new record
     assert entry["projectId"] == project["id"]
     assert entry["taskId"] is None
     assert entry["task"] is None
@@ -504,6 +505,7 @@ async def test_types_of_work(sb: Sandbox, http: aiohttp.ClientSession) -> None:
         f"{sb.base_url}/typeofwork/{old_type}/delete", json={"typeOfWorkId": created["id"]}
     ) as r:
         assert r.status == 204
+    target = sb.store.entries[target["id"]]  # writes store a new record
     assert target["typeOfWorkId"] == created["id"]
     async with http.post(
         f"{sb.base_url}/typeofwork/{created['id']}/setarchived", json={"isArchived": True}

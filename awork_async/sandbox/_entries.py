@@ -11,6 +11,7 @@ from ._timeutil import UTC, epoch_split_local, epoch_split_utc, iso_utc, to_tick
 __all__ = [
     "Entry",
     "break_total",
+    "copy_entry",
     "entry_end",
     "entry_start",
     "new_entry",
@@ -166,6 +167,14 @@ def new_entry(
         "resourceVersion": 0,
         "isExternal": False,
     }
+
+
+def copy_entry(entry: Mapping[str, Any]) -> Entry:
+    """A copy to build an update on: its own ``breaks`` list and break dicts (the nested user,
+    type of work, project and task stay shared, as they are in every entry)."""
+    copy = dict(entry)
+    copy["breaks"] = [dict(b) for b in entry.get("breaks") or ()]
+    return copy
 
 
 def break_total(entry: Mapping[str, Any]) -> int:

@@ -22,6 +22,7 @@ from ._http import (
 )
 from ._timeutil import iso_utc, parse_date
 from .errors import validation_failed
+from .store import Write
 
 __all__ = ["routes"]
 
@@ -46,7 +47,7 @@ def _apply_form(
         form.fail("projectId", f"No project with the id '{project_id}' exists.")
     form.raise_if_errors()
     target: dict[str, Any] = (
-        booking
+        dict(booking)
         if booking is not None
         else {
             "id": store.new_id(),
@@ -85,8 +86,7 @@ def _apply_form(
         target["createdOn"] = now
     target["updatedOn"] = now
     target["updatedBy"] = store.me_id
-    store.time_bookings[target["id"]] = target
-    store.touch()
+    store.apply([Write("time_bookings", target["id"], target)])
     return target
 
 
@@ -119,8 +119,7 @@ async def _delete(request: web.Request) -> web.Response:
     store, _, _ = context(request)
     booking_id = path_uuid(request, "timeBookingId")
     lookup(store.time_bookings, "time booking", booking_id)
-    del store.time_bookings[booking_id]
-    store.touch()
+    store.apply([Write("time_bookings", booking_id, None)])
     return no_content()
 
 

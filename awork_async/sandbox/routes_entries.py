@@ -10,6 +10,7 @@ from aiohttp import web
 from ._entries import (
     Entry,
     break_total,
+    copy_entry,
     entry_end,
     entry_start,
     new_entry,
@@ -32,7 +33,7 @@ from ._http import (
 from ._links import resolve_links
 from .errors import SandboxError, invalid_operation, not_found, unauthorized
 from .filtering import Row
-from .store import Store
+from .store import Store, Write
 
 __all__ = ["routes"]
 
@@ -185,7 +186,7 @@ async def create_entry(request: web.Request) -> web.Response:
     )
     set_times(entry, times.start, times.end, times.duration, zone, date_only=times.date_only)
     stamp(entry, store.now(), store.me_id, created=True)
-    store.add_entry(entry)
+    store.apply([Write("entries", entry["id"], entry)])
     return json_response(entry)
 
 
@@ -242,31 +243,27 @@ async def update_entry(request: web.Request) -> web.Response:
     _check_write(store, config.admin, user_id)
     if entry["isBilled"] and not config.admin:
         raise unauthorized("Only admins may change billed time entries.")
+    updated = copy_entry(entry)
     set_links(
-        entry,
+        updated,
         user=links.user,
         type_of_work=links.type_of_work,
         project=links.project,
         task=links.task,
     )
-    entry["timezone"] = zone
-    entry["note"] = note
+    updated["timezone"] = zone
+    updated["note"] = note
     if is_billable is not None:
-        entry["isBillable"] = is_billable
+        updated["isBillable"] = is_billable
     if is_billed is not None:
-        entry["isBilled"] = is_billed
+        updated["isBilled"] = is_billed
     if running:
-        set_times(entry, times.start, None, 0, zone)
+        set_times(updated, times.start, None, 0, zone)
     else:
-        set_times(entry, times.start, times.end, times.duration, zone, date_only=times.date_only)
-    if links.user is not None and running:
-        for uid, eid in list(store.running.items()):
-            if eid == entry["id"]:
-                del store.running[uid]
-        store.running[links.user["id"]] = entry["id"]
-    stamp(entry, store.now(), store.me_id)
-    store.touch()
-    return json_response(entry)
+        set_times(updated, times.start, times.end, times.duration, zone, date_only=times.date_only)
+    stamp(updated, store.now(), store.me_id)
+    store.apply([Write("entries", updated["id"], updated)])
+    return json_response(updated)
 
 
 @routes.delete("/timeentries/{timeEntryId}")
@@ -277,7 +274,7 @@ async def delete_entry(request: web.Request) -> web.Response:
     _check_write(store, config.admin, entry["userId"])
     if entry["isBilled"] and not config.admin:
         raise unauthorized("Only admins may delete billed time entries.")
-    store.remove_entry(entry["id"])
+    store.apply([Write("entries", entry["id"], None)])
     return no_content()
 
 
@@ -291,13 +288,14 @@ async def remove_breaks(request: web.Request) -> web.Response:
     entry = lookup(store.entries, "time entry", path_uuid(request, "timeEntryId"))
     _check_write(store, config.admin, entry["userId"])
     start, end = entry_start(entry), entry_end(entry)
-    entry["breaks"] = []
-    entry["breakDuration"] = None
+    updated = copy_entry(entry)
+    updated["breaks"] = []
+    updated["breakDuration"] = None
     if start is not None and end is not None and entry.get("startTimeUtc") is not None:
-        entry["duration"] = int((end - start).total_seconds())
-    stamp(entry, store.now(), store.me_id)
-    store.touch()
-    return json_response(entry)
+        updated["duration"] = int((end - start).total_seconds())
+    stamp(updated, store.now(), store.me_id)
+    store.apply([Write("entries", updated["id"], updated)])
+    return json_response(updated)
 
 
 # ------------------------------------------------------------------------------------ batch
@@ -356,35 +354,33 @@ def _batch_verdict(
     return "ok"
 
 
-def _apply(store: Store, operation: str, entry: Entry, values: dict[str, Any]) -> None:
+def _batch_write(store: Store, operation: str, entry: Entry, values: dict[str, Any]) -> Write:
+    """The new record (or the deletion) ``operation`` makes of ``entry``."""
     if operation == "delete":
-        store.remove_entry(entry["id"])
-        return
+        return Write("entries", entry["id"], None)
+    updated = copy_entry(entry)
     if operation == "setTypeOfWork":
-        entry["typeOfWorkId"], entry["typeOfWork"] = values["type"]["id"], values["type"]
+        updated["typeOfWorkId"], updated["typeOfWork"] = values["type"]["id"], values["type"]
     elif operation == "setIsBillable":
-        entry["isBillable"] = values["value"]
+        updated["isBillable"] = values["value"]
         if not values["value"]:
-            entry["isBilled"] = False
+            updated["isBilled"] = False
     elif operation == "setIsBilled":
-        entry["isBilled"] = values["value"]
+        updated["isBilled"] = values["value"]
     elif operation == "setProject":
         project = values["project"]
-        entry["projectId"], entry["project"] = project["id"], project
-        entry["taskId"] = entry["task"] = None
+        updated["projectId"], updated["project"] = project["id"], project
+        updated["taskId"] = updated["task"] = None
     elif operation == "setTask":
         task = values["task"]
-        entry["taskId"], entry["task"] = task["id"], task
+        updated["taskId"], updated["task"] = task["id"], task
         if task["project"] is not None:
-            entry["projectId"], entry["project"] = task["projectId"], task["project"]
+            updated["projectId"], updated["project"] = task["projectId"], task["project"]
     elif operation == "setUser":
         user = values["user"]
-        old = entry["userId"]
-        entry["userId"], entry["user"] = user["id"], user
-        if old and store.running.get(old) == entry["id"]:
-            del store.running[old]
-            store.running[user["id"]] = entry["id"]
-    stamp(entry, store.now(), store.me_id)
+        updated["userId"], updated["user"] = user["id"], user
+    stamp(updated, store.now(), store.me_id)
+    return Write("entries", updated["id"], updated)
 
 
 @routes.post("/timeentries/batch/{operation}")
@@ -415,9 +411,7 @@ async def batch(request: web.Request) -> web.Response:
     if require_all and failed:
         buckets["ok"] = []
     else:
-        for entry in targets:
-            _apply(store, operation, entry, values)
-        store.touch()
+        store.apply([_batch_write(store, operation, entry, values) for entry in targets])
     return json_response({k: {"ids": v} for k, v in buckets.items()}, status=207)
 
 
@@ -448,11 +442,16 @@ async def _legacy(
     return store, config.admin, entries, tow
 
 
-def _finish(store: Store, entries: list[Entry]) -> web.Response:
+def _finish(store: Store, entries: list[Entry], **fields: Any) -> web.Response:
+    """Set ``fields`` on copies of ``entries``, stamp them and store them together; 204."""
     now = store.now()
+    writes = []
     for entry in entries:
-        stamp(entry, now, store.me_id)
-    store.touch()
+        updated = copy_entry(entry)
+        updated.update(fields)
+        stamp(updated, now, store.me_id)
+        writes.append(Write("entries", updated["id"], updated))
+    store.apply(writes)
     return no_content()
 
 
@@ -462,8 +461,7 @@ async def legacy_delete(request: web.Request) -> web.Response:
     store, admin, entries, _ = await _legacy(request)
     if not admin and any(e["isBilled"] for e in entries):
         raise unauthorized("Only admins may delete billed time entries.")
-    for entry in entries:
-        store.remove_entry(entry["id"])
+    store.apply([Write("entries", entry["id"], None) for entry in entries])
     return no_content()
 
 
@@ -471,9 +469,7 @@ async def legacy_delete(request: web.Request) -> web.Response:
 async def legacy_set_billable(request: web.Request) -> web.Response:
     """Deprecated ``POST /timeentries/setbillable``."""
     store, _, entries, _ = await _legacy(request)
-    for entry in entries:
-        entry["isBillable"] = True
-    return _finish(store, entries)
+    return _finish(store, entries, isBillable=True)
 
 
 @routes.post("/timeentries/setunbillable")
@@ -482,19 +478,14 @@ async def legacy_set_unbillable(request: web.Request) -> web.Response:
     store, _, entries, _ = await _legacy(request)
     if any(e["isBilled"] for e in entries):
         raise invalid_operation("Billed time entries cannot be set to unbillable.")
-    for entry in entries:
-        entry["isBillable"] = False
-    return _finish(store, entries)
+    return _finish(store, entries, isBillable=False)
 
 
 @routes.post("/timeentries/setbilled")
 async def legacy_set_billed(request: web.Request) -> web.Response:
     """Deprecated ``POST /timeentries/setbilled`` (already billed entries are skipped)."""
     store, _, entries, _ = await _legacy(request)
-    changed = [e for e in entries if not e["isBilled"]]
-    for entry in changed:
-        entry["isBilled"] = True
-    return _finish(store, changed)
+    return _finish(store, [e for e in entries if not e["isBilled"]], isBilled=True)
 
 
 @routes.post("/timeentries/setunbilled")
@@ -503,9 +494,7 @@ async def legacy_set_unbilled(request: web.Request) -> web.Response:
     store, admin, entries, _ = await _legacy(request)
     if not admin and any(e["isBilled"] for e in entries):
         raise unauthorized("Only admins may set billed time entries to unbilled.")
-    for entry in entries:
-        entry["isBilled"] = False
-    return _finish(store, entries)
+    return _finish(store, entries, isBilled=False)
 
 
 @routes.post("/timeentries/settypeofwork")
@@ -515,6 +504,4 @@ async def legacy_set_type(request: web.Request) -> web.Response:
     assert tow is not None
     if tow["isArchived"]:
         raise SandboxError(400, "entity-archived", "The type of work is archived.")
-    for entry in entries:
-        entry["typeOfWorkId"], entry["typeOfWork"] = tow["id"], tow
-    return _finish(store, entries)
+    return _finish(store, entries, typeOfWorkId=tow["id"], typeOfWork=tow)

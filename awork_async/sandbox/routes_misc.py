@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from ._entries import copy_entry
 from ._forms import FormReader
 from ._http import (
     bool_param,
@@ -19,6 +18,7 @@ from ._http import (
 )
 from ._timeutil import iso_utc
 from .errors import SandboxError, validation_failed
+from .store import Write
 
 __all__ = ["routes"]
 
@@ -54,10 +54,6 @@ def _read_type_form(form: FormReader) -> tuple[str, str | None, str | None]:
     return name, description, icon
 
 
-def _sync_nested(store_types: dict[str, Any], nested: dict[str, Any], full: dict[str, Any]) -> None:
-    nested.update({k: full[k] for k in ("name", "icon", "isArchived")})
-
-
 @routes.post("/typeofwork")
 async def create_type(request: web.Request) -> web.Response:
     """``POST /typeofwork``."""
@@ -78,9 +74,7 @@ async def create_type(request: web.Request) -> web.Response:
         "updatedOn": now,
         "updatedBy": store.me_id,
     }
-    store.types_of_work[tid] = full
-    store.ws.nested_types[tid] = {"id": tid, "name": name, "icon": icon, "isArchived": False}
-    store.touch()
+    store.apply([Write("types_of_work", tid, full)])
     return json_response(full)
 
 
@@ -97,12 +91,11 @@ async def get_type(request: web.Request) -> web.Response:
 async def update_type(request: web.Request) -> web.Response:
     """``PUT /typeofwork/{id}`` (entries show the new name at once: nested objects are shared)."""
     store, _, _ = context(request)
-    full = lookup(store.types_of_work, "type of work", path_uuid(request, "typeOfWorkId"))
+    current = lookup(store.types_of_work, "type of work", path_uuid(request, "typeOfWorkId"))
     name, description, icon = _read_type_form(FormReader(await read_json(request)))
-    full.update(name=name, description=description, icon=icon)
+    full = {**current, "name": name, "description": description, "icon": icon}
     full["updatedOn"], full["updatedBy"] = iso_utc(store.now()), store.me_id
-    _sync_nested(store.types_of_work, store.ws.nested_types[full["id"]], full)
-    store.touch()
+    store.apply([Write("types_of_work", full["id"], full)])
     return json_response(full)
 
 
@@ -125,15 +118,14 @@ async def delete_type(request: web.Request) -> web.Response:
         raise validation_failed(
             [("TypeOfWorkId", "The type of work is in use: a replacement must be given.")]
         )
+    writes = []
     for entry in in_use:
         assert replacement is not None
-        entry["typeOfWorkId"], entry["typeOfWork"] = replacement["id"], replacement
-    for tows in store.ws.project_types_of_work.values():
-        if type_id in tows:
-            tows.remove(type_id)
-    del store.types_of_work[type_id]
-    del store.ws.nested_types[type_id]
-    store.touch()
+        moved = copy_entry(entry)
+        moved["typeOfWorkId"], moved["typeOfWork"] = replacement["id"], replacement
+        writes.append(Write("entries", moved["id"], moved))
+    writes.append(Write("types_of_work", type_id, None))
+    store.apply(writes)
     return no_content()
 
 
@@ -141,14 +133,13 @@ async def delete_type(request: web.Request) -> web.Response:
 async def archive_type(request: web.Request) -> web.Response:
     """``POST /typeofwork/{id}/setarchived`` with ``{isArchived}``."""
     store, _, _ = context(request)
-    full = lookup(store.types_of_work, "type of work", path_uuid(request, "typeOfWorkId"))
+    current = lookup(store.types_of_work, "type of work", path_uuid(request, "typeOfWorkId"))
     form = FormReader(await read_json(request))
     archived = form.boolean("isArchived", required=True)
     form.raise_if_errors()
-    full["isArchived"] = archived
+    full = {**current, "isArchived": archived}
     full["updatedOn"], full["updatedBy"] = iso_utc(store.now()), store.me_id
-    _sync_nested(store.types_of_work, store.ws.nested_types[full["id"]], full)
-    store.touch()
+    store.apply([Write("types_of_work", full["id"], full)])
     return json_response(full)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeAlias, TypeVar
+
+import attrs
 
 from .. import _constants as C
 from ._config import SandboxConfig
@@ -26,7 +28,10 @@ from .filtering import (
 )
 from .ordering import OrderKey, SortedRows, order_rows, parse_orderby
 
-__all__ = ["Position", "Store"]
+__all__ = ["Change", "Collection", "Position", "Store", "Write"]
+
+#: The record collections :meth:`Store.apply` writes.
+Collection: TypeAlias = Literal["entries", "time_bookings", "types_of_work", "tasks"]
 
 #: Where :meth:`Store.insert_entries` / :meth:`Store.delete_entries` act in the default order.
 Position = Literal["random", "first", "last"]
@@ -61,12 +66,49 @@ def _default_key(entry: Row) -> tuple[str, str, str]:
     )
 
 
+@attrs.frozen
+class Write:
+    """One record to store: ``record`` replaces the record ``id`` of ``collection`` (or adds
+    it); ``record=None`` deletes it. Build ``record`` as a new dict (never edit the stored one),
+    so a failure before :meth:`Store.apply` leaves the store as it was."""
+
+    collection: Collection
+    id: str
+    record: dict[str, Any] | None
+
+
+@attrs.frozen
+class Change:
+    """One record written by :meth:`Store.apply`: ``old`` is ``None`` when it was added,
+    ``new`` is ``None`` when it was deleted (both are snapshots, safe to keep)."""
+
+    collection: Collection
+    id: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+    @property
+    def action(self) -> Literal["added", "updated", "deleted"]:
+        """``added``, ``updated`` or ``deleted``."""
+        if self.old is None:
+            return "added"
+        return "deleted" if self.new is None else "updated"
+
+
+def _is_running(entry: Entry) -> bool:
+    return entry["endDateUtc"] is None and entry["startTimeUtc"] is not None
+
+
 class Store:
     """All generated data plus the indexes the routes need.
 
     ``entries`` maps id -> ``TimeTracking`` dict. The default list order is by UTC start, then
     id. Mutate entries only through the methods here (or call :meth:`touch` afterwards) so the
     cached orders and filter results are dropped.
+
+    Every write goes through :meth:`apply`: a route validates the whole request, builds the new
+    records, then applies them in one step (all of them or, when validation fails, none).
+    Callables in ``listeners`` see each applied batch of :class:`Change` (webhooks hook there).
 
     Lists are answered from caches that every change drops (:meth:`touch` bumps ``version``):
     the sorted rows per list and ``orderby`` (:data:`ORDER_CACHE_SIZE` kept) and the filtered
@@ -100,6 +142,8 @@ class Store:
         )
         #: user id -> id of that user's running (or paused) entry.
         self.running: dict[str, str] = {}
+        #: Called with the changes of every :meth:`apply`, after they are in place.
+        self.listeners: list[Callable[[Sequence[Change]], None]] = []
         sample_break = {"startDate": "", "endDate": "", "duration": 0}
         self.entry_names = collect_names(
             [
@@ -280,19 +324,74 @@ class Store:
 
     # --------------------------------------------------------------------------- mutations
 
+    def apply(self, writes: Iterable[Write]) -> list[Change]:
+        """Store validated records, all in one step; return what changed.
+
+        The only place that changes records (besides the legacy :meth:`touch` contract). Entries
+        are replaced whole (the running-timer index follows them). Tasks and the nested type of
+        work are updated in place, since entries share them: every entry shows the change at once.
+        Deleting an unknown id is a no-op.
+        """
+        changes: list[Change] = []
+        for write in writes:
+            change = self._write(write)
+            if change is not None:
+                changes.append(change)
+        if changes:
+            self.touch()
+            for listener in list(self.listeners):
+                listener(changes)
+        return changes
+
+    def _write(self, write: Write) -> Change | None:
+        table: dict[str, dict[str, Any]] = getattr(self.ws, write.collection)
+        key, new = write.id, write.record
+        current = table.get(key)
+        old = None if current is None else dict(current)
+        if new is None:
+            if current is None:
+                return None
+            del table[key]
+        elif write.collection == "tasks" and current is not None:
+            current.clear()
+            current.update(new)
+        else:
+            table[key] = new
+        if write.collection == "entries":
+            self._index_running(key, new)
+        elif write.collection == "types_of_work":
+            self._sync_nested_type(key, new)
+        return Change(write.collection, key, old, None if new is None else dict(new))
+
+    def _index_running(self, entry_id: str, entry: Entry | None) -> None:
+        for user_id in [u for u, e in self.running.items() if e == entry_id]:
+            del self.running[user_id]
+        if entry is not None and entry["userId"] and _is_running(entry):
+            self.running[entry["userId"]] = entry_id
+
+    def _sync_nested_type(self, type_id: str, full: dict[str, Any] | None) -> None:
+        nested = self.ws.nested_types
+        if full is None:
+            nested.pop(type_id, None)
+            for ids in self.ws.project_types_of_work.values():
+                if type_id in ids:
+                    ids.remove(type_id)
+            return
+        fields = {k: full[k] for k in ("name", "icon", "isArchived")}
+        if type_id in nested:
+            nested[type_id].update(fields)
+        else:
+            nested[type_id] = {"id": type_id, **fields}
+
     def add_entry(self, entry: Entry) -> None:
         """Insert (or replace) an entry."""
-        self.ws.entries[entry["id"]] = entry
-        self.touch()
+        self.apply([Write("entries", entry["id"], entry)])
 
     def remove_entry(self, entry_id: str) -> Entry | None:
         """Delete an entry; return it, or ``None`` when it did not exist."""
-        entry = self.ws.entries.pop(entry_id, None)
+        entry = self.ws.entries.get(entry_id)
         if entry is not None:
-            user_id = entry.get("userId")
-            if user_id and self.running.get(user_id) == entry_id:
-                del self.running[user_id]
-            self.touch()
+            self.apply([Write("entries", entry_id, None)])
         return entry
 
     def insert_entries(self, count: int, *, position: Position = "random") -> list[str]:
@@ -307,6 +406,7 @@ class Store:
             first_day = min(first_day, date.fromisoformat(ordered[0]["startDateUtc"][:10]))
             last_day = max(last_day, date.fromisoformat(ordered[-1]["startDateUtc"][:10]))
         ids: list[str] = []
+        writes: list[Write] = []
         for _ in range(count):
             if position == "first":
                 day = first_day - timedelta(days=2)
@@ -317,10 +417,9 @@ class Store:
                     days=self.rng.randrange((last_day - first_day).days + 1)
                 )
             entry = self.factory.make(day, self.new_id())
-            self.ws.entries[entry["id"]] = entry
+            writes.append(Write("entries", entry["id"], entry))
             ids.append(entry["id"])
-        if ids:
-            self.touch()
+        self.apply(writes)
         return ids
 
     def delete_entries(self, count: int, *, position: Position = "random") -> list[str]:
@@ -334,6 +433,5 @@ class Store:
         else:
             victims = self.rng.sample(ordered, count)
         ids = [v["id"] for v in victims]
-        for entry_id in ids:
-            self.remove_entry(entry_id)
+        self.apply([Write("entries", entry_id, None) for entry_id in ids])
         return ids

@@ -1,13 +1,16 @@
-"""Timer semantics (start/stop/pause/resume) on the store, without HTTP (notes §6.1)."""
+"""Timer semantics (start/stop/pause/resume) on the store, without HTTP (notes §6.1).
+
+Each operation builds the new records and stores them with one :meth:`Store.apply`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from ._entries import Entry, entry_start, new_entry, set_links, set_times, stamp
+from ._entries import Entry, copy_entry, entry_start, new_entry, set_links, set_times, stamp
 from ._links import Links
 from ._timeutil import iso_utc
-from .store import Store
+from .store import Store, Write
 
 __all__ = ["is_paused", "pause", "resume", "running_entry", "start", "stop"]
 
@@ -33,6 +36,7 @@ def is_paused(entry: Entry) -> bool:
 
 
 def _close_break(entry: Entry, now: datetime) -> None:
+    """Close the open break of ``entry`` (a copy being built: its break dicts are its own)."""
     last = entry["breaks"][-1]
     begun = datetime.fromisoformat(last["startDate"].replace("Z", "+00:00"))
     last["endDate"] = iso_utc(now)
@@ -40,25 +44,31 @@ def _close_break(entry: Entry, now: datetime) -> None:
     entry["breakDuration"] = sum(int(b["duration"] or 0) for b in entry["breaks"])
 
 
+def _stopped(store: Store, entry: Entry) -> Entry:
+    """A stopped copy of the running ``entry`` (closing an open break)."""
+    now = _now(store)
+    stopped = copy_entry(entry)
+    if is_paused(stopped):
+        _close_break(stopped, now)
+    start = entry_start(stopped)
+    assert start is not None
+    if now < start:
+        now = start
+    breaks = int(stopped.get("breakDuration") or 0)
+    duration = max(0, int((now - start).total_seconds()) - breaks)
+    set_times(stopped, start, now, duration, stopped["timezone"])
+    stamp(stopped, now, store.me_id)
+    return stopped
+
+
 def stop(store: Store, user_id: str) -> Entry | None:
     """Stop the user's timer (closing an open break); ``None`` when nothing runs."""
     entry = running_entry(store, user_id)
     if entry is None:
         return None
-    now = _now(store)
-    if is_paused(entry):
-        _close_break(entry, now)
-    start = entry_start(entry)
-    assert start is not None
-    if now < start:
-        now = start
-    breaks = int(entry.get("breakDuration") or 0)
-    duration = max(0, int((now - start).total_seconds()) - breaks)
-    set_times(entry, start, now, duration, entry["timezone"])
-    stamp(entry, now, store.me_id)
-    del store.running[user_id]
-    store.touch()
-    return entry
+    stopped = _stopped(store, entry)
+    store.apply([Write("entries", stopped["id"], stopped)])
+    return stopped
 
 
 def start(
@@ -71,8 +81,12 @@ def start(
     is_billed: bool,
     note: str | None,
 ) -> Entry:
-    """Start a new timer for the user; a running or paused one is stopped first."""
-    stop(store, user_id)
+    """Start a new timer for the user; a running or paused one is stopped first (one write)."""
+    writes: list[Write] = []
+    current = running_entry(store, user_id)
+    if current is not None:
+        stopped = _stopped(store, current)
+        writes.append(Write("entries", stopped["id"], stopped))
     now = _now(store)
     entry = new_entry(
         store.new_id(), timezone=timezone, is_billable=is_billable, is_billed=is_billed, note=note
@@ -86,8 +100,8 @@ def start(
     )
     set_times(entry, now, None, 0, timezone)
     stamp(entry, now, store.me_id, created=True)
-    store.add_entry(entry)
-    store.running[user_id] = entry["id"]
+    writes.append(Write("entries", entry["id"], entry))
+    store.apply(writes)
     return entry
 
 
@@ -96,15 +110,14 @@ def pause(store: Store, user_id: str) -> Entry | None:
     entry = running_entry(store, user_id)
     if entry is None:
         return None
-    if not is_paused(entry):
-        now = _now(store)
-        entry["breaks"] = [
-            *entry["breaks"],
-            {"startDate": iso_utc(now), "duration": None, "endDate": None},
-        ]
-        stamp(entry, now, store.me_id)
-        store.touch()
-    return entry
+    if is_paused(entry):
+        return entry
+    now = _now(store)
+    paused = copy_entry(entry)
+    paused["breaks"].append({"startDate": iso_utc(now), "duration": None, "endDate": None})
+    stamp(paused, now, store.me_id)
+    store.apply([Write("entries", paused["id"], paused)])
+    return paused
 
 
 def resume(store: Store, user_id: str) -> Entry | None:
@@ -112,9 +125,11 @@ def resume(store: Store, user_id: str) -> Entry | None:
     entry = running_entry(store, user_id)
     if entry is None:
         return None
-    if is_paused(entry):
-        now = _now(store)
-        _close_break(entry, now)
-        stamp(entry, now, store.me_id)
-        store.touch()
-    return entry
+    if not is_paused(entry):
+        return entry
+    now = _now(store)
+    resumed = copy_entry(entry)
+    _close_break(resumed, now)
+    stamp(resumed, now, store.me_id)
+    store.apply([Write("entries", resumed["id"], resumed)])
+    return resumed

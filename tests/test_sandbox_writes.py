@@ -1,0 +1,150 @@
+"""Sandbox writes: validated whole and applied at once (or not at all), through ``Store.apply``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import aiohttp
+import pytest
+
+from awork_async.sandbox import Sandbox, SandboxConfig, routes_entries
+from awork_async.sandbox.store import Change, Write
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[Sandbox]:
+    async with Sandbox(SandboxConfig(entries=200, seed=11)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def http(sb: Sandbox) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(headers=sb.auth_headers) as session:
+        yield session
+
+
+def finished_entry(sb: Sandbox) -> dict[str, Any]:
+    me = sb.store.me_id
+    return next(
+        e
+        for e in sb.store.ordered_entries()
+        if e["userId"] == me and e["endTimeUtc"] is not None and not e["isBilled"]
+    )
+
+
+async def raw_entry(sb: Sandbox, http: aiohttp.ClientSession, entry_id: str) -> bytes:
+    async with http.get(f"{sb.base_url}/timeentries/{entry_id}") as r:
+        assert r.status == 200
+        return await r.read()
+
+
+def update_form(entry: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"typeOfWorkId": entry["typeOfWorkId"], "timezone": "Asia/Tokyo", **fields}
+
+
+async def test_a_put_failing_midway_saves_nothing(
+    sb: Sandbox, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An unexpected failure after the links, zone and note were worked out: nothing may stick.
+    entry = finished_entry(sb)
+    before = await raw_entry(sb, http, entry["id"])
+    version = sb.store.version
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("failure while building the update")
+
+    monkeypatch.setattr(routes_entries, "set_times", explode)
+    form = update_form(entry, note="changed", startDateUtc="2024-01-02T08:00:00Z", duration=60)
+    async with http.put(f"{sb.base_url}/timeentries/{entry['id']}", json=form) as r:
+        assert r.status == 500
+    assert await raw_entry(sb, http, entry["id"]) == before
+    assert sb.store.version == version
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # the start's local time in Kiritimati (UTC+14) is in year 10000: failed half-way
+        {"timezone": "Pacific/Kiritimati", "startDateUtc": "9999-12-31T20:00:00Z", "duration": 60},
+        {"startDateUtc": "9999-12-31T23:00:00Z", "duration": 7200},
+    ],
+)
+async def test_a_failed_put_leaves_the_entry_byte_identical(
+    sb: Sandbox, http: aiohttp.ClientSession, fields: dict[str, Any]
+) -> None:
+    entry = finished_entry(sb)
+    before = await raw_entry(sb, http, entry["id"])
+    form = update_form(entry, note="changed", **fields)
+    async with http.put(f"{sb.base_url}/timeentries/{entry['id']}", json=form) as r:
+        assert r.status != 200
+    assert await raw_entry(sb, http, entry["id"]) == before
+
+
+async def test_a_failed_booking_update_saves_nothing(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    booking = next(iter(sb.store.time_bookings.values()))
+    before = dict(booking)
+    form = {"startDate": "2999-01-01"}  # after the booking's end: rejected
+    async with http.put(f"{sb.base_url}/timebookings/{booking['id']}", json=form) as r:
+        assert r.status == 400
+        assert (await r.json())["code"] == "validation-failed"
+    assert sb.store.time_bookings[booking["id"]] == before
+
+
+async def test_every_write_route_goes_through_apply(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    seen: list[Sequence[Change]] = []
+    sb.store.listeners.append(seen.append)
+    entry = finished_entry(sb)
+    tow = entry["typeOfWorkId"]
+    me = sb.store.me_id
+    calls: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("PUT", f"/timeentries/{entry['id']}", update_form(entry, note="x")),
+        ("POST", "/me/timetracking/start", {"typeOfWorkId": tow, "timezone": "UTC"}),
+        ("POST", "/me/timetracking/pause", None),
+        ("POST", "/me/timetracking/resume", None),
+        ("POST", "/me/timetracking/stop", None),
+        (
+            "POST",
+            "/timeentries/batch/setIsBillable",
+            {"timeEntryIds": [entry["id"]], "isBillable": True},
+        ),
+        ("POST", "/timeentries/setbillable", {"ids": [entry["id"]]}),
+        ("POST", f"/timeentries/{entry['id']}/removebreaks", None),
+        (
+            "POST",
+            "/timebookings",
+            {"userId": me, "startDate": "2024-01-01", "endDate": "2024-01-02", "duration": 60},
+        ),
+        ("POST", "/typeofwork", {"name": "Listening"}),
+        ("DELETE", f"/timeentries/{entry['id']}", None),
+    ]
+    for method, path, body in calls:
+        before = len(seen)
+        async with http.request(method, sb.base_url + path, json=body) as r:
+            assert r.status < 300, (path, await r.text())
+        assert len(seen) == before + 1, path
+    assert [c.action for c in seen[-1]] == ["deleted"]
+    assert seen[0][0].old is not None and seen[0][0].new is not None
+    assert seen[0][0].new["note"] == "x"
+
+
+def test_apply_keeps_the_running_index_and_nested_types() -> None:
+    from awork_async.sandbox import Store
+
+    store = Store.generate(SandboxConfig(entries=20, seed=3))
+    entry = dict(next(iter(store.entries.values())))
+    entry.update(endDateUtc=None, endTimeUtc=None, endDateLocal=None, endTimeLocal=None)
+    changes = store.apply([Write("entries", entry["id"], entry)])
+    assert store.running[entry["userId"]] == entry["id"]
+    assert [c.action for c in changes] == ["updated"]
+    store.apply([Write("entries", entry["id"], None)])
+    assert entry["id"] not in store.running.values()
+    type_id = next(iter(store.types_of_work))
+    nested = store.ws.nested_types[type_id]
+    store.apply([Write("types_of_work", type_id, {**store.types_of_work[type_id], "name": "N"})])
+    assert nested["name"] == "N"  # the dict entries share is updated in place
+    assert store.apply([Write("entries", "missing", None)]) == []
