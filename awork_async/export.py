@@ -395,6 +395,9 @@ class ExportCheckpoint:
         page_size: the page size of an ordered export (its pages are numbered by it).
         start_page: the page an ordered export continues with (the one after the last page
             written completely).
+        csv_raw_values: a CSV export written with ``csv_raw_values=True`` (formula-like cells
+            not neutralised); resuming with the other setting is refused. Written to JSON
+            (``csvRawValues``) only when true.
 
     The ordered-export fields are written to JSON only when ``orderby`` is set (as version
     2, which older readers refuse instead of misreading); keyset checkpoints stay version 1.
@@ -412,6 +415,7 @@ class ExportCheckpoint:
     orderby: str | None = None
     page_size: int | None = None
     start_page: int = 1
+    csv_raw_values: bool = False
 
     @property
     def cursor(self) -> KeysetCursor:
@@ -446,6 +450,8 @@ class ExportCheckpoint:
         }
         if self.orderby is not None:
             data.update(orderby=self.orderby, pageSize=self.page_size, startPage=self.start_page)
+        if self.csv_raw_values:
+            data["csvRawValues"] = True
         return orjson.dumps(data).decode()
 
     @classmethod
@@ -476,6 +482,7 @@ class ExportCheckpoint:
             orderby=_opt_str(data.get("orderby"), "orderby"),
             page_size=_opt_int(data.get("pageSize"), "pageSize"),
             start_page=_page_number(data.get("startPage", 1)),
+            csv_raw_values=_flag(data.get("csvRawValues", False), "csvRawValues"),
         )
 
 
@@ -486,15 +493,21 @@ def check_resumable(
     orderby: str | None = None,
     page_size: int | None = None,
     format: str | None = None,
+    csv_raw_values: bool | None = None,
 ) -> None:
     """Raise ``ValueError`` unless ``checkpoint`` can continue an export with these settings.
 
     The mode (consistent keyset walk, or ordered when ``orderby`` is set), the order, the
-    filter and, for an ordered export, the page size must all match; ``format`` is compared
-    when given.
+    filter and, for an ordered export, the page size must all match; ``format`` and
+    ``csv_raw_values`` are compared when given.
     """
     if format is not None and checkpoint.format != format:
         raise ValueError(f"the checkpoint belongs to a {checkpoint.format} export, not {format}")
+    if csv_raw_values is not None and checkpoint.csv_raw_values != csv_raw_values:
+        raise ValueError(
+            f"the checkpoint was taken with csv_raw_values={checkpoint.csv_raw_values}, "
+            f"not {csv_raw_values} (the file would mix raw and neutralised cells)"
+        )
     if checkpoint.orderby != orderby:
         if checkpoint.orderby is None:
             raise ValueError(
@@ -1166,7 +1179,7 @@ async def export_time_entries(
             :data:`CSV_TEXT_COLUMNS`) exactly as stored. By default a cell starting with
             ``= + - @``, a tab or a carriage return gets a leading ``'`` (see
             :func:`neutralise_csv_cell`) so a spreadsheet does not run it as a formula.
-            Resume with the same setting: the checkpoint does not record it.
+            The checkpoint records it: resuming with the other setting is refused.
 
     Returns an :class:`ExportSummary`. Requests, retries and 429s are counted from the answers
     received (via :func:`~awork_async.capture_responses`).
@@ -1181,9 +1194,17 @@ async def export_time_entries(
     started = time.monotonic()
     text = to_filter_string(filterby)
     order = to_order_string(orderby)
+    raw_cells = format == "csv" and csv_raw_values
     previous = read_checkpoint(checkpoint_path) if resume and checkpoint_path else None
     if previous is not None:
-        check_resumable(previous, filterby=text, orderby=order, page_size=page_size, format=format)
+        check_resumable(
+            previous,
+            filterby=text,
+            orderby=order,
+            page_size=page_size,
+            format=format,
+            csv_raw_values=raw_cells,
+        )
         if previous.byte_offset is None:
             raise ValueError("the checkpoint records no byte offset; it cannot resume a file")
     first = previous or ExportCheckpoint(
@@ -1191,6 +1212,7 @@ async def export_time_entries(
         format=format,
         orderby=order,
         page_size=None if order is None else page_size,
+        csv_raw_values=raw_cells,
     )
     source: _KeysetRows | _OrderedRows
     if order is None:
@@ -1234,12 +1256,20 @@ async def export_time_entries(
                     on_progress(done, source.estimate())  # once per page's worth of entries
                 if point is None:
                     continue
-                last = attrs.evolve(point, byte_offset=sink.position, format=format)
+                last = attrs.evolve(
+                    point, byte_offset=sink.position, format=format, csv_raw_values=raw_cells
+                )
                 if since >= checkpoint_every:
                     since = 0
                     await sink.save(last)
                     tally.drain(responses)
-            last = attrs.evolve(last, byte_offset=sink.position, format=format, complete=True)
+            last = attrs.evolve(
+                last,
+                byte_offset=sink.position,
+                format=format,
+                csv_raw_values=raw_cells,
+                complete=True,
+            )
             await sink.finish(last)
             tally.drain(responses)
     except BaseException:

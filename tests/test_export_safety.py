@@ -378,3 +378,24 @@ async def test_csv_export_neutralises_notes_unless_raw(
     }
     assert notes[first] == "'=1+1"
     assert raw_notes[first] == "=1+1"
+
+
+async def test_a_csv_export_resumes_only_with_the_same_cell_setting(
+    awork: AworkClient, tmp_path: Path
+) -> None:
+    out, checkpoint = tmp_path / "raw.csv", tmp_path / "raw.csv.checkpoint"
+    await export_time_entries(
+        awork, out, format="csv", checkpoint_path=checkpoint, csv_raw_values=True
+    )
+    saved = read_checkpoint(checkpoint)
+    assert saved is not None
+    assert saved.csv_raw_values
+    assert b'"csvRawValues":true' in checkpoint.read_bytes()
+    before = out.read_bytes()
+    with pytest.raises(ValueError, match="csv_raw_values=True, not False"):
+        await export_time_entries(awork, out, format="csv", checkpoint_path=checkpoint, resume=True)
+    summary = await export_time_entries(
+        awork, out, format="csv", checkpoint_path=checkpoint, resume=True, csv_raw_values=True
+    )
+    assert summary.entries == 0
+    assert out.read_bytes() == before
