@@ -61,6 +61,7 @@ __all__ = [
     "STRUCTURE_ERRORS",
     "JSONValue",
     "converter",
+    "describe_structure_error",
     "structure",
     "structure_list",
     "unstructure",
@@ -596,3 +597,28 @@ def unstructure(obj: object) -> dict[str, JSONValue]:
     if not attrs.has(type(obj)):
         raise TypeError(f"expected an attrs model instance, got {type(obj).__name__}")
     return cast("dict[str, JSONValue]", converter.unstructure(obj))
+
+
+def describe_structure_error(exc: BaseException) -> str:
+    """Where and why decoding failed (``expected int @ $.duration``), never with a value.
+
+    Decoding errors describe a server's answer, which may echo a secret: the caller raises its
+    own error with this text instead of chaining ``exc`` (whose sub-exceptions quote values).
+    """
+    if not isinstance(exc, Exception):
+        return type(exc).__name__
+    try:
+        problems = cattrs.transform_error(exc, format_exception=_value_free)
+    except Exception:  # pragma: no cover - a formatter failure must not hide the real error
+        return type(exc).__name__
+    text = "; ".join(problems) or type(exc).__name__
+    return text if len(text) <= 500 else text[:500] + f"…({len(problems)} problems)"
+
+
+def _value_free(exc: BaseException, expected: object) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if expected is not None:
+        name = getattr(expected, "__name__", None) or repr(expected)
+        return f"invalid value, expected {name}"
+    return f"invalid value ({type(exc).__name__})"

@@ -55,7 +55,7 @@ import attrs
 import orjson
 
 from . import _constants as C
-from ._converter import JSONValue, structure, unstructure
+from ._converter import JSONValue, describe_structure_error, structure, unstructure
 from ._exceptions import APIResponseValidationError
 from ._files import create_temp_beside, discard_temp, replace_with, write_atomic
 from ._paginator import validate_page_size
@@ -636,9 +636,18 @@ def _to_entry(row: Row) -> TimeEntry:
     try:
         return structure(row, TimeEntry)
     except Exception as exc:
-        raise APIResponseValidationError(
-            f"cannot decode time entry {row.get('id')!r}: {exc}", status=200
-        ) from exc
+        problem = describe_structure_error(exc)  # no value: the answer may echo a secret
+    raise APIResponseValidationError(
+        f"cannot decode time entry {_shown_id(row.get('id'))}: {problem}", status=200
+    )
+
+
+def _shown_id(value: object) -> str:
+    """An entry's id for a message: only when it is a UUID (else it may be anything)."""
+    try:
+        return repr(str(UUID(value))) if isinstance(value, str) else "(no id)"
+    except ValueError:
+        return "(invalid id)"
 
 
 # ---------------------------------------------------------------------------- line encodings

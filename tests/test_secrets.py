@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from awork_async import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     AuthenticationError,
     AworkClient,
@@ -38,6 +39,7 @@ from awork_async._retry import RetryEvent
 from awork_async.cli import app
 from awork_async.cli._errors import redact
 from awork_async.cli._runtime import AppState, _RedactingFilter
+from awork_async.export import _to_entry
 from awork_async.filters import F, Fields, and_, asc, desc, order_by, to_order_string
 from awork_async.models import TimeEntry
 
@@ -262,6 +264,24 @@ async def test_oauth_secrets_are_scrubbed_from_api_errors() -> None:
             with pytest.raises(PermissionDeniedError) as info:
                 await awork.time_entries.get(ENTRY_ID)
     assert_nowhere(info.value, TOKEN, REFRESH, CLIENT_SECRET)
+
+
+async def test_echoed_token_in_an_undecodable_success_answer_is_nowhere() -> None:
+    """A 2xx answer whose fields quote the token and do not decode: the error names the
+    fields, never their values, and does not chain the converter's exception (which does)."""
+    bad = {"id": ENTRY_ID, "duration": f"Bearer {TOKEN}", "startDateUtc": TOKEN}
+    with aioresponses() as mocked:
+        mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=bad)
+        mocked.get(re.compile(r".*/timeentries\?.*"), payload=[bad])
+        async with hooked_client(Hooks()) as awork:
+            with pytest.raises(APIResponseValidationError, match=r"duration") as one:
+                await awork.time_entries.get(ENTRY_ID)
+            with pytest.raises(APIResponseValidationError, match=r"duration") as page:
+                await awork.time_entries.list().collect()
+    with pytest.raises(APIResponseValidationError, match=ENTRY_ID) as export_row:
+        _to_entry(bad)
+    for error in (one.value, page.value, export_row.value):
+        assert_nowhere(error, TOKEN)
 
 
 # ------------------------------------------------------ no request headers reachable (5)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from .. import _constants as C
-from .._converter import structure, structure_list, unstructure
+from .._converter import describe_structure_error, structure, structure_list, unstructure
 from .._exceptions import APIResponseValidationError
 from .._paginator import AsyncPaginator, validate_page_size
 from .._response import RawResponse
@@ -194,12 +194,17 @@ def _expect(data: object, kind: type[dict[str, Any]] | type[list[Any]], raw: Raw
         raise _invalid(raw, f"expected a JSON {shape}, got {type(data).__name__}")
 
 
+# Decoding errors are raised outside the ``except`` blocks and name fields, never values: the
+# converter's exception quotes the answer, which may echo a secret (the bearer token).
+
+
 def _decode_one(data: object, cls: type[T], raw: RawResponse) -> T:
     _expect(data, dict, raw)
     try:
         return structure(data, cls)
     except Exception as exc:
-        raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {exc}") from exc
+        problem = describe_structure_error(exc)
+    raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {problem}")
 
 
 def _decode_list(data: object, cls: type[T], raw: RawResponse) -> list[T]:
@@ -207,7 +212,8 @@ def _decode_list(data: object, cls: type[T], raw: RawResponse) -> list[T]:
     try:
         return structure_list(data, cls)
     except Exception as exc:
-        raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {exc}") from exc
+        problem = describe_structure_error(exc)
+    raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {problem}")
 
 
 def _invalid(raw: RawResponse, problem: str) -> APIResponseValidationError:
