@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import sys
 import uuid
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from awork_async.cli._settings import (
     ConfigFile,
     Settings,
     default_config_path,
+    load_config_file,
     parse_config_file,
     resolve,
 )
@@ -158,8 +160,18 @@ def test_settings_repr_hides_the_token() -> None:
     assert "s3cret-token" not in repr(settings)
 
 
+def test_config_file_is_read_on_every_supported_python(tmp_path: Path) -> None:
+    # Python 3.10 has no tomllib: the tomli backport (a dependency there) reads the file.
+    path = tmp_path / "config.toml"
+    path.write_text('token = "abc"\nbase_url = "http://127.0.0.1:1/api/v1"\n')
+    assert load_config_file(path) == ConfigFile(token="abc", base_url="http://127.0.0.1:1/api/v1")
+
+
 def test_config_file_parsing(tmp_path: Path) -> None:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
 
     def parse(data: bytes) -> dict[str, object]:
         loaded: dict[str, object] = tomllib.loads(data.decode())
@@ -174,7 +186,7 @@ def test_config_file_parsing(tmp_path: Path) -> None:
     skipped = parse_config_file(path, None)
     assert skipped.token is None
     assert skipped.note is not None
-    assert "Python 3.11" in skipped.note
+    assert "no TOML parser" in skipped.note
     path.write_text("token = 3\n")
     with pytest.raises(CliUsageError, match="token must be a string"):
         parse_config_file(path, parse)

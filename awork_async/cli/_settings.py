@@ -5,7 +5,8 @@ The config file is TOML (``~/.config/awork-async/config.toml``, or below ``$XDG_
     token = "…"
     base_url = "https://api.awork.com/api/v1"
 
-It is read with :mod:`tomllib`, which Python 3.10 lacks; there the file is skipped with a note.
+It is read with :mod:`tomllib`, or on Python 3.10 (which lacks it) with its backport ``tomli``, a
+dependency there.
 """
 
 from __future__ import annotations
@@ -69,19 +70,21 @@ def default_config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / D.CONFIG_DIR_NAME / D.CONFIG_FILE_NAME
 
 
-def _loader() -> Callable[[bytes], dict[str, object]] | None:
+def _loader() -> Callable[[bytes], dict[str, object]]:
     if sys.version_info >= (3, 11):
         import tomllib
+    else:  # pragma: no cover - Python 3.10: the backport, same API
+        import tomli as tomllib
 
-        def load(data: bytes) -> dict[str, object]:
-            return tomllib.loads(data.decode("utf-8"))
+    def load(data: bytes) -> dict[str, object]:
+        loaded: dict[str, object] = tomllib.loads(data.decode("utf-8"))
+        return loaded
 
-        return load
-    return None  # pragma: no cover - Python 3.10
+    return load
 
 
 def load_config_file(path: Path) -> ConfigFile:
-    """Read ``path``; a missing file is an empty config (on Python 3.10 the file is skipped).
+    """Read ``path``; a missing file is an empty config.
 
     A file that exists but cannot be parsed, or has non-string values, is a usage error.
     """
@@ -94,7 +97,7 @@ def parse_config_file(path: Path, parse: Callable[[bytes], dict[str, object]] | 
         return ConfigFile()
     if parse is None:
         return ConfigFile(
-            note=f"config file {path} skipped: reading it needs Python 3.11+ (tomllib)"
+            note=f"config file {path} skipped: no TOML parser (tomllib, or tomli on Python 3.10)"
         )
     try:
         data = parse(path.read_bytes())
