@@ -1261,17 +1261,17 @@ async def export_time_entries(
                     sink.write(encoder.entry(_to_entry(row)))
                 done += 1
                 since += 1
+                if point is not None:
+                    last = attrs.evolve(
+                        point, byte_offset=sink.position, format=format, csv_raw_values=raw_cells
+                    )
+                    if since >= checkpoint_every:
+                        since = 0
+                        await sink.save(last)
+                        tally.drain(responses)
                 if on_progress is not None and (done - base) % page_size == 0:
-                    on_progress(done, source.estimate())  # once per page's worth of entries
-                if point is None:
-                    continue
-                last = attrs.evolve(
-                    point, byte_offset=sink.position, format=format, csv_raw_values=raw_cells
-                )
-                if since >= checkpoint_every:
-                    since = 0
-                    await sink.save(last)
-                    tally.drain(responses)
+                    # once per page's worth of entries, after any checkpoint at this entry
+                    on_progress(done, source.estimate())
             last = attrs.evolve(
                 last,
                 byte_offset=sink.position,
