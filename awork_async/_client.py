@@ -77,6 +77,9 @@ class AworkClient:
             :class:`RateLimiter` raises ``TypeError`` here, not at the first request.
         retry: the retry policy (a :class:`RetryPolicy`).
         timeout: seconds for a whole call (across its retries) or a :class:`Timeouts`.
+        max_response_bytes: the largest decoded (decompressed) answer body read, in bytes
+            (default 64 MiB); a larger one raises :class:`ResponseTooLargeError` as soon as the
+            cap is crossed.
         hooks: observability callbacks (:class:`Hooks`).
         sleep, clock: injectable for tests.
     """
@@ -94,6 +97,7 @@ class AworkClient:
         hooks: Hooks | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if base_url is None:
             base_url = os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL
@@ -124,6 +128,7 @@ class AworkClient:
             session=session,
             sleep=sleep,
             clock=clock,
+            max_response_bytes=max_response_bytes,
         )
 
     def __repr__(self) -> str:

@@ -8,8 +8,12 @@ Hierarchy::
     ├── APIConnectionError                no HTTP answer (DNS, refused, reset, TLS)
     │   ├── APITimeoutError               connect or read timeout, or the call's deadline
     │   └── OutcomeUnknownError           a non-idempotent request may have reached the server
-    ├── APIResponseValidationError        a 2xx answer whose body could not be decoded
+    ├── APIResponseValidationError        a 2xx answer that is not what the API promised (not
+    │                                     JSON, wrong shape, a field of the wrong type, an
+    │                                     impossible ``aw-totalitems``)
+    ├── ResponseTooLargeError             the answer's body exceeded ``max_response_bytes``
     └── APIStatusError                    the server answered with an error status
+        ├── UnexpectedRedirectError       3xx: never followed (the token stays here)
         ├── BadRequestError               400
         │   ├── ValidationFailedError     code ``validation-failed`` / ``invalid-model``
         │   └── InvalidFilterError        code ``invalid-filter-or-order``
@@ -36,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
+import yarl
 
 from ._redact import scrub, scrub_json, shorten
 from ._sansio import header
@@ -56,7 +61,9 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiterUnavailableError",
+    "ResponseTooLargeError",
     "ServerError",
+    "UnexpectedRedirectError",
     "ValidationError",
     "ValidationFailedError",
     "make_status_error",
@@ -114,13 +121,51 @@ class OutcomeUnknownError(APIConnectionError):
 
 
 class APIResponseValidationError(AworkError):
-    """A successful answer whose body could not be decoded into the expected model."""
+    """A successful answer that is not what the API promised.
 
-    def __init__(self, message: str, *, status: int, method: str = "", url: str = "") -> None:
+    Its body is not JSON (a truncated document, a proxy's HTML page), has the wrong shape, or
+    contradicts the schema's types (``path`` names the field, e.g. ``"$[3].user"``); or a list's
+    ``aw-totalitems`` is impossible. For idempotent requests a body that is not the promised JSON
+    is retried like a 5xx first (the retry policy bounds it); a POST is not, as the write
+    happened.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str = "",
+        url: str = "",
+        path: str | None = None,
+    ) -> None:
         message = _fit_url(message, url)
         super().__init__(message)
         self.message = message
         self.status = status
+        self.method = method
+        self.url = url
+        #: The failing field as a JSON path (``"$.user"``, ``"$[2].breaks[0].id"``), when known.
+        self.path = path
+
+
+class ResponseTooLargeError(AworkError):
+    """The answer's decoded (decompressed) body grew beyond the client's ``max_response_bytes``.
+
+    Reading stopped as soon as the cap was crossed, so a gzip bomb or an endless chunked body
+    never fills the memory. Not retried: the same request would get the same answer (and a POST
+    was carried out).
+    """
+
+    def __init__(
+        self, message: str, *, status: int, limit: int, method: str = "", url: str = ""
+    ) -> None:
+        message = _fit_url(message, url)
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        #: The cap in bytes that was crossed.
+        self.limit = limit
         self.method = method
         self.url = url
 
@@ -207,6 +252,24 @@ class APIStatusError(AworkError):
         return msg
 
 
+class UnexpectedRedirectError(APIStatusError):
+    """3xx: the server answered with a redirect, which the client never follows.
+
+    awork's API does not redirect; a redirect comes from a proxy, a login page or a wrong base
+    URL, and following it would send the bearer token to another place. ``location`` is the
+    redirect target without credentials, query or fragment (``None`` if the answer named none).
+    """
+
+    def __init__(self, *, location: str | None = None, **kwargs: Any) -> None:
+        self.location = location
+        super().__init__(**kwargs)
+
+    def _message(self) -> str:
+        msg = super()._message()
+        target = self.location if self.location is not None else "no Location"
+        return f"{msg} (redirect to {target}, not followed)"
+
+
 class BadRequestError(APIStatusError):
     """400: the request was invalid or the operation is not allowed."""
 
@@ -280,6 +343,8 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 
 
 def _status_class(status: int, code: str | None) -> type[APIStatusError]:
+    if 300 <= status < 400:
+        return UnexpectedRedirectError
     if status == 429:
         return RateLimitError
     if status >= 500:
@@ -362,7 +427,34 @@ def make_status_error(
     }
     if cls is RateLimitError:
         return RateLimitError(retry_after=retry_after, **kwargs)
+    if cls is UnexpectedRedirectError:
+        location = redirect_target(header(headers, "location"), url)
+        return UnexpectedRedirectError(location=location, **kwargs)
     return cls(**kwargs)
+
+
+#: Longest redirect target quoted in a message.
+_MAX_LOCATION_CHARS = 200
+
+
+def redirect_target(location: str | None, request_url: str = "") -> str | None:
+    """The redirect target as it may be shown: absolute, without userinfo, query or fragment.
+
+    A relative ``Location`` is resolved against the request URL. Credentials and the query (which
+    may hold a token or a signature) are cut; so is anything beyond 200 characters.
+    """
+    if location is None or not location.strip():
+        return None
+    try:
+        target = yarl.URL(location.strip())
+        if not target.is_absolute() and request_url:
+            target = yarl.URL(request_url).join(target)
+        text = str(target.with_user(None).with_query(None).with_fragment(None))
+    except (ValueError, TypeError):
+        return "(an unparsable Location)"
+    if len(text) > _MAX_LOCATION_CHARS:
+        text = text[: _MAX_LOCATION_CHARS - 3] + "..."
+    return text
 
 
 def _str_or_none(value: object) -> str | None:

@@ -9,10 +9,14 @@ Rules (API notes §4, §9.3):
   wait is ``Retry-After``, else ``RateLimit-Reset``, else exponential backoff with jitter. A
   server-requested wait longer than ``max_retry_wait`` is not slept through: the
   :class:`RateLimitError` is raised with ``retry_after`` set to that wait.
-* 5xx (``retry_statuses``), connection errors and timeouts are retried with backoff, but only for
-  idempotent methods. A POST is retried only when the request provably never reached the server
-  (``APIConnectionError.request_sent is False``). :class:`OutcomeUnknownError` never is.
-* Everything else (other 4xx, decoding errors, a closed client) is raised at once.
+* 5xx (``retry_statuses``), connection errors and timeouts (a body not read within
+  ``Timeouts.body`` included), and a 2xx body that is not the JSON promised
+  (:class:`APIResponseValidationError`: a truncated document, a proxy's HTML page) are retried
+  with backoff, but only for idempotent methods. A POST is retried only when the request provably
+  never reached the server (``APIConnectionError.request_sent is False``).
+  :class:`OutcomeUnknownError` never is.
+* Everything else (other 4xx, a 3xx, a body beyond ``max_response_bytes``, a closed client) is
+  raised at once.
 * Cancellation (and every ``BaseException`` that is not an ``Exception``) is never retried or
   swallowed, and the backoff sleep is cancellable.
 """
@@ -35,6 +39,7 @@ from tenacity import RetryCallState
 from . import _constants as C
 from ._exceptions import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     OutcomeUnknownError,
     RateLimitError,
@@ -202,6 +207,8 @@ class RetryPolicy:
             retryable = safe or not error.request_sent
         elif isinstance(error, APIStatusError):
             retryable = safe and error.status in self.retry_statuses
+        elif isinstance(error, APIResponseValidationError):
+            retryable = safe  # like a 5xx: a proxy's page or a cut-off document may pass
         else:
             retryable = False
         if not retryable or attempt >= self.max_attempts:

@@ -1,7 +1,9 @@
 """Timeouts of a client and of one call.
 
 ``connect`` and ``read`` bound each attempt (handed to aiohttp as ``sock_connect`` and
-``sock_read``: without ``sock_read`` a stalled read can hang forever, aiohttp#11740). ``total``
+``sock_read``: without ``sock_read`` a stalled read can hang forever, aiohttp#11740). ``body``
+bounds reading one answer's whole body, per attempt (the transport enforces it: a server that
+trickles a byte now and then never trips ``read``). ``total``
 is the deadline of one logical call *across all of its retries*; the transport enforces it, so
 it is deliberately not given to aiohttp as a per-attempt total.
 """
@@ -42,6 +44,8 @@ class Timeouts:
         connect: to open a connection (TCP and TLS), per attempt.
         read: between two reads of the answer, per attempt.
         total: the whole call, all retries and backoff waits included.
+        body: reading one answer's whole body, per attempt; runs out like a read timeout
+            (:class:`APITimeoutError`, retried for idempotent requests).
     """
 
     connect: float | None = attrs.field(
@@ -52,6 +56,9 @@ class Timeouts:
     )
     total: float | None = attrs.field(
         default=C.DEFAULT_TOTAL_TIMEOUT, converter=_to_seconds, validator=_check_positive
+    )
+    body: float | None = attrs.field(
+        default=C.DEFAULT_BODY_TIMEOUT, converter=_to_seconds, validator=_check_positive
     )
 
     def to_client_timeout(self) -> aiohttp.ClientTimeout:
@@ -64,7 +71,7 @@ class Timeouts:
         """These timeouts with a per-call override applied.
 
         ``None`` keeps them; a number replaces ``total`` (the call's deadline); a
-        :class:`Timeouts` replaces all three.
+        :class:`Timeouts` replaces all four.
         """
         if override is None:
             return self

@@ -1,9 +1,12 @@
 """The one request path every call goes through.
 
-One attempt: wait for the rate limiter, add auth, send, read the whole body, let the limiter see
-the headers, map failures to the typed exceptions. Around the attempts: the retry policy and the
-call's overall deadline. Everything that can be decided without I/O lives in ``_sansio.py``,
-``_exceptions.py``, ``_retry.py`` and ``_ratelimit_headers.py``.
+One attempt: wait for the rate limiter, add auth, send, read the whole body (at most
+``max_response_bytes`` decoded bytes, within ``Timeouts.body``), let the limiter see the headers,
+map failures to the typed exceptions. Only 2xx is success: a 3xx is never followed and raises
+:class:`UnexpectedRedirectError`; a 2xx body that is not the promised JSON raises
+:class:`APIResponseValidationError` inside the attempt, so the retry policy can retry it. Around the
+attempts: the retry policy and the call's overall deadline. Everything that can be decided without
+I/O lives in ``_sansio.py``, ``_exceptions.py``, ``_retry.py`` and ``_ratelimit_headers.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 import orjson
@@ -28,6 +31,7 @@ from ._exceptions import (
     AuthenticationError,
     ClientClosedError,
     OutcomeUnknownError,
+    ResponseTooLargeError,
     make_status_error,
 )
 from ._ratelimit import wait_listener
@@ -53,6 +57,22 @@ __all__ = ["Transport", "user_agent"]
 log = logging.getLogger(C.LOGGER_NAME)
 
 Sleep = Callable[[float], Awaitable[None]]
+
+#: The JSON shape a call promises: an object, an array (a list page), or anything (``None``).
+Expect = Literal["object", "array"] | None
+
+
+class _BodyTimeout(Exception):
+    """Internal: the body was not read completely within ``Timeouts.body``."""
+
+
+def validate_max_response_bytes(value: int) -> int:
+    """Return ``value`` or raise ``TypeError``/``ValueError`` (a positive int of bytes)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"max_response_bytes must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"max_response_bytes must be >= 1, got {value}")
+    return value
 
 
 def user_agent() -> str:
@@ -93,6 +113,7 @@ class Transport:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         connection_limit: int = 100,
+        max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
@@ -105,6 +126,7 @@ class Transport:
         self._sleep = sleep
         self._clock = clock
         self._connection_limit = connection_limit
+        self.max_response_bytes = validate_max_response_bytes(max_response_bytes)
         self._closed = False
         self._user_agent = user_agent()
 
@@ -142,12 +164,16 @@ class Transport:
         json: object = None,
         timeout: float | Timeouts | None = None,
         idempotent: bool | None = None,
+        expect: Expect = None,
     ) -> tuple[object, RawResponse]:
         """Send one logical call (with retries) and return the decoded JSON and raw response.
 
         204 and empty bodies decode to ``None``. Error answers raise the typed exceptions of
         ``_exceptions``; a POST whose answer was lost raises :class:`OutcomeUnknownError`.
         ``idempotent=True`` marks a POST that is safe to repeat (the timer's pause/resume).
+        ``expect`` is the JSON shape the call promises: a 2xx answer of another shape (or, other
+        than a 204, with an empty body) raises :class:`APIResponseValidationError` like a body
+        that is not JSON, and is retried like one.
         """
         self._get_session()  # fail fast when closed
         method = method.upper()
@@ -161,7 +187,7 @@ class Transport:
         async def attempt() -> tuple[object, RawResponse]:
             try:
                 return await self._attempt(
-                    method, url, url_text, query, body, timeouts, state, idempotent
+                    method, url, url_text, query, body, timeouts, state, idempotent, expect
                 )
             except Exception as exc:
                 detach_request_info(exc)  # before retry hooks see it
@@ -230,6 +256,7 @@ class Transport:
         timeouts: Timeouts,
         state: _CallState,
         idempotent: bool | None,
+        expect: Expect,
     ) -> tuple[object, RawResponse]:
         session = self._get_session()
         refreshed = False
@@ -258,9 +285,14 @@ class Transport:
                     timeout=timeouts.to_client_timeout(),
                     allow_redirects=False,
                 ) as resp:
-                    raw_body = await resp.read()
                     status = resp.status
                     resp_headers = resp.headers
+                    try:
+                        raw_body = await self._read_body(resp, timeouts.body, method, url_text)
+                    except ResponseTooLargeError:
+                        state.in_doubt = False  # answered; the answer is just too big to keep
+                        self.limiter.observe(status, resp_headers)
+                        raise
             except aiohttp.ClientConnectorError as exc:
                 # DNS failure, connection refused, TLS handshake: nothing reached the server.
                 state.in_doubt = False
@@ -281,6 +313,14 @@ class Transport:
             except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
                 raise self._lost(
                     method, url_text, "read timeout", timeout=True, idempotent=idempotent
+                ) from None
+            except _BodyTimeout:
+                raise self._lost(
+                    method,
+                    url_text,
+                    f"the answer's body was not complete within {timeouts.body:g}s",
+                    timeout=True,
+                    idempotent=idempotent,
                 ) from None
             except aiohttp.ClientError as exc:
                 # Disconnected, reset, truncated body: the request may have been processed.
@@ -305,16 +345,8 @@ class Transport:
             record_response(raw)
             if self.hooks:
                 await self.hooks.emit_response(raw)
-            if status < 400:
-                try:
-                    return decode_json(status, raw_body), raw
-                except ValueError:
-                    raise APIResponseValidationError(
-                        f"{method} {url_text}: the {status} answer is not valid JSON",
-                        status=status,
-                        method=method,
-                        url=url_text,
-                    ) from None
+            if 200 <= status < 300:
+                return self._decode(status, raw_body, expect, method, url_text), raw
             error = make_status_error(
                 status,
                 resp_headers,
@@ -334,6 +366,71 @@ class Transport:
                     )
                     continue
             raise error
+
+    async def _read_body(
+        self, resp: aiohttp.ClientResponse, limit_seconds: float | None, method: str, url: str
+    ) -> bytes:
+        """Read the decoded body in chunks: at most ``max_response_bytes``, within the bound.
+
+        Stops (and drops the connection) as soon as the cap is crossed, so memory never holds
+        more than the cap whatever the server sends (a gzip bomb, an endless chunked body).
+        """
+        cap = self.max_response_bytes
+        length = resp.content_length
+        if length is not None and length > cap and not resp.headers.get("Content-Encoding"):
+            resp.close()
+            raise self._too_large(resp.status, method, url)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with _deadline(limit_seconds):
+                async for chunk in resp.content.iter_any():
+                    size += len(chunk)
+                    if size > cap:
+                        resp.close()
+                        raise self._too_large(resp.status, method, url)
+                    chunks.append(chunk)
+        except aiohttp.ServerTimeoutError:
+            raise  # the read timeout (a TimeoutError too): reported as such by the caller
+        except asyncio.TimeoutError:
+            resp.close()
+            raise _BodyTimeout from None
+        return b"".join(chunks)
+
+    def _too_large(self, status: int, method: str, url: str) -> ResponseTooLargeError:
+        cap = self.max_response_bytes
+        return ResponseTooLargeError(
+            f"{method} {url}: the {status} answer's body exceeds max_response_bytes ({cap} bytes)"
+            "; reading stopped there",
+            status=status,
+            limit=cap,
+            method=method,
+            url=url,
+        )
+
+    @staticmethod
+    def _decode(status: int, raw_body: bytes, expect: Expect, method: str, url: str) -> object:
+        """The JSON of a 2xx answer, or :class:`APIResponseValidationError` (retryable)."""
+
+        def invalid(problem: str) -> APIResponseValidationError:
+            return APIResponseValidationError(
+                f"{method} {url}: the {status} answer {problem}",
+                status=status,
+                method=method,
+                url=url,
+            )
+
+        try:
+            data = decode_json(status, raw_body)
+        except ValueError:
+            raise invalid("is not valid JSON (truncated, or not JSON at all)") from None
+        if expect is None or (data is None and status == 204):
+            return data
+        wanted = dict if expect == "object" else list
+        if not isinstance(data, wanted):
+            got = "an empty body" if data is None else f"a JSON {type(data).__name__}"
+            raise invalid(f"is {got}, not the JSON {expect} the API promises")
+        return data
 
     @staticmethod
     def _lost(

@@ -207,7 +207,7 @@ class KeysetWalk:
             "page": 1,
             "pageSize": self.page_size,
         }
-        data, raw = await self._resource._send("GET", self.path, params=params)
+        data, raw = await self._resource._send("GET", self.path, params=params, expect="array")
         self.pages += 1
         if data is None:
             return [], raw.page_info.total_items, raw

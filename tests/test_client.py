@@ -157,16 +157,22 @@ async def test_204_is_none(client: AworkClient, mocked: aioresponses) -> None:
     assert await client.time_entries.delete(ENTRY_ID) is None
 
 
-async def test_invalid_json_success_body(client: AworkClient, mocked: aioresponses) -> None:
-    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", body="<html>oops</html>", status=200)
+async def test_invalid_json_success_body(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", body="<html>oops</html>", status=200, repeat=True)
     with pytest.raises(APIResponseValidationError, match="not valid JSON"):
         await client.time_entries.get(ENTRY_ID)
+    assert len(fake_sleep.waits) == 4  # retried like a 5xx, then raised
 
 
-async def test_wrong_shape_success_body(client: AworkClient, mocked: aioresponses) -> None:
-    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=[1, 2])
-    with pytest.raises(APIResponseValidationError, match="expected a JSON object"):
+async def test_wrong_shape_success_body(
+    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+) -> None:
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=[1, 2], repeat=True)
+    with pytest.raises(APIResponseValidationError, match="not the JSON object"):
         await client.time_entries.get(ENTRY_ID)
+    assert len(fake_sleep.waits) == 4
 
 
 async def test_error_mapped_with_details(client: AworkClient, mocked: aioresponses) -> None:
@@ -371,7 +377,7 @@ async def test_raw_mode_yields_api_dicts(client: AworkClient, mocked: aiorespons
 
 async def test_raw_mode_rejects_non_list(client: AworkClient, mocked: aioresponses) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
-    mocked.get(pattern, payload={"not": "a list"})
+    mocked.get(pattern, payload={"not": "a list"}, repeat=True)
     with pytest.raises(APIResponseValidationError, match="JSON array"):
         await client.time_entries.list().raw().collect()
 

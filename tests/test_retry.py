@@ -20,6 +20,7 @@ from awork_async._exceptions import (
     APITimeoutError,
     OutcomeUnknownError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     make_status_error,
 )
@@ -236,14 +237,25 @@ async def test_other_statuses_are_never_retried(status: int) -> None:
     "error",
     [
         ValueError("bug"),
-        APIResponseValidationError("bad json", status=200, method="GET", url=URL),
+        ResponseTooLargeError("too big", status=200, limit=10, method="GET", url=URL),
+        APIResponseValidationError("bad json", status=200, method="POST", url=URL),
     ],
 )
 async def test_unrelated_exceptions_are_not_retried(error: Exception) -> None:
     fn, calls = scripted([error, "ok"])
+    method = getattr(error, "method", "GET")
     with pytest.raises(type(error)):
-        await policy().call(fn, method="GET", url=URL, sleep=FakeSleep())
+        await policy().call(fn, method=method, url=URL, sleep=FakeSleep())
     assert calls[0] == 1
+
+
+async def test_a_2xx_that_is_not_the_promised_json_is_retried_for_idempotent_calls() -> None:
+    sleep = FakeSleep()
+    error = APIResponseValidationError("bad json", status=200, method="GET", url=URL)
+    fn, calls = scripted([error, error, "ok"])
+    assert await policy().call(fn, method="GET", url=URL, sleep=sleep) == "ok"
+    assert calls[0] == 3
+    assert sleep.waits == [0.5, 1.0]
 
 
 async def test_max_attempts_then_the_original_exception() -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .._client import AworkClient
 
 from .._timeouts import Timeouts
+from .._transport import Expect
 
 __all__ = ["APIResource", "ListOptions"]
 
@@ -64,10 +65,17 @@ class APIResource:
         body: object = None,
         timeout: float | Timeouts | None = None,
         idempotent: bool | None = None,
+        expect: Expect = None,
     ) -> tuple[object, RawResponse]:
         json = None if body is None else unstructure(body)
         return await self._client._transport.request(
-            method, path, params=params, json=json, timeout=timeout, idempotent=idempotent
+            method,
+            path,
+            params=params,
+            json=json,
+            timeout=timeout,
+            idempotent=idempotent,
+            expect=expect,
         )
 
     async def _call(
@@ -81,7 +89,9 @@ class APIResource:
         timeout: float | Timeouts | None = None,
     ) -> T:
         """Send a call whose answer is one object of ``cls``."""
-        data, raw = await self._send(method, path, params=params, body=body, timeout=timeout)
+        data, raw = await self._send(
+            method, path, params=params, body=body, timeout=timeout, expect="object"
+        )
         return _decode_one(data, cls, raw)
 
     async def _call_optional(
@@ -162,8 +172,8 @@ class APIResource:
             query = dict(base)
             query["page"] = page
             query["pageSize"] = size
-            data, raw = await self._send("GET", path, params=query, timeout=timeout)
-            if data is None:
+            data, raw = await self._send("GET", path, params=query, timeout=timeout, expect="array")
+            if data is None:  # a 204
                 return [], raw
             if not isinstance(data, list):
                 raise _invalid(raw, f"expected a JSON array, got {type(data).__name__}")
