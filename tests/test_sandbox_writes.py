@@ -77,7 +77,7 @@ async def test_a_failed_put_leaves_the_entry_byte_identical(
     before = await raw_entry(sb, http, entry["id"])
     form = update_form(entry, note="changed", **fields)
     async with http.put(f"{sb.base_url}/timeentries/{entry['id']}", json=form) as r:
-        assert r.status != 200
+        assert r.status == 400
     assert await raw_entry(sb, http, entry["id"]) == before
 
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 import attrs
 
 from ._http import is_uuid
-from ._timeutil import UTC, load_zone, parse_date, parse_datetime, parse_time
+from ._timeutil import (
+    RANGE_TEXT,
+    TimeRangeError,
+    checked_instant,
+    load_zone,
+    parse_date,
+    parse_datetime,
+    parse_time,
+    shift,
+    to_utc,
+)
 from .errors import SandboxError, validation_failed
 
 __all__ = ["FormReader", "TimeFields", "resolve_times"]
@@ -168,13 +178,7 @@ _GROUPS = {
 
 
 def _as_utc(value: datetime, zone_name: str, local: bool) -> datetime:
-    if value.tzinfo is not None:
-        return value.astimezone(UTC)
-    if local:
-        zone = load_zone(zone_name)
-        assert zone is not None
-        return value.replace(tzinfo=zone).astimezone(UTC)
-    return value.replace(tzinfo=UTC)
+    return to_utc(value, load_zone(zone_name) if local else None)
 
 
 def _is_midnight(value: datetime) -> bool:
@@ -194,8 +198,38 @@ def resolve_times(
     One group only: UTC *or* local fields. ``start + end`` wins over ``duration``; otherwise
     ``start + duration`` or ``end + duration``. A start without a time of day is a date-only
     entry (needs ``duration``). ``existing`` is kept when the form carries no time fields.
-    Records problems on ``form`` and returns ``None`` when the times are unusable.
+    Records problems on ``form`` and returns ``None`` when the times are unusable, including
+    times outside :data:`~._timeutil.MIN_INSTANT`..:data:`~._timeutil.MAX_INSTANT`.
     """
+    try:
+        times = _resolve_times(
+            form,
+            zone_name,
+            break_duration=break_duration,
+            existing=existing,
+            running=running,
+        )
+        if times is not None:
+            checked_instant(times.start)
+            if times.end is not None:
+                checked_instant(times.end)
+    except TimeRangeError:
+        local = any(form.body.get(k) is not None for k in _GROUPS["local"])
+        key = "startDateLocal" if local else "startDateUtc"
+        form.fail(key, f"The start and end of a time entry must lie between {RANGE_TEXT}.")
+        return None
+    return times
+
+
+def _resolve_times(
+    form: FormReader,
+    zone_name: str,
+    *,
+    break_duration: int = 0,
+    existing: TimeFields | None = None,
+    running: bool = False,
+) -> TimeFields | None:
+    """:func:`resolve_times` without the range guard (raises :class:`TimeRangeError`)."""
     present = {g: any(form.body.get(k) is not None for k in keys) for g, keys in _GROUPS.items()}
     duration = form.integer("duration")
     if present["utc"] and present["local"]:
@@ -207,7 +241,7 @@ def resolve_times(
             return None
         if duration is None or existing.end is None:
             return existing
-        moved = existing.start + timedelta(seconds=duration + break_duration)
+        moved = shift(existing.start, duration + break_duration)
         return TimeFields(existing.start, moved, duration, existing.date_only)
     local = present["local"]
     start_key, start_time_key, end_key, end_time_key = _GROUPS["local" if local else "utc"]
@@ -238,7 +272,7 @@ def resolve_times(
             return None
         end = _as_utc(datetime.combine(base.date(), end_time, tzinfo=base.tzinfo), zone_name, local)
         if end_date is None and start is not None and end < start:
-            end += timedelta(days=1)
+            end = shift(end, 86_400)
     elif end_date is not None and not date_only:
         end = _as_utc(end_date, zone_name, local)
     if running:
@@ -267,7 +301,7 @@ def resolve_times(
         return None
     if start is not None:
         start = start.replace(microsecond=0)
-        return TimeFields(start, start + timedelta(seconds=duration + break_duration), duration)
+        return TimeFields(start, shift(start, duration + break_duration), duration)
     assert end is not None
     end = end.replace(microsecond=0)
-    return TimeFields(end - timedelta(seconds=duration + break_duration), end, duration)
+    return TimeFields(shift(end, -(duration + break_duration)), end, duration)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
+    "MAX_INSTANT",
+    "MIN_INSTANT",
+    "RANGE_TEXT",
     "UTC",
+    "TimeRangeError",
+    "checked_instant",
     "date_local",
     "date_utc",
     "iso_utc",
@@ -16,11 +22,13 @@ __all__ = [
     "parse_date",
     "parse_datetime",
     "parse_time",
+    "shift",
     "split_local",
     "split_utc",
     "time_str",
     "to_naive_utc",
     "to_ticks",
+    "to_utc",
 ]
 
 UTC = timezone.utc
@@ -28,6 +36,54 @@ UTC = timezone.utc
 #: .NET ticks (100 ns) between 0001-01-01 and the Unix epoch.
 _TICKS_AT_EPOCH = 621_355_968_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: The instants an entry may start or end at: a day inside ``datetime``'s years 1..9999, so that
+#: the wall-clock time in every zone (offsets stay under a day) can be written too.
+MIN_INSTANT: Final = datetime(1, 1, 2, tzinfo=UTC)
+MAX_INSTANT: Final = datetime(9999, 12, 30, 23, 59, 59, tzinfo=UTC)
+
+
+class TimeRangeError(ValueError):
+    """A date-time, or the result of arithmetic on one, lies outside what the sandbox stores.
+
+    The one guard against ``OverflowError`` at the edges of years 1 and 9999: the routes turn it
+    into 400 ``validation-failed`` (bodies) or ``invalid-filter-or-order`` (filters).
+    """
+
+
+#: ``0001-01-02 and 9999-12-30 (UTC)``: the range in messages.
+RANGE_TEXT: Final = f"{MIN_INSTANT.isoformat()[:10]} and {MAX_INSTANT.isoformat()[:10]} (UTC)"
+
+
+def to_utc(value: datetime, zone: tzinfo | None = None) -> datetime:
+    """``value`` as an aware UTC datetime; a naive ``value`` is read in ``zone`` (or UTC).
+
+    Raises :class:`TimeRangeError` when the instant is not representable (``0001-01-01T00:00
+    +05:00`` is in year 0).
+    """
+    try:
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=zone or UTC)
+        return aware.astimezone(UTC)
+    except OverflowError:
+        raise TimeRangeError(f"{value.isoformat()} is outside years 1 to 9999") from None
+
+
+def checked_instant(moment: datetime) -> datetime:
+    """``moment`` (aware) if it lies in :data:`MIN_INSTANT`..:data:`MAX_INSTANT`, else raise
+    :class:`TimeRangeError`."""
+    if not MIN_INSTANT <= moment <= MAX_INSTANT:
+        raise TimeRangeError(f"times must lie between {RANGE_TEXT}")
+    return moment
+
+
+def shift(moment: datetime, seconds: int) -> datetime:
+    """``moment`` plus ``seconds``, within :data:`MIN_INSTANT`..:data:`MAX_INSTANT` (else
+    :class:`TimeRangeError`)."""
+    try:
+        return checked_instant(moment + timedelta(seconds=seconds))
+    except OverflowError:
+        raise TimeRangeError(f"times must lie between {RANGE_TEXT}") from None
+
 
 _DATETIME_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
@@ -155,11 +211,15 @@ def _to_naive_utc(text: str) -> datetime | None:
     value = parse_datetime(text)
     if value is None or value.tzinfo is None:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return to_utc(value).replace(tzinfo=None)
+    except TimeRangeError:
+        return None
 
 
 def to_naive_utc(text: str) -> datetime | None:
-    """Parse like :func:`parse_datetime` and normalise to a naive UTC datetime (cached)."""
+    """Parse like :func:`parse_datetime` and normalise to a naive UTC datetime (cached);
+    ``None`` also when the instant is outside years 1 to 9999."""
     return _canonical_utc(text) or _to_naive_utc(text)
 
 

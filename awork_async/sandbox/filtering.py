@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal, TypeAlias
 
-from ._timeutil import UTC, parse_datetime, to_naive_utc
+from ._timeutil import UTC, TimeRangeError, parse_datetime, to_naive_utc, to_utc
 
 __all__ = [
     "Call",
@@ -184,7 +184,10 @@ def _prefixed_literal(prefix: str, body: str, pos: int) -> Value:
         if parsed is None:
             raise FilterSyntaxError(f"invalid datetime literal {body!r}", pos)
         if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+            try:
+                parsed = to_utc(parsed).replace(tzinfo=None)
+            except TimeRangeError as exc:
+                raise FilterSyntaxError(f"datetime literal {body!r}: {exc}", pos) from None
         return Value("datetime", parsed)
     raise FilterSyntaxError(f"unknown literal prefix {prefix!r}", pos)
 
