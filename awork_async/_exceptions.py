@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 import yarl
 
-from ._redact import scrub, scrub_json, shorten
+from ._redact import safe_url, scrub, scrub_json, shorten
 from ._sansio import header
 
 __all__ = [
@@ -433,15 +433,12 @@ def make_status_error(
     return cls(**kwargs)
 
 
-#: Longest redirect target quoted in a message.
-_MAX_LOCATION_CHARS = 200
-
-
 def redirect_target(location: str | None, request_url: str = "") -> str | None:
     """The redirect target as it may be shown: absolute, without userinfo, query or fragment.
 
     A relative ``Location`` is resolved against the request URL. Credentials and the query (which
-    may hold a token or a signature) are cut; so is anything beyond 200 characters.
+    may hold a token or a signature) are cut; so is anything beyond 200 characters
+    (:func:`~awork_async._redact.safe_url`).
     """
     if location is None or not location.strip():
         return None
@@ -449,12 +446,9 @@ def redirect_target(location: str | None, request_url: str = "") -> str | None:
         target = yarl.URL(location.strip())
         if not target.is_absolute() and request_url:
             target = yarl.URL(request_url).join(target)
-        text = str(target.with_user(None).with_query(None).with_fragment(None))
     except (ValueError, TypeError):
         return "(an unparsable Location)"
-    if len(text) > _MAX_LOCATION_CHARS:
-        text = text[: _MAX_LOCATION_CHARS - 3] + "..."
-    return text
+    return safe_url(target)
 
 
 def _str_or_none(value: object) -> str | None:

@@ -94,8 +94,7 @@ def safe_url(url: str | yarl.URL) -> str:
         parsed = url if isinstance(url, yarl.URL) else yarl.URL(url)
         if parsed.user is not None or parsed.password is not None:
             parsed = parsed.with_user(None)
-        marks = ("?…" if parsed.query_string else "") + ("#…" if parsed.fragment else "")
-        shown = str(parsed.with_query(None).with_fragment(None)) + marks
+        shown = str(parsed.with_query(None).with_fragment(None))
     except (TypeError, ValueError):
         return f"<a URL of {len(str(url))} chars>"
     return shorten(shown)
