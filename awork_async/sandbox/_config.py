@@ -17,8 +17,8 @@ from ._timeutil import UTC
 __all__ = ["FaultConfig", "FaultKind", "RateLimitConfig", "SandboxConfig", "utc_now"]
 
 #: Kinds of injected faults.
-FaultKind: TypeAlias = Literal["rate_limit", "error", "drop", "slow", "truncate"]
-_KINDS: frozenset[str] = frozenset({"rate_limit", "error", "drop", "slow", "truncate"})
+FaultKind: TypeAlias = Literal["rate_limit", "error", "drop", "slow", "truncate", "garbage"]
+_KINDS: frozenset[str] = frozenset({"rate_limit", "error", "drop", "slow", "truncate", "garbage"})
 
 
 def utc_now() -> datetime:
@@ -73,6 +73,9 @@ class FaultConfig:
     slow_delay: float = attrs.field(default=C.SANDBOX_SLOW_DELAY, validator=_non_negative)
     #: Bodies cut short: a Content-Length larger than what is sent, then the connection closes.
     truncate_rate: float = attrs.field(default=0.0, validator=_rate)
+    #: Well-framed 2xx answers whose body is not the JSON promised (cut-off JSON, a proxy's HTML
+    #: page, an empty body, in turn); the request itself was carried out.
+    garbage_rate: float = attrs.field(default=0.0, validator=_rate)
     #: Fixed delay added to every request (seconds), e.g. ``0.1`` for "100 ms per page".
     latency: float = attrs.field(default=0.0, validator=_non_negative)
     retry_after: int = C.SANDBOX_RETRY_AFTER
@@ -96,7 +99,7 @@ class FaultConfig:
     def reset(self) -> None:
         """Switch every fault off and empty the queue (the latency knob is reset too)."""
         self.rate_limit_rate = self.error_rate = self.drop_rate = 0.0
-        self.slow_rate = self.truncate_rate = self.latency = 0.0
+        self.slow_rate = self.truncate_rate = self.garbage_rate = self.latency = 0.0
         self.queue.clear()
 
     def applies_to(self, method: str, path: str) -> bool:
@@ -120,6 +123,8 @@ class FaultConfig:
             return "slow", None
         if self.truncate_rate and rng.random() < self.truncate_rate:
             return "truncate", None
+        if self.garbage_rate and rng.random() < self.garbage_rate:
+            return "garbage", None
         return None
 
 

@@ -188,7 +188,23 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
     elif kind == "truncate" and isinstance(response, web.Response):
         stats.undelivered += 1
         return await _truncated(request, response)
+    elif kind == "garbage" and isinstance(response, web.Response) and response.status in (200, 201):
+        stats.undelivered += 1
+        return _garbage(response, stats.faults["garbage"])
     return response
+
+
+def _garbage(response: web.Response, nth: int) -> web.Response:
+    """A well-framed answer with the status and headers of ``response`` and a body that is not
+    the JSON promised: in turn cut-off JSON, a proxy's HTML page, an empty body."""
+    body = response.body if isinstance(response.body, bytes) else b"{}"
+    variants = (
+        body[: max(1, len(body) // 2)],
+        b"<html><body><h1>Proxy: upstream answered nonsense</h1></body></html>",
+        b"",
+    )
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return web.Response(status=response.status, body=variants[nth % len(variants)], headers=headers)
 
 
 async def _churn(app: web.Application) -> AsyncIterator[None]:

@@ -19,7 +19,8 @@ class SandboxStats:
     by_route: Counter[str] = attrs.field(factory=Counter)
     #: 429s sent by the rate limiter (injected 429s are counted under ``faults["rate_limit"]``).
     rate_limited: int = 0
-    #: Injected faults by kind: ``rate_limit``, ``error``, ``drop``, ``slow``, ``truncate``.
+    #: Injected faults by kind: ``rate_limit``, ``error``, ``drop``, ``slow``, ``truncate``,
+    #: ``garbage``.
     faults: Counter[str] = attrs.field(factory=Counter)
     #: Non-GET requests the handlers completed with a 2xx, by route: proves no write was doubled.
     writes: Counter[str] = attrs.field(factory=Counter)
