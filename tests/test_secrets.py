@@ -385,6 +385,14 @@ def test_app_state_repr_shows_no_token_and_no_environment() -> None:
     assert "s3cr3t-T0K" not in text and "env-T0K" not in text
     assert "/home/someone" not in text
     assert "127.0.0.1:9" in text  # the harmless options are still shown
+    resolved = AppState(
+        base_url_option="https://user:hunter2-PW@api.example.com/api/v1?k=hunter2-PW",
+        env={"AWORK_TOKEN": "env-T0K"},
+    )
+    resolved.settings()
+    text = repr(resolved)
+    assert "hunter2-PW" not in text and "env-T0K" not in text
+    assert "api.example.com" in text
 
 
 class _EchoHandler(BaseHTTPRequestHandler):

@@ -33,16 +33,23 @@ __all__ = [
 T = TypeVar("T")
 
 
+def _url_repr(url: str | None) -> str:
+    """A URL option as shown: without user info, password or query."""
+    from .._redact import safe_url
+
+    return repr(None if url is None else safe_url(url))
+
+
 @attrs.define
 class AppState:
     """The global options of one invocation; settings are resolved on first use.
 
     Its ``repr`` shows neither the token option nor the environment (which holds
-    ``AWORK_TOKEN``).
+    ``AWORK_TOKEN``), and the base URL without user info, password or query.
     """
 
     token_option: str | None = attrs.field(default=None, repr=False)
-    base_url_option: str | None = None
+    base_url_option: str | None = attrs.field(default=None, repr=_url_repr)
     config_path: Path | None = None
     verbose: bool = False
     max_attempts: int | None = None

@@ -48,8 +48,11 @@ class Settings:
     token_source: str | None = None
 
     def __repr__(self) -> str:
+        from .._redact import safe_url  # no user info, password or query
+
         token = "<set>" if self.token else None
-        return f"Settings(token={token}, base_url={self.base_url!r}, source={self.token_source!r})"
+        url = safe_url(self.base_url)
+        return f"Settings(token={token}, base_url={url!r}, source={self.token_source!r})"
 
     def require_token(self) -> str:
         """The token, or a usage error explaining the three ways to give one."""
