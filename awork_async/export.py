@@ -157,14 +157,24 @@ def window_query(
 
 
 def _row_key(row: Row, field: str) -> tuple[datetime, UUID]:
-    """(``field`` as an aware datetime, ``id``) of a raw entry; ``ValueError`` when missing."""
-    raw_id = row.get("id")
-    value = row.get(field)
-    if not isinstance(raw_id, str):
-        raise ValueError(f"a time entry has no id: {str(row)[:200]}")
+    """(``field`` as an aware datetime, ``id``) of a raw entry; ``ValueError`` when missing.
+
+    The error quotes no value of the answer (which may echo a secret) and chains nothing.
+    """
+    raw_id, value = row.get("id"), row.get(field)
+    entry_id: UUID | None = None
+    key: datetime | None = None
+    with contextlib.suppress(ValueError, TypeError):
+        entry_id = UUID(raw_id) if isinstance(raw_id, str) else None
+    if entry_id is None:
+        raise ValueError("a time entry has no valid id")
     if not isinstance(value, str):
-        raise ValueError(f"time entry {raw_id} has no {field}; it cannot be walked by {field}")
-    return parse_utc_datetime(value), UUID(raw_id)
+        raise ValueError(f"time entry {entry_id} has no {field}; it cannot be walked by {field}")
+    with contextlib.suppress(ValueError, TypeError):
+        key = parse_utc_datetime(value)
+    if key is None:
+        raise ValueError(f"time entry {entry_id} has an invalid {field}")
+    return key, entry_id
 
 
 class KeysetWalk:

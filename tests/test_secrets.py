@@ -39,7 +39,7 @@ from awork_async._retry import RetryEvent
 from awork_async.cli import app
 from awork_async.cli._errors import redact
 from awork_async.cli._runtime import AppState, _RedactingFilter
-from awork_async.export import _to_entry
+from awork_async.export import _to_entry, iter_time_entries_consistent
 from awork_async.filters import F, Fields, and_, asc, desc, order_by, to_order_string
 from awork_async.models import TimeEntry
 
@@ -282,6 +282,23 @@ async def test_echoed_token_in_an_undecodable_success_answer_is_nowhere() -> Non
         _to_entry(bad)
     for error in (one.value, page.value, export_row.value):
         assert_nowhere(error, TOKEN)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"id": f"Bearer {TOKEN}", "createdOn": "2024-05-01T10:00:00Z"},
+        {"id": ENTRY_ID, "createdOn": f"Bearer {TOKEN}"},
+    ],
+)
+async def test_echoed_token_in_a_keyset_page_is_nowhere(row: dict[str, object]) -> None:
+    with aioresponses() as mocked:
+        mocked.get(re.compile(r".*/timeentries\?.*"), payload=[row], headers={"aw-totalitems": "1"})
+        async with hooked_client(Hooks()) as awork:
+            with pytest.raises(APIResponseValidationError, match="time entry") as info:
+                async for _ in iter_time_entries_consistent(awork, raw=True):
+                    pass
+    assert_nowhere(info.value, TOKEN)
 
 
 # ------------------------------------------------------ no request headers reachable (5)
