@@ -7,7 +7,9 @@ again: the state of a walk lives in the walk, never on the client or the paginat
 
 Stopping rule (API notes §2, awork#120): stop when the ``aw-totalitems`` total is reached, or on
 an empty page. A short page is *not* the end: the server has been seen returning short pages in
-the middle of a list.
+the middle of a list. An impossible total (negative, not an integer, or fewer than the items
+already received, e.g. ``0`` while items arrive) raises :class:`APIResponseValidationError`
+instead of ending the walk (:func:`_sansio.checked_total_items`).
 """
 
 from __future__ import annotations
@@ -126,11 +128,12 @@ class AsyncPaginator(Generic[T]):
 
     async def _get(self, number: int) -> Page[T]:
         items, raw = await self._fetch(number, self.page_size)
+        total = raw.checked_total_items(page=number, page_size=self.page_size, received=len(items))
         return Page(
             items=items,
             page=number,
             page_size=self.page_size,
-            total_items=raw.page_info.total_items,
+            total_items=total,
             response=raw,
         )
 

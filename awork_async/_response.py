@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from ._redact import short_repr
-from ._sansio import PageInfo, header
+from ._sansio import PageInfo, checked_total_items, header
 
 if TYPE_CHECKING:
     from ._ratelimit_headers import RateLimitInfo
@@ -49,6 +49,27 @@ class RawResponse:
     def page_info(self) -> PageInfo:
         """The ``aw-*`` pagination headers."""
         return PageInfo.from_headers(self.headers)
+
+    def checked_total_items(self, *, page: int, page_size: int, received: int) -> int | None:
+        """``aw-totalitems`` checked against this list page (``None`` when not sent).
+
+        Raises :class:`APIResponseValidationError` when the total is impossible (not a
+        non-negative integer, or fewer than the items this page proves exist): the end of a list
+        is never concluded from a broken header. See :func:`_sansio.checked_total_items`.
+        """
+        try:
+            return checked_total_items(
+                self.headers, page=page, page_size=page_size, received=received
+            )
+        except ValueError as exc:
+            from ._exceptions import APIResponseValidationError
+
+            raise APIResponseValidationError(
+                f"{self.method} {self.url}: {exc} (a protocol error, not the end of the list)",
+                status=self.status,
+                method=self.method,
+                url=self.url,
+            ) from None
 
     @property
     def rate_limit(self) -> RateLimitInfo:

@@ -22,6 +22,7 @@ __all__ = [
     "QueryValue",
     "build_query",
     "check_transport_url",
+    "checked_total_items",
     "decode_json",
     "header",
     "join_url",
@@ -152,6 +153,38 @@ class PageInfo:
             items=_int_header(headers, C.HEADER_ITEMS),
             total_items=_int_header(headers, C.HEADER_TOTAL_ITEMS),
         )
+
+
+def checked_total_items(
+    headers: Mapping[str, str], *, page: int, page_size: int, received: int
+) -> int | None:
+    """``aw-totalitems`` of one list answer, checked against the page it came with.
+
+    ``None`` when the header is absent. Raises ``ValueError`` when the total is impossible, so
+    that a walk fails loudly instead of ending early (the paginator's and the export's stop rules
+    trust this total):
+
+    * not a non-negative integer (``-1``, ``1.5``, ``lots``, empty);
+    * fewer items than this very page proves exist: a non-empty page ``page`` (1-based, of
+      ``page_size``) holds items ``(page - 1) * page_size + 1`` .. ``+ received``, so a total of
+      ``0`` while items arrive, or one smaller than the items received up to here, is a protocol
+      error, not the end of the list.
+    """
+    raw = header(headers, C.HEADER_TOTAL_ITEMS)
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text.isdigit() or not text.isascii():
+        raise ValueError(f"{C.HEADER_TOTAL_ITEMS}: {raw[:40]!r} is not a non-negative integer")
+    total = int(text)
+    if received > 0:
+        at_least = (page - 1) * page_size + received
+        if total < at_least:
+            raise ValueError(
+                f"{C.HEADER_TOTAL_ITEMS}: {total} is impossible, page {page} (of {page_size}) "
+                f"holds {received} items, so there are at least {at_least}"
+            )
+    return total
 
 
 def decode_json(status: int, body: bytes) -> object:

@@ -220,10 +220,10 @@ class KeysetWalk:
         data, raw = await self._resource._send("GET", self.path, params=params, expect="array")
         self.pages += 1
         if data is None:
-            return [], raw.page_info.total_items, raw
+            return [], raw.checked_total_items(page=1, page_size=self.page_size, received=0), raw
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise _not_an_object(raw)
-        total = raw.page_info.total_items
+        total = raw.checked_total_items(page=1, page_size=self.page_size, received=len(data))
         if self.total_estimate is None:
             self.total_estimate = total
         return data, total, raw

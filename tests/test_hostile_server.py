@@ -48,6 +48,7 @@ ENTRY = {
     "startTimeUtc": "10:00:00",
     "duration": 3600,
 }
+ENTRY_CREATED = "2024-05-14T10:00:00Z"
 MiB = 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -402,3 +403,25 @@ async def test_a_bad_2xx_body_of_a_post_is_not_retried(
         await client.time_entries.create(form)  # the write happened: never sent twice
     assert fake_sleep.waits == []
     assert sum(len(calls) for calls in mocked.requests.values()) == 1
+
+
+# -- impossible aw-totalitems ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("total", ["0", "-1", "2.5", "3"])
+async def test_a_bulk_export_does_not_end_on_an_impossible_total(
+    client: AworkClient, mocked: aioresponses, total: str
+) -> None:
+    rows = [
+        {**ENTRY, "id": f"2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c{n:02d}", "createdOn": ENTRY_CREATED}
+        for n in range(10)
+    ]
+    mocked.get(
+        re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*"),
+        payload=rows,
+        headers={"aw-totalitems": total},
+        repeat=True,
+    )
+    output = io.BytesIO()
+    with pytest.raises(APIResponseValidationError, match="aw-totalitems"):
+        await export_time_entries(client, output, format="jsonl", page_size=10)

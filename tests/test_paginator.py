@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from awork_async._exceptions import APIResponseValidationError
 from awork_async._paginator import AsyncPaginator
 from awork_async._response import RawResponse
 
@@ -210,3 +211,37 @@ async def test_prefetch_with_max_items_limits_requests() -> None:
     items = await AsyncPaginator(server.fetch, page_size=10, prefetch=4, max_items=25).collect()
     assert items == list(range(25))
     assert max(p for p, _ in server.requests) <= 4
+
+
+# -- impossible aw-totalitems: a protocol error, never the end of the list (issue 9 §3) -----------
+
+
+def _raw_text(total: str) -> RawResponse:
+    return RawResponse(
+        method="GET",
+        url="https://x.test/",
+        status=200,
+        headers=CIMultiDictProxy(CIMultiDict({"aw-totalitems": total})),
+    )
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+@pytest.mark.parametrize(
+    ("total", "bad_page"), [("0", 1), ("-3", 1), ("12.5", 1), ("many", 1), ("15", 2)]
+)
+async def test_impossible_total_raises_instead_of_ending(
+    total: str, bad_page: int, prefetch: int
+) -> None:
+    items = list(range(50))
+    requested: list[int] = []
+
+    async def fetch(page: int, size: int) -> tuple[Sequence[int], RawResponse]:
+        requested.append(page)
+        header = total if page == bad_page else "50"
+        return items[(page - 1) * size : page * size], _raw_text(header)
+
+    paginator = AsyncPaginator(fetch, page_size=10, prefetch=prefetch)
+    with pytest.raises(APIResponseValidationError, match="aw-totalitems") as info:
+        await paginator.collect()
+    assert "not the end of the list" in str(info.value)
+    assert bad_page in requested

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import yarl
 
-from awork_async._sansio import PageInfo, build_query, decode_json, join_url, validate_base_url
+from awork_async._sansio import (
+    PageInfo,
+    build_query,
+    checked_total_items,
+    decode_json,
+    join_url,
+    validate_base_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +89,46 @@ def test_decode_json_big_int_exact() -> None:
 def test_decode_json_rejects_garbage() -> None:
     with pytest.raises(ValueError, match="unexpected character"):
         decode_json(200, b"<html>")
+
+
+# -- aw-totalitems checked against its page (issue 9 §3) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "page", "received", "expected"),
+    [
+        (None, 1, 5, None),
+        ("250", 1, 100, 250),
+        (" 250 ", 3, 50, 250),  # the last page: items 201..250
+        ("0", 1, 0, 0),  # an empty list
+        ("7", 5, 0, 7),  # a page past the end is empty: any total goes
+        ("200", 2, 100, 200),
+    ],
+)
+def test_checked_total_items_accepts_possible_totals(
+    value: str | None, page: int, received: int, expected: int | None
+) -> None:
+    headers = {} if value is None else {"aw-totalitems": value}
+    assert checked_total_items(headers, page=page, page_size=100, received=received) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "page", "received", "problem"),
+    [
+        ("-1", 1, 0, "not a non-negative integer"),
+        ("-5", 1, 3, "not a non-negative integer"),
+        ("1.5", 1, 1, "not a non-negative integer"),
+        ("1e3", 1, 1, "not a non-negative integer"),
+        ("lots", 1, 1, "not a non-negative integer"),
+        ("", 1, 1, "not a non-negative integer"),
+        ("\u0663", 1, 1, "not a non-negative integer"),  # a non-ASCII digit
+        ("0", 1, 3, "at least 3"),  # zero while items arrive
+        ("150", 2, 100, "at least 200"),  # smaller than the items received up to here
+        ("99", 1, 100, "at least 100"),
+    ],
+)
+def test_checked_total_items_rejects_impossible_totals(
+    value: str, page: int, received: int, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        checked_total_items({"AW-TotalItems": value}, page=page, page_size=100, received=received)
