@@ -14,15 +14,14 @@ instead of ending the walk (:func:`_sansio.checked_total_items`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
 
 from . import _constants as C
+from ._pages import Lane, LaneContext, PageEngine
 from ._response import RawResponse
 
 __all__ = ["AsyncPaginator", "Page", "PageFetcher", "validate_page_size"]
@@ -154,63 +153,47 @@ class AsyncPaginator(Generic[T]):
                 yield page
 
     async def _walk(self) -> AsyncGenerator[Page[T], None]:
-        page = await self._get(self.start_page)
-        yield page
-        if page.is_last:
-            return
-        if self.prefetch > 0 and page.total_items is not None:
-            async with contextlib.aclosing(self._walk_concurrently(page)) as later_pages:
-                async for later in later_pages:
-                    yield later
-            return
-        number = page.page
-        while True:
-            number += 1
-            page = await self._get(number)
-            yield page
-            if page.is_last:
-                return
+        """Offset pages on the page engine: one lane per page, ``prefetch`` lanes at once.
 
-    async def _walk_concurrently(self, first: Page[T]) -> AsyncGenerator[Page[T], None]:
-        """Fetch the pages after ``first`` with at most ``prefetch`` requests in flight.
-
-        The total from the first page bounds the walk; if the list shrank meanwhile, an empty
-        page ends it early, and if it grew, the walk goes on sequentially past the total until
-        an empty or final page.
+        The first page (alone) reveals the total; the pages up to it are then requested
+        ``prefetch`` at a time and yielded in order. If the list shrank meanwhile, an empty
+        page ends the walk early; if it grew, the walk goes on one page at a time past the
+        total until an empty or final page. Without prefetch (or without a total) each page is
+        requested only when the consumer asks for it.
         """
-        last_number = max(first.page, first.total_pages or first.page)
-        if self.max_items is not None:
-            needed = -(-(self.max_items - len(first.items)) // self.page_size)
-            last_number = min(last_number, first.page + max(needed, 0))
-        pending: deque[asyncio.Task[Page[T]]] = deque()
-        next_number = first.page + 1
-        try:
-            while True:
-                while next_number <= last_number and len(pending) < self.prefetch:
-                    pending.append(asyncio.ensure_future(self._get(next_number)))
-                    next_number += 1
-                if not pending:
-                    break
-                page = await pending.popleft()
-                yield page
-                if not page.items:
-                    return
-                if page.page >= last_number and page.is_last:
-                    return
-            # The list grew past the first page's total: continue one page at a time.
-            number = last_number
-            while True:
-                number += 1
+        engine: PageEngine[Page[T]] = PageEngine(
+            concurrency=max(self.prefetch, 1), prefetch=self.prefetch
+        )
+        planned = [self.start_page]  # the last page number planned from the first total
+
+        def lane(number: int, chain: bool) -> Lane[Page[T]]:
+            async def run(ctx: LaneContext[Page[T]]) -> None:
+                await ctx.turn()
                 page = await self._get(number)
+                await ctx.put(page)  # first, so that the consumer has it before later lanes run
+                if number == self.start_page and not page.is_last:
+                    if self.prefetch > 0 and page.total_items is not None:
+                        last = max(page.page, page.total_pages or page.page)
+                        if self.max_items is not None:
+                            needed = -(-(self.max_items - len(page.items)) // self.page_size)
+                            last = min(last, page.page + max(needed, 0))
+                        planned[0] = last
+                        if last > number:
+                            ctx.follow(lane(n, n == last) for n in range(number + 1, last + 1))
+                        else:
+                            ctx.insert_after(lane(number + 1, True))
+                    else:
+                        ctx.insert_after(lane(number + 1, True))
+                elif chain and not page.is_last:
+                    ctx.insert_after(lane(number + 1, True))
+
+            return run
+
+        async with contextlib.aclosing(engine.run([lane(self.start_page, False)])) as pages:
+            async for page in pages:
                 yield page
-                if page.is_last:
+                if not page.items or (page.is_last and page.page >= planned[0]):
                     return
-        finally:
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
 
     async def _items(self) -> AsyncGenerator[T, None]:
         # aclosing: an abandoned iteration closes the walk at once, cancelling prefetches.

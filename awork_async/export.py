@@ -58,6 +58,7 @@ from . import _constants as C
 from ._converter import JSONValue, describe_structure_error, structure, unstructure
 from ._exceptions import APIResponseValidationError
 from ._files import create_temp_beside, discard_temp, replace_with, write_atomic
+from ._pages import Lane, LaneContext, PageEngine
 from ._paginator import validate_page_size
 from ._response import RawResponse, capture_responses
 from ._timeutil import format_datetime, parse_utc_datetime
@@ -183,6 +184,9 @@ class KeysetWalk:
     Iterate :meth:`rows` for ``(raw entry, cursor after it)``. Each entry present for the
     whole walk comes exactly once (see the module docstring). ``pages`` counts the requests
     made; ``total_estimate`` is ``aw-totalitems`` of the first window (``None`` until known).
+    ``prefetch`` is the number of windows requested ahead of the caller, as everywhere in the
+    package (``0``: each window only when the caller asks for more; ``True``/``False`` are
+    still accepted as 1/0).
 
     Raises :class:`APIResponseValidationError` when the server answers out of order (an entry
     before the window or a decreasing key), since the guarantee would not hold.
@@ -197,8 +201,12 @@ class KeysetWalk:
         page_size: int = C.DEFAULT_PAGE_SIZE,
         cursor: KeysetCursor | None = None,
         path: str = "/timeentries",
-        prefetch: bool = True,
+        prefetch: int = 1,
     ) -> None:
+        if isinstance(prefetch, bool):  # older callers passed a flag
+            prefetch = int(prefetch)
+        if not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
         self._resource = APIResource(client)
         self.field = field
         self.filterby = to_filter_string(filterby)
@@ -240,13 +248,24 @@ class KeysetWalk:
     async def rows(self) -> AsyncGenerator[tuple[Row, KeysetCursor], None]:
         """Yield every entry once, each with the cursor after it.
 
-        With ``prefetch`` the next window is requested as soon as a page has arrived (its
-        cursor depends only on the page), while the caller still works through the page:
-        at most two pages are held.
+        Runs on the page engine (:mod:`awork_async._pages`): the walk is one lane whose next
+        window is requested as soon as a page has arrived (its cursor depends only on the
+        page), ``prefetch`` pages ahead of the caller.
         """
-        cursor = self.start
-        pending: asyncio.Task[tuple[list[Row], int | None, RawResponse]] | None = None
-        try:
+        engine: PageEngine[list[tuple[Row, KeysetCursor]]] = PageEngine(
+            concurrency=1, prefetch=self.prefetch
+        )
+        async with contextlib.aclosing(engine.run([self._lane(self.start)])) as batches:
+            async for batch in batches:
+                for item in batch:
+                    yield item
+
+    def _lane(self, start: KeysetCursor) -> Lane[list[tuple[Row, KeysetCursor]]]:
+        """The lane walking the windows from ``start`` on, one after another."""
+
+        async def run(ctx: LaneContext[list[tuple[Row, KeysetCursor]]]) -> None:
+            cursor = start
+            await ctx.turn()
             fetched = await self._fetch(cursor)
             while True:
                 rows, total, raw = fetched
@@ -254,28 +273,20 @@ class KeysetWalk:
                     if not cursor.in_group:
                         return
                     cursor = _leave_group(cursor)
+                    await ctx.turn()
                     fetched = await self._fetch(cursor)
                     continue
                 batch, last = self._scan(cursor, rows, raw)
                 after = self._next(cursor, last, rows, total, len(batch), raw)
-                if after is not None and self.prefetch:
-                    pending = asyncio.ensure_future(self._fetch(after))
-                    await asyncio.sleep(0)  # let it put the request on the wire
-                for item in batch:
-                    yield item
+                if batch:
+                    await ctx.put(batch)
                 if after is None:
                     return
                 cursor = after
-                if pending is not None:
-                    task, pending = pending, None
-                    fetched = await task
-                else:
-                    fetched = await self._fetch(after)
-        finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pending
+                await ctx.turn()
+                fetched = await self._fetch(after)
+
+        return run
 
     def _scan(
         self, cursor: KeysetCursor, rows: Sequence[Row], raw: RawResponse
