@@ -20,7 +20,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._config import FaultConfig, FaultKind, RateLimitConfig, SandboxConfig
+    from ._config import (
+        FaultConfig,
+        FaultKind,
+        RateLimitConfig,
+        SandboxConfig,
+        WebhookDeliveryConfig,
+    )
     from .app import build_app
     from .errors import SandboxError
     from .filtering import FilterContext, FilterSyntaxError, compile_filter, parse_filter
@@ -36,6 +42,7 @@ _LAZY = {
     "FaultKind": "._config",
     "RateLimitConfig": "._config",
     "SandboxConfig": "._config",
+    "WebhookDeliveryConfig": "._config",
     "build_app": ".app",
     "SandboxError": ".errors",
     "FilterContext": ".filtering",
@@ -77,6 +84,7 @@ __all__ = [
     "SandboxError",
     "SandboxStats",
     "Store",
+    "WebhookDeliveryConfig",
     "build_app",
     "compile_filter",
     "parse_filter",

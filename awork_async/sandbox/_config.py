@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Literal, TypeAlias
 
@@ -14,7 +15,14 @@ import attrs
 from .. import _constants as C
 from ._timeutil import UTC
 
-__all__ = ["FaultConfig", "FaultKind", "RateLimitConfig", "SandboxConfig", "utc_now"]
+__all__ = [
+    "FaultConfig",
+    "FaultKind",
+    "RateLimitConfig",
+    "SandboxConfig",
+    "WebhookDeliveryConfig",
+    "utc_now",
+]
 
 #: Kinds of injected faults.
 FaultKind: TypeAlias = Literal["rate_limit", "error", "drop", "slow", "truncate", "garbage"]
@@ -128,6 +136,52 @@ class FaultConfig:
         return None
 
 
+@attrs.define
+class WebhookDeliveryConfig:
+    """How the sandbox delivers webhooks (mutable while it runs, like the fault knobs).
+
+    Attributes:
+        failure_rate: share of attempts that fail on purpose (0..1), seeded by ``seed``.
+        max_failures: failures in a row after which a webhook is paused (awork: 10).
+        backoff_base, backoff_max: the wait before retry ``n`` is ``base * 2**(n-1)`` seconds,
+            at most ``backoff_max`` (``0`` retries at once: fast tests).
+        timeout: seconds a receiver has to answer (awork: 30).
+        allow_remote: deliver to non-loopback hosts too (off: the sandbox never calls out).
+        sleep: the backoff's sleep (inject a fake in tests).
+    """
+
+    failure_rate: float = attrs.field(default=0.0, validator=_rate)
+    seed: int = 0
+    max_failures: int = attrs.field(
+        default=C.WEBHOOK_MAX_FAILURES, validator=attrs.validators.ge(1)
+    )
+    backoff_base: float = attrs.field(
+        default=C.SANDBOX_WEBHOOK_BACKOFF_BASE, validator=attrs.validators.ge(0.0)
+    )
+    backoff_max: float = attrs.field(
+        default=C.SANDBOX_WEBHOOK_BACKOFF_MAX, validator=attrs.validators.ge(0.0)
+    )
+    timeout: float = attrs.field(
+        default=C.WEBHOOK_DELIVERY_TIMEOUT, validator=attrs.validators.gt(0.0)
+    )
+    allow_remote: bool = False
+    sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
+    rng: random.Random = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th failure in a row."""
+        return float(min(self.backoff_max, self.backoff_base * 2 ** max(0, failures - 1)))
+
+    def draw(self) -> Literal["refused", "lost"] | None:
+        """The injected failure of the next attempt, or ``None``."""
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            return "refused" if self.rng.random() < 0.5 else "lost"
+        return None
+
+
 def _anchor_default() -> date:
     return date.fromisoformat(C.SANDBOX_ANCHOR_DATE)
 
@@ -165,3 +219,5 @@ class SandboxConfig:
     #: Seconds between background churn steps (inserts and deletes); ``None``: no churn.
     churn_interval: float | None = None
     churn_batch: int = 5
+    #: Webhook delivery (``None``: registrations are kept, nothing is sent).
+    webhooks: WebhookDeliveryConfig | None = None

@@ -22,8 +22,11 @@ from .routes_bookings import routes as booking_routes
 from .routes_entries import routes as entry_routes
 from .routes_misc import routes as misc_routes
 from .routes_timer import routes as timer_routes
+from .routes_webhooks import HUB_KEY
+from .routes_webhooks import routes as webhook_routes
 from .stats import SandboxStats
 from .store import Store
+from .webhooks import WebhookHub
 
 __all__ = ["FAULTS_KEY", "LIMITER_KEY", "TOKEN_KEY", "build_app"]
 
@@ -207,6 +210,11 @@ def _garbage(response: web.Response, nth: int) -> web.Response:
     return web.Response(status=response.status, body=variants[nth % len(variants)], headers=headers)
 
 
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[HUB_KEY].close()
+
+
 async def _churn(app: web.Application) -> AsyncIterator[None]:
     config, store = app[CONFIG_KEY], app[STORE_KEY]
     task: asyncio.Task[None] | None = None
@@ -247,13 +255,17 @@ def build_app(
     app[STATS_KEY] = stats or SandboxStats()
     app[FAULTS_KEY] = config.faults
     app[TOKEN_KEY] = config.token
+    data = app[STORE_KEY]
+    hub = WebhookHub(config.webhooks, now=data.now, me=lambda: data.users[data.me_id])
+    app[HUB_KEY] = hub
     if config.rate_limit is not None:
         app[LIMITER_KEY] = FixedWindowRateLimiter(config.rate_limit)
-    for table in (entry_routes, timer_routes, booking_routes, misc_routes):
+    for table in (entry_routes, timer_routes, booking_routes, misc_routes, webhook_routes):
         for route in table:
             assert isinstance(route, web.RouteDef)
             app.router.add_route(
                 route.method, API_PREFIX + route.path, route.handler, **route.kwargs
             )
     app.cleanup_ctx.append(_churn)
+    app.cleanup_ctx.append(_webhooks)
     return app

@@ -9,11 +9,12 @@ from types import TracebackType
 from aiohttp import web
 
 from .. import _constants as C
-from ._config import FaultConfig, RateLimitConfig, SandboxConfig
+from ._config import FaultConfig, RateLimitConfig, SandboxConfig, WebhookDeliveryConfig
 from .app import build_app
 from .ratelimit import FixedWindowRateLimiter
 from .stats import SandboxStats
 from .store import Store
+from .webhooks import WebhookHub
 
 __all__ = ["Sandbox", "run_sandbox"]
 
@@ -27,6 +28,9 @@ class Sandbox:
 
     Keyword arguments override the matching :class:`SandboxConfig` fields. ``rate_limit`` and
     ``faults`` take :class:`RateLimitConfig` / :class:`FaultConfig`; both are off by default.
+    ``webhooks=True`` (or a :class:`WebhookDeliveryConfig`) makes the sandbox POST awork's
+    webhook envelopes to the webhooks registered through its API, for every change of a time
+    entry (:mod:`awork_async.sandbox.webhooks`); ``await sb.webhooks.join()`` waits for them.
     """
 
     def __init__(
@@ -40,8 +44,13 @@ class Sandbox:
         token: str | None = None,
         rate_limit: RateLimitConfig | None = None,
         faults: FaultConfig | None = None,
+        webhooks: bool | WebhookDeliveryConfig | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
+        if webhooks is True:
+            webhooks = WebhookDeliveryConfig()
+        elif webhooks is False:
+            self.config.webhooks = webhooks = None
         overrides = {
             "entries": entries,
             "seed": seed,
@@ -50,6 +59,7 @@ class Sandbox:
             "token": token,
             "rate_limit": rate_limit,
             "faults": faults,
+            "webhooks": webhooks,
         }
         for name, value in overrides.items():
             if value is not None:
@@ -87,6 +97,14 @@ class Sandbox:
     def faults(self) -> FaultConfig:
         """Fault knobs, mutable while running (``sb.faults.error_rate = 0.1``)."""
         return self.config.faults
+
+    @property
+    def webhooks(self) -> WebhookHub:
+        """Registered webhooks and their delivery (``await sb.webhooks.join()`` waits until
+        every queued delivery is done)."""
+        from .routes_webhooks import HUB_KEY
+
+        return self.app[HUB_KEY]
 
     @property
     def rate_limiter(self) -> FixedWindowRateLimiter | None:
