@@ -73,6 +73,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
     )
     from .resources import TimerState, TimerStatus
     from .sandbox import Sandbox
+    from .sweep import find_deleted
 
 __all__ = [
     "APIConnectionError",
@@ -137,6 +138,7 @@ __all__ = [
     "WebhookLog",
     "__version__",
     "capture_responses",
+    "find_deleted",
 ]
 
 _LAZY = {
@@ -201,6 +203,7 @@ _LAZY = {
     "WebhookConfigForm": ".models",
     "WebhookLog": ".models",
     "capture_responses": "._response",
+    "find_deleted": ".sweep",
 }
 
 

@@ -10,8 +10,9 @@ never produce duplicates. The new checkpoint (a watermark plus the bounded set o
 consumed completely.
 
 Deletions are not visible here: a deleted entry simply stops appearing, and awork has no
-tombstones in the list. Subscribe to the ``timetracking_deleted`` webhook (API notes §8) to
-learn about them.
+tombstones in the list. Receive the ``timetracking_deleted`` webhook (API notes §8;
+:class:`awork_async.webhooks.WebhookReceiver`) and run :func:`awork_async.find_deleted` now and
+then as a safety net (the README's "A worker that loses nothing").
 
 Delivery is at least once across crashes: a worker that dies mid-run repeats the run from its
 last saved checkpoint, so make the handler idempotent (upsert by ``entry.id``, keeping the
