@@ -104,6 +104,6 @@ async def test_bad_input_raises_before_any_request(sandbox: Sandbox, awork: Awor
         await find_deleted(awork, [], strategy="fast")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="chunk_size"):
         await find_deleted(awork, [], chunk_size=0)
-    with pytest.raises(ValueError, match="page_size|pageSize|1000"):
+    with pytest.raises(ValueError, match=r"page_size|pageSize|1000"):
         await find_deleted(awork, [], page_size=5000)
     assert sandbox.stats.requests == before
