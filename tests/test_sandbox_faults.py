@@ -115,6 +115,19 @@ async def test_injected_429(sb: Sandbox) -> None:
     assert sb.stats.faults["rate_limit"] == 1
 
 
+async def test_unauthenticated_requests_do_not_consume_queued_faults(sb: Sandbox) -> None:
+    sb.faults.inject_next("error", status=500)
+    async with aiohttp.ClientSession() as anonymous:
+        for _ in range(3):
+            async with anonymous.get(f"{sb.base_url}/me") as r:
+                assert r.status == 401
+    assert sb.stats.faults["error"] == 0
+    async with session(sb) as http, http.get(f"{sb.base_url}/me") as r:
+        assert r.status == 500  # the queued fault is still there for the first real request
+    assert sb.stats.faults["error"] == 1
+    assert sb.stats.by_status[401] == 3
+
+
 async def test_injected_server_errors(sb: Sandbox) -> None:
     sb.faults.inject_next("error", status=500)
     sb.faults.inject_next("error", status=503)

@@ -67,6 +67,20 @@ async def test_unknown_route_and_unknown_id_are_404(
     assert ZERO in body["details"][0]
 
 
+@pytest.mark.parametrize(("method", "path"), [("PATCH", "/timeentries"), ("DELETE", "/me")])
+async def test_wrong_method_is_405_naming_it(
+    sb: Sandbox, http: aiohttp.ClientSession, method: str, path: str
+) -> None:
+    async with http.request(method, sb.base_url + path) as r:
+        body = await r.json()
+        assert r.status == 405
+        allow = r.headers["Allow"]
+    assert body["code"] == "method-not-allowed"
+    assert body["description"] == f"The method {method} is not allowed here."
+    assert "GET" in allow
+    assert allow in body["details"][0]
+
+
 async def test_malformed_uuid_is_400(sb: Sandbox, http: aiohttp.ClientSession) -> None:
     status, body = await get_json(http, f"{sb.base_url}/timeentries/not-a-guid")
     assert status == 400
@@ -539,3 +553,72 @@ async def test_report_filter_can_be_replayed(sb: Sandbox, http: aiohttp.ClientSe
                 http, f"{sb.base_url}/timeentries", filterby=report["filter"], pageSize=1
             )
             assert status == 200
+
+
+# ------------------------------------------------------------------------ binding a host
+
+
+@pytest.mark.parametrize(
+    ("host", "exposed"),
+    [
+        ("127.0.0.1", False),
+        ("127.0.0.2", False),
+        ("::1", False),
+        ("[::1]", False),
+        ("localhost", False),
+        ("0.0.0.0", True),
+        ("::", True),
+        ("", True),
+        ("192.168.1.20", True),
+        ("sandbox.example.org", True),
+    ],
+)
+def test_exposure_warning(host: str, exposed: bool) -> None:
+    from awork_async.sandbox.server import exposure_warning
+
+    warning = exposure_warning(host)
+    assert (warning is not None) is exposed
+    if host in ("0.0.0.0", "::", ""):
+        assert warning is not None
+        assert "ALL network interfaces" in warning
+
+
+def _no_serving(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Replace ``asyncio.run`` (the serving loop) by a stub that records the call."""
+    import asyncio
+
+    calls: list[str] = []
+
+    def fake_run(coro: Any) -> None:
+        coro.close()
+        calls.append("run")
+
+    monkeypatch.setattr(asyncio, "run", fake_run)
+    return calls
+
+
+def test_module_entry_point_warns_about_all_interfaces(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from awork_async.sandbox.__main__ import main
+
+    calls = _no_serving(monkeypatch)
+    main(["--host", "0.0.0.0", "--port", "0", "--entries", "1"])
+    main(["--port", "0", "--entries", "1"])
+    assert calls == ["run", "run"]
+    err = capsys.readouterr().err
+    assert err.count("WARNING: the sandbox listens on ALL network interfaces") == 1
+
+
+def test_cli_sandbox_command_warns_about_all_interfaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from awork_async.cli import app
+
+    calls = _no_serving(monkeypatch)
+    result = CliRunner().invoke(app, ["sandbox", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    assert "WARNING: the sandbox listens on ALL network interfaces" in result.stderr
+    quiet = CliRunner().invoke(app, ["sandbox", "--port", "0", "--entries", "1"])
+    assert "WARNING" not in quiet.stderr
+    assert calls == ["run", "run"]

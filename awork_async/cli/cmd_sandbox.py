@@ -32,9 +32,9 @@ def sandbox(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="TCP port (0 picks a free one).")
     ] = D.SANDBOX_PORT,
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default; others print a warning).")
+    ] = ("127.0.0.1"),
     entries: Annotated[int, typer.Option(min=0, help="Time entries to generate.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 1,
     token: Annotated[
@@ -80,6 +80,11 @@ def sandbox(
     """
     limits = parse_rate_limit(rate_limit)
     from ..sandbox import FaultConfig, RateLimitConfig, Sandbox
+    from ..sandbox.server import exposure_warning
+
+    warning = exposure_warning(host)
+    if warning is not None:
+        typer.echo(warning, err=True)
 
     faults = FaultConfig(
         seed=fault_seed,

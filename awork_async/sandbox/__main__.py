@@ -14,7 +14,11 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m awork_async.sandbox", description=__doc__)
-    p.add_argument("--host", default=C.SANDBOX_HOST)
+    p.add_argument(
+        "--host",
+        default=C.SANDBOX_HOST,
+        help="interface to bind (loopback by default; any other host prints a warning)",
+    )
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--entries", type=int, default=C.SANDBOX_ENTRIES)
     p.add_argument("--seed", type=int, default=C.SANDBOX_SEED)

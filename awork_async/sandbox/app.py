@@ -58,11 +58,19 @@ def _error_response(exc: SandboxError, trace_id: str) -> web.Response:
     return json_response(body, status=exc.status, headers=exc.headers)
 
 
-def _http_error(exc: web.HTTPException) -> SandboxError:
+def _http_error(exc: web.HTTPException, method: str) -> SandboxError:
     if exc.status == 404:
         return SandboxError(404, "not-found", "There is no matching path for this URL.")
-    if exc.status == 405:
-        return SandboxError(405, "not-found", f"The method {exc.reason} is not allowed here.")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        # awork documents no code for 405; this one is in its kebab-case style (notes §5.2).
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return SandboxError(
+            405,
+            "method-not-allowed",
+            f"The method {method} is not allowed here.",
+            details=[f"Allowed methods: {allowed}."],
+            headers={"Allow": allowed},
+        )
     if exc.status == 413:
         return SandboxError(413, "request-body-too-large", "The request body is too large.")
     return SandboxError(exc.status, "invalid-operation", exc.reason)
@@ -140,6 +148,16 @@ def _injected(
     return None
 
 
+def _sent(
+    response: web.StreamResponse, trace_id: str, headers: dict[str, str], stats: SandboxStats
+) -> web.StreamResponse:
+    """Add the trace id and rate-limit headers; count the status."""
+    response.headers["trace-id"] = trace_id
+    response.headers.update(headers)
+    stats.by_status[response.status] += 1
+    return response
+
+
 @web.middleware
 async def sandbox_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Everything that is not a route: see the module docstring."""
@@ -151,6 +169,11 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
     route = _route_key(request)
     stats.by_route[route] += 1
     rate_headers: dict[str, str] = {}
+    try:
+        # Authenticate first: an unauthenticated request must not consume a queued fault.
+        _check_auth(request, app[TOKEN_KEY])
+    except SandboxError as exc:
+        return _sent(_error_response(exc, trace_id), trace_id, {}, stats)
     fault = await _draw_fault(request, faults, stats)
     kind = fault[0] if fault else None
     if kind == "drop" and not faults.drop_after_processing:
@@ -163,7 +186,6 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = injected
     else:
         try:
-            _check_auth(request, app[TOKEN_KEY])
             if limiter is not None:
                 decision = limiter.hit()
                 rate_headers = decision.headers
@@ -176,15 +198,13 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
         except SandboxError as exc:
             response = _error_response(exc, trace_id)
         except web.HTTPException as exc:
-            response = _error_response(_http_error(exc), trace_id)
+            response = _error_response(_http_error(exc, request.method), trace_id)
         except Exception:
             _log.exception("sandbox handler failed")
             response = _error_response(
                 SandboxError(500, "server-error", "An internal error occurred."), trace_id
             )
-    response.headers["trace-id"] = trace_id
-    response.headers.update(rate_headers)
-    stats.by_status[response.status] += 1
+    _sent(response, trace_id, rate_headers, stats)
     if kind == "drop":
         stats.undelivered += 1
         _drop(request)

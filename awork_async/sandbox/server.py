@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import sys
 from types import TracebackType
 
 from aiohttp import web
@@ -16,7 +18,34 @@ from .stats import SandboxStats
 from .store import Store
 from .webhooks import WebhookHub
 
-__all__ = ["Sandbox", "run_sandbox"]
+__all__ = ["Sandbox", "exposure_warning", "run_sandbox"]
+
+
+def exposure_warning(host: str) -> str | None:
+    """The warning to print when ``host`` is not a loopback address, else ``None``.
+
+    The sandbox is a test server: anyone who can reach it and has its token (printed at start,
+    or fixed with ``--token``) reads and changes its data, and it has no TLS.
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return None
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        address = None
+    if address is not None and address.is_loopback:
+        return None
+    where = (
+        "on ALL network interfaces"
+        if name == "" or (address is not None and address.is_unspecified)
+        else f"on {host}"
+    )
+    return (
+        f"WARNING: the sandbox listens {where}: other machines can reach it. It is a test "
+        "server without TLS; anyone with its token (printed below) can read and change its "
+        "data. Use --host 127.0.0.1 unless you mean to share it."
+    )
 
 
 class Sandbox:
@@ -202,5 +231,8 @@ def run_sandbox(
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
 
+    warning = exposure_warning(host)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
