@@ -237,7 +237,8 @@ async def test_failed_deliveries_are_retried_with_backoff_and_deduplicated(
         # every change arrives exactly once, in order, although half the attempts failed
         assert [e.raw["entityId"] for e in events] == [c.id for c in changes]
         stats = sb.webhooks.stats
-        assert stats.failed["injected"] > 10
+        assert stats.failed["injected_refused"] > 5
+        assert stats.failed["injected_lost"] > 5
         assert stats.delivered == 40
         assert receiver.stats.duplicates > 0  # answers "lost" after the receiver got them
         assert sleep.waits and set(sleep.waits) <= {2.0, 4.0, 8.0, 16.0, 32.0, 60.0}

@@ -278,6 +278,7 @@ def build_app(
     data = app[STORE_KEY]
     hub = WebhookHub(config.webhooks, now=data.now, me=lambda: data.users[data.me_id])
     app[HUB_KEY] = hub
+    data.listeners.append(hub.on_changes)
     if config.rate_limit is not None:
         app[LIMITER_KEY] = FixedWindowRateLimiter(config.rate_limit)
     for table in (entry_routes, timer_routes, booking_routes, misc_routes, webhook_routes):

@@ -172,7 +172,8 @@ class _Delivery:
 @attrs.define
 class WebhookHubStats:
     """Delivery counters: ``events`` raised, ``attempts`` made, ``delivered`` (2xx),
-    ``failed`` attempts (by reason kind), ``paused`` webhooks, ``dropped`` deliveries."""
+    ``failed`` attempts by kind (``injected_refused``, ``injected_lost``, ``remote``,
+    ``unreachable``, ``status``), ``paused`` webhooks, ``dropped`` deliveries."""
 
     events: int = 0
     attempts: int = 0
@@ -375,7 +376,7 @@ class WebhookHub:
             return 0, "The sandbox delivers to loopback addresses only (allow_remote is off)."
         fault = config.draw()
         if fault == "refused":
-            self.stats.failed["injected"] += 1
+            self.stats.failed["injected_refused"] += 1
             return 0, "Injected failure: the receiver could not be reached."
         headers = {"Content-Type": "application/json", "User-Agent": "awork-sandbox-webhooks"}
         if hook.get("authenticationType") == "header" and hook.get("authentication"):
@@ -396,7 +397,7 @@ class WebhookHub:
             self.stats.failed["unreachable"] += 1
             return 0, f"The receiver could not be reached: {type(exc).__name__}."
         if fault == "lost":
-            self.stats.failed["injected"] += 1
+            self.stats.failed["injected_lost"] += 1
             return status, "Injected failure: the answer was lost."
         if not 200 <= status < 300:
             self.stats.failed["status"] += 1
