@@ -115,8 +115,9 @@ SANDBOX_PROJECTS: Final = 40
 SANDBOX_TASKS: Final = 400
 SANDBOX_TYPES_OF_WORK: Final = 10
 SANDBOX_TIME_BOOKINGS: Final = 200
-#: Generated entries cover this many days up to the anchor date (fixed so data is reproducible).
+#: Generated entries cover this many days up to the anchor date (default: today, UTC).
 SANDBOX_DAYS: Final = 365
+#: A fixed anchor date for reproducible data across days (tests, benchmarks).
 SANDBOX_ANCHOR_DATE: Final = "2025-06-30"
 #: Page size the sandbox uses when a request sends none: the spec's default (notes §2, D3).
 SANDBOX_DEFAULT_PAGE_SIZE: Final = 10

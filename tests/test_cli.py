@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import logging
@@ -30,10 +31,19 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
 
 
+#: Last day of the shared sandbox's data (by default it ends a few days before today).
+ANCHOR = dt.date(2025, 6, 30)
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    """One read-only sandbox for the export and list tests (nothing here mutates it)."""
-    with threaded_sandbox(entries=600, seed=7, token="tok-export-sandbox-0001") as sb:
+    """One read-only sandbox for the export and list tests (nothing here mutates it).
+
+    Its data ends on a fixed day (``ANCHOR``), since the tests filter by fixed dates.
+    """
+    with threaded_sandbox(
+        entries=600, seed=7, token="tok-export-sandbox-0001", anchor=ANCHOR
+    ) as sb:
         yield sb
 
 

@@ -52,10 +52,21 @@ UTC = dt.timezone.utc
 def test_parse_date_accepts_iso_days_only() -> None:
     assert parse_date("2025-06-30", "--from") == dt.date(2025, 6, 30)
     assert parse_date(None, "--from") is None
-    for bad in ("2025-13-01", "2025-6-1", "yesterday", "2025-06-30T00:00"):
+    for bad in ("2025-13-01", "2025-6-1", "tomorrow", "today+1", "today-", "2025-06-30T00:00"):
         with pytest.raises(CliUsageError, match="--from") as info:
             parse_date(bad, "--from")
         assert info.value.exit_code == 2
+
+
+def test_parse_date_accepts_days_relative_to_today() -> None:
+    day = dt.date(2026, 3, 1)
+    assert parse_date("today", "--to", today=day) == day
+    assert parse_date("yesterday", "--to", today=day) == dt.date(2026, 2, 28)
+    assert parse_date("today-30", "--from", today=day) == dt.date(2026, 1, 30)
+    assert parse_date("yesterday-1", "--from", today=day) == dt.date(2026, 2, 27)
+    assert parse_date_range("today-7", "today", today=day) == (dt.date(2026, 2, 22), day)
+    with pytest.raises(CliUsageError, match="before --from"):
+        parse_date_range("today", "today-1", today=day)
 
 
 def test_date_range_rejects_reversed_range() -> None:

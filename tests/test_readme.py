@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
+import shlex
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_cli_helpers import threaded_sandbox
 
 from awork_async.sandbox import Sandbox
 
@@ -73,3 +76,97 @@ def test_quick_start_runs_against_sandbox(sandbox_in_thread: Sandbox) -> None:
     # The example created an entry, changed it and deleted it again.
     assert len(sandbox_in_thread.store.entries) == before
     assert sandbox_in_thread.stats.by_status.get(200, 0) > 0
+
+
+# -- the command line examples ------------------------------------------------------------
+
+#: Commands of the README's bash blocks that are not run here: ``demo`` starts its own sandbox
+#: (tests/test_cli_subprocess.py runs it), ``sandbox`` serves until stopped.
+NOT_RUN = ("awork-async demo", "awork-async sandbox")
+
+
+def _cli_examples(text: str) -> list[list[str]]:
+    """Every ``awork-async ...`` line of the bash blocks, continuations joined, comments cut."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip()
+            if line.startswith("awork-async") and not line.startswith(NOT_RUN):
+                commands.append(shlex.split(line, comments=True)[1:])
+    return commands
+
+
+CLI_EXAMPLES = _cli_examples(README.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def cli_sandbox() -> Iterator[Sandbox]:
+    """The sandbox the README points at (its data ends near today, like a live workspace)."""
+    with threaded_sandbox(entries=1000, seed=2, token="tok-readme-cli") as sb:
+        yield sb
+
+
+def _placeholders(sb: Sandbox) -> dict[str, str]:
+    """Real ids for the README's ``2f9c…`` (a type of work) and ``3a0d…`` (a user)."""
+    store = sb.store
+    tow = next(t["id"] for t in store.types_of_work.values() if not t["isArchived"])
+    first = dt.date.today() - dt.timedelta(days=30)
+    booked = next(
+        b["userId"]
+        for b in store.time_bookings.values()
+        if b["endDate"][:10] >= first.isoformat() and b["startDate"][:10] <= str(dt.date.today())
+    )
+    return {"2f9c…": tow, "3a0d…": booked}
+
+
+def _produced(args: list[str], stdout: str, folder: Path) -> int:
+    """Entries (or lines) the command produced: in its output file, else on stdout."""
+    for flag in ("--output", "-o"):
+        if flag in args:
+            written = (folder / args[args.index(flag) + 1]).read_text(encoding="utf-8")
+            lines = written.splitlines()
+            return len(lines) - 1 if written.startswith("id,") else len(lines)
+    return len(stdout.strip().splitlines())
+
+
+def test_the_readme_has_cli_examples() -> None:
+    assert len(CLI_EXAMPLES) >= 7
+    assert any(args[:2] == ["export", "time-entries"] and "--from" in args for args in CLI_EXAMPLES)
+
+
+@pytest.mark.parametrize("args", CLI_EXAMPLES, ids=[" ".join(a[:3]) for a in CLI_EXAMPLES])
+def test_cli_example_produces_output(
+    args: list[str], cli_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from awork_async.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("AWORK_TOKEN", "AWORK_BASE_URL", "AWORK_ASYNC_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    values = _placeholders(cli_sandbox)
+    args = [values.get(arg, arg) for arg in args]
+    prefix = ["--base-url", cli_sandbox.base_url, "--token", cli_sandbox.token]
+    result = CliRunner().invoke(app, [*prefix, *args])
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    assert _produced(args, result.stdout, tmp_path) > 0, (args, result.stdout, result.stderr)
+
+
+def test_the_demo_hint_finds_entries(cli_sandbox: Sandbox, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from awork_async.cli import app
+    from awork_async.cli.cmd_demo import demo_epilogue
+    from awork_async.cli.cmd_export import ExportFormat
+
+    hint = next(line for line in demo_epilogue("x.csv", ExportFormat.CSV) if "export time" in line)
+    args = shlex.split(hint)[1:]
+    assert "today" in " ".join(args)  # relative dates: the hint never goes stale
+    output = tmp_path / "hint.csv"
+    args[args.index("--output") + 1] = str(output)
+    prefix = ["--base-url", cli_sandbox.base_url, "--token", cli_sandbox.token]
+    result = CliRunner().invoke(app, [*prefix, *args])
+    assert result.exit_code == 0, result.stderr
+    assert len(output.read_text(encoding="utf-8").splitlines()) > 1

@@ -6,6 +6,7 @@ Every function raises :class:`CliUsageError` with a message naming the option.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 from ._errors import CliUsageError
@@ -22,22 +23,43 @@ __all__ = [
 DateRange = tuple[dt.date | None, dt.date | None]
 
 
-def parse_date(text: str | None, option: str) -> dt.date | None:
-    """``YYYY-MM-DD`` -> ``date``; ``None`` stays ``None``."""
+_RELATIVE_DAY = re.compile(r"(today|yesterday)(?:-(\d{1,5}))?")
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC (the day ``today`` means in date options)."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def parse_date(text: str | None, option: str, *, today: dt.date | None = None) -> dt.date | None:
+    """``YYYY-MM-DD``, ``today``, ``yesterday`` or ``today-N`` (N days ago) -> ``date``.
+
+    ``today`` is the UTC date (the date options filter on UTC days). ``None`` stays ``None``.
+    """
     if text is None:
         return None
+    relative = _RELATIVE_DAY.fullmatch(text.strip().lower())
+    if relative is not None:
+        day = today if today is not None else utc_today()
+        back = int(relative.group(2) or 0) + (1 if relative.group(1) == "yesterday" else 0)
+        return day - dt.timedelta(days=back)
     try:
         if len(text) != 10:
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise CliUsageError(f"{option}: {text!r} is not a date (expected YYYY-MM-DD)") from None
+        raise CliUsageError(
+            f"{option}: {text!r} is not a date (expected YYYY-MM-DD, today, yesterday "
+            "or today-N for N days ago)"
+        ) from None
 
 
-def parse_date_range(start: str | None, end: str | None) -> DateRange:
+def parse_date_range(
+    start: str | None, end: str | None, *, today: dt.date | None = None
+) -> DateRange:
     """``--from``/``--to`` as dates; ``--to`` must not be before ``--from``."""
-    first = parse_date(start, "--from")
-    last = parse_date(end, "--to")
+    first = parse_date(start, "--from", today=today)
+    last = parse_date(end, "--to", today=today)
     if first is not None and last is not None and last < first:
         raise CliUsageError(f"--to {last} is before --from {first}")
     return first, last

@@ -26,7 +26,7 @@ def demo_epilogue(output: str, fmt: ExportFormat) -> list[str]:
         "the same against your awork workspace (create an API key under Settings > Integrations):",
         f"  export {D.ENV_TOKEN}=<your API key>",
         f"  awork-async export time-entries --format {fmt.value} --output my-export.{fmt.value}"
-        " --from 2025-01-01 --to 2025-12-31",
+        " --from today-30 --to today",
         "or try the commands on a local server first: awork-async sandbox --port 8080",
     ]
 

@@ -170,12 +170,18 @@ def time_entries(
     ctx: typer.Context,
     date_from: Annotated[
         str | None,
-        typer.Option("--from", help="First day (YYYY-MM-DD), on startDateUtc.", show_default=False),
+        typer.Option(
+            "--from",
+            help="First day (YYYY-MM-DD, today, yesterday or today-N), on startDateUtc.",
+            show_default=False,
+        ),
     ] = None,
     date_to: Annotated[
         str | None,
         typer.Option(
-            "--to", help="Last day (YYYY-MM-DD), inclusive, on startDateUtc.", show_default=False
+            "--to",
+            help="Last day (YYYY-MM-DD, today, ...), inclusive, on startDateUtc.",
+            show_default=False,
         ),
     ] = None,
     user: Annotated[

@@ -50,11 +50,17 @@ def list_bookings(
     ctx: typer.Context,
     date_from: Annotated[
         str | None,
-        typer.Option("--from", help="First day (YYYY-MM-DD).", show_default=False),
+        typer.Option(
+            "--from",
+            help="First day (YYYY-MM-DD, today, yesterday or today-N).",
+            show_default=False,
+        ),
     ] = None,
     date_to: Annotated[
         str | None,
-        typer.Option("--to", help="Last day, inclusive (YYYY-MM-DD).", show_default=False),
+        typer.Option(
+            "--to", help="Last day, inclusive (YYYY-MM-DD, today, ...).", show_default=False
+        ),
     ] = None,
     user: Annotated[
         list[str] | None,

@@ -182,10 +182,6 @@ class WebhookDeliveryConfig:
         return None
 
 
-def _anchor_default() -> date:
-    return date.fromisoformat(C.SANDBOX_ANCHOR_DATE)
-
-
 @attrs.define
 class SandboxConfig:
     """Everything :func:`~awork_async.sandbox.build_app` and :class:`Sandbox` need."""
@@ -208,14 +204,27 @@ class SandboxConfig:
     time_bookings: int = attrs.field(
         default=C.SANDBOX_TIME_BOOKINGS, validator=attrs.validators.ge(0)
     )
-    #: Generated entries lie in the ``days`` days up to ``anchor`` (inclusive).
-    anchor: date = attrs.field(factory=_anchor_default)
+    #: Generated entries lie in the ``days`` days up to ``anchor`` (inclusive). ``None`` (the
+    #: default): three days before today by the ``now`` clock (UTC), so date filters such as
+    #: "the last 30 days" find data while every generated timestamp lies in the past. The data
+    #: depends only on ``seed``, the sizes and the anchor: pass a fixed ``anchor`` for data
+    #: that is the same on every day.
+    anchor: date | None = None
     days: int = attrs.field(default=C.SANDBOX_DAYS, validator=attrs.validators.ge(1))
     default_page_size: int = C.SANDBOX_DEFAULT_PAGE_SIZE
     #: The token user is an admin (like an API key). ``False`` exercises the permission rules.
     admin: bool = True
     #: Clock of the timer endpoints and of ``now``/``today`` in filters (aware UTC datetimes).
     now: Callable[[], datetime] = utc_now
+
+    def anchor_date(self) -> date:
+        """The last day of generated entries: ``anchor``, else a few days before ``now()``."""
+        if self.anchor is not None:
+            return self.anchor
+        from ._generate import default_anchor
+
+        return default_anchor(self.now())
+
     #: Seconds between background churn steps (inserts and deletes); ``None``: no churn.
     churn_interval: float | None = None
     churn_batch: int = 5

@@ -76,6 +76,21 @@ NOTES = (
 
 _EPOCH_DATE = date(1970, 1, 1)
 
+#: Days between the last day of generated entries and "now". An entry of day D ends before
+#: D+1 12:00 UTC in every zone of :data:`TIMEZONES` (local 07:00-18:00 plus up to 4 h of work
+#: and breaks), is created up to an hour later and updated up to a day after that: ending the
+#: data three days back keeps every ``createdOn``/``updatedOn`` in the past.
+ANCHOR_LAG_DAYS = 3
+
+
+def default_anchor(now: datetime) -> date:
+    """The last day of generated entries for a sandbox started at ``now`` (aware).
+
+    Near today, so that date filters such as "the last 30 days" find data, yet far enough back
+    that no generated timestamp lies in the future. Deterministic for a given ``now``.
+    """
+    return now.astimezone(UTC).date() - timedelta(days=ANCHOR_LAG_DAYS)
+
 
 def new_uuid(rng: random.Random) -> str:
     """A random version-4 uuid drawn from ``rng`` (so ids are reproducible)."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 import sys
+from datetime import date
 from types import TracebackType
 
 from aiohttp import web
@@ -60,6 +61,7 @@ class Sandbox:
     ``webhooks=True`` (or a :class:`WebhookDeliveryConfig`) makes the sandbox POST awork's
     webhook envelopes to the webhooks registered through its API, for every change of a time
     entry (:mod:`awork_async.sandbox.webhooks`); ``await sb.webhooks.join()`` waits for them.
+    The data ends a few days before today; ``anchor=date(...)`` fixes its last day instead.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class Sandbox:
         rate_limit: RateLimitConfig | None = None,
         faults: FaultConfig | None = None,
         webhooks: bool | WebhookDeliveryConfig | None = None,
+        anchor: date | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
         if webhooks is True:
@@ -81,6 +84,7 @@ class Sandbox:
         elif webhooks is False:
             self.config.webhooks = webhooks = None
         overrides = {
+            "anchor": anchor,
             "entries": entries,
             "seed": seed,
             "host": host,

@@ -167,6 +167,7 @@ class Store:
     @classmethod
     def generate(cls, config: SandboxConfig) -> Store:
         """Build the data described by ``config`` (deterministic for a given seed)."""
+        anchor = config.anchor_date()
         ws, factory = generate_workspace(
             seed=config.seed,
             entries=config.entries,
@@ -175,12 +176,10 @@ class Store:
             tasks=config.tasks,
             types_of_work=config.types_of_work,
             time_bookings=config.time_bookings,
-            anchor=config.anchor,
+            anchor=anchor,
             days=config.days,
         )
-        return cls(
-            ws, factory, seed=config.seed, now=config.now, anchor=config.anchor, days=config.days
-        )
+        return cls(ws, factory, seed=config.seed, now=config.now, anchor=anchor, days=config.days)
 
     # ---------------------------------------------------------------- shortcuts to collections
 
