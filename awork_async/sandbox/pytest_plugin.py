@@ -1,6 +1,9 @@
 """pytest plugin (entry point ``pytest11``): fixtures that start an awork sandbox server.
 
 Importing this module is cheap: aiohttp and the sandbox load only when a fixture is used.
+The async fixtures are declared with ``pytest_asyncio.fixture``, so they work in
+pytest-asyncio's default *strict* mode (mark the tests ``@pytest.mark.asyncio``) as well as in
+``asyncio_mode = "auto"``.
 
 - ``awork_sandbox``: a started :class:`~awork_async.sandbox.Sandbox` with small data.
   Customise it per test with ``@pytest.mark.awork_sandbox(entries=50, seed=3, ...)`` (any
