@@ -237,12 +237,13 @@ def _global_options(
 
 
 def _register() -> None:
-    from . import cmd_demo, cmd_export, cmd_lists, cmd_sandbox, cmd_timer
+    from . import cmd_demo, cmd_export, cmd_lists, cmd_sandbox, cmd_timer, cmd_webhooks
 
     app.add_typer(cmd_export.app, name="export")
     app.add_typer(cmd_timer.app, name="timer")
     app.add_typer(cmd_lists.bookings_app, name="time-bookings")
     app.add_typer(cmd_lists.types_app, name="types-of-work")
+    app.add_typer(cmd_webhooks.app, name="webhooks")
     app.command("sandbox")(cmd_sandbox.sandbox)
     app.command("demo")(cmd_demo.demo)
 

@@ -72,6 +72,20 @@ def sandbox(
         float, typer.Option(min=0.0, max=1.0, help="Share of bodies cut short.")
     ] = 0.0,
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault draws.")] = 0,
+    webhooks: Annotated[
+        bool,
+        typer.Option(
+            "--webhooks",
+            help="POST webhooks registered through the sandbox's API (loopback receivers only) "
+            "for every time-entry change, retrying failures like awork.",
+        ),
+    ] = False,
+    webhook_failure_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of webhook delivery attempts failed on purpose."
+        ),
+    ] = 0.0,
 ) -> None:
     """Run a local awork-compatible server with generated data until Ctrl+C.
 
@@ -79,7 +93,7 @@ def sandbox(
     (or AWORK_BASE_URL and AWORK_TOKEN).
     """
     limits = parse_rate_limit(rate_limit)
-    from ..sandbox import FaultConfig, RateLimitConfig, Sandbox
+    from ..sandbox import FaultConfig, RateLimitConfig, Sandbox, WebhookDeliveryConfig
     from ..sandbox.server import exposure_warning
 
     warning = exposure_warning(host)
@@ -104,6 +118,11 @@ def sandbox(
         token=token,
         rate_limit=RateLimitConfig(*limits) if limits is not None else None,
         faults=faults,
+        webhooks=(
+            WebhookDeliveryConfig(failure_rate=webhook_failure_rate, seed=fault_seed)
+            if webhooks
+            else None
+        ),
     )
 
     async def serve() -> None:
@@ -116,6 +135,8 @@ def sandbox(
                 *connect_hint(server.base_url, server.token),
                 "press Ctrl+C to stop",
             ]
+            if webhooks:
+                lines.insert(-1, "webhooks: on (register them with `awork-async webhooks create`)")
             typer.echo("\n".join(lines))
             sys.stdout.flush()
             await asyncio.Event().wait()

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import _constants as C
-from ._config import FaultConfig, RateLimitConfig
+from ._config import FaultConfig, RateLimitConfig, WebhookDeliveryConfig
 from .server import run_sandbox
 
 __all__ = ["main"]
@@ -29,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     p.add_argument("--error-rate", type=float, default=0.0, help="share of injected 5xx")
     p.add_argument("--fault-seed", type=int, default=0)
+    p.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="deliver webhooks registered through the API (loopback receivers only)",
+    )
     return p
 
 
@@ -45,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         token=args.token,
         rate_limit=rate,
         faults=faults,
+        webhooks=WebhookDeliveryConfig(seed=args.fault_seed) if args.webhooks else None,
     )
 
 

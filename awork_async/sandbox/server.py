@@ -213,6 +213,7 @@ def run_sandbox(
     faults: FaultConfig | None = None,
     config: SandboxConfig | None = None,
     print_fn: object = print,
+    webhooks: WebhookDeliveryConfig | None = None,
 ) -> None:
     """Serve until interrupted (Ctrl+C), printing the base URL and token first (blocking)."""
 
@@ -226,6 +227,7 @@ def run_sandbox(
             token=token,
             rate_limit=rate_limit,
             faults=faults,
+            webhooks=webhooks,
         )
         async with sandbox:
             assert callable(print_fn)
