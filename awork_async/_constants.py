@@ -82,6 +82,8 @@ DEFAULT_MAX_RETRY_WAIT: Final = 120.0
 
 #: Pages an ordered (offset-paged) export requests concurrently ahead of the writer.
 DEFAULT_ORDERED_PREFETCH: Final = 4
+#: Partitions of a consistent walk (export, sync) walked at once: requests in flight.
+DEFAULT_CONCURRENCY: Final = 8
 
 #: Ids sent per request by the batch helpers; larger lists are split and the results merged.
 DEFAULT_BATCH_CHUNK_SIZE: Final = 500

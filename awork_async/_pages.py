@@ -37,12 +37,21 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from typing import IO, Generic, TypeVar
 
-__all__ = ["Lane", "LaneContext", "PageEngine"]
+__all__ = ["Lane", "LaneContext", "PageEngine", "validate_concurrency"]
 
 T = TypeVar("T")
 
 #: A lane: fetches pages (in its own order) and puts each into the context.
 Lane = Callable[["LaneContext[T]"], Awaitable[None]]
+
+
+def validate_concurrency(concurrency: int) -> int:
+    """Return ``concurrency`` or raise ``ValueError``/``TypeError`` (an int >= 1)."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError(f"concurrency must be an int, got {type(concurrency).__name__}")
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be an int >= 1, got {concurrency}")
+    return concurrency
 
 
 class _Spool(Generic[T]):
@@ -127,6 +136,11 @@ class LaneContext(Generic[T]):
     def follow(self, lanes: Iterable[Lane[T]]) -> None:
         """Insert a lazy series of lanes right after this lane (pulled when they can run)."""
         self._engine._insert(self._slot, _Slot(source=iter(lanes)))
+
+    def offer(self) -> None:
+        """Tell the engine this lane's state changed: it may use free slots (``on_idle``)."""
+        if not self._engine._closing:
+            self._engine._schedule()
 
     @property
     def is_head(self) -> bool:

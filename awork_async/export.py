@@ -24,10 +24,19 @@ delivered when they land ahead of the cursor (new entries normally do: their ``c
 :func:`iter_time_entries_consistent` streams entries with a resumable :class:`ExportCheckpoint`;
 :func:`export_time_entries` writes JSONL or CSV to a path (replaced only when the export
 succeeded) or an open binary file, persisting checkpoints atomically so that ``resume=True``
-continues a crashed export byte-identically. Memory stays
-flat: at most two pages are held. Each window depends on the previous page, so windows are
-requested one after another; the next one is sent as soon as a page arrives, while the caller
-still works through it, and 1000-entry pages keep the request count low.
+continues a crashed export byte-identically.
+
+**Concurrency.** Each window depends on the previous page, so one walk requests its windows one
+after another. To have ``concurrency`` requests in flight, the ``createdOn`` range is cut into
+partitions walked at the same time, split adaptively where ``aw-totalitems`` shows the entries
+are (:mod:`awork_async._partitions`: the extra requests stay under 3% of a sequential walk's).
+The entries still come in ``createdOn,id`` order, so files and checkpoints are the same whatever
+the concurrency. **Order and memory:** pages of partitions ahead of the one being delivered
+wait in memory up to ``concurrency`` pages, then in a temporary file (pickled, deleted as read):
+strict order and flat memory (about ``2 x concurrency`` pages) without slowing the partitions
+ahead, at the cost of disk space for what they read ahead (at worst the rest of the export).
+Making them wait instead would keep the disk untouched but make the walk as slow as one
+partition whenever partitions are large (see ``benchmarks/bench_export.py``).
 
 ``export_time_entries(orderby=...)`` is the **ordered** mode for callers who need the file in
 their own order (e.g. ``duration desc,id``): plain offset pages through
@@ -58,8 +67,9 @@ from . import _constants as C
 from ._converter import JSONValue, describe_structure_error, structure, unstructure
 from ._exceptions import APIResponseValidationError
 from ._files import create_temp_beside, discard_temp, replace_with, write_atomic
-from ._pages import Lane, LaneContext, PageEngine
+from ._pages import Lane, LaneContext, PageEngine, validate_concurrency
 from ._paginator import validate_page_size
+from ._partitions import Partition, SplitPlanner
 from ._response import RawResponse, capture_responses
 from ._timeutil import format_datetime, parse_utc_datetime
 from .filters import Expr, F, Field, OrderBy, and_, to_filter_string, to_order_string
@@ -131,12 +141,16 @@ class KeysetCursor:
 
 
 def window_query(
-    field: str, cursor: KeysetCursor, filterby: FilterLike = None
+    field: str,
+    cursor: KeysetCursor,
+    filterby: FilterLike = None,
+    upper: datetime | None = None,
 ) -> tuple[str | None, str]:
     """The ``filterby`` and ``orderby`` of the window after ``cursor`` (pure).
 
     ``field`` is the camelCase sort key (``createdOn``, ``updatedOn``). The caller's filter is
-    combined by ``and`` (parenthesised as needed).
+    combined by ``and`` (parenthesised as needed). ``upper`` is the exclusive upper bound of a
+    partition (not needed inside a tie group, which lies within one).
     """
     user = to_filter_string(filterby)
     term: Field = getattr(F, field)
@@ -151,6 +165,8 @@ def window_query(
     else:
         if cursor.key is not None:
             parts.append(term >= cursor.key)
+        if upper is not None:
+            parts.append(term < upper)
         order = f"{field},id"
     if not parts:
         return None, order
@@ -202,11 +218,13 @@ class KeysetWalk:
         cursor: KeysetCursor | None = None,
         path: str = "/timeentries",
         prefetch: int = 1,
+        concurrency: int = C.DEFAULT_CONCURRENCY,
     ) -> None:
         if isinstance(prefetch, bool):  # older callers passed a flag
             prefetch = int(prefetch)
         if not isinstance(prefetch, int) or prefetch < 0:
             raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
+        self.concurrency = validate_concurrency(concurrency)
         self._resource = APIResource(client)
         self.field = field
         self.filterby = to_filter_string(filterby)
@@ -216,9 +234,21 @@ class KeysetWalk:
         self.prefetch = prefetch
         self.pages = 0
         self.total_estimate: int | None = None
+        self._planner = SplitPlanner(page_size=self.page_size)
+        self._partitions: list[Partition] = []
+        self._contexts: dict[int, LaneContext[list[tuple[Row, KeysetCursor]]]] = {}
+        self._engine: PageEngine[list[tuple[Row, KeysetCursor]]] | None = None
+        self._splitting = False
 
-    async def _fetch(self, cursor: KeysetCursor) -> tuple[list[Row], int | None, RawResponse]:
-        filterby, orderby = window_query(self.field, cursor, self.filterby)
+    @property
+    def partitions(self) -> int:
+        """Partitions walked so far (1 + the splits)."""
+        return len(self._partitions)
+
+    async def _fetch(
+        self, cursor: KeysetCursor, upper: datetime | None = None
+    ) -> tuple[list[Row], int | None, RawResponse]:
+        filterby, orderby = window_query(self.field, cursor, self.filterby, upper)
         params: dict[str, str | int | None] = {
             "filterby": filterby,
             "orderby": orderby,
@@ -246,47 +276,113 @@ class KeysetWalk:
         )
 
     async def rows(self) -> AsyncGenerator[tuple[Row, KeysetCursor], None]:
-        """Yield every entry once, each with the cursor after it.
+        """Yield every entry once, in key order, each with the cursor after it.
 
-        Runs on the page engine (:mod:`awork_async._pages`): the walk is one lane whose next
-        window is requested as soon as a page has arrived (its cursor depends only on the
-        page), ``prefetch`` pages ahead of the caller.
+        Runs on the page engine (:mod:`awork_async._pages`). The key range starts as one
+        partition (one lane) and is split into up to ``concurrency`` partitions walked at once
+        (:mod:`awork_async._partitions`); their pages are yielded in key order, and pages of
+        partitions ahead of the caller wait in memory (``concurrency`` pages) or in a temporary
+        file. Within a partition the next window is requested as soon as a page has arrived,
+        ``prefetch`` pages ahead of the caller.
         """
+        if self._engine is not None:
+            raise RuntimeError("a KeysetWalk can be iterated only once")
         engine: PageEngine[list[tuple[Row, KeysetCursor]]] = PageEngine(
-            concurrency=1, prefetch=self.prefetch
+            concurrency=self.concurrency,
+            prefetch=self.prefetch,
+            memory_pages=self.concurrency,
+            spill=self.concurrency > 1,
+            on_idle=self._split,
         )
-        async with contextlib.aclosing(engine.run([self._lane(self.start)])) as batches:
+        self._engine = engine
+        first = Partition(hi=None, position=self.start.key)
+        self._partitions.append(first)
+        async with contextlib.aclosing(engine.run([self._lane(first, self.start)])) as batches:
             async for batch in batches:
                 for item in batch:
                     yield item
 
-    def _lane(self, start: KeysetCursor) -> Lane[list[tuple[Row, KeysetCursor]]]:
-        """The lane walking the windows from ``start`` on, one after another."""
+    def _split(self) -> None:
+        """Use free lane slots: cut the partition with the most entries left (if worth it)."""
+        engine = self._engine
+        if engine is None or self._splitting:
+            return
+        self._splitting = True
+        try:
+            while engine.running_lanes() < self.concurrency:
+                choice = self._planner.choose(self._partitions)
+                if choice is None:
+                    return
+                part, cut = choice
+                new = self._planner.split(part, cut)
+                self._partitions.append(new)
+                self._contexts[id(part)].insert_after(self._lane(new, KeysetCursor(cut)))
+        finally:
+            self._splitting = False
+
+    def _lane(self, part: Partition, start: KeysetCursor) -> Lane[list[tuple[Row, KeysetCursor]]]:
+        """The lane walking the windows of ``part`` from ``start`` on, one after another."""
 
         async def run(ctx: LaneContext[list[tuple[Row, KeysetCursor]]]) -> None:
-            cursor = start
-            await ctx.turn()
-            fetched = await self._fetch(cursor)
-            while True:
-                rows, total, raw = fetched
-                if not rows:
-                    if not cursor.in_group:
-                        return
-                    cursor = _leave_group(cursor)
-                    await ctx.turn()
-                    fetched = await self._fetch(cursor)
-                    continue
-                batch, last = self._scan(cursor, rows, raw)
-                after = self._next(cursor, last, rows, total, len(batch), raw)
-                if batch:
-                    await ctx.put(batch)
-                if after is None:
-                    return
-                cursor = after
-                await ctx.turn()
-                fetched = await self._fetch(after)
+            self._contexts[id(part)] = ctx
+            try:
+                await self._walk_partition(ctx, part, start)
+            finally:
+                part.done = True
+                del self._contexts[id(part)]
 
         return run
+
+    async def _walk_partition(
+        self,
+        ctx: LaneContext[list[tuple[Row, KeysetCursor]]],
+        part: Partition,
+        cursor: KeysetCursor,
+    ) -> None:
+        while True:
+            part.position, part.in_group = cursor.key, cursor.in_group
+            await ctx.turn()
+            upper = None if cursor.in_group else part.hi
+            rows, total, raw = await self._fetch(cursor, upper)
+            self._planner.observe_total(total)
+            cut = part.hi is not None and part.hi != upper and not cursor.in_group
+            if cut and rows:  # split while in flight: the entries from the cut on are not ours
+                kept = [row for row in rows if not self._at_or_after(row, part.hi)]
+                cut, rows = len(kept) < len(rows), kept
+            else:
+                cut = False
+            if not rows:
+                if cut or not cursor.in_group:
+                    return
+                cursor = _leave_group(cursor)
+                continue
+            batch, last = self._scan(cursor, rows, raw)
+            after = None if cut else self._next(cursor, last, rows, total, len(batch), raw)
+            self._observe(part, rows, total, fresh=upper == part.hi)
+            if batch:
+                await ctx.put(batch)
+            if after is None:
+                return
+            cursor = after
+            part.position, part.in_group = cursor.key, cursor.in_group
+            ctx.offer()
+
+    def _at_or_after(self, row: Row, bound: datetime | None) -> bool:
+        try:
+            return bound is not None and _row_key(row, self.field)[0] >= bound
+        except ValueError:
+            return False  # kept: the scan reports it
+
+    def _observe(
+        self, part: Partition, rows: Sequence[Row], total: int | None, fresh: bool
+    ) -> None:
+        """Record what a page says about its partition (entries left, density)."""
+        if total is not None and fresh:
+            part.left = max(total - len(rows), 0)
+        first = _row_key(rows[0], self.field)[0]
+        last = _row_key(rows[-1], self.field)[0]
+        span = (last - first).total_seconds()
+        part.density = len(rows) / span if span > 0 else None
 
     def _scan(
         self, cursor: KeysetCursor, rows: Sequence[Row], raw: RawResponse
@@ -583,6 +679,7 @@ def iter_time_entries_consistent(
     page_size: int = C.DEFAULT_PAGE_SIZE,
     checkpoint: ExportCheckpoint | None = None,
     raw: Literal[False] = False,
+    concurrency: int = C.DEFAULT_CONCURRENCY,
 ) -> AsyncIterator[tuple[TimeEntry, ExportCheckpoint]]: ...
 
 
@@ -594,6 +691,7 @@ def iter_time_entries_consistent(
     page_size: int = C.DEFAULT_PAGE_SIZE,
     checkpoint: ExportCheckpoint | None = None,
     raw: Literal[True],
+    concurrency: int = C.DEFAULT_CONCURRENCY,
 ) -> AsyncIterator[tuple[Row, ExportCheckpoint]]: ...
 
 
@@ -605,6 +703,7 @@ def iter_time_entries_consistent(
     page_size: int = C.DEFAULT_PAGE_SIZE,
     checkpoint: ExportCheckpoint | None = None,
     raw: bool,
+    concurrency: int = C.DEFAULT_CONCURRENCY,
 ) -> AsyncIterator[tuple[TimeEntry | Row, ExportCheckpoint]]: ...
 
 
@@ -615,6 +714,7 @@ def iter_time_entries_consistent(
     page_size: int = C.DEFAULT_PAGE_SIZE,
     checkpoint: ExportCheckpoint | None = None,
     raw: bool = False,
+    concurrency: int = C.DEFAULT_CONCURRENCY,
 ) -> AsyncIterator[tuple[TimeEntry | Row, ExportCheckpoint]]:
     """Every time entry matching ``filterby`` exactly once, in ``createdOn,id`` order.
 
@@ -630,6 +730,11 @@ def iter_time_entries_consistent(
     ordered export, raises ``ValueError``).
     ``raw=True`` yields the entries as the API sent them (dicts with camelCase keys) instead of
     :class:`TimeEntry` models. Nothing is sent until iteration starts.
+
+    ``concurrency`` partitions of the ``createdOn`` range are walked at once (split adaptively
+    as ``aw-totalitems`` shows where the entries are; see :mod:`awork_async._partitions`);
+    the entries still come in ``createdOn,id`` order, and memory stays bounded by about
+    ``concurrency`` pages (pages of partitions ahead wait in a temporary file).
     """
     text = to_filter_string(filterby)
     if checkpoint is not None:
@@ -640,6 +745,7 @@ def iter_time_entries_consistent(
         filterby=text,
         page_size=page_size,
         cursor=None if checkpoint is None else checkpoint.cursor,
+        concurrency=concurrency,
     )
     return _iterate(walk, 0 if checkpoint is None else checkpoint.count, text, raw)
 
@@ -1146,6 +1252,7 @@ async def export_time_entries(
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     prefetch: int = DEFAULT_ORDERED_PREFETCH,
     csv_raw_values: bool = False,
+    concurrency: int = C.DEFAULT_CONCURRENCY,
 ) -> ExportSummary:
     """Stream every matching time entry to ``output`` as JSONL or CSV.
 
@@ -1205,6 +1312,9 @@ async def export_time_entries(
             ``page_size`` entries written (once per full page) and at the end; the estimate
             comes from ``aw-totalitems``.
         prefetch: ordered mode only: pages requested ahead of the writer (0 = one at a time).
+        concurrency: consistent mode only: partitions of the ``createdOn`` range walked at once
+            (requests in flight, within the rate limiter); 1 walks one window after another.
+            The file is the same whatever the concurrency.
         csv_raw_values: CSV only: write free-text cells (notes and names, see
             :data:`CSV_TEXT_COLUMNS`) exactly as stored. By default a cell starting with
             ``= + - @``, a tab or a carriage return gets a leading ``'`` (see
@@ -1217,6 +1327,7 @@ async def export_time_entries(
     if format not in _FORMATS:
         raise ValueError(f"format must be 'jsonl' or 'csv', got {format!r}")
     validate_page_size(page_size)
+    validate_concurrency(concurrency)
     if isinstance(checkpoint_every, bool) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
     if resume and checkpoint_path is None:
@@ -1248,7 +1359,12 @@ async def export_time_entries(
     if order is None:
         cursor = None if previous is None else previous.cursor
         walk = KeysetWalk(
-            client, field=EXPORT_KEY_FIELD, filterby=text, page_size=page_size, cursor=cursor
+            client,
+            field=EXPORT_KEY_FIELD,
+            filterby=text,
+            page_size=page_size,
+            cursor=cursor,
+            concurrency=concurrency,
         )
         source = _KeysetRows(walk, first.count)
     else:

@@ -9,6 +9,15 @@ never produce duplicates. The new checkpoint (a watermark plus the bounded set o
 ``(id, resourceVersion)`` pairs inside the overlap window) is available after the run has been
 consumed completely.
 
+A first sync or a long catch-up walks partitions of the ``updatedOn`` range concurrently (see
+:mod:`awork_async._partitions`); a poll with nothing new costs one request. Guarantee of one
+run: an entry that matches and is not changed during the run is delivered exactly once (unless
+its version was delivered by the previous run, inside the overlap). An entry changed during the
+run may come once per version it had while the run read it (never the same version twice,
+versions in ``updatedOn`` order, since a change moves it to a later key), or not at all when
+the range it moved to had already been read; its new ``updatedOn`` then lies after the returned
+watermark minus the overlap, so the next run delivers it.
+
 Deletions are not visible here: a deleted entry simply stops appearing, and awork has no
 tombstones in the list. Receive the ``timetracking_deleted`` webhook (API notes §8;
 :class:`awork_async.webhooks.WebhookReceiver`) and run :func:`awork_async.find_deleted` now and
@@ -190,6 +199,7 @@ class IncrementalSync:
         filterby: FilterLike = None,
         overlap: timedelta = DEFAULT_SYNC_OVERLAP,
         page_size: int = C.DEFAULT_PAGE_SIZE,
+        concurrency: int = C.DEFAULT_CONCURRENCY,
     ) -> None:
         if not isinstance(overlap, timedelta) or overlap < timedelta(0):
             raise ValueError(f"overlap must be a timedelta >= 0, got {overlap!r}")
@@ -202,6 +212,7 @@ class IncrementalSync:
             filterby=to_filter_string(filterby),
             page_size=page_size,
             cursor=None if since is None else KeysetCursor(since - overlap),
+            concurrency=concurrency,
         )
         self._started = False
         self._result: SyncCheckpoint | None = None
@@ -274,6 +285,7 @@ def changes_since(
     filterby: FilterLike = None,
     overlap: timedelta = DEFAULT_SYNC_OVERLAP,
     page_size: int = C.DEFAULT_PAGE_SIZE,
+    concurrency: int = C.DEFAULT_CONCURRENCY,
 ) -> IncrementalSync:
     """The time entries created or changed since ``checkpoint`` (all of them when ``None``).
 
@@ -289,10 +301,19 @@ def changes_since(
         filterby: restricts the sync (keep it the same from run to run).
         overlap: how far before the watermark to read again (clock skew, late commits).
         page_size: entries per request.
+        concurrency: partitions of the ``updatedOn`` range walked at once. A first sync or a
+            long catch-up is split into up to this many partitions as the counts show; a poll
+            with nothing new still costs one request. Entries still come in ``updatedOn,id``
+            order.
 
     Deleted entries are not reported: the list API cannot show them. Use the
     ``timetracking_deleted`` webhook (API notes §8) for deletions.
     """
     return IncrementalSync(
-        client, checkpoint, filterby=filterby, overlap=overlap, page_size=page_size
+        client,
+        checkpoint,
+        filterby=filterby,
+        overlap=overlap,
+        page_size=page_size,
+        concurrency=concurrency,
     )

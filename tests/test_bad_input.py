@@ -10,6 +10,8 @@ import pytest
 from aioresponses import aioresponses
 
 from awork_async import AworkClient
+from awork_async.export import iter_time_entries_consistent
+from awork_async.sync import changes_since
 
 GOOD = "0d7a9e1c-5f6b-4c2a-9e8d-7b6a5c4d3e2f"
 
@@ -75,6 +77,18 @@ CASES: list[tuple[str, Callable[[AworkClient], Any], type[Exception], str]] = [
         "empty",
     ),
     ("show_archived str", lambda c: c.types_of_work.list(show_archived="yes"), TypeError, "bool"),
+    (
+        "export concurrency 0",
+        lambda c: iter_time_entries_consistent(c, concurrency=0),
+        ValueError,
+        "concurrency",
+    ),
+    (
+        "sync concurrency bool",
+        lambda c: changes_since(c, None, concurrency=True),
+        TypeError,
+        "concurrency",
+    ),
 ]
 
 

@@ -108,6 +108,20 @@ def test_export_jsonl_file_matches_the_sandbox_line_by_line(
     assert checkpoint["count"] == 600
 
 
+def test_export_concurrency_gives_the_same_file(sandbox: Sandbox, tmp_path: Path) -> None:
+    files = []
+    for concurrency in ("1", "4"):
+        out = tmp_path / f"c{concurrency}.jsonl"
+        args = ["-o", str(out), "--page-size", "10", "--concurrency", concurrency]
+        result = run(sandbox, "export", "time-entries", *args)
+        assert result.exit_code == 0, result.stderr
+        files.append(out.read_bytes())
+    assert files[0] == files[1]
+    assert len(files[0].splitlines()) == 600
+    refused = run(sandbox, "export", "time-entries", "--concurrency", "0")
+    assert refused.exit_code == 2
+
+
 def test_export_csv_to_stdout_matches_the_sandbox(sandbox: Sandbox) -> None:
     from awork_async.export import CSV_COLUMNS
 

@@ -130,6 +130,7 @@ def run_export(
     resume: bool,
     progress: ExportProgress,
     csv_raw_values: bool = False,
+    concurrency: int = D.DEFAULT_CONCURRENCY,
 ) -> ExportSummary:
     """Run :func:`awork_async.export.export_time_entries` with the state's client.
 
@@ -156,6 +157,7 @@ def run_export(
             resume=resume,
             on_progress=on_progress,
             csv_raw_values=csv_raw_values,
+            concurrency=concurrency,
         )
 
     with progress:
@@ -233,6 +235,16 @@ def time_entries(
             "replaced only when the export succeeded).",
         ),
     ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Consistent export: partitions of the createdOn range walked at once "
+            "(requests in flight, within the rate limit); 1 = one request after another. "
+            "The output is the same whatever the value.",
+        ),
+    ] = D.DEFAULT_CONCURRENCY,
     csv_raw_values: Annotated[
         bool,
         typer.Option(
@@ -280,6 +292,7 @@ def time_entries(
                 resume=resume,
                 progress=ExportProgress(enabled=show_bar),
                 csv_raw_values=csv_raw_values,
+                concurrency=concurrency,
             )
         except KeyboardInterrupt:
             hint = ""

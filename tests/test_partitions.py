@@ -1,0 +1,305 @@
+"""Concurrent consistent walks: partitions, splits, churn at the boundaries, order, memory, sync.
+
+The walks run against the in-process sandbox. Changes are applied by the test itself right
+before chosen requests (a wrapper around the walk's fetch), so every scenario is deterministic
+in what it changes; the assertions hold for any interleaving of the concurrent requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from _helpers import quiet_client
+
+from awork_async import AworkClient
+from awork_async._partitions import Partition, SplitPlanner
+from awork_async._timeutil import format_datetime, parse_utc_datetime
+from awork_async.export import KeysetCursor, KeysetWalk
+from awork_async.sandbox import Sandbox, SandboxConfig
+from awork_async.sync import changes_since
+
+UTC = timezone.utc
+PAGE = 10
+Fetch = Callable[..., Awaitable[Any]]
+
+
+class Clock:
+    """The sandbox's clock for writes (moved by the test)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+    async with Sandbox(SandboxConfig(entries=400, seed=11, now=clock)) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
+    async with quiet_client(sandbox.token, sandbox.base_url) as client:
+        yield client
+
+
+def eager(field_max: datetime) -> SplitPlanner:
+    """A planner that splits small data sets (the production one waits for 34+ pages)."""
+    return SplitPlanner(page_size=PAGE, now=field_max, max_extra=1.0, min_pages=1)
+
+
+class FixedCuts(SplitPlanner):
+    """Splits at the given keys (in this order) whenever they fall inside a partition."""
+
+    def __init__(self, cuts: list[datetime]) -> None:
+        super().__init__(page_size=PAGE, max_extra=1.0, min_pages=1)
+        self.cuts = cuts
+
+    def cut(self, part: Partition) -> datetime | None:
+        assert part.position is not None
+        for cut in self.cuts:
+            if part.position < cut and (part.hi is None or cut < part.hi):
+                self.cuts.remove(cut)
+                return cut
+        return None
+
+
+def keys(sandbox: Sandbox, field: str) -> list[datetime]:
+    return sorted(parse_utc_datetime(e[field]) for e in sandbox.store.entries.values())
+
+
+def insert_at(sandbox: Sandbox, created: datetime) -> str:
+    store = sandbox.store
+    entry = store.factory.make(store.anchor, store.new_id())
+    entry["createdOn"] = entry["updatedOn"] = format_datetime(created)
+    store.add_entry(entry)
+    return str(entry["id"])
+
+
+def before_each_request(walk: KeysetWalk, action: Callable[[int], None]) -> None:
+    """Run ``action(request number)`` right before each window request of ``walk``."""
+    original: Fetch = walk._fetch
+    count = [0]
+
+    async def fetch(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        action(count[0])
+        return await original(*args, **kwargs)
+
+    walk._fetch = fetch  # type: ignore[method-assign]
+
+
+async def walk_ids(walk: KeysetWalk) -> list[tuple[str, str, KeysetCursor]]:
+    return [(str(row["id"]), str(row["createdOn"]), point) async for row, point in walk.rows()]
+
+
+# ------------------------------------------------------------------------------------ export
+
+
+async def test_concurrent_walk_equals_the_sequential_one(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    sequential = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=1)
+    concurrent = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=6)
+    concurrent._planner = eager(keys(sandbox, "createdOn")[-1])
+    one, many = await walk_ids(sequential), await walk_ids(concurrent)
+    assert [i for i, _, _ in many] == [i for i, _, _ in one]  # same entries, same order
+    assert [c for _, _, c in many] == [c for _, _, c in one]  # same checkpoints
+    assert concurrent.partitions >= 4
+    assert sequential.partitions == 1
+    # Each split costs at most one request more than the sequential walk.
+    assert concurrent.pages <= sequential.pages + concurrent.partitions - 1
+
+
+async def test_ties_on_the_key_at_a_partition_boundary(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    """35 entries (3.5 pages) share the key a partition starts at; 5 share the key before."""
+    created = keys(sandbox, "createdOn")
+    boundary = created[len(created) // 2].replace(microsecond=0) + timedelta(microseconds=7)
+    tied = {insert_at(sandbox, boundary) for _ in range(35)}
+    tied |= {insert_at(sandbox, boundary - timedelta(microseconds=1)) for _ in range(5)}
+    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=4)
+    walk._planner = FixedCuts([boundary, created[len(created) // 4], created[-20]])
+    got = await walk_ids(walk)
+    ids = [i for i, _, _ in got]
+    assert len(ids) == len(set(ids)) == len(sandbox.store.entries)
+    assert tied <= set(ids)
+    assert walk.partitions == 4
+    stamps = [parse_utc_datetime(c) for _, c, _ in got]
+    assert stamps == sorted(stamps)
+
+
+class BoundaryChurn:
+    """Before each request: inserts at and just below every partition boundary, deletions of
+    entries on both sides of it (delivered or not yet), plus inserts before everything."""
+
+    def __init__(self, sandbox: Sandbox, walk: KeysetWalk) -> None:
+        self.sandbox = sandbox
+        self.walk = walk
+        self.initial = set(sandbox.store.entries)
+        self.inserted: set[str] = set()
+        self.deleted: set[str] = set()
+
+    def __call__(self, number: int) -> None:
+        store = self.sandbox.store
+        bounds = sorted({p.hi for p in self.walk._partitions if p.hi is not None})
+        for bound in bounds:
+            self.inserted.add(insert_at(self.sandbox, bound))
+            self.inserted.add(insert_at(self.sandbox, bound - timedelta(microseconds=1)))
+            around = sorted(
+                (abs((parse_utc_datetime(e["createdOn"]) - bound).total_seconds()), e["id"])
+                for e in store.entries.values()
+                if e["id"] in self.initial and e["id"] not in self.deleted
+            )
+            for _, entry_id in around[:2]:
+                store.remove_entry(entry_id)
+                self.deleted.add(entry_id)
+        if number % 3 == 0:
+            self.inserted.update(store.insert_entries(2, position="first"))
+            self.inserted.update(store.insert_entries(1, position="random"))
+
+    @property
+    def stable(self) -> set[str]:
+        return self.initial - self.deleted
+
+
+@pytest.mark.parametrize("concurrency", [2, 5, 8])
+async def test_churn_at_partition_boundaries_gives_exactly_once(
+    sandbox: Sandbox, awork: AworkClient, concurrency: int
+) -> None:
+    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=concurrency)
+    walk._planner = eager(keys(sandbox, "createdOn")[-1])
+    churn = BoundaryChurn(sandbox, walk)
+    before_each_request(walk, churn)
+    got = await walk_ids(walk)
+    ids = [i for i, _, _ in got]
+    assert walk.partitions >= concurrency
+    assert churn.deleted, "the scenario must delete entries at the boundaries"
+    assert len(ids) == len(set(ids)), "an entry was delivered twice"
+    assert churn.stable <= set(ids), "an entry that existed throughout was missed"
+    assert set(ids) <= churn.initial | churn.inserted
+    stamps = [parse_utc_datetime(c) for _, c, _ in got]
+    assert stamps == sorted(stamps), "not in createdOn order"
+
+
+async def test_memory_is_bounded_by_the_concurrency(sandbox: Sandbox, awork: AworkClient) -> None:
+    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=4)
+    walk._planner = eager(keys(sandbox, "createdOn")[-1])
+    spooled = 0
+    async with contextlib.aclosing(walk.rows()) as rows:
+        async for _ in rows:
+            engine = walk._engine
+            assert engine is not None
+            assert engine._in_memory <= walk.concurrency + 1
+            spooled = max(spooled, sum(s.spool.pages for s in engine._slots))
+            await asyncio.sleep(0)  # a slow consumer: partitions ahead go on and spill
+    assert spooled > 0  # pages ahead of the consumer waited on disk, not in memory
+
+
+async def test_stopping_a_concurrent_walk_leaves_no_task(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=6)
+    walk._planner = eager(keys(sandbox, "createdOn")[-1])
+    seen = 0
+    async with contextlib.aclosing(walk.rows()) as rows:
+        async for _ in rows:
+            seen += 1
+            if seen == 150:
+                break
+    assert walk.partitions > 1
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not [t for t in others if "_drive" in repr(t.get_coro())]
+
+
+def test_planner_budget_and_minimum_size() -> None:
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    planner = SplitPlanner(page_size=1000, now=now)
+    part = Partition(hi=None, position=now - timedelta(days=100), left=50_000, density=0.01)
+    assert planner.choose([part]) is None  # no total seen yet: no budget
+    planner.observe_total(100_000)  # 100 pages: 3 splits allowed
+    assert planner.budget == 3
+    small = Partition(hi=None, position=part.position, left=33_999, density=0.01)
+    assert planner.choose([small]) is None  # halves under 17 pages: not worth a request
+    choice = planner.choose([small, part])
+    assert choice is not None
+    assert choice[0] is part
+    for _ in range(3):
+        planner.split(part, planner.cut(part) or now)
+        part.left = 50_000
+    assert planner.choose([part]) is None  # budget spent
+
+
+# -------------------------------------------------------------------------------------- sync
+
+
+async def test_first_sync_is_concurrent_and_a_quiet_poll_costs_one_request(
+    sandbox: Sandbox, awork: AworkClient, clock: Clock
+) -> None:
+    first = changes_since(awork, None, page_size=PAGE, concurrency=5)
+    first._walk._planner = eager(keys(sandbox, "updatedOn")[-1])
+    ids = [str(e.id) async for e in first]
+    assert sorted(ids) == sorted(sandbox.store.entries)
+    assert first._walk.partitions >= 5
+    requests = sandbox.stats.requests
+    poll = changes_since(awork, first.checkpoint, page_size=PAGE, concurrency=5)
+    assert [e async for e in poll] == []
+    assert poll.pages == 1
+    assert sandbox.stats.requests == requests + 1
+
+
+async def test_sync_under_updates_that_move_entries_across_partitions(
+    sandbox: Sandbox, awork: AworkClient, clock: Clock
+) -> None:
+    """Entries updated during the walk move to the open last partition (their updatedOn is
+    now). Guarantee: entries not changed during the run come exactly once; a changed one
+    comes at most once per version, versions in order; the next run delivers every final
+    version not delivered yet."""
+    store = sandbox.store
+    clock.now = keys(sandbox, "updatedOn")[-1] + timedelta(seconds=1)
+    initial = {i: e["resourceVersion"] for i, e in store.entries.items()}
+    changed: set[str] = set()
+    run = changes_since(awork, None, page_size=PAGE, concurrency=6)
+    walk = run._walk
+    walk._planner = eager(clock.now)
+    order = sorted(store.entries, key=lambda i: store.entries[i]["updatedOn"])
+
+    def update(number: int) -> None:
+        clock.now += timedelta(seconds=1)
+        for victim in (order[(number * 37) % len(order)], order[-1 - (number * 11) % 50]):
+            entry = dict(store.entries[victim])
+            entry["updatedOn"] = format_datetime(clock.now)
+            entry["resourceVersion"] = int(entry["resourceVersion"]) + 1
+            entry["note"] = f"changed {number}"
+            store.add_entry(entry)
+            changed.add(victim)
+
+    before_each_request(walk, update)
+    delivered = [(str(e.id), e.resource_version, e.updated_on) async for e in run]
+    assert walk.partitions >= 6
+    ids = [i for i, _, _ in delivered]
+    for entry_id in set(initial) - changed:
+        assert ids.count(entry_id) == 1, entry_id
+    pairs = [(i, v) for i, v, _ in delivered]
+    assert len(pairs) == len(set(pairs)), "a version was delivered twice"
+    for entry_id in changed:
+        versions = [v for i, v, _ in delivered if i == entry_id]
+        assert versions == sorted(versions)
+    stamps = [u for _, _, u in delivered]
+    assert stamps == sorted(stamps)
+    after = [(str(e.id), e.resource_version) async for e in changes_since(awork, run.checkpoint)]
+    final = {(i, store.entries[i]["resourceVersion"]) for i in changed}
+    assert final <= set(pairs) | set(after)
