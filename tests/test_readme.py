@@ -81,8 +81,9 @@ def test_quick_start_runs_against_sandbox(sandbox_in_thread: Sandbox) -> None:
 # -- the command line examples ------------------------------------------------------------
 
 #: Commands of the README's bash blocks that are not run here: ``demo`` starts its own sandbox
-#: (tests/test_cli_subprocess.py runs it), ``sandbox`` serves until stopped.
-NOT_RUN = ("awork-async demo", "awork-async sandbox")
+#: (tests/test_cli_subprocess.py runs it), ``sandbox`` and ``webhooks listen`` serve until stopped
+#: (tests/test_cli_webhooks.py runs ``listen``).
+NOT_RUN = ("awork-async demo", "awork-async sandbox", "awork-async webhooks listen")
 
 
 def _cli_examples(text: str) -> list[list[str]]:
