@@ -237,7 +237,15 @@ def _global_options(
 
 
 def _register() -> None:
-    from . import cmd_demo, cmd_export, cmd_lists, cmd_sandbox, cmd_timer, cmd_webhooks
+    from . import (
+        cmd_demo,
+        cmd_export,
+        cmd_lists,
+        cmd_mirror,
+        cmd_sandbox,
+        cmd_timer,
+        cmd_webhooks,
+    )
 
     app.add_typer(cmd_export.app, name="export")
     app.add_typer(cmd_timer.app, name="timer")
@@ -246,6 +254,7 @@ def _register() -> None:
     app.add_typer(cmd_webhooks.app, name="webhooks")
     app.command("sandbox")(cmd_sandbox.sandbox)
     app.command("demo")(cmd_demo.demo)
+    app.command("mirror")(cmd_mirror.mirror_command)
 
 
 _register()

@@ -71,8 +71,10 @@ class ExportProgress:
         enabled: bool,
         console: Console | None = None,
         clock: Callable[[], float] = time.monotonic,
+        label: str = "export",
     ) -> None:
         self.enabled = enabled
+        self.label = label
         self._console = console
         self._clock = clock
         self._progress: Progress | None = None
@@ -96,7 +98,7 @@ class ExportProgress:
 
             console = self._console or Console(stderr=True)
             self._progress = Progress(
-                TextColumn("[bold]export"),
+                TextColumn(f"[bold]{self.label}"),
                 BarColumn(bar_width=16),
                 TaskProgressColumn(),
                 MofNCompleteColumn(),
@@ -105,7 +107,7 @@ class ExportProgress:
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("export", total=None)
+            self._task = self._progress.add_task(self.label, total=None)
         return self
 
     def __exit__(

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from .. import AworkClient
     from .._hooks import Hooks
+    from .._ratelimit import RateLimiter
 
 __all__ = [
     "AppState",
@@ -134,7 +135,9 @@ def disable_verbose_logging() -> None:
         _SAVED_LEVEL.clear()
 
 
-def make_client(state: AppState, *, hooks: Hooks | None = None) -> AworkClient:
+def make_client(
+    state: AppState, *, hooks: Hooks | None = None, rate_limiter: RateLimiter | None = None
+) -> AworkClient:
     """A client for the resolved token and base URL (usage errors for a missing token or a
     bad URL, before anything is sent)."""
     from .. import AworkClient, RetryPolicy
@@ -143,7 +146,13 @@ def make_client(state: AppState, *, hooks: Hooks | None = None) -> AworkClient:
     token = settings.require_token()
     retry = RetryPolicy(max_attempts=state.max_attempts) if state.max_attempts else None
     try:
-        return AworkClient(token=token, base_url=settings.base_url, retry=retry, hooks=hooks)
+        return AworkClient(
+            token=token,
+            base_url=settings.base_url,
+            retry=retry,
+            hooks=hooks,
+            rate_limiter=rate_limiter,
+        )
     except ValueError as exc:
         raise CliUsageError(f"--base-url: {redact(str(exc), state.secrets())}") from None
 
@@ -153,12 +162,19 @@ def run_with_client(
     body: Callable[[AworkClient], Awaitable[T]],
     *,
     hooks: Hooks | None = None,
+    rate_limiter: Callable[[], RateLimiter] | None = None,
 ) -> T:
-    """Run ``body(client)`` on a fresh event loop with a client that is closed afterwards."""
+    """Run ``body(client)`` on a fresh event loop with a client that is closed afterwards
+    (``rate_limiter``: makes the client's limiter inside the loop; closed afterwards)."""
 
     async def main() -> T:
-        client = make_client(state, hooks=hooks)
-        async with client:
-            return await body(client)
+        limiter = rate_limiter() if rate_limiter is not None else None
+        try:
+            client = make_client(state, hooks=hooks, rate_limiter=limiter)
+            async with client:
+                return await body(client)
+        finally:
+            if limiter is not None:
+                await limiter.aclose()
 
     return asyncio.run(main())

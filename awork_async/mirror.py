@@ -1,0 +1,920 @@
+"""Keep a database exactly in step with awork's time entries: ``await mirror(client, url)``.
+
+::
+
+    from awork_async import AworkClient
+    from awork_async.mirror import mirror
+
+    async with AworkClient() as awork:                     # token from AWORK_TOKEN
+        await mirror(awork, "sqlite:///awork.db", once=True)  # one pass, then return
+
+Built only from the package's public pieces: :func:`~awork_async.sync.changes_since` (the
+consistent walk over ``updatedOn``) for inserts and updates, :class:`SyncCheckpoint` as the
+watermark, :class:`~awork_async.webhooks.WebhookReceiver` for deletions as they happen and
+:func:`~awork_async.sweep.find_deleted` for the periodic sweep, and the client's rate limiter
+(a :class:`~awork_async.RedisRateLimiter` shares it between workers).
+
+Choices
+-------
+* **Library**: SQLAlchemy 2 Core (async) over ``aiosqlite`` for SQLite and ``asyncpg`` for
+  PostgreSQL. SQLAlchemy and aiosqlite are runtime dependencies, so a plain
+  ``pip install awork-async`` runs ``awork-async mirror --db sqlite:///awork.db``; asyncpg comes
+  with the ``awork-async[postgres]`` extra. ``sqlite:///x.db`` and ``postgresql://…`` (or
+  ``postgres://…``) are mapped to the async drivers; URLs that already name one are kept. The
+  only dialect-specific SQL is what SQLAlchemy offers per dialect: ``INSERT … ON CONFLICT DO
+  UPDATE`` (``sqlalchemy.dialects.{sqlite,postgresql}.insert``) and PostgreSQL's advisory locks.
+* **Schema** (version :data:`SCHEMA_VERSION`, created and migrated by the tool; a database of a
+  newer version is refused): ``time_entries`` (one row per entry: the entry as JSON in ``data``,
+  plus typed, indexed columns), ``time_entry_tombstones`` (ids known deleted: ids never come
+  back, so a late upsert cannot resurrect a deleted entry), ``mirror_state`` (the
+  :class:`~awork_async.sync.SyncCheckpoint` and the time of the last sweep, one row per mirror
+  ``name``) and ``mirror_schema`` (the schema version). Times are stored in UTC.
+* **Exactly-once effect**: the entries of a pass are written in batches; each batch's upserts and
+  the checkpoint reached after it commit in one transaction. An upsert only replaces a row whose
+  ``resource_version`` is lower (``WHERE excluded.resource_version >
+  time_entries.resource_version``; awork's ``resourceVersion`` grows with every write, API notes
+  §9.4; when one side lacks it, ``updated_on`` decides). A crash at any point leaves the
+  previous checkpoint with the batches it covers; the rerun reads from there again and its
+  upserts of unchanged entries are no-ops: no duplicate (rows are keyed by id), no gap (the
+  checkpoint never passes an uncommitted entry), never an older version.
+* **Deletions**: with a receiver (``receiver=``, the CLI's ``--webhooks-port``),
+  ``timetracking_deleted`` events delete rows at once (other ``timetracking_*`` events upsert
+  their entry under the same version rule). The sweep (``sweep_every``, default daily) runs in
+  any case, as the safety net for events lost while no receiver ran; ``sweep_every=None``
+  disables it.
+* **Several workers** (PostgreSQL): every worker may receive webhooks; one *leader* per mirror
+  ``name`` runs the passes and sweeps. Leadership is a session-level
+  ``pg_try_advisory_lock`` held on a dedicated connection: when the leader dies its connection
+  closes and the lock is free; standby workers try again every ``standby_poll`` seconds and
+  take over, starting from the committed checkpoint. Every write transaction first takes
+  ``pg_advisory_xact_lock`` on the same key, so webhook deletions and upserts are serialised.
+  SQLite serves one process: an exclusive ``flock`` on ``FILE.lock`` beside the database (a
+  second process is refused; a dead one's lock is released by the OS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from uuid import UUID
+
+import attrs
+import orjson
+import sqlalchemy as sa
+
+from ._converter import unstructure
+from .models import TimeEntry
+from .sync import DEFAULT_SYNC_OVERLAP, SyncCheckpoint, changes_since
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+    from ._client import AworkClient
+    from ._hooks import Hooks, ResponseEvent
+    from .webhooks import WebhookEvent, WebhookReceiver
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_POLL_EVERY",
+    "DEFAULT_SWEEP_EVERY",
+    "SCHEMA_VERSION",
+    "MirrorCounters",
+    "MirrorDatabase",
+    "MirrorLockedError",
+    "PassReport",
+    "async_database_url",
+    "mirror",
+]
+
+log = logging.getLogger("awork_async.mirror")
+
+#: The schema this version creates and expects.
+SCHEMA_VERSION: Final = 1
+#: Entries per transaction (each with its checkpoint).
+DEFAULT_BATCH_SIZE: Final = 500
+#: Seconds between passes.
+DEFAULT_POLL_EVERY: Final = 60.0
+#: Seconds between deletion sweeps (a day).
+DEFAULT_SWEEP_EVERY: Final = 86400.0
+#: Seconds a standby worker waits before trying to become the leader again.
+DEFAULT_STANDBY_POLL: Final = 10.0
+_UTC: Final = timezone.utc
+
+# -- schema -----------------------------------------------------------------------------------
+
+metadata = sa.MetaData()
+
+
+def _json_type() -> sa.types.TypeEngine[Any]:
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    return sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+_ID = sa.String(36)
+_TS = sa.DateTime(timezone=True)
+
+time_entries = sa.Table(
+    "time_entries",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("user_id", _ID, index=True),
+    sa.Column("project_id", _ID, index=True),
+    sa.Column("task_id", _ID, index=True),
+    sa.Column("type_of_work_id", _ID, index=True),
+    sa.Column("start_utc", _TS, index=True),
+    sa.Column("end_utc", _TS, index=True),
+    sa.Column("duration", sa.Integer),
+    sa.Column("is_billable", sa.Boolean, index=True),
+    sa.Column("is_billed", sa.Boolean, index=True),
+    sa.Column("note", sa.Text),
+    sa.Column("created_on", _TS),
+    sa.Column("updated_on", _TS, index=True),
+    sa.Column("resource_version", sa.BigInteger),
+    sa.Column("data", _json_type(), nullable=False),
+    sa.Column("mirrored_on", _TS, nullable=False),
+)
+
+tombstones = sa.Table(
+    "time_entry_tombstones",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("deleted_on", _TS, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+)
+
+mirror_state = sa.Table(
+    "mirror_state",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("checkpoint", sa.Text),
+    sa.Column("last_sweep_on", _TS),
+    sa.Column("updated_on", _TS, nullable=False),
+)
+
+schema_table = sa.Table(
+    "mirror_schema",
+    metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("migrated_on", _TS, nullable=False),
+)
+
+
+def _create_v1(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[time_entries, tombstones, mirror_state])
+
+
+#: ``version -> step`` bringing a database from ``version - 1`` to ``version``.
+MIGRATIONS: Final[dict[int, Callable[[sa.Connection], None]]] = {1: _create_v1}
+
+
+class MirrorLockedError(RuntimeError):
+    """Another process mirrors into this SQLite database."""
+
+
+def async_database_url(url: str) -> sa.URL:
+    """``sqlite:///x.db`` -> ``sqlite+aiosqlite``, ``postgresql://`` -> ``postgresql+asyncpg``.
+
+    ``ValueError`` for anything else (before any request).
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("database URL must be a non-empty string such as sqlite:///awork.db")
+    try:
+        parsed = sa.make_url(url.strip())
+    except sa.exc.ArgumentError:
+        raise ValueError(
+            "database URL must look like sqlite:///awork.db or postgresql://user@host/db"
+        ) from None
+    backend = parsed.get_backend_name()
+    # Only a driver named in the URL counts (the default one depends on the SQLAlchemy version).
+    driver = parsed.drivername.partition("+")[2] or None
+    if backend == "postgres":  # Heroku-style scheme
+        backend = "postgresql"
+    if backend == "sqlite":
+        if driver not in (None, "pysqlite", "aiosqlite"):
+            raise ValueError(f"SQLite is used through aiosqlite, not {driver}")
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend == "postgresql":
+        if driver not in (None, "asyncpg"):
+            raise ValueError(f"PostgreSQL is used through asyncpg, not {driver}")
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def _lock_key(name: str) -> int:
+    """A signed 64-bit advisory-lock key for the mirror ``name``."""
+    digest = hashlib.blake2b(f"awork-async-mirror:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(_UTC)
+
+
+def _instant(entry: TimeEntry, which: str) -> datetime | None:
+    try:
+        return _utc(entry.start if which == "start" else entry.end)
+    except ValueError:  # a malformed time of day: the JSON keeps what was sent
+        return None
+
+
+def entry_row(entry: TimeEntry, now: datetime) -> dict[str, Any]:
+    """The ``time_entries`` row of ``entry``."""
+    return {
+        "id": str(entry.id),
+        "user_id": _text(entry.user_id),
+        "project_id": _text(entry.project_id),
+        "task_id": _text(entry.task_id),
+        "type_of_work_id": _text(entry.type_of_work_id),
+        "start_utc": _instant(entry, "start"),
+        "end_utc": _instant(entry, "end"),
+        "duration": entry.duration,
+        "is_billable": entry.is_billable,
+        "is_billed": entry.is_billed,
+        "note": entry.note,
+        "created_on": _utc(entry.created_on),
+        "updated_on": _utc(entry.updated_on),
+        "resource_version": entry.resource_version,
+        "data": unstructure(entry),
+        "mirrored_on": now,
+    }
+
+
+def _newest(entries: Iterable[TimeEntry]) -> list[TimeEntry]:
+    """One entry per id (the highest version): a pass may meet an entry twice."""
+    best: dict[UUID, TimeEntry] = {}
+    for entry in entries:
+        if entry.id is None:
+            continue
+        old = best.get(entry.id)
+        if old is None or _order(entry) >= _order(old):
+            best[entry.id] = entry
+    return list(best.values())
+
+
+def _order(entry: TimeEntry) -> tuple[int, datetime]:
+    floor = datetime.min.replace(tzinfo=_UTC)
+    return (entry.resource_version or 0, entry.updated_on or floor)
+
+
+# -- the database -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class MirrorState:
+    """The ``mirror_state`` row: the checkpoint and the last sweep."""
+
+    checkpoint: SyncCheckpoint | None
+    last_sweep_on: datetime | None
+
+
+class MirrorDatabase:
+    """The mirror's database: schema, batches with their checkpoint, deletions, leadership.
+
+    Args:
+        url: ``sqlite:///FILE`` or ``postgresql://…`` (see :func:`async_database_url`).
+        name: which mirror's state (several mirrors, e.g. of several workspaces, may share a
+            database; their entries share ``time_entries``, so use one database per workspace).
+    """
+
+    def __init__(self, url: str, *, name: str = "default") -> None:
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise ValueError("name must be a non-empty string of at most 200 characters")
+        self.url = async_database_url(url)
+        self.name = name
+        self.dialect = self.url.get_backend_name()
+        self._key = _lock_key(name)
+        self._engine: AsyncEngine | None = None
+        self._write_lock = asyncio.Lock()
+        self._file_lock: Any = None
+        self._leader_conn: AsyncConnection | None = None
+
+    def __repr__(self) -> str:
+        return f"<MirrorDatabase {self.url.render_as_string(hide_password=True)!r} {self.name!r}>"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the database is not open: use 'async with MirrorDatabase(...)'")
+        return self._engine
+
+    async def __aenter__(self) -> MirrorDatabase:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Connect, lock (SQLite), create or migrate the schema, create this mirror's row."""
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        if self.dialect == "sqlite":
+            self._lock_sqlite_file()
+        options: dict[str, Any] = {
+            "json_serializer": lambda obj: orjson.dumps(obj).decode(),
+            "json_deserializer": orjson.loads,
+        }
+        if self.dialect == "postgresql":
+            options["pool_pre_ping"] = True
+        try:
+            engine = create_async_engine(self.url, **options)
+        except ImportError as exc:
+            self._unlock_sqlite_file()
+            raise ImportError(
+                "PostgreSQL needs asyncpg: pip install 'awork-async[postgres]'"
+            ) from exc
+        if self.dialect == "sqlite":
+            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        self._engine = engine
+        try:
+            await self.migrate()
+        except BaseException:
+            await self.close()
+            raise
+
+    def _lock_sqlite_file(self) -> None:
+        database = self.url.database
+        if not database or database == ":memory:":
+            return
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock, one process by convention
+            return
+        path = Path(database).with_name(Path(database).name + ".lock")
+        handle = path.open("a+b")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise MirrorLockedError(
+                f"another process is mirroring into {database} (SQLite serves one process; "
+                "use PostgreSQL for several workers)"
+            ) from None
+        self._file_lock = handle
+
+    def _unlock_sqlite_file(self) -> None:
+        if self._file_lock is not None:
+            self._file_lock.close()  # closing the file releases the flock
+            self._file_lock = None
+
+    async def close(self) -> None:
+        """Give up leadership, dispose of the connections, release the file lock."""
+        await self.resign()
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+        self._unlock_sqlite_file()
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction, serialised within the process and (PostgreSQL) between
+        workers."""
+        async with self._write_lock, self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._key)))
+            yield conn
+
+    # -- schema ---------------------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        """Create or upgrade the schema to :data:`SCHEMA_VERSION`; the version found before."""
+        async with self._write() as conn:
+            found = await conn.run_sync(_schema_version)
+            if found > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"the database has mirror schema version {found}, newer than this version "
+                    f"of awork-async understands ({SCHEMA_VERSION}): upgrade awork-async"
+                )
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                await conn.run_sync(MIGRATIONS[version])
+            now = datetime.now(_UTC)
+            if found != SCHEMA_VERSION:
+                await conn.execute(sa.delete(schema_table))
+                await conn.execute(
+                    sa.insert(schema_table).values(version=SCHEMA_VERSION, migrated_on=now)
+                )
+            exists = await conn.scalar(
+                sa.select(sa.func.count()).where(mirror_state.c.name == self.name)
+            )
+            if not exists:
+                await conn.execute(sa.insert(mirror_state).values(name=self.name, updated_on=now))
+            return found
+
+    # -- state ----------------------------------------------------------------------------
+
+    async def state(self) -> MirrorState:
+        """The checkpoint and the last sweep of this mirror."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(mirror_state.c.checkpoint, mirror_state.c.last_sweep_on).where(
+                        mirror_state.c.name == self.name
+                    )
+                )
+            ).one()
+        text, swept = row
+        checkpoint = None if text is None else SyncCheckpoint.from_json(text)
+        return MirrorState(checkpoint=checkpoint, last_sweep_on=_aware(swept))
+
+    async def commit_batch(
+        self, entries: Sequence[TimeEntry], checkpoint: SyncCheckpoint | None
+    ) -> int:
+        """Upsert ``entries`` and (unless ``None``) store ``checkpoint``, in one transaction.
+
+        Returns the rows inserted or changed (an entry at a version already stored, or older,
+        or deleted, changes nothing).
+        """
+        async with self._write() as conn:
+            changed = await self._upsert(conn, entries)
+            if checkpoint is not None:
+                await conn.execute(
+                    sa.update(mirror_state)
+                    .where(mirror_state.c.name == self.name)
+                    .values(checkpoint=checkpoint.to_json(), updated_on=datetime.now(_UTC))
+                )
+            return changed
+
+    async def _upsert(self, conn: AsyncConnection, entries: Sequence[TimeEntry]) -> int:
+        rows = _newest(entries)
+        if not rows:
+            return 0
+        ids = [str(entry.id) for entry in rows]
+        dead = set(
+            (await conn.execute(sa.select(tombstones.c.id).where(tombstones.c.id.in_(ids))))
+            .scalars()
+            .all()
+        )
+        now = datetime.now(_UTC)
+        values = [entry_row(entry, now) for entry in rows if str(entry.id) not in dead]
+        if not values:
+            return 0
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: Any = pg_insert(time_entries)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(time_entries)
+        new = stmt.excluded
+        old = time_entries.c
+        newer = sa.or_(
+            sa.and_(
+                new.resource_version.is_not(None),
+                old.resource_version.is_not(None),
+                new.resource_version > old.resource_version,
+            ),
+            sa.and_(
+                sa.or_(new.resource_version.is_(None), old.resource_version.is_(None)),
+                new.updated_on > old.updated_on,
+            ),
+        )
+        columns = [c.name for c in time_entries.columns if c.name != "id"]
+        stmt = stmt.values(values).on_conflict_do_update(
+            index_elements=[old.id],
+            set_={name: new[name] for name in columns},
+            where=newer,
+        )
+        result = await conn.execute(stmt)
+        return max(result.rowcount, 0)
+
+    async def upsert(self, entries: Sequence[TimeEntry]) -> int:
+        """Upsert ``entries`` (the version rule applies), without touching the checkpoint."""
+        return await self.commit_batch(entries, None)
+
+    async def delete(self, ids: Iterable[UUID | str], *, source: str) -> int:
+        """Delete entries by id and remember them as deleted; the rows removed."""
+        keys = sorted({str(UUID(str(i))) for i in ids})
+        if not keys:
+            return 0
+        removed = 0
+        now = datetime.now(_UTC)
+        for start in range(0, len(keys), DEFAULT_BATCH_SIZE):
+            chunk = keys[start : start + DEFAULT_BATCH_SIZE]
+            async with self._write() as conn:
+                known = set(
+                    (
+                        await conn.execute(
+                            sa.select(tombstones.c.id).where(tombstones.c.id.in_(chunk))
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                fresh = [k for k in chunk if k not in known]
+                if fresh:
+                    await conn.execute(
+                        sa.insert(tombstones),
+                        [{"id": k, "deleted_on": now, "source": source} for k in fresh],
+                    )
+                result = await conn.execute(
+                    sa.delete(time_entries).where(time_entries.c.id.in_(chunk))
+                )
+                removed += max(result.rowcount, 0)
+        return removed
+
+    async def ids(self) -> list[UUID]:
+        """The ids of every mirrored entry (for the sweep)."""
+        async with self.engine.connect() as conn:
+            result = await conn.stream_scalars(sa.select(time_entries.c.id))
+            return [UUID(value) async for value in result]
+
+    async def mark_swept(self, when: datetime) -> None:
+        """Record the start of the last complete sweep."""
+        async with self._write() as conn:
+            await conn.execute(
+                sa.update(mirror_state)
+                .where(mirror_state.c.name == self.name)
+                .values(last_sweep_on=when, updated_on=datetime.now(_UTC))
+            )
+
+    async def entries(self) -> dict[str, tuple[int | None, dict[str, Any]]]:
+        """``id -> (resource_version, row)`` of every mirrored entry (tests, small tables)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(time_entries))).mappings().all()
+        return {row["id"]: (row["resource_version"], dict(row)) for row in rows}
+
+    # -- leadership -----------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this process holds the leadership (always, for SQLite once opened)."""
+        return self.dialect != "postgresql" or self._leader_conn is not None
+
+    async def try_lead(self) -> bool:
+        """Become the leader if nobody is (PostgreSQL: ``pg_try_advisory_lock`` held on a
+        dedicated connection); whether this process leads now. A leader whose connection broke
+        loses leadership here."""
+        if self.dialect != "postgresql":
+            return True
+        if self._leader_conn is not None:
+            try:
+                await self._leader_conn.execute(sa.select(1))
+                return True
+            except Exception:
+                log.warning("lost the leader connection; standing by")
+                await self.resign()
+                return False
+        conn = await self.engine.connect()
+        try:
+            got = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(self._key)))
+            await conn.commit()
+        except BaseException:
+            await conn.close()
+            raise
+        if got:
+            self._leader_conn = conn
+            return True
+        await conn.close()
+        return False
+
+    async def resign(self) -> None:
+        """Release the leadership (PostgreSQL); closing the connection releases the lock."""
+        conn, self._leader_conn = self._leader_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.execute(sa.select(sa.func.pg_advisory_unlock(self._key)))
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _schema_version(conn: sa.Connection) -> int:
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(schema_table.name):
+        schema_table.create(conn)
+        return 0
+    value = conn.execute(sa.select(sa.func.max(schema_table.c.version))).scalar()
+    return int(value or 0)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
+
+
+# -- the loop ---------------------------------------------------------------------------------
+
+
+class MirrorCounters:
+    """Requests and 429s seen by a client: pass :meth:`hooks` to the ``AworkClient``."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.rate_limited = 0
+
+    def on_response(self, event: ResponseEvent) -> None:
+        """Count one answer."""
+        self.requests += 1
+        if event.status == 429:
+            self.rate_limited += 1
+
+    def hooks(self) -> Hooks:
+        """``Hooks(on_response=[self.on_response])``."""
+        from ._hooks import Hooks
+
+        return Hooks(on_response=[self.on_response])
+
+
+@attrs.frozen
+class PassReport:
+    """What one pass did.
+
+    Attributes:
+        kind: ``"first-load"`` (no checkpoint before), ``"pass"``, ``"standby"`` (another worker
+            leads) or ``"sweep"``.
+        read: entries read from awork.
+        upserted: rows inserted or changed.
+        deleted: rows deleted (sweep and webhooks since the previous report).
+        requests, rate_limited: answers and 429s (from :class:`MirrorCounters` when given, else
+            the pass's list requests and 0).
+        lag: seconds from the start of the pass to its last commit: the table reflects awork as
+            of at most this long ago (plus the time until the next pass).
+        seconds: the pass's duration.
+    """
+
+    kind: str
+    read: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    lag: float = 0.0
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        """One JSON object (for log shippers)."""
+        return orjson.dumps(attrs.asdict(self)).decode()
+
+    def line(self) -> str:
+        """One human-readable line."""
+        return (
+            f"{self.kind}: {self.read} read, {self.upserted} upserted, {self.deleted} deleted, "
+            f"{self.requests} requests, {self.rate_limited} 429s, lag {self.lag:.1f}s"
+        )
+
+
+class _Watermark:
+    """The checkpoint reached after a prefix of a pass (entries come in ``updatedOn,id``
+    order): the watermark is the newest ``updatedOn`` delivered, ``seen`` the entries
+    delivered within the overlap before it. It is conservative: entries the sync skipped are
+    not in ``seen`` and are read (and ignored) again after a crash. When the order is not as
+    expected it gives up (``None``), and only the pass's final checkpoint is stored."""
+
+    def __init__(self, previous: SyncCheckpoint | None, overlap: timedelta) -> None:
+        self.previous = previous
+        self.overlap = overlap
+        self.high: datetime | None = None
+        self.recent: deque[tuple[datetime, UUID, int]] = deque()
+        self.broken = False
+
+    def add(self, entry: TimeEntry) -> None:
+        key = entry.updated_on
+        if key is None or entry.id is None or entry.resource_version is None:
+            self.broken = True
+            return
+        if self.high is not None and key < self.high:
+            self.broken = True
+        if self.high is None or key > self.high:
+            self.high = key
+        self.recent.append((key, entry.id, entry.resource_version))
+        floor = self.high - self.overlap
+        while self.recent and self.recent[0][0] < floor:
+            self.recent.popleft()
+
+    def checkpoint(self) -> SyncCheckpoint | None:
+        if self.broken or self.high is None:
+            return None
+        previous = self.previous.updated_on if self.previous is not None else None
+        if previous is not None and self.high <= previous:
+            return None  # still inside the overlap: the stored checkpoint is as good
+        return SyncCheckpoint(updated_on=self.high, seen=tuple((i, v) for _k, i, v in self.recent))
+
+
+ProgressCallback = Callable[[int, "int | None"], object]
+PassCallback = Callable[[PassReport], object]
+
+
+@attrs.define
+class _Run:
+    client: AworkClient
+    db: MirrorDatabase
+    counters: MirrorCounters | None
+    batch_size: int
+    page_size: int
+    overlap: timedelta
+    on_progress: ProgressCallback | None
+    deleted: int = 0  # by webhooks since the last report
+
+    def _requests(self) -> tuple[int, int]:
+        if self.counters is None:
+            return (0, 0)
+        return (self.counters.requests, self.counters.rate_limited)
+
+    async def one_pass(self) -> PassReport:
+        started = time.monotonic()
+        before = self._requests()
+        state = await self.db.state()
+        first = state.checkpoint is None
+        total: int | None = None
+        if first and self.on_progress is not None:
+            page = await self.client.time_entries.list(page_size=1).raw().first_page()
+            total = page.total_items
+            self.on_progress(0, total)
+        changes = changes_since(
+            self.client, state.checkpoint, overlap=self.overlap, page_size=self.page_size
+        )
+        mark = _Watermark(state.checkpoint, self.overlap)
+        batch: list[TimeEntry] = []
+        read = upserted = 0
+        async for entry in changes:
+            read += 1
+            batch.append(entry)
+            mark.add(entry)
+            if len(batch) >= self.batch_size:
+                upserted += await self.db.commit_batch(batch, mark.checkpoint())
+                batch = []
+                if self.on_progress is not None:
+                    self.on_progress(read, total)
+        upserted += await self.db.commit_batch(batch, changes.checkpoint)
+        if self.on_progress is not None:
+            self.on_progress(read, total)
+        if first:
+            await self.db.mark_swept(datetime.now(_UTC))  # a full load needs no sweep
+        after = self._requests()
+        lag = time.monotonic() - started
+        deleted, self.deleted = self.deleted, 0
+        return PassReport(
+            kind="first-load" if first else "pass",
+            read=read,
+            upserted=upserted,
+            deleted=deleted,
+            requests=after[0] - before[0] if self.counters else changes.pages,
+            rate_limited=after[1] - before[1],
+            lag=lag,
+            seconds=lag,
+        )
+
+    async def sweep(self) -> PassReport:
+        from .sweep import find_deleted
+
+        started = time.monotonic()
+        when = datetime.now(_UTC)
+        before = self._requests()
+        known = await self.db.ids()
+        gone = await find_deleted(self.client, known)
+        deleted = await self.db.delete(gone, source="sweep")
+        await self.db.mark_swept(when)
+        after = self._requests()
+        seconds = time.monotonic() - started
+        return PassReport(
+            kind="sweep",
+            read=len(known),
+            deleted=deleted,
+            requests=after[0] - before[0],
+            rate_limited=after[1] - before[1],
+            lag=seconds,
+            seconds=seconds,
+        )
+
+    async def apply_events(self, receiver: WebhookReceiver) -> None:
+        """Apply webhook events until the receiver is closed."""
+        async for event in receiver.events():
+            await self.apply_event(event)
+
+    async def apply_event(self, event: WebhookEvent) -> None:
+        if not event.is_time_tracking:
+            return
+        if event.event_type == "timetracking_deleted":
+            if event.entity_id is not None:
+                self.deleted += await self.db.delete([event.entity_id], source="webhook")
+            return
+        entry = event.time_entry
+        if entry is not None and entry.id is not None:
+            await self.db.upsert([entry])
+
+
+def _check_seconds(name: str, value: float | None, *, allow_none: bool) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+
+
+async def mirror(
+    client: AworkClient,
+    database_url: str,
+    *,
+    once: bool = False,
+    name: str = "default",
+    poll_every: float = DEFAULT_POLL_EVERY,
+    sweep_every: float | None = DEFAULT_SWEEP_EVERY,
+    receiver: WebhookReceiver | None = None,
+    counters: MirrorCounters | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    page_size: int = 1000,
+    overlap: timedelta = DEFAULT_SYNC_OVERLAP,
+    standby_poll: float = DEFAULT_STANDBY_POLL,
+    on_pass: PassCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> PassReport:
+    """Keep the database at ``database_url`` in step with awork's time entries.
+
+    Creates or migrates the schema, then runs passes (:func:`~awork_async.sync.changes_since`
+    from the stored checkpoint, upserts and checkpoint per batch in one transaction) every
+    ``poll_every`` seconds, and a deletion sweep every ``sweep_every`` seconds, until cancelled;
+    with ``once=True`` it runs one pass (plus a sweep when one is due) and returns its report.
+
+    Args:
+        client: an open :class:`~awork_async.AworkClient` (its rate limiter paces everything;
+            give every worker a :class:`~awork_async.RedisRateLimiter` on the same key).
+        database_url: ``sqlite:///FILE`` (one process) or ``postgresql://…`` (several workers;
+            ``pip install 'awork-async[postgres]'``).
+        once: one pass, then return.
+        name: the mirror's name in ``mirror_state`` and its leader lock.
+        poll_every: seconds between passes.
+        sweep_every: seconds between deletion sweeps (``None``: never).
+        receiver: a :class:`~awork_async.webhooks.WebhookReceiver` whose events are applied as
+            they come (serve ``receiver.app()`` yourself; the CLI does it with
+            ``--webhooks-port``).
+        counters: counts requests and 429s for the reports (give the client its ``hooks()``).
+        batch_size: entries per transaction.
+        page_size: entries per request.
+        overlap: the sync overlap (see :func:`~awork_async.sync.changes_since`).
+        standby_poll: seconds between a standby worker's attempts to become the leader.
+        on_pass: called with each :class:`PassReport`.
+        on_progress: ``(entries read, total or None)`` during the first load.
+        sleep: the wait between passes (tests inject a fake).
+
+    Returns the last report (the loop only returns with ``once=True``). Bad arguments raise
+    ``ValueError``/``TypeError`` before any request or connection.
+    """
+    for label, seconds in (("poll_every", poll_every), ("standby_poll", standby_poll)):
+        _check_seconds(label, seconds, allow_none=False)
+    _check_seconds("sweep_every", sweep_every, allow_none=True)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise TypeError("page_size must be an int")
+    if not 1 <= page_size <= 1000:
+        raise ValueError(f"page_size must be between 1 and 1000, got {page_size}")
+    db = MirrorDatabase(database_url, name=name)
+    run = _Run(client, db, counters, batch_size, page_size, overlap, on_progress)
+
+    def report(item: PassReport) -> PassReport:
+        if on_pass is not None:
+            on_pass(item)
+        return item
+
+    async with db:
+        consumer: asyncio.Task[None] | None = None
+        if receiver is not None:
+            consumer = asyncio.create_task(run.apply_events(receiver))
+        try:
+            while True:
+                if consumer is not None and consumer.done():
+                    consumer.result()  # a failed consumer stops the mirror
+                if not await db.try_lead():
+                    last = report(PassReport(kind="standby", deleted=run.deleted))
+                    run.deleted = 0
+                    if once:
+                        return last
+                    await sleep(standby_poll)
+                    continue
+                last = report(await run.one_pass())
+                if sweep_every is not None:
+                    swept = (await db.state()).last_sweep_on
+                    due = swept is None or datetime.now(_UTC) - swept >= timedelta(
+                        seconds=sweep_every
+                    )
+                    if due:
+                        last = report(await run.sweep())
+                if once:
+                    return last
+                await sleep(poll_every)
+        finally:
+            if consumer is not None:
+                consumer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumer

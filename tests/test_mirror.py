@@ -1,0 +1,429 @@
+"""``awork_async.mirror`` on SQLite against the sandbox: first load, churn, exactly-once under
+injected crashes, the version rule, schema versions, the one-process lock and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from _helpers import FakeSleep, quiet_client
+from test_cli_helpers import threaded_sandbox
+from typer.testing import CliRunner
+
+from awork_async import AworkClient, RetryPolicy, ServerError
+from awork_async.cli import app
+from awork_async.mirror import (
+    SCHEMA_VERSION,
+    MirrorDatabase,
+    MirrorLockedError,
+    PassReport,
+    async_database_url,
+    mirror,
+)
+from awork_async.models import TimeEntryCreate, TimeEntryUpdate
+from awork_async.sandbox import Sandbox, SandboxConfig
+
+UTC = timezone.utc
+
+
+class Clock:
+    """The sandbox's clock: every write is stamped with ``now``, which the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1.0) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+    async with Sandbox(SandboxConfig(entries=300, seed=5, now=clock)) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
+    async with quiet_client(sandbox.token, sandbox.base_url) as client:
+        yield client
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'awork.db'}"
+
+
+async def table(url: str) -> dict[str, tuple[int | None, dict[str, Any]]]:
+    async with MirrorDatabase(url) as db:
+        return await db.entries()
+
+
+def _naive_utc(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+async def assert_in_step(url: str, sandbox: Sandbox) -> None:
+    """The table holds exactly the sandbox's entries, at their versions, key columns equal."""
+    rows = await table(url)
+    expected = sandbox.store.entries
+    assert set(rows) == set(expected)
+    for entry_id, raw in expected.items():
+        version, row = rows[entry_id]
+        assert version == raw["resourceVersion"], entry_id
+        assert row["user_id"] == raw.get("userId")
+        assert row["project_id"] == raw.get("projectId")
+        assert row["type_of_work_id"] == raw.get("typeOfWorkId")
+        assert row["duration"] == raw.get("duration")
+        assert row["note"] == raw.get("note")
+        assert row["is_billable"] == raw.get("isBillable")
+        assert row["updated_on"] == _naive_utc(raw.get("updatedOn"))
+        assert row["data"]["id"] == entry_id
+        assert row["data"]["resourceVersion"] == raw["resourceVersion"]
+
+
+def _type_of_work(sandbox: Sandbox) -> str:
+    return next(i for i, t in sandbox.store.types_of_work.items() if not t.get("isArchived"))
+
+
+async def churn(
+    awork: AworkClient, sandbox: Sandbox, clock: Clock, rng: random.Random, *, deletes: bool
+) -> None:
+    """Inserts, updates, (deletes) and timer activity, with the sandbox clock moving."""
+    ids = sorted(sandbox.store.entries)
+    start = datetime(2025, 8, 1, 9, 0, tzinfo=UTC)
+    tow = _type_of_work(sandbox)
+    for entry_id in rng.sample(ids, 5):
+        clock.tick(rng.random())
+        form = TimeEntryUpdate.from_span(
+            start=start,
+            end=start + timedelta(minutes=rng.randint(5, 200)),
+            timezone="Europe/Berlin",
+            type_of_work_id=tow,
+            note=f"edit {rng.random():.6f}",
+        )
+        await awork.time_entries.update(entry_id, form)
+    for _ in range(3):
+        clock.tick(rng.random())
+        create = TimeEntryCreate.from_span(
+            start=start,
+            duration=rng.randint(60, 7200),
+            timezone="Europe/Berlin",
+            type_of_work_id=tow,
+            user_id=sandbox.store.me_id,
+        )
+        await awork.time_entries.create(create)
+    clock.tick(1)
+    await awork.timer.start(tow, timezone="Europe/Berlin", note="timer")
+    clock.tick(90)
+    await awork.timer.stop()
+    if deletes:
+        for entry_id in rng.sample(sorted(sandbox.store.entries), 2):
+            clock.tick(0.5)
+            await awork.time_entries.delete(entry_id)
+
+
+# ------------------------------------------------------------------------------ basics
+
+
+async def test_first_load_then_changes_then_nothing(
+    sandbox: Sandbox, awork: AworkClient, clock: Clock, db_url: str
+) -> None:
+    reports: list[PassReport] = []
+    first = await mirror(awork, db_url, once=True, sweep_every=None, on_pass=reports.append)
+    assert first.kind == "first-load"
+    assert first.read == first.upserted == 300
+    await assert_in_step(db_url, sandbox)
+
+    await churn(awork, sandbox, clock, random.Random(1), deletes=False)
+    second = await mirror(awork, db_url, once=True, sweep_every=None, batch_size=2)
+    assert second.kind == "pass"
+    assert second.upserted == 5 + 3 + 1
+    await assert_in_step(db_url, sandbox)
+
+    third = await mirror(awork, db_url, once=True, sweep_every=None)
+    assert third.upserted == 0
+    assert third.requests == 1  # a steady-state pass with nothing new: one request
+    assert reports == [first]
+    assert "upserted" in third.line() and json.loads(third.to_json())["kind"] == "pass"
+
+
+async def test_the_loop_polls_until_cancelled(
+    sandbox: Sandbox, awork: AworkClient, clock: Clock, db_url: str
+) -> None:
+    sleep = FakeSleep()
+    reports: list[PassReport] = []
+
+    class Enough(Exception):
+        pass
+
+    async def churn_then_stop(seconds: float) -> None:
+        await sleep(seconds)
+        if len(sleep.waits) == 3:
+            raise Enough
+        await churn(awork, sandbox, clock, random.Random(len(sleep.waits)), deletes=False)
+
+    with pytest.raises(Enough):
+        await mirror(
+            awork,
+            db_url,
+            poll_every=30,
+            sweep_every=None,
+            on_pass=reports.append,
+            sleep=churn_then_stop,
+        )
+    assert sleep.waits == [30, 30, 30]
+    assert [r.kind for r in reports] == ["first-load", "pass", "pass"]
+    await assert_in_step(db_url, sandbox)
+
+
+async def test_an_older_version_never_replaces_a_newer_one(
+    sandbox: Sandbox, awork: AworkClient, clock: Clock, db_url: str
+) -> None:
+    entry_id = sorted(sandbox.store.entries)[0]
+    old = await awork.time_entries.get(entry_id)
+    clock.tick(5)
+    start = datetime(2025, 8, 1, 9, 0, tzinfo=UTC)
+    form = TimeEntryUpdate.from_span(
+        start=start,
+        end=start + timedelta(hours=2),
+        timezone="Europe/Berlin",
+        type_of_work_id=_type_of_work(sandbox),
+        note="newer",
+    )
+    new = await awork.time_entries.update(entry_id, form)
+    assert new.resource_version is not None and old.resource_version is not None
+    assert new.resource_version > old.resource_version
+    async with MirrorDatabase(db_url) as db:
+        assert await db.upsert([new]) == 1
+        assert await db.upsert([old]) == 0  # older: ignored
+        assert await db.upsert([new]) == 0  # same version: nothing to change
+        assert await db.upsert([old, new, old]) == 0  # duplicates in a batch: the newest
+        rows = await db.entries()
+    assert rows[entry_id][0] == new.resource_version
+    assert rows[entry_id][1]["note"] == "newer"
+
+
+async def test_a_deleted_entry_is_not_resurrected_by_a_late_upsert(
+    awork: AworkClient, sandbox: Sandbox, db_url: str
+) -> None:
+    entry_id = sorted(sandbox.store.entries)[0]
+    entry = await awork.time_entries.get(entry_id)
+    async with MirrorDatabase(db_url) as db:
+        await db.upsert([entry])
+        assert await db.delete([entry_id], source="webhook") == 1
+        assert await db.upsert([entry]) == 0
+        assert await db.delete([entry_id], source="sweep") == 0  # twice: harmless
+        assert entry_id not in await db.entries()
+
+
+# ------------------------------------------------------------------------------ exactly once
+
+
+class Crash(Exception):
+    """An injected failure."""
+
+
+async def test_crashes_at_random_points_converge(
+    sandbox: Sandbox, clock: Clock, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failures before a commit, after a commit, and in the middle of a walk (a request that
+    fails for good): each rerun continues, and once the failures stop the table equals the
+    sandbox's entries."""
+    rng = random.Random(20260612)
+    real_commit = MirrorDatabase.commit_batch
+    plan: dict[str, int] = {"calls": 0, "fail_at": -1, "after": 0}
+
+    async def flaky_commit(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
+        plan["calls"] += 1
+        if plan["calls"] == plan["fail_at"] and not plan["after"]:
+            raise Crash("before the commit")
+        changed = await real_commit(self, entries, checkpoint)
+        if plan["calls"] == plan["fail_at"]:
+            raise Crash("after the commit")
+        return changed
+
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", flaky_commit)
+    client = AworkClient(
+        token=sandbox.token,
+        base_url=sandbox.base_url,
+        retry=RetryPolicy(max_attempts=1),
+        sleep=FakeSleep(),
+    )
+    crashes = 0
+    async with client:
+        for round_ in range(12):
+            if round_ % 3 == 1:
+                await churn(client, sandbox, clock, rng, deletes=False)
+            plan.update(calls=0, fail_at=rng.randint(1, 3), after=rng.randint(0, 1))
+            sandbox.faults.error_rate = 0.05 if round_ < 10 else 0.0
+            sandbox.faults.methods = ("GET",)
+            try:
+                await mirror(client, db_url, once=True, sweep_every=None, batch_size=4)
+            except Crash:
+                crashes += 1
+            except ServerError:  # an injected 5xx that the client did not retry
+                crashes += 1
+        plan.update(fail_at=-1)
+        sandbox.faults.error_rate = 0.0
+        await mirror(client, db_url, once=True, sweep_every=None)
+    assert crashes >= 5
+    await assert_in_step(db_url, sandbox)
+
+
+async def test_each_batch_commits_with_its_checkpoint(
+    sandbox: Sandbox, awork: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first load stopped after its third batch resumes from there (not from the start)."""
+    real_commit = MirrorDatabase.commit_batch
+    calls = {"n": 0}
+
+    async def stop_after_three(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise Crash("stop")
+        return await real_commit(self, entries, checkpoint)
+
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", stop_after_three)
+    with pytest.raises(Crash):
+        await mirror(awork, db_url, once=True, sweep_every=None, batch_size=50, page_size=50)
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", real_commit)
+    assert len(await table(db_url)) == 150
+    rest = await mirror(awork, db_url, once=True, sweep_every=None, page_size=50)
+    assert rest.kind == "pass"
+    assert rest.read < 300 and rest.upserted == 150
+    await assert_in_step(db_url, sandbox)
+
+
+# ------------------------------------------------------------------------------ schema, lock
+
+
+async def test_schema_is_versioned_and_a_newer_one_refused(db_url: str) -> None:
+    async with MirrorDatabase(db_url) as db:
+        async with db.engine.connect() as conn:
+            version = await conn.scalar(sa.text("SELECT version FROM mirror_schema"))
+            tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+            indexes = await conn.run_sync(
+                lambda c: {i["name"] for i in sa.inspect(c).get_indexes("time_entries")}
+            )
+        assert version == SCHEMA_VERSION
+        assert {"time_entries", "mirror_state", "mirror_schema", "time_entry_tombstones"} <= tables
+        assert "ix_time_entries_user_id" in indexes and "ix_time_entries_start_utc" in indexes
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text("UPDATE mirror_schema SET version = 99"))
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        async with MirrorDatabase(db_url):
+            pass
+
+
+async def test_sqlite_serves_one_process(db_url: str) -> None:
+    async with MirrorDatabase(db_url):
+        with pytest.raises(MirrorLockedError, match="another process"):
+            async with MirrorDatabase(db_url):
+                pass
+    async with MirrorDatabase(db_url):  # released on close
+        pass
+
+
+def test_database_urls_map_to_async_drivers() -> None:
+    assert str(async_database_url("sqlite:///x.db")) == "sqlite+aiosqlite:///x.db"
+    assert async_database_url("postgresql://u@h/db").drivername == "postgresql+asyncpg"
+    assert async_database_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
+    for bad in ("", "mysql://u@h/db", "not a url", "sqlite+pysqlcipher:///x"):
+        with pytest.raises(ValueError, match=r"database|SQLite|unsupported"):
+            async_database_url(bad)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("poll_every", 0), ("sweep_every", -1), ("batch_size", 0), ("page_size", 5000)],
+)
+async def test_bad_arguments_fail_before_any_request(
+    sandbox: Sandbox, awork: AworkClient, db_url: str, option: str, value: int
+) -> None:
+    before = sandbox.stats.requests
+    with pytest.raises(ValueError, match=option):
+        await mirror(awork, db_url, once=True, **{option: value})
+    assert sandbox.stats.requests == before
+    assert not await asyncio.to_thread(Path(db_url.removeprefix("sqlite:///")).exists)
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+@pytest.fixture(scope="module")
+def cli_sandbox() -> Iterator[Sandbox]:
+    with threaded_sandbox(entries=400, seed=9, token="tok-mirror-sandbox-0001") as sb:
+        yield sb
+
+
+def test_cli_mirror_once_json(cli_sandbox: Sandbox, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    args = ["--base-url", cli_sandbox.base_url, "--token", cli_sandbox.token, "mirror"]
+    result = CliRunner().invoke(app, [*args, "--db", url, "--once", "--json"])
+    assert result.exit_code == 0, result.stderr
+    reports = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["kind"] for r in reports] == ["first-load"]
+    assert reports[0]["upserted"] == 400
+    assert reports[0]["requests"] >= 1 and reports[0]["rate_limited"] == 0
+    again = CliRunner().invoke(app, [*args, "--db", url, "--once"])
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.startswith("pass: 0 read, 0 upserted, 0 deleted, 1 requests, 0 429s")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--db", "mysql://x/y"], "--db: unsupported database"),
+        (["--db", "sqlite:///x.db", "--sweep-every", "soon"], "--sweep-every"),
+        (["--db", "sqlite:///x.db", "--webhooks-port", "8089"], "--auth-header"),
+        (["--db", "sqlite:///x.db", "--redis", "http://x"], "--redis"),
+    ],
+)
+def test_cli_bad_options_are_usage_errors(
+    extra: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["--token", "tok-x", "mirror", *extra])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_killed_process_resumes_and_converges(cli_sandbox: Sandbox, tmp_path: Path) -> None:
+    """The CLI killed (``os._exit``) after its second batch: the rerun finishes the load."""
+    import os
+    import subprocess
+    import sys
+
+    from awork_async._constants import CRASH_EXIT_CODE, ENV_CRASH_AFTER
+
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    args = [sys.executable, "-m", "awork_async", "--base-url", cli_sandbox.base_url]
+    args += ["--token", cli_sandbox.token, "mirror", "--db", url, "--once", "--batch-size", "100"]
+    env = {k: v for k, v in os.environ.items() if k not in {"AWORK_TOKEN", ENV_CRASH_AFTER}}
+    crashed = subprocess.run(
+        args, env={**env, ENV_CRASH_AFTER: "200"}, capture_output=True, text=True, check=False
+    )
+    assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
+    assert crashed.stdout == ""
+    rerun = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.startswith("pass: "), rerun.stdout  # resumed, not a new first load
+    asyncio.run(assert_in_step(url, cli_sandbox))
