@@ -70,6 +70,7 @@ import attrs
 import orjson
 import sqlalchemy as sa
 
+from . import _constants as C
 from ._converter import unstructure
 from .models import TimeEntry
 from .sync import DEFAULT_SYNC_OVERLAP, SyncCheckpoint, changes_since
@@ -724,6 +725,7 @@ class _Run:
     page_size: int
     overlap: timedelta
     on_progress: ProgressCallback | None
+    concurrency: int = C.DEFAULT_CONCURRENCY
     deleted: int = 0  # by webhooks since the last report
 
     def _requests(self) -> tuple[int, int]:
@@ -742,7 +744,11 @@ class _Run:
             total = page.total_items
             self.on_progress(0, total)
         changes = changes_since(
-            self.client, state.checkpoint, overlap=self.overlap, page_size=self.page_size
+            self.client,
+            state.checkpoint,
+            overlap=self.overlap,
+            page_size=self.page_size,
+            concurrency=self.concurrency,
         )
         mark = _Watermark(state.checkpoint, self.overlap)
         batch: list[TimeEntry] = []
@@ -833,6 +839,7 @@ async def mirror(
     counters: MirrorCounters | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     page_size: int = 1000,
+    concurrency: int = C.DEFAULT_CONCURRENCY,
     overlap: timedelta = DEFAULT_SYNC_OVERLAP,
     standby_poll: float = DEFAULT_STANDBY_POLL,
     on_pass: PassCallback | None = None,
@@ -861,6 +868,8 @@ async def mirror(
         counters: counts requests and 429s for the reports (give the client its ``hooks()``).
         batch_size: entries per transaction.
         page_size: entries per request.
+        concurrency: partitions of a first load or catch-up walked at once (see
+            :func:`~awork_async.sync.changes_since`).
         overlap: the sync overlap (see :func:`~awork_async.sync.changes_since`).
         standby_poll: seconds between a standby worker's attempts to become the leader.
         on_pass: called with each :class:`PassReport`.
@@ -880,7 +889,7 @@ async def mirror(
     if not 1 <= page_size <= 1000:
         raise ValueError(f"page_size must be between 1 and 1000, got {page_size}")
     db = MirrorDatabase(database_url, name=name)
-    run = _Run(client, db, counters, batch_size, page_size, overlap, on_progress)
+    run = _Run(client, db, counters, batch_size, page_size, overlap, on_progress, concurrency)
 
     def report(item: PassReport) -> PassReport:
         if on_pass is not None:

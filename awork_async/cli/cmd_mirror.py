@@ -124,6 +124,12 @@ def mirror_command(
     page_size: Annotated[
         int, typer.Option(min=1, max=1000, help="Entries per request (1..1000).")
     ] = 1000,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", min=1, max=64, help="Requests in flight on a first load or catch-up."
+        ),
+    ] = D.DEFAULT_CONCURRENCY,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=5000, help="Entries per transaction.")
     ] = 500,
@@ -221,6 +227,7 @@ def mirror_command(
                 counters=counters,
                 batch_size=batch_size,
                 page_size=page_size,
+                concurrency=concurrency,
                 on_pass=on_pass,
                 on_progress=on_progress,
             )
