@@ -864,7 +864,8 @@ async def mirror(
         sweep_every: seconds between deletion sweeps (``None``: never).
         receiver: a :class:`~awork_async.webhooks.WebhookReceiver` whose events are applied as
             they come (serve ``receiver.app()`` yourself; the CLI does it with
-            ``--webhooks-port``).
+            ``--webhooks-port``). When the mirror stops after ``receiver.close()``, the events
+            the receiver accepted are applied first.
         counters: counts requests and 429s for the reports (give the client its ``hooks()``).
         batch_size: entries per transaction.
         page_size: entries per request.
@@ -924,6 +925,9 @@ async def mirror(
                 await sleep(poll_every)
         finally:
             if consumer is not None:
-                consumer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await consumer
+                if receiver is not None and receiver.closed and not consumer.done():
+                    await consumer  # closed by the caller: apply what it accepted, then stop
+                else:
+                    consumer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await consumer

@@ -1,0 +1,148 @@
+"""Deletions in the mirror: the sweep (``find_deleted``) and webhooks from the sandbox."""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from _helpers import FakeSleep, quiet_client
+from aiohttp import web
+from test_mirror import Clock, assert_in_step, churn, table
+
+from awork_async import AworkClient
+from awork_async.mirror import MirrorCounters, PassReport, mirror
+from awork_async.models import WebhookConfigForm
+from awork_async.sandbox import Sandbox, SandboxConfig, WebhookDeliveryConfig
+from awork_async.webhooks import TIME_TRACKING_EVENTS, WebhookReceiver
+
+SECRET = "mirror-s3cr3t"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'awork.db'}"
+
+
+async def test_the_sweep_removes_entries_deleted_behind_the_mirrors_back(
+    db_url: str,
+) -> None:
+    clock = Clock()
+    async with Sandbox(SandboxConfig(entries=250, seed=6, now=clock)) as sb:
+        counters = MirrorCounters()
+        async with AworkClient(
+            token=sb.token, base_url=sb.base_url, hooks=counters.hooks(), sleep=FakeSleep()
+        ) as awork:
+            first = await mirror(awork, db_url, once=True, counters=counters)
+            assert first.kind == "first-load"  # a full load counts as a sweep: none now
+            await churn(awork, sb, clock, random.Random(3), deletes=True)
+            sb.store.delete_entries(6)  # no webhook anyone could see
+            gone = set(await table(db_url)) - set(sb.store.entries)
+            assert len(gone) >= 6
+            reports: list[PassReport] = []
+            await mirror(
+                awork,
+                db_url,
+                once=True,
+                sweep_every=1e-9,  # due at once
+                counters=counters,
+                on_pass=reports.append,
+            )
+        assert [r.kind for r in reports] == ["pass", "sweep"]
+        assert reports[1].deleted == len(gone)
+        assert reports[1].requests >= 1
+        await assert_in_step(db_url, sb)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def webhook_sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+    delivery = WebhookDeliveryConfig(failure_rate=0.1, seed=2, sleep=FakeSleep())
+    async with Sandbox(SandboxConfig(entries=200, seed=12, now=clock), webhooks=delivery) as sb:
+        yield sb
+
+
+async def test_webhooks_keep_the_table_exact_between_passes(
+    webhook_sandbox: Sandbox, clock: Clock, db_url: str
+) -> None:
+    """After the first load no pass runs: every insert, update, timer change and deletion
+    reaches the table through the webhooks (10% of the deliveries fail and are retried)."""
+    sb = webhook_sandbox
+    receiver = WebhookReceiver(auth_header="X-Awork-Secret", auth_value=SECRET)
+    runner = web.AppRunner(receiver.app())
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    reports: list[PassReport] = []
+    try:
+        async with quiet_client(sb.token, sb.base_url) as awork:
+            await awork.webhooks.create(
+                WebhookConfigForm(
+                    name="mirror",
+                    uri=f"http://127.0.0.1:{port}/awork/webhooks",
+                    events=list(TIME_TRACKING_EVENTS),
+                    is_active=True,
+                    auth_header="X-Awork-Secret",
+                    auth_value=SECRET,
+                )
+            )
+
+            class Done(Exception):
+                pass
+
+            waits: list[float] = []
+
+            async def between_passes(seconds: float) -> None:
+                waits.append(seconds)
+                if len(waits) == 1:  # after the first load: changes, deletions included
+                    await churn(awork, sb, clock, random.Random(9), deletes=True)
+                    sb.store.delete_entries(3)  # the store's own deletions also send webhooks
+                    await sb.webhooks.join()
+                    receiver.close()  # the mirror applies what was accepted, then stops
+                    raise Done
+
+            with pytest.raises(Done):
+                await mirror(
+                    awork,
+                    db_url,
+                    receiver=receiver,
+                    sweep_every=None,  # webhooks only
+                    on_pass=reports.append,
+                    sleep=between_passes,
+                )
+    finally:
+        await runner.cleanup()
+    assert [r.kind for r in reports] == ["first-load"]
+    assert receiver.stats.accepted > 0
+    assert (
+        sb.webhooks.stats.failed["injected_refused"] + sb.webhooks.stats.failed["injected_lost"] > 0
+    )
+    await assert_in_step(db_url, sb)
+
+
+def test_cli_serves_webhooks_during_a_pass(tmp_path: Path) -> None:
+    from test_cli_helpers import threaded_sandbox
+    from typer.testing import CliRunner
+
+    from awork_async.cli import app
+
+    url = f"sqlite:///{tmp_path / 'hooks.db'}"
+    with threaded_sandbox(entries=50, seed=2, token="tok-mirror-hooks-0001") as sb:
+        args = ["--base-url", sb.base_url, "--token", sb.token, "mirror", "--db", url, "--once"]
+        args += ["--webhooks-port", str(_free_port()), "--auth-header", "X-Awork-Secret"]
+        result = CliRunner().invoke(app, [*args, "--auth-value", SECRET])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("first-load: 50 read, 50 upserted")
+    assert SECRET not in result.stdout + result.stderr
