@@ -49,9 +49,11 @@ duplicates a line; a checkpoint of one mode (or order) is never resumed by the o
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import csv
 import io
+import itertools
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
@@ -116,6 +118,13 @@ EXPORT_KEY_FIELD: Final = C.EXPORT_KEY_FIELD
 _CHECKPOINT_VERSION: Final = 1
 #: Version of checkpoints of an ordered export (version-1 readers must not resume them).
 _ORDERED_CHECKPOINT_VERSION: Final = 2
+#: Version of consistent-export checkpoints that record the partitions ahead of the cursor.
+_FRONTIER_CHECKPOINT_VERSION: Final = 3
+_CHECKPOINT_VERSIONS: Final = (
+    _CHECKPOINT_VERSION,
+    _ORDERED_CHECKPOINT_VERSION,
+    _FRONTIER_CHECKPOINT_VERSION,
+)
 DEFAULT_ORDERED_PREFETCH: Final = C.DEFAULT_ORDERED_PREFETCH
 
 # ------------------------------------------------------------------------------ keyset windows
@@ -219,6 +228,7 @@ class KeysetWalk:
         path: str = "/timeentries",
         prefetch: int = 1,
         concurrency: int = C.DEFAULT_CONCURRENCY,
+        partitions: Sequence[datetime] = (),
     ) -> None:
         if isinstance(prefetch, bool):  # older callers passed a flag
             prefetch = int(prefetch)
@@ -239,6 +249,19 @@ class KeysetWalk:
         self._contexts: dict[int, LaneContext[list[tuple[Row, KeysetCursor]]]] = {}
         self._engine: PageEngine[list[tuple[Row, KeysetCursor]]] | None = None
         self._splitting = False
+        key = self.start.key
+        #: The cuts between partitions (sorted): those ahead of the cursor form the frontier.
+        self._cuts = sorted({cut for cut in partitions if key is None or cut > key})
+        self._frontier: tuple[int, int, tuple[datetime, ...]] = (0, 0, ())
+
+    def cuts_after(self, key: datetime | None) -> tuple[datetime, ...]:
+        """The cuts after ``key``: the partitions not delivered yet when ``key`` was reached."""
+        index = 0 if key is None else bisect.bisect_right(self._cuts, key)
+        cached_index, cached_len, cached = self._frontier
+        if (cached_index, cached_len) != (index, len(self._cuts)) or not cached:
+            cached = tuple(self._cuts[index:])
+            self._frontier = (index, len(self._cuts), cached)
+        return cached
 
     @property
     def partitions(self) -> int:
@@ -295,9 +318,16 @@ class KeysetWalk:
             on_idle=self._split,
         )
         self._engine = engine
-        first = Partition(hi=None, position=self.start.key)
+        # One partition, or those of the frontier a resumed checkpoint recorded.
+        bounds = [*self._cuts, None]
+        first = Partition(hi=bounds[0], position=self.start.key)
         self._partitions.append(first)
-        async with contextlib.aclosing(engine.run([self._lane(first, self.start)])) as batches:
+        lanes = [self._lane(first, self.start)]
+        for low, high in zip(self._cuts, bounds[1:], strict=True):
+            part = Partition(hi=high, position=low)
+            self._partitions.append(part)
+            lanes.append(self._lane(part, KeysetCursor(low)))
+        async with contextlib.aclosing(engine.run(lanes)) as batches:
             async for batch in batches:
                 for item in batch:
                     yield item
@@ -316,6 +346,7 @@ class KeysetWalk:
                 part, cut = choice
                 new = self._planner.split(part, cut)
                 self._partitions.append(new)
+                bisect.insort(self._cuts, cut)
                 self._contexts[id(part)].insert_after(self._lane(new, KeysetCursor(cut)))
         finally:
             self._splitting = False
@@ -486,6 +517,15 @@ def _page_number(value: object) -> int:
     return value
 
 
+def _cuts(value: object) -> tuple[datetime, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("checkpoint field partitions must be a list of date-time strings")
+    cuts = tuple(parse_utc_datetime(item) for item in value)
+    if any(a >= b for a, b in itertools.pairwise(cuts)):
+        raise ValueError("checkpoint field partitions must be increasing")
+    return cuts
+
+
 def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"checkpoint field {name} must be true or false")
@@ -515,9 +555,17 @@ class ExportCheckpoint:
         csv_raw_values: a CSV export written with ``csv_raw_values=True`` (formula-like cells
             not neutralised); resuming with the other setting is refused. Written to JSON
             (``csvRawValues``) only when true.
+        partitions: the frontier of a concurrent consistent export: the cuts (``createdOn``)
+            between the partitions not delivered yet, all after ``created_on``. Everything up
+            to the cursor is delivered (entries are delivered in ``createdOn,id`` order, so the
+            cursor *is* the delivered frontier); a resume walks ``[cursor, cut 1)``,
+            ``[cut 1, cut 2)``, ... at once from the start instead of splitting again. What the
+            partitions ahead had read lived in a temporary file and is read again.
 
     The ordered-export fields are written to JSON only when ``orderby`` is set (as version
-    2, which older readers refuse instead of misreading); keyset checkpoints stay version 1.
+    2, which older readers refuse instead of misreading); keyset checkpoints are version 1, or
+    version 3 when they record partitions. A version this release does not know is refused
+    with a message saying so.
     """
 
     created_on: datetime | None = None
@@ -533,6 +581,7 @@ class ExportCheckpoint:
     page_size: int | None = None
     start_page: int = 1
     csv_raw_values: bool = False
+    partitions: tuple[datetime, ...] = ()
 
     @property
     def cursor(self) -> KeysetCursor:
@@ -540,7 +589,14 @@ class ExportCheckpoint:
         return KeysetCursor(self.created_on, self.boundary_ids, self.in_group, self.group_after)
 
     @classmethod
-    def at(cls, cursor: KeysetCursor, *, count: int, filterby: str | None) -> ExportCheckpoint:
+    def at(
+        cls,
+        cursor: KeysetCursor,
+        *,
+        count: int,
+        filterby: str | None,
+        partitions: tuple[datetime, ...] = (),
+    ) -> ExportCheckpoint:
         """The checkpoint for ``cursor`` after ``count`` entries."""
         return cls(
             created_on=cursor.key,
@@ -549,12 +605,18 @@ class ExportCheckpoint:
             group_after=cursor.group_after,
             count=count,
             filterby=filterby,
+            partitions=partitions,
         )
+
+    def _version(self) -> int:
+        if self.orderby is not None:
+            return _ORDERED_CHECKPOINT_VERSION
+        return _FRONTIER_CHECKPOINT_VERSION if self.partitions else _CHECKPOINT_VERSION
 
     def to_json(self) -> str:
         """A compact JSON document (datetimes in UTC with microseconds, UUIDs as strings)."""
         data: dict[str, JSONValue] = {
-            "version": _CHECKPOINT_VERSION if self.orderby is None else _ORDERED_CHECKPOINT_VERSION,
+            "version": self._version(),
             "createdOn": None if self.created_on is None else format_datetime(self.created_on),
             "boundaryIds": [str(i) for i in self.boundary_ids],
             "inGroup": self.in_group,
@@ -569,6 +631,8 @@ class ExportCheckpoint:
             data.update(orderby=self.orderby, pageSize=self.page_size, startPage=self.start_page)
         if self.csv_raw_values:
             data["csvRawValues"] = True
+        if self.partitions:
+            data["partitions"] = [format_datetime(cut) for cut in self.partitions]
         return orjson.dumps(data).decode()
 
     @classmethod
@@ -578,10 +642,14 @@ class ExportCheckpoint:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"the checkpoint is not valid JSON: {exc}") from None
-        versions = (_CHECKPOINT_VERSION, _ORDERED_CHECKPOINT_VERSION)
-        if not isinstance(data, dict) or data.get("version") not in versions:
+        if not isinstance(data, dict) or "version" not in data:
+            raise ValueError("not an export checkpoint (no version)")
+        if data["version"] not in _CHECKPOINT_VERSIONS:
+            known = ", ".join(map(str, _CHECKPOINT_VERSIONS))
             raise ValueError(
-                f"not an export checkpoint of version {' or '.join(map(str, versions))}"
+                f"an export checkpoint of version {data['version']!r}, which this release of "
+                f"awork-async cannot resume (it reads versions {known}); start the export "
+                "afresh (without resume)"
             )
         created = _opt_str(data.get("createdOn"), "createdOn")
         group_after = _opt_str(data.get("groupAfter"), "groupAfter")
@@ -600,6 +668,7 @@ class ExportCheckpoint:
             page_size=_opt_int(data.get("pageSize"), "pageSize"),
             start_page=_page_number(data.get("startPage", 1)),
             csv_raw_values=_flag(data.get("csvRawValues", False), "csvRawValues"),
+            partitions=_cuts(data.get("partitions", [])),
         )
 
 
@@ -746,6 +815,7 @@ def iter_time_entries_consistent(
         page_size=page_size,
         cursor=None if checkpoint is None else checkpoint.cursor,
         concurrency=concurrency,
+        partitions=() if checkpoint is None else checkpoint.partitions,
     )
     return _iterate(walk, 0 if checkpoint is None else checkpoint.count, text, raw)
 
@@ -755,7 +825,9 @@ async def _iterate(
 ) -> AsyncGenerator[tuple[TimeEntry | Row, ExportCheckpoint], None]:
     async for row, cursor in walk.rows():
         count += 1
-        point = ExportCheckpoint.at(cursor, count=count, filterby=filterby)
+        point = ExportCheckpoint.at(
+            cursor, count=count, filterby=filterby, partitions=walk.cuts_after(cursor.key)
+        )
         yield (row if raw else _to_entry(row)), point
 
 
@@ -1365,6 +1437,7 @@ async def export_time_entries(
             page_size=page_size,
             cursor=cursor,
             concurrency=concurrency,
+            partitions=() if previous is None else previous.partitions,
         )
         source = _KeysetRows(walk, first.count)
     else:
@@ -1415,6 +1488,7 @@ async def export_time_entries(
                 format=format,
                 csv_raw_values=raw_cells,
                 complete=True,
+                partitions=(),
             )
             await sink.finish(last)
             tally.drain(responses)

@@ -11,15 +11,24 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO, cast
 
+import orjson
 import pytest
 from _helpers import quiet_client
 
 from awork_async import AworkClient
+from awork_async import export as export_module
 from awork_async._partitions import Partition, SplitPlanner
 from awork_async._timeutil import format_datetime, parse_utc_datetime
-from awork_async.export import KeysetCursor, KeysetWalk
+from awork_async.export import (
+    ExportCheckpoint,
+    KeysetCursor,
+    KeysetWalk,
+    export_time_entries,
+    read_checkpoint,
+)
 from awork_async.sandbox import Sandbox, SandboxConfig
 from awork_async.sync import changes_since
 
@@ -303,3 +312,98 @@ async def test_sync_under_updates_that_move_entries_across_partitions(
     after = [(str(e.id), e.resource_version) async for e in changes_since(awork, run.checkpoint)]
     final = {(i, store.entries[i]["resourceVersion"]) for i in changed}
     assert final <= set(pairs) | set(after)
+
+
+# ------------------------------------------------------------------------------- checkpoints
+
+
+class CrashingWriter:
+    """Writes half of write number ``crash_at``, then fails (a crash mid-line)."""
+
+    def __init__(self, inner: BinaryIO, crash_at: int) -> None:
+        self.inner = inner
+        self.crash_at = crash_at
+        self.calls = 0
+
+    def write(self, data: bytes) -> int:
+        self.calls += 1
+        if self.calls == self.crash_at:
+            self.inner.write(data[: len(data) // 2])
+            raise OSError("power cut")
+        return self.inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
+    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    latest = keys(sandbox, "createdOn")[-1]
+    monkeypatch.setattr(export_module, "SplitPlanner", lambda page_size: eager(latest))
+    options: dict[str, Any] = {"format": "jsonl", "page_size": PAGE, "concurrency": 4}
+    whole = tmp_path / "whole.jsonl"
+    with whole.open("wb") as output:
+        await export_time_entries(awork, output, **options)
+    expected = whole.read_bytes()
+    total = len(sandbox.store.entries)
+    every = 50
+    crash_points = sorted({*range(every, total, every), *range(every + 1, total, every), 7})
+    frontiers = 0
+    for crash_at in crash_points:
+        target, checkpoint = tmp_path / f"part{crash_at}.jsonl", tmp_path / f"{crash_at}.cp"
+        with target.open("wb") as raw_output:
+            crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at))
+            with pytest.raises(OSError, match="power cut"):
+                await export_time_entries(
+                    awork, crashing, checkpoint_path=checkpoint, checkpoint_every=every, **options
+                )
+        saved = read_checkpoint(checkpoint)
+        if saved is not None:
+            assert saved.count % every == 0
+            frontiers += bool(saved.partitions)
+            assert all(cut > (saved.created_on or cut) for cut in saved.partitions)
+        with target.open("r+b") as output:
+            await export_time_entries(
+                awork,
+                output,
+                checkpoint_path=checkpoint,
+                resume=True,
+                checkpoint_every=every,
+                **options,
+            )
+        assert target.read_bytes() == expected, f"crash at write {crash_at}"
+        done = read_checkpoint(checkpoint)
+        assert done is not None
+        assert done.complete
+    assert frontiers > 0, "no checkpoint recorded partitions ahead of the cursor"
+
+
+async def test_a_resumed_walk_starts_with_the_recorded_partitions(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    created = keys(sandbox, "createdOn")
+    cursor = KeysetCursor(created[40])
+    cuts = (created[30], created[100], created[200], created[300])  # the first is behind it
+    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, cursor=cursor, partitions=cuts)
+    assert walk.cuts_after(cursor.key) == cuts[1:]
+    got = await walk_ids(walk)
+    assert walk.partitions >= 4
+    sequential = KeysetWalk(awork, field="createdOn", page_size=PAGE, cursor=cursor, concurrency=1)
+    assert [i for i, _, _ in got] == [i for i, _, _ in await walk_ids(sequential)]
+
+
+def test_frontier_checkpoint_json_is_version_3_and_unknown_versions_are_refused() -> None:
+    cuts = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, 0, 0, 0, 5, tzinfo=UTC))
+    point = ExportCheckpoint(created_on=datetime(2024, 12, 1, tzinfo=UTC), count=3, partitions=cuts)
+    data = orjson.loads(point.to_json())
+    assert data["version"] == 3
+    assert ExportCheckpoint.from_json(point.to_json()) == point
+    assert orjson.loads(ExportCheckpoint(count=1).to_json())["version"] == 1
+    data["version"] = 4
+    with pytest.raises(ValueError, match="version 4, which this release of awork-async cannot"):
+        ExportCheckpoint.from_json(orjson.dumps(data))
+    data["version"] = 3
+    data["partitions"] = [data["partitions"][1], data["partitions"][0]]
+    with pytest.raises(ValueError, match="increasing"):
+        ExportCheckpoint.from_json(orjson.dumps(data))
