@@ -310,3 +310,35 @@ async def test_deleting_a_webhook_drops_its_deliveries(
         sb.webhooks.unregister(hook_id)
         await sb.webhooks.join()
         assert sb.webhooks.stats.delivered + sb.webhooks.stats.dropped == 5
+
+
+def test_config_accepts_true_and_false() -> None:
+    from awork_async.sandbox import SandboxConfig
+
+    assert isinstance(SandboxConfig(webhooks=True).webhooks, WebhookDeliveryConfig)  # type: ignore[arg-type]
+    config = SandboxConfig()
+    config.webhooks = True  # type: ignore[assignment]
+    assert isinstance(config.webhooks, WebhookDeliveryConfig)
+    assert Sandbox(webhooks=False).config.webhooks is None
+    assert Sandbox(webhooks=True).config.webhooks is not None
+
+
+async def test_changes_from_another_thread_are_delivered(
+    receiver_url: tuple[WebhookReceiver, str],
+) -> None:
+    from test_cli_helpers import threaded_sandbox
+
+    receiver, url = receiver_url
+    with threaded_sandbox(entries=5, seed=2, webhooks=fast()) as sb:
+        _register(sb, url)
+        inserted = sb.store.insert_entries(2)  # this thread is not the sandbox's loop
+        events = receiver.events()
+        got = [await anext(events), await anext(events)]
+        await events.aclose()
+    assert [str(e.entity_id) for e in got] == inserted
+    assert {e.event_type for e in got} == {"timetracking_added"}
+
+
+@pytest.mark.awork_sandbox(entries=3, webhooks=True)
+async def test_the_pytest_marker_turns_delivery_on(awork_sandbox: Sandbox) -> None:
+    assert awork_sandbox.webhooks.enabled

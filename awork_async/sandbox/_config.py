@@ -182,6 +182,15 @@ class WebhookDeliveryConfig:
         return None
 
 
+def _to_delivery(value: WebhookDeliveryConfig | bool | None) -> WebhookDeliveryConfig | None:
+    """``True`` -> the default delivery, ``False``/``None`` -> off."""
+    if value is True:
+        return WebhookDeliveryConfig()
+    if value is False or value is None:
+        return None
+    return value
+
+
 @attrs.define
 class SandboxConfig:
     """Everything :func:`~awork_async.sandbox.build_app` and :class:`Sandbox` need."""
@@ -228,5 +237,6 @@ class SandboxConfig:
     #: Seconds between background churn steps (inserts and deletes); ``None``: no churn.
     churn_interval: float | None = None
     churn_batch: int = 5
-    #: Webhook delivery (``None``: registrations are kept, nothing is sent).
-    webhooks: WebhookDeliveryConfig | None = None
+    #: Webhook delivery (``True`` for the defaults; ``None``: registrations are kept, nothing
+    #: is sent).
+    webhooks: WebhookDeliveryConfig | None = attrs.field(default=None, converter=_to_delivery)

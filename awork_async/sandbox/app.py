@@ -231,6 +231,7 @@ def _garbage(response: web.Response, nth: int) -> web.Response:
 
 
 async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    app[HUB_KEY].bind(asyncio.get_running_loop())
     yield
     await app[HUB_KEY].close()
 

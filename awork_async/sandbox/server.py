@@ -79,10 +79,6 @@ class Sandbox:
         anchor: date | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
-        if webhooks is True:
-            webhooks = WebhookDeliveryConfig()
-        elif webhooks is False:
-            self.config.webhooks = webhooks = None
         overrides = {
             "anchor": anchor,
             "entries": entries,

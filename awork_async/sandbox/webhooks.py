@@ -210,6 +210,7 @@ class WebhookHub:
         self._unfinished = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def enabled(self) -> bool:
@@ -246,6 +247,41 @@ class WebhookHub:
         """
         if self.delivery is None or self._closed or not self.hooks:
             return
+        try:
+            deliveries = self._deliveries(changes)
+        except Exception:  # a listener must never fail the write that was already applied
+            _log.exception("sandbox webhooks: could not build the events of a change")
+            return
+        loop = self._loop
+        if loop is None:
+            _log.warning(
+                "sandbox webhooks: the sandbox is not running; %d events dropped", len(deliveries)
+            )
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._enqueue_all(deliveries)
+        else:  # a change made from another thread (e.g. a test driving a threaded sandbox)
+            loop.call_soon_threadsafe(self._enqueue_all, deliveries)
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver on ``loop`` (the sandbox's; called when it starts)."""
+        self._loop = loop
+
+    def _enqueue_all(self, deliveries: list[_Delivery]) -> None:
+        if self._closed:
+            return
+        for delivery in deliveries:
+            for hook_id, hook in self.hooks.items():
+                if hook["isActive"] and delivery.event_type in _events(hook):
+                    self._enqueue(hook_id, delivery)
+
+    def _deliveries(self, changes: Sequence[ChangeLike]) -> list[_Delivery]:
+        """The encoded envelopes of ``changes`` (time entries only)."""
+        out: list[_Delivery] = []
         trace_id = uuid.uuid4().hex
         timestamp = self._now().isoformat(timespec="microseconds")
         me = self._me()
@@ -268,11 +304,9 @@ class WebhookHub:
                 "triggeredBy": triggered_by,
                 "changes": _changes(change.old, change.new),
             }
-            delivery = _Delivery(orjson.dumps(envelope), event_type, change.id)
+            out.append(_Delivery(orjson.dumps(envelope), event_type, change.id))
             self.stats.events += 1
-            for hook_id, hook in self.hooks.items():
-                if hook["isActive"] and event_type in _events(hook):
-                    self._enqueue(hook_id, delivery)
+        return out
 
     def _enqueue(self, hook_id: str, delivery: _Delivery) -> None:
         queue = self._queues.get(hook_id)
@@ -283,7 +317,7 @@ class WebhookHub:
         self._idle.clear()
         worker = self._workers.get(hook_id)
         if worker is None or worker.done():
-            self._workers[hook_id] = asyncio.get_running_loop().create_task(
+            self._workers[hook_id] = asyncio.get_running_loop().create_task(  # the bound loop
                 self._work(hook_id, queue), name=f"awork-sandbox-webhook-{hook_id}"
             )
 
