@@ -9,6 +9,8 @@ from typing import Final
 
 #: Base URL of the v1 API (notes §1.1).
 DEFAULT_BASE_URL: Final = "https://api.awork.com/api/v1"
+#: The path of awork's v1 API below its host (the CLI hints at it after a 404).
+API_PATH: Final = "/api/v1"
 
 #: Hosts for which plain ``http://`` is accepted (local sandboxes and test servers).
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})

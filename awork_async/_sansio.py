@@ -96,7 +96,8 @@ def join_url(base: yarl.URL, path: str) -> yarl.URL:
     """``https://api.awork.com/api/v1`` + ``/timeentries/1`` (path segments are pre-encoded)."""
     if not path.startswith("/"):
         path = "/" + path
-    return base.with_path(base.path + path, encoded=True)
+    # ``http://host`` has the path "/": strip it, or the request would go to ``//path``.
+    return base.with_path(base.path.rstrip("/") + path, encoded=True)
 
 
 def build_query(params: Mapping[str, QueryValue] | None) -> dict[str, str]:

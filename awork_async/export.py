@@ -672,6 +672,11 @@ class ExportCheckpoint:
         )
 
 
+def _filter_words(filterby: str | None) -> str:
+    """``filterby '…'`` or ``no filter`` (never ``filterby=None``) for messages."""
+    return "no filter" if filterby is None else f"filterby {filterby!r}"
+
+
 def check_resumable(
     checkpoint: ExportCheckpoint,
     *,
@@ -710,7 +715,8 @@ def check_resumable(
         )
     if checkpoint.filterby != filterby:
         raise ValueError(
-            f"the checkpoint was taken with filterby={checkpoint.filterby!r}, not {filterby!r}"
+            f"the checkpoint was taken with {_filter_words(checkpoint.filterby)}, this export "
+            f"has {_filter_words(filterby)}; resume with the same filter"
         )
     if orderby is not None and checkpoint.page_size != page_size:
         raise ValueError(

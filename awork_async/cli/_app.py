@@ -3,10 +3,13 @@
 Every failure ends in one line ``error: …`` on stderr: exit status 2 for usage errors (bad
 options, missing token, unwritable output), 1 for runtime errors (HTTP errors, connection
 failures), 130 when interrupted. ``--verbose`` adds the traceback. The token is never printed.
+A reader that closes stdout early (``awork-async export time-entries | head -1``) ends the command
+quietly with status 0.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 import traceback
 from collections.abc import Sequence
@@ -81,9 +84,88 @@ def _silence_stdout() -> None:
         pass
 
 
+#: Where each global option lands in :class:`AppState` (the root's callback parameters).
+_STATE_FIELDS = {
+    "token": "token_option",
+    "base_url": "base_url_option",
+    "config": "config_path",
+    "max_attempts": "max_attempts",
+    "verbose": "verbose",
+}
+#: The root's help option names (also given to every command's help option).
+_HELP_NAMES = ["-h", "--help"]
+
+
+def _apply_global_option(ctx: Any, param: Any, value: Any) -> Any:
+    """A global option given after the subcommand: store it in the invocation's state."""
+    if value is None or value is False or getattr(ctx, "resilient_parsing", False):
+        return value
+    from ._runtime import state_of
+
+    state = state_of(ctx)
+    setattr(state, _STATE_FIELDS[param.name], value)
+    state._settings = None  # resolved again with this value
+    _SECRETS.extend(state.secrets())
+    if param.name == "verbose":
+        _VERBOSE[0] = True
+        enable_verbose_logging(state)
+    return value
+
+
+def _flag_without_type(param: Any) -> None:
+    """Typer shows ``<bool>`` after every flag in rich help; a flag takes no value."""
+    if getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""
+
+
+def _share_global_options(group: Any) -> None:
+    """Give every command below ``group`` the root's global options (the same definitions).
+
+    ``awork-async export time-entries --token X`` then works like ``awork-async --token X export
+    time-entries``. The copies never read the environment (the root's options do) and only
+    override the root's values when given.
+    """
+    shared = [p for p in group.params if getattr(p, "name", None) in _STATE_FIELDS]
+    for param in group.params:
+        _flag_without_type(param)
+
+    def visit(command: Any) -> None:
+        taken = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
+        for original in shared:
+            if taken.intersection(original.opts):
+                continue
+            option = copy.copy(original)
+            option.envvar = None
+            option.show_envvar = False
+            option.expose_value = False
+            option.default = False if original.is_flag else None
+            option.callback = _apply_global_option
+            option.rich_help_panel = "Global options"
+            command.params.append(option)
+        for param in command.params:
+            _flag_without_type(param)
+        for sub in getattr(command, "commands", {}).values():
+            visit(sub)
+        _flag_without_type(command.get_help_option(_HelpContext()))
+
+    for command in group.commands.values():
+        visit(command)
+    _flag_without_type(group.get_help_option(_HelpContext()))
+
+
+class _HelpContext:
+    """Just enough of a click context for ``Command.get_help_option``."""
+
+    help_option_names = _HELP_NAMES
+
+
 class AworkGroup(TyperGroup):
     """Typer's group with one-line errors and the CLI's exit codes, for every entry point
     (``main()``, ``python -m awork_async`` and typer's ``CliRunner`` alike)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _share_global_options(self)
 
     # ``ctx`` is click's Context (typer's vendored copy or click itself, by typer version).
     def invoke(self, ctx: Any) -> Any:
@@ -94,16 +176,19 @@ class AworkGroup(TyperGroup):
         except KeyboardInterrupt:
             raise
         except BrokenPipeError:
-            # stdout was closed early (``… | head``): stop quietly, like other Unix tools.
+            # stdout was closed early (``… | head``): the reader wants no more. Stop quietly
+            # with status 0 (not 141, a death by SIGPIPE), so ``set -o pipefail`` scripts that
+            # read only the first lines succeed; a failing reader still fails the pipeline.
             _silence_stdout()
-            raise typer.Exit(D.EXIT_RUNTIME) from None
+            raise typer.Exit(D.EXIT_OK) from None
         except Exception as exc:
             state = ctx.obj if isinstance(ctx.obj, AppState) else None
             if state is not None:
                 _SECRETS.extend(state.secrets())
             if _VERBOSE[0] and not isinstance(exc, CliError):
                 _traceback(exc)
-            message, code = describe_error(exc)
+            base_url = state._settings.base_url if state and state._settings else None
+            message, code = describe_error(exc, base_url=base_url)
             _error(message)
             raise typer.Exit(code) from None
 
@@ -155,7 +240,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": _HELP_NAMES},
 )
 
 
@@ -193,7 +278,8 @@ def _global_options(
             "--config",
             envvar=D.ENV_CONFIG,
             help="Config file (TOML with token and base_url; "
-            "default ~/.config/awork-async/config.toml).",
+            "default ~/.config/awork-async/config.toml). Must exist when given.",
+            exists=True,
             dir_okay=False,
             show_default=False,
         ),

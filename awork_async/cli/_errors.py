@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from .. import _constants as D
 
-__all__ = ["CliError", "CliUsageError", "describe_error", "redact"]
+__all__ = ["CliError", "CliUsageError", "base_url_hint", "describe_error", "redact"]
 
 
 class CliError(Exception):
@@ -39,11 +39,27 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def describe_error(exc: BaseException) -> tuple[str, int]:
+def base_url_hint(base_url: str | None) -> str:
+    """``; did you mean --base-url …/api/v1?`` for a base URL that lacks awork's API path."""
+    if not base_url:
+        return ""
+    import yarl
+
+    url = yarl.URL(base_url)
+    if url.path.rstrip("/").endswith(D.API_PATH):
+        return ""
+    from .._redact import safe_url
+
+    fixed = safe_url(str(url.with_path(url.path.rstrip("/") + D.API_PATH)))
+    return f"; did you mean --base-url {fixed}?"
+
+
+def describe_error(exc: BaseException, *, base_url: str | None = None) -> tuple[str, int]:
     """The one-line message and exit status for an exception raised while a command ran.
 
     Library errors are explained in words (``401`` -> "the server rejected the token");
-    anything else is shown as its type and message.
+    anything else is shown as its type and message. ``base_url`` (the one the command used)
+    adds a hint to a 404 when it lacks ``/api/v1``.
     """
     # Imported here: the library (and aiohttp) load only when a command ran far enough to fail.
     from .. import _exceptions as E
@@ -63,7 +79,8 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
         wait = f"; retry after {exc.retry_after:g}s" if exc.retry_after is not None else ""
         return f"rate limited by the server (HTTP 429){wait}", D.EXIT_RUNTIME
     if isinstance(exc, E.APIStatusError):
-        return _one_line(f"the server answered HTTP {exc.status}: {exc}"), D.EXIT_RUNTIME
+        hint = base_url_hint(base_url) if exc.status == 404 else ""
+        return _one_line(f"the server answered HTTP {exc.status}: {exc}{hint}"), D.EXIT_RUNTIME
     if isinstance(exc, E.APITimeoutError):
         return _one_line(f"timed out talking to {exc.url or 'the server'}: {exc}"), D.EXIT_RUNTIME
     if isinstance(exc, E.APIConnectionError):

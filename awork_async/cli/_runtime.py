@@ -66,6 +66,8 @@ class AppState:
             config: ConfigFile = load_config_file(path)
             if config.note and not (self.token_option or self.env.get("AWORK_TOKEN")):
                 print(f"note: {config.note}", file=sys.stderr)
+            for warning in config.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
             self._settings = resolve(
                 token_option=self.token_option,
                 base_url_option=self.base_url_option,

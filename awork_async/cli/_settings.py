@@ -21,6 +21,7 @@ from .. import _constants as D
 from ._errors import CliUsageError
 
 __all__ = [
+    "CONFIG_KEYS",
     "ConfigFile",
     "Settings",
     "default_config_path",
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 
+#: The keys a config file may hold.
+CONFIG_KEYS = ("token", "base_url")
+
+
 @attrs.frozen
 class ConfigFile:
     """What the config file held (``None`` for a missing key) and any note about reading it."""
@@ -37,6 +42,8 @@ class ConfigFile:
     token: str | None = None
     base_url: str | None = None
     note: str | None = None
+    #: Problems worth a warning (unknown, e.g. misspelt, keys).
+    warnings: tuple[str, ...] = ()
 
 
 @attrs.frozen(repr=False)
@@ -107,12 +114,24 @@ def parse_config_file(path: Path, parse: Callable[[bytes], dict[str, object]] | 
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CliUsageError(f"cannot read config file {path}: {exc}") from None
     values: dict[str, str | None] = {}
-    for key in ("token", "base_url"):
+    warnings = tuple(_unknown_key(path, key) for key in data if key not in CONFIG_KEYS)
+    for key in CONFIG_KEYS:
         value = data.get(key)
         if value is not None and not isinstance(value, str):
             raise CliUsageError(f"config file {path}: {key} must be a string")
         values[key] = value or None
-    return ConfigFile(token=values["token"], base_url=values["base_url"])
+    return ConfigFile(token=values["token"], base_url=values["base_url"], warnings=warnings)
+
+
+def _unknown_key(path: Path, key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, CONFIG_KEYS, n=1, cutoff=0.6)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return (
+        f"config file {path}: unknown key {key!r} ignored ({guess}valid keys: "
+        f"{', '.join(CONFIG_KEYS)})"
+    )
 
 
 def resolve(
