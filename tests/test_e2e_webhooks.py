@@ -23,7 +23,13 @@ from _helpers import FakeSleep, quiet_client
 from aiohttp.test_utils import TestServer as LocalServer
 
 from awork_async import AworkClient, find_deleted
-from awork_async.models import TimeEntry, TimeEntryCreate, TimeEntryUpdate, WebhookConfigForm
+from awork_async.models import (
+    TimeEntry,
+    TimeEntryCreate,
+    TimeEntryUpdate,
+    TypeOfWorkForm,
+    WebhookConfigForm,
+)
 from awork_async.sandbox import Sandbox, WebhookDeliveryConfig
 from awork_async.sandbox.store import Change
 from awork_async.sandbox.webhooks import entry_event_type
@@ -91,8 +97,9 @@ def _types(sb: Sandbox) -> list[str]:
     return [t["id"] for t in sb.store.types_of_work.values() if not t["isArchived"]]
 
 
-async def _changes(awork: AworkClient, sb: Sandbox, forged: Any) -> set[str]:
-    """Make every kind of change; return the ids of the entries created on the way."""
+async def _changes(awork: AworkClient, sb: Sandbox, forged: Any) -> tuple[set[str], list[str]]:
+    """Make every kind of change; return the ids of the entries created on the way, and of
+    those moved to another type of work when theirs was deleted."""
     me, (tow, tow2, *_) = sb.store.me_id, _types(sb)
     start = dt.datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
     created = [
@@ -142,10 +149,28 @@ async def _changes(awork: AworkClient, sb: Sandbox, forged: Any) -> set[str]:
     await awork.time_entries.legacy_bulk("setbilled", ids[9:11])
     await awork.time_entries.legacy_bulk("settypeofwork", ids[11:13], type_of_work_id=tow2)
     await awork.time_entries.legacy_bulk("delete", ids[13:15])
+    # deleting a type of work moves its entries to the replacement: type-of-work changes
+    doomed = await awork.types_of_work.create(TypeOfWorkForm(name="e2e doomed type"))
+    assert doomed.id is not None
+    moved = [
+        await awork.time_entries.create(
+            TimeEntryCreate.from_span(
+                start=start + dt.timedelta(days=2, hours=n),
+                duration=600,
+                timezone="Europe/Berlin",
+                type_of_work_id=doomed.id,
+                user_id=me,
+            )
+        )
+        for n in range(2)
+    ]
+    await awork.types_of_work.delete(doomed.id, tow)
+    ids += [m.id for m in moved]
     # changes the sandbox makes on its own (like other users of the workspace)
     sb.store.insert_entries(3)
     sb.store.delete_entries(4)
-    return {str(i) for i in [*ids, running.id, second.id, third.id]}
+    made = {str(i) for i in [*ids, running.id, second.id, third.id]}
+    return made, [str(m.id) for m in moved]
 
 
 @pytest.mark.filterwarnings("ignore:POST /timeentries/:DeprecationWarning")
@@ -182,7 +207,7 @@ async def test_every_change_reaches_the_receiver_exactly_once(
             statuses.append(await forge(session, url, entry_id, "wrong"))
             statuses.append(await forge(session, url, entry_id, SECRET.upper()))
 
-        made = await _changes(awork, sb, forged)
+        made, moved = await _changes(awork, sb, forged)
         await sb.webhooks.join()
         hook.close()
         events = await worker
@@ -201,6 +226,8 @@ async def test_every_change_reaches_the_receiver_exactly_once(
         assert per_entry_got == per_entry_expected
         # every kind of event occurred, and the failures really happened
         assert {kind for kind, _ in got} == set(TIME_TRACKING_EVENTS)
+        for entry_id in moved:
+            assert ("timetracking_type_changed", entry_id) in got
         stats = sb.webhooks.stats
         assert stats.failed["injected_refused"] >= 1
         assert stats.failed["injected_lost"] >= 1
