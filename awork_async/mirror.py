@@ -210,9 +210,10 @@ def async_database_url(url: str) -> sa.URL:
     raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
 
 
-def _lock_key(name: str) -> int:
-    """A signed 64-bit advisory-lock key for the mirror ``name``."""
-    digest = hashlib.blake2b(f"awork-async-mirror:{name}".encode(), digest_size=8).digest()
+def _lock_key(name: str, role: str) -> int:
+    """A signed 64-bit advisory-lock key for the mirror ``name`` and a ``role`` (the leader's
+    session lock and the writers' transaction lock must differ: they would block each other)."""
+    digest = hashlib.blake2b(f"awork-async-mirror:{role}:{name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -296,7 +297,8 @@ class MirrorDatabase:
         self.url = async_database_url(url)
         self.name = name
         self.dialect = self.url.get_backend_name()
-        self._key = _lock_key(name)
+        self._leader_key = _lock_key(name, "leader")
+        self._write_key = _lock_key(name, "write")
         self._engine: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
         self._file_lock: Any = None
@@ -385,7 +387,7 @@ class MirrorDatabase:
         workers."""
         async with self._write_lock, self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._key)))
+                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._write_key)))
             yield conn
 
     # -- schema ---------------------------------------------------------------------------
@@ -571,7 +573,7 @@ class MirrorDatabase:
                 return False
         conn = await self.engine.connect()
         try:
-            got = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(self._key)))
+            got = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(self._leader_key)))
             await conn.commit()
         except BaseException:
             await conn.close()
@@ -587,7 +589,7 @@ class MirrorDatabase:
         conn, self._leader_conn = self._leader_conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                await conn.execute(sa.select(sa.func.pg_advisory_unlock(self._key)))
+                await conn.execute(sa.select(sa.func.pg_advisory_unlock(self._leader_key)))
             with contextlib.suppress(Exception):
                 await conn.close()
 

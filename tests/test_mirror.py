@@ -73,6 +73,13 @@ async def table(url: str) -> dict[str, tuple[int | None, dict[str, Any]]]:
         return await db.entries()
 
 
+def _naive(value: datetime | None) -> datetime | None:
+    """A stored time as naive UTC (SQLite gives naive UTC, PostgreSQL aware values)."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 def _naive_utc(text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -93,7 +100,7 @@ async def assert_in_step(url: str, sandbox: Sandbox) -> None:
         assert row["duration"] == raw.get("duration")
         assert row["note"] == raw.get("note")
         assert row["is_billable"] == raw.get("isBillable")
-        assert row["updated_on"] == _naive_utc(raw.get("updatedOn"))
+        assert _naive(row["updated_on"]) == _naive_utc(raw.get("updatedOn"))
         assert row["data"]["id"] == entry_id
         assert row["data"]["resourceVersion"] == raw["resourceVersion"]
 

@@ -1,0 +1,221 @@
+"""The mirror on a real PostgreSQL server (a throw-away cluster on a free loopback port):
+exactly once under injected crashes, two workers at once, a dead leader taken over."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from _helpers import FakeSleep, quiet_client
+from test_mirror import Clock, Crash, assert_in_step, churn, table
+
+from awork_async import AworkClient, RetryPolicy, ServerError
+from awork_async.mirror import MirrorDatabase, PassReport, mirror
+from awork_async.sandbox import Sandbox, SandboxConfig
+
+try:
+    from tests.postgres_server import PostgresServer, running_postgres_server
+except ModuleNotFoundError:  # tests/ is not importable as a package
+    from postgres_server import (  # type: ignore[import-not-found,no-redef]
+        PostgresServer,
+        running_postgres_server,
+    )
+
+asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is not installed (awork-async[postgres])")
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    with running_postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def pg_url(postgres: PostgresServer) -> str:
+    """A fresh, empty database for each test."""
+    name = f"mirror_{next(_names)}"
+    conn = await asyncpg.connect(postgres.url())
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return postgres.url(name)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+    async with Sandbox(SandboxConfig(entries=300, seed=15, now=clock)) as sb:
+        yield sb
+
+
+async def test_first_load_churn_and_crashes_converge_on_postgres(
+    sandbox: Sandbox, clock: Clock, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(7)
+    real_commit = MirrorDatabase.commit_batch
+    plan = {"calls": 0, "fail_at": -1, "after": 0}
+
+    async def flaky_commit(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
+        plan["calls"] += 1
+        if plan["calls"] == plan["fail_at"] and not plan["after"]:
+            raise Crash("before the commit")
+        changed = await real_commit(self, entries, checkpoint)
+        if plan["calls"] == plan["fail_at"]:
+            raise Crash("after the commit")
+        return changed
+
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", flaky_commit)
+    client = AworkClient(
+        token=sandbox.token,
+        base_url=sandbox.base_url,
+        retry=RetryPolicy(max_attempts=1),
+        sleep=FakeSleep(),
+    )
+    crashes = 0
+    async with client:
+        for round_ in range(10):
+            if round_ % 3 == 1:
+                await churn(client, sandbox, clock, rng, deletes=False)
+            plan.update(calls=0, fail_at=rng.randint(1, 3), after=rng.randint(0, 1))
+            sandbox.faults.error_rate = 0.05
+            sandbox.faults.methods = ("GET",)
+            try:
+                await mirror(client, pg_url, once=True, sweep_every=None, batch_size=8)
+            except (Crash, ServerError):
+                crashes += 1
+        plan.update(fail_at=-1)
+        sandbox.faults.error_rate = 0.0
+        await churn(client, sandbox, clock, rng, deletes=True)
+        await mirror(client, pg_url, once=True, sweep_every=1e-9)  # a pass, then a sweep
+    assert crashes >= 4
+    await assert_in_step(pg_url, sandbox)
+    rows = await table(pg_url)
+    some = next(iter(rows.values()))[1]
+    assert some["updated_on"].tzinfo is not None  # timestamptz
+    assert isinstance(some["data"], dict)  # jsonb
+
+
+async def test_two_workers_one_leader_and_a_dead_leader_is_replaced(
+    sandbox: Sandbox, clock: Clock, pg_url: str
+) -> None:
+    """Worker A loads; worker B, started meanwhile, stands by. A dies (its task is cancelled,
+    its connections close); B takes over from the committed checkpoint, sees the changes made
+    in between, and the table is exact."""
+    a_loaded, a_dead, b_standing_by = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    a_reports: list[PassReport] = []
+    b_reports: list[PassReport] = []
+
+    class Stop(Exception):
+        pass
+
+    async def a_sleep(_seconds: float) -> None:
+        a_loaded.set()
+        await asyncio.Event().wait()  # A idles as the leader until it is killed
+
+    async def b_sleep(_seconds: float) -> None:
+        if b_reports[-1].kind == "standby":
+            b_standing_by.set()
+            await a_dead.wait()
+            return
+        raise Stop  # B led a pass: done
+
+    async with (
+        quiet_client(sandbox.token, sandbox.base_url) as awork_a,
+        quiet_client(sandbox.token, sandbox.base_url) as awork_b,
+    ):
+        worker_a = asyncio.create_task(
+            mirror(awork_a, pg_url, sweep_every=None, on_pass=a_reports.append, sleep=a_sleep)
+        )
+        await a_loaded.wait()
+        worker_b = asyncio.create_task(
+            mirror(awork_b, pg_url, sweep_every=None, on_pass=b_reports.append, sleep=b_sleep)
+        )
+        await b_standing_by.wait()
+        assert [r.kind for r in a_reports] == ["first-load"]
+        assert [r.kind for r in b_reports] == ["standby"]
+
+        await churn(awork_a, sandbox, clock, random.Random(5), deletes=False)
+        worker_a.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker_a
+        a_dead.set()
+        with pytest.raises(Stop):
+            await worker_b
+    assert [r.kind for r in b_reports] == ["standby", "pass"]
+    assert b_reports[1].upserted == 5 + 3 + 1
+    await assert_in_step(pg_url, sandbox)
+
+
+async def test_two_workers_started_together_migrate_once_and_one_leads(
+    sandbox: Sandbox, pg_url: str
+) -> None:
+    reports: list[list[PassReport]] = [[], []]
+    async with quiet_client(sandbox.token, sandbox.base_url) as awork:
+        results = await asyncio.gather(
+            *(
+                mirror(awork, pg_url, once=True, sweep_every=None, on_pass=reports[i].append)
+                for i in range(2)
+            )
+        )
+    kinds = sorted(r.kind for r in results)
+    assert kinds in (["first-load", "standby"], ["first-load", "pass"])
+    await assert_in_step(pg_url, sandbox)
+
+
+def test_cli_two_workers_share_the_rate_limit_through_redis(
+    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``awork-async mirror --db postgresql://… --redis redis://…``, twice at once: one loads,
+    the other stands by (or finds nothing left); the table is exact."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from test_cli_helpers import threaded_sandbox
+
+    try:
+        from tests.redis_server import running_redis_server
+    except ModuleNotFoundError:
+        from redis_server import running_redis_server  # type: ignore[import-not-found,no-redef]
+
+    async def create() -> str:
+        conn = await asyncpg.connect(postgres.url())
+        try:
+            await conn.execute("CREATE DATABASE mirror_cli")
+        finally:
+            await conn.close()
+        return postgres.url("mirror_cli")
+
+    url = asyncio.run(create())
+    with (
+        running_redis_server(tmp_path_factory.mktemp("redis")) as redis,
+        threaded_sandbox(entries=120, seed=4, token="tok-mirror-pg-cli-0001") as sb,
+    ):
+        args = [sys.executable, "-m", "awork_async", "--base-url", sb.base_url]
+        args += ["--token", sb.token, "mirror", "--db", url, "--redis", redis.url, "--once"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWORK_")}
+        workers = [
+            subprocess.Popen(
+                [*args, "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            for _ in range(2)
+        ]
+        outputs = [worker.communicate(timeout=120) for worker in workers]
+        for worker, (_out, err) in zip(workers, outputs):
+            assert worker.returncode == 0, err.decode()
+        kinds = sorted(json.loads(out.splitlines()[0])["kind"] for out, _err in outputs)
+        assert kinds[0] == "first-load"
+        assert kinds[1] in ("pass", "standby")
+        asyncio.run(assert_in_step(url, sb))
