@@ -78,8 +78,20 @@ def running_postgres_server() -> Iterator[PostgresServer]:
             os.chown(root, *owner)
         data = root / "data"
         subprocess.run(
-            [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-            + ["--no-sync", "-E", "UTF8", "--locale=C"],
+            [
+                *prefix,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
             check=True,
             capture_output=True,
             timeout=120,
@@ -91,8 +103,20 @@ def running_postgres_server() -> Iterator[PostgresServer]:
                 "-c full_page_writes=off -c synchronous_commit=off"
             )
             started = subprocess.run(
-                [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
-                + ["-o", options, "-w", "-t", "60", "start"],
+                [
+                    *prefix,
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(root / "log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
                 capture_output=True,
                 timeout=120,
                 check=False,
@@ -102,8 +126,15 @@ def running_postgres_server() -> Iterator[PostgresServer]:
                     yield PostgresServer(port)
                 finally:
                     subprocess.run(
-                        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate"]
-                        + ["stop"],
+                        [
+                            *prefix,
+                            str(bin_dir / "pg_ctl"),
+                            "-D",
+                            str(data),
+                            "-m",
+                            "immediate",
+                            "stop",
+                        ],
                         capture_output=True,
                         timeout=60,
                         check=False,

@@ -213,7 +213,7 @@ def test_cli_two_workers_share_the_rate_limit_through_redis(
             for _ in range(2)
         ]
         outputs = [worker.communicate(timeout=120) for worker in workers]
-        for worker, (_out, err) in zip(workers, outputs):
+        for worker, (_out, err) in zip(workers, outputs, strict=True):
             assert worker.returncode == 0, err.decode()
         kinds = sorted(json.loads(out.splitlines()[0])["kind"] for out, _err in outputs)
         assert kinds[0] == "first-load"
