@@ -16,9 +16,9 @@
 What a delivery goes through (API notes §8), each step a separate function:
 
 1. **Verify**: awork signs nothing; the only check is the static header configured on the webhook
-   (``WebhookConfigForm(auth_header=..., auth_value=...)``). It is compared in constant time
-   (:func:`hmac.compare_digest`) before the body is read. A missing, repeated or wrong header is
-   answered ``401`` and nothing is queued.
+   (``WebhookConfigForm(auth_header=..., auth_value=...)``). Its SHA-256 digest is compared with
+   the expected one in constant time (:func:`hmac.compare_digest`) before the body is read. A
+   missing, repeated or wrong header is answered ``401`` and nothing is queued.
 2. **Parse**: bodies larger than ``max_body_size`` get ``413``, bodies that are not a JSON object
    or not an awork envelope get ``400``. The envelope becomes a :class:`WebhookEvent`; for the
    ``timetracking_*`` events its ``entity`` is a :class:`~awork_async.models.TimeEntry`, for any
@@ -49,6 +49,7 @@ arrive after a later change of the same entry. Compare ``entity.resource_version
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 from collections import OrderedDict
@@ -281,7 +282,8 @@ class WebhookReceiver:
         max_body_size: int = C.WEBHOOK_MAX_BODY,
     ) -> None:
         self._header = _check_text("auth_header", auth_header)
-        self._expected = _check_text("auth_value", auth_value).encode("utf-8")
+        secret = _check_text("auth_value", auth_value).encode("utf-8")
+        self._expected = hashlib.sha256(secret).digest()
         self.queue_size = _check_size("queue_size", queue_size)
         self.dedup_size = _check_size("dedup_size", dedup_size)
         self.max_body_size = _check_size("max_body_size", max_body_size)
@@ -354,9 +356,11 @@ class WebhookReceiver:
 
     def _verified(self, request: web.Request) -> bool:
         values = request.headers.getall(self._header, [])
-        # Compare even when the header is missing, so timing tells nothing either way.
+        # Compare even when the header is missing, so timing tells nothing either way; digests of
+        # equal length, so not even the secret's length shows.
         given = values[0] if len(values) == 1 else ""
-        same = hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self._expected)
+        digest = hashlib.sha256(given.encode("utf-8", "surrogateescape")).digest()
+        same = hmac.compare_digest(digest, self._expected)
         return same and len(values) == 1
 
     async def _read(self, request: web.Request) -> bytes | None:

@@ -10,6 +10,7 @@
         sb.store      # the in-memory data
         sb.stats      # request counters
         sb.faults     # mutable fault knobs
+        sb.webhooks   # registered webhooks; delivery with Sandbox(webhooks=True)
 
 Run it from a shell with ``python -m awork_async.sandbox --port 8080 --entries 100000``.
 """
