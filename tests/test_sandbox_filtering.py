@@ -230,3 +230,144 @@ def test_sort_rows_multi_key_with_nulls() -> None:
     assert [r["id"] for r in by_name] == [2, 4, 3, 1]
     by_d = sort_rows(rows, parse_orderby("d desc,id desc"))
     assert [r["id"] for r in by_d] == [4, 3, 1, 2]
+
+
+# ------------------------------------------------------------------- node bound and fast forms
+
+
+def test_filters_are_bounded_to_100_nodes() -> None:
+    from awork_async.sandbox.filtering import MAX_FILTER_NODES, node_count
+
+    chain = " or ".join(f"id eq {i}" for i in range(466))  # 5.9k characters
+    with pytest.raises(FilterSyntaxError, match="1863 nodes"):
+        parse_filter(chain)
+    ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(180)]
+    assert MAX_FILTER_NODES == 100
+    # 25 equalities joined by 'or' (the sweep's default chunk): 25 * 3 + 24 = 99 nodes
+    assert node_count(parse_filter(" or ".join(f"id eq guid'{i}'" for i in ids[:25]))) == 99
+    with pytest.raises(FilterSyntaxError, match="103 nodes, more than the 100 allowed"):
+        parse_filter(" or ".join(f"id eq guid'{i}'" for i in ids[:26]))
+    # an 'in' list counts once, however long: 180 ids fit
+    many = "id in (" + ",".join(f"guid'{i}'" for i in ids[:180]) + ")"
+    assert node_count(parse_filter(many)) == 3
+    assert node_count(parse_filter("not (duration eq 1) and startswith(note,'a')")) == 8
+
+
+async def test_a_long_or_chain_is_400_over_http() -> None:
+    import aiohttp
+
+    from awork_async.sandbox import Sandbox, SandboxConfig
+
+    chain = " or ".join(f"duration eq {i}" for i in range(300))  # within aiohttp's URL limit
+    async with (
+        Sandbox(SandboxConfig(entries=10, seed=1)) as sb,
+        aiohttp.ClientSession(headers=sb.auth_headers) as http,
+        http.get(f"{sb.base_url}/timeentries", params={"filterby": chain}) as r,
+    ):
+        body = await r.json()
+    assert r.status == 400
+    assert body["code"] == "invalid-filter-or-order"
+    assert "more than the 100 allowed" in body["details"][0]
+
+
+def test_the_client_builder_stays_within_the_bound() -> None:
+    # What the library itself sends: an export window with a user filter, an 'in' list.
+    from datetime import timedelta
+
+    from awork_async.export import KeysetCursor, window_query
+    from awork_async.filters import F, and_, or_
+    from awork_async.sandbox.filtering import MAX_FILTER_NODES, node_count
+
+    user = and_(
+        F.user_id.in_([ME] * 150),
+        F.is_billable == True,  # noqa: E712
+        or_(F.note.contains("a"), F.note.startswith("b"), F.project.name == "c"),
+        F.start_date_utc >= NOW - timedelta(days=30),
+    )
+    for cursor in (KeysetCursor(), KeysetCursor(key=NOW), KeysetCursor(key=NOW, in_group=True)):
+        filterby, _ = window_query("createdOn", cursor, user)
+        assert filterby is not None
+        assert node_count(parse_filter(filterby)) <= MAX_FILTER_NODES // 2
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([1.5, "", "a", "A", "ab", "Ba", "2024-05-14T10:00:00Z", "2024-05-14", "x"]),
+    st.sampled_from([ROW_ID, ROW_ID.upper(), "0001-01-01T00:00:00+14:00"]),
+)
+_LITERALS = st.sampled_from(
+    [
+        "null",
+        "true",
+        "false",
+        "1",
+        "-2",
+        "1.5",
+        "'a'",
+        "'A'",
+        "''",
+        "'ab'",
+        f"guid'{ROW_ID}'",
+        "datetime'2024-05-14T10:00:00Z'",
+        "datetime'2024-05-14'",
+        "today",
+    ]
+)
+_FIELDS = st.sampled_from(["a", "b", "n/c"])
+
+
+@st.composite
+def _atoms(draw: st.DrawFn) -> str:
+    field, literal = draw(_FIELDS), draw(_LITERALS)
+    shape = draw(st.integers(0, 4))
+    if shape == 0:
+        op = draw(st.sampled_from(["eq", "ne"] if literal == "null" else ["eq", "ne", "gt", "le"]))
+        return f"{literal} {op} {field}" if draw(st.booleans()) else f"{field} {op} {literal}"
+    if shape == 1:
+        values = draw(st.lists(_LITERALS, min_size=1, max_size=4))
+        return f"{field} in ({','.join(values)})"
+    if shape == 2:
+        func = draw(st.sampled_from(["startswith", "endswith"]))
+        arg = draw(st.sampled_from(["'a'", "'B'", "''"]))
+        wrapped = f"tolower({field})" if draw(st.booleans()) else field
+        return f"{func}({wrapped},{arg})"
+    if shape == 3:
+        needle = draw(st.sampled_from(["'a'", "'x'"]))
+        return f"substringof({needle},{field})"
+    return f"{field} eq {draw(_FIELDS)}"
+
+
+@st.composite
+def _filters(draw: st.DrawFn) -> str:
+    atoms = draw(st.lists(_atoms(), min_size=1, max_size=6))
+    joined = f" {draw(st.sampled_from(['or', 'and']))} ".join(f"({a})" for a in atoms)
+    return f"not ({joined})" if draw(st.booleans()) else joined
+
+
+@given(
+    _filters(),
+    st.fixed_dictionaries(
+        {
+            "a": _VALUES,
+            "b": _VALUES,
+            "n": st.one_of(st.none(), st.fixed_dictionaries({"c": _VALUES})),
+        }
+    ),
+)
+def test_fast_forms_answer_like_the_general_form(expr: str, row: dict[str, object]) -> None:
+    # The general form: every comparison through _compare's generic code, no grouping.
+    from awork_async.sandbox import filtering
+
+    try:
+        fast = compile_filter(expr, CTX)(row)
+    except FilterSyntaxError:
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(filtering, "_path_vs_constant", lambda node, ctx: None)
+        mp.setattr(filtering, "_equality_key", lambda node, ctx: None)
+        mp.setattr(filtering, "_text_search_key", lambda node, ctx: None)
+        mp.setattr(filtering, "_NEGATED", {})
+        general = compile_filter(expr, CTX)(row)
+    assert fast is general

@@ -21,11 +21,12 @@ case-insensitively and datetimes as datetimes (naive values count as UTC).
 from __future__ import annotations
 
 import calendar
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from ._timeutil import UTC, TimeRangeError, parse_datetime, to_naive_utc, to_utc
 
@@ -43,6 +44,7 @@ __all__ = [
     "Token",
     "Value",
     "compile_filter",
+    "node_count",
     "parse_filter",
     "resolve_token",
     "uses_clock",
@@ -52,6 +54,9 @@ __all__ = [
 MAX_FILTER_LENGTH: Final = 8192
 #: Deepest nesting of parentheses / ``not`` accepted.
 MAX_DEPTH: Final = 64
+#: Most nodes a filter may have, like OData's ``MaxNodeCount`` (see :func:`node_count`): bounds
+#: the work per row, so that no filter can hold the event loop for long.
+MAX_FILTER_NODES: Final = 100
 
 Row: TypeAlias = Mapping[str, object]
 Kind: TypeAlias = Literal["string", "guid", "datetime", "number", "bool", "null"]
@@ -429,9 +434,33 @@ def parse_filter(text: str) -> Node:
     if len(text) > MAX_FILTER_LENGTH:
         raise FilterSyntaxError(f"filter longer than {MAX_FILTER_LENGTH} characters")
     node = _Parser(_tokenize(text)).parse()
+    count = node_count(node)
+    if count > MAX_FILTER_NODES:
+        raise FilterSyntaxError(
+            f"the filter has {count} nodes, more than the {MAX_FILTER_NODES} allowed (each "
+            "comparison, function call, literal, property, 'not', 'and' and 'or' counts one; an "
+            "'in (…)' list counts one): split the query, or use 'in (…)' for many values"
+        )
     if not _is_boolean(node):
         raise FilterSyntaxError("the filter is not a boolean expression", 0)
     return node
+
+
+def node_count(node: Node) -> int:
+    """The size of ``node`` as OData's ``MaxNodeCount`` measures it: one per comparison,
+    function call, literal, token, property, ``not``, and each ``and``/``or`` operator; an
+    ``in (…)`` list counts one, as it is answered by one set lookup."""
+    if isinstance(node, Compare):
+        return 1 + node_count(node.left) + node_count(node.right)
+    if isinstance(node, Logical):
+        return len(node.operands) - 1 + sum(node_count(o) for o in node.operands)
+    if isinstance(node, Not):
+        return 1 + node_count(node.operand)
+    if isinstance(node, InList):
+        return 2 + node_count(node.operand)
+    if isinstance(node, Call):
+        return 1 + sum(node_count(a) for a in node.args)
+    return 1
 
 
 def _is_boolean(node: Node) -> bool:
@@ -455,6 +484,9 @@ class FilterContext:
     now: datetime
     #: Lower-case segment -> canonical key. ``None`` accepts every name as written.
     names: Mapping[str, str] | None = None
+    #: Row text -> parsed date-time, shared by the comparisons compiled with this context (one
+    #: query): each row's value is parsed once, however many comparisons read it.
+    parsed: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 Getter: TypeAlias = Callable[[Row], object]
@@ -504,7 +536,8 @@ def uses_clock(node: Node) -> bool:
     return False
 
 
-def _path_getter(path: Path, ctx: FilterContext) -> Getter:
+def _path_keys(path: Path, ctx: FilterContext) -> tuple[str, ...]:
+    """The canonical keys of ``path``; unknown properties raise :class:`FilterSyntaxError`."""
     keys: list[str] = []
     for seg in path.segments:
         if ctx.names is None:
@@ -514,7 +547,11 @@ def _path_getter(path: Path, ctx: FilterContext) -> Getter:
         if canonical is None:
             raise FilterSyntaxError(f"unknown property {seg!r}")
         keys.append(canonical)
-    return key_path_getter(tuple(keys))
+    return tuple(keys)
+
+
+def _path_getter(path: Path, ctx: FilterContext) -> Getter:
+    return key_path_getter(_path_keys(path, ctx))
 
 
 def key_path_getter(keys: Sequence[str]) -> Getter:
@@ -581,6 +618,89 @@ def _operand(node: Node, ctx: FilterContext) -> tuple[Getter, Kind | None]:
     return predicate, "bool"
 
 
+def _constant(node: Node, ctx: FilterContext) -> Value | None:
+    """The literal ``node`` stands for (tokens resolved), or ``None`` when it is not one."""
+    if isinstance(node, Token):
+        return _token_value(node, ctx)
+    return node if isinstance(node, Value) else None
+
+
+def _coercer(kind: Kind, ctx: FilterContext) -> Callable[[object], object]:
+    """:func:`_coerce` for one ``kind``, as a one-argument function (date-times parsed once per
+    context, see :attr:`FilterContext.parsed`)."""
+    if kind in ("string", "guid"):
+        return lambda v: v.lower() if isinstance(v, str) else (None if v is None else _INCOMPARABLE)
+    if kind == "datetime":
+        memo = ctx.parsed
+
+        def coerce_datetime(value: object) -> object:
+            if not isinstance(value, str):
+                return _coerce(kind, value)
+            found = memo.get(value)
+            if found is None:
+                found = memo[value] = _coerce(kind, value)
+            return found
+
+        return coerce_datetime
+    return lambda v: _coerce(kind, v)
+
+
+_NEGATED: Final[dict[str, CompareOp]] = {"eq": "ne", "ne": "eq"}
+
+#: ``op`` seen from the other side (``5 lt duration`` is ``duration gt 5``).
+_FLIP: Final = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+
+
+def _path_vs_constant(node: Compare, ctx: FilterContext) -> Predicate | None:
+    """The fast form of ``path op literal`` (either side); ``None`` for other comparisons.
+
+    The literal is coerced once, the row's value once per row: the same answers as the
+    general form of :func:`_compare`.
+    """
+    op: str = node.op
+    if isinstance(node.left, Path):
+        path, const = node.left, _constant(node.right, ctx)
+    elif isinstance(node.right, Path):
+        path, const, op = node.right, _constant(node.left, ctx), _FLIP[node.op]
+    else:
+        return None
+    if const is None or const.kind == "null":
+        return None
+    keys = _path_keys(path, ctx)
+    get = key_path_getter(keys)
+    coerce = _coercer(const.kind, ctx)
+    want = _coerce(const.kind, const.value)
+    if op in ("eq", "ne"):
+        if len(keys) == 1 and const.kind in ("string", "guid"):  # the most common: one call
+            key = keys[0]
+            if op == "eq":
+                return lambda row: isinstance(v := row.get(key), str) and v.lower() == want
+            return lambda row: not (isinstance(v := row.get(key), str) and v.lower() == want)
+        if op == "eq":
+            return lambda row: coerce(get(row)) == want
+        return lambda row: coerce(get(row)) != want
+    compare = _ORDERED[op]
+
+    def ordered(row: Row) -> bool:
+        value = coerce(get(row))
+        if value is None or value is _INCOMPARABLE:
+            return False
+        try:
+            return compare(value, want)
+        except TypeError:
+            return False
+
+    return ordered
+
+
+_ORDERED: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+
+
 def _compare(node: Compare, ctx: FilterContext) -> Predicate:
     left, lkind = _operand(node.left, ctx)
     right, rkind = _operand(node.right, ctx)
@@ -597,6 +717,9 @@ def _compare(node: Compare, ctx: FilterContext) -> Predicate:
         if op == "ne":
             return lambda row: other(row) is not None
         raise FilterSyntaxError(f"'{op}' cannot be used with null")
+    fast = _path_vs_constant(node, ctx) if lkind is None or rkind is None else None
+    if fast is not None:
+        return fast
 
     def values(row: Row) -> tuple[object, object]:
         return _coerce(kind, left(row)), _coerce(kind, right(row))
@@ -612,25 +735,139 @@ def _compare(node: Compare, ctx: FilterContext) -> Predicate:
 
         return equality
 
+    compare = _ORDERED[op]
+
     def ordered(row: Row) -> bool:
         a, b = values(row)
         if a is None or b is None or a is _INCOMPARABLE or b is _INCOMPARABLE:
             return False
         try:
-            if op == "gt":
-                return a > b  # type: ignore[operator,no-any-return]
-            if op == "ge":
-                return a >= b  # type: ignore[operator,no-any-return]
-            if op == "lt":
-                return a < b  # type: ignore[operator,no-any-return]
-            return a <= b  # type: ignore[operator,no-any-return]
+            return compare(a, b)
         except TypeError:
             return False
 
     return ordered
 
 
+def _membership(get: Getter, values: Sequence[Value], ctx: FilterContext) -> Predicate:
+    """``get(row)`` equals one of ``values``: one set lookup per kind of value."""
+    sets: dict[Kind, set[object]] = {}
+    for value in values:
+        sets.setdefault(value.kind, set()).add(_coerce(value.kind, value.value))
+    null = sets.pop("null", None) is not None
+    checks = [(_coercer(kind, ctx), frozenset(members)) for kind, members in sets.items()]
+    if not null and len(checks) == 1:
+        coerce, members = checks[0]
+        return lambda row: coerce(get(row)) in members
+
+    def contained(row: Row) -> bool:
+        raw = get(row)
+        if raw is None:
+            return null
+        return any(coerce(raw) in members for coerce, members in checks)
+
+    return contained
+
+
+def _equality_key(node: Node, ctx: FilterContext) -> tuple[tuple[str, ...], Value] | None:
+    """``(canonical path, literal)`` of ``path eq literal`` (either side), else ``None``."""
+    if not isinstance(node, Compare) or node.op != "eq":
+        return None
+    if isinstance(node.left, Path):
+        path, const = node.left, _constant(node.right, ctx)
+    elif isinstance(node.right, Path):
+        path, const = node.right, _constant(node.left, ctx)
+    else:
+        return None
+    if const is None or const.kind == "null":
+        return None
+    _path_getter(path, ctx)  # unknown properties fail as they would alone
+    keys = tuple(seg if ctx.names is None else ctx.names[seg.lower()] for seg in path.segments)
+    return keys, const
+
+
+def _any_of(operands: Sequence[Node], ctx: FilterContext) -> Predicate:
+    """``a or b or …``: equalities of one property with literals become one set lookup, text
+    searches of one property one search over all their texts."""
+    groups: dict[tuple[str, ...], list[Value]] = {}
+    searches: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    rest: list[Node] = []
+    for operand in operands:
+        key = _equality_key(operand, ctx)
+        search = _text_search_key(operand, ctx) if key is None else None
+        if key is not None:
+            groups.setdefault(key[0], []).append(key[1])
+        elif search is not None:
+            searches.setdefault(search[:2], []).append(search[2])
+        else:
+            rest.append(operand)
+    parts = [_membership(key_path_getter(keys), values, ctx) for keys, values in groups.items()]
+    parts += [
+        _text_search(mode, key_path_getter(keys), tuple(pins))
+        for (mode, keys), pins in searches.items()
+    ]
+    parts += [_predicate(p, ctx) for p in rest]
+    if len(parts) == 1:
+        return parts[0]
+
+    def any_part(row: Row) -> bool:
+        for part in parts:  # noqa: SIM110 - a loop: any() over a generator is slower per row
+            if part(row):
+                return True
+        return False
+
+    return any_part
+
+
+def _all_of(operands: Sequence[Node], ctx: FilterContext) -> Predicate:
+    parts = [_predicate(p, ctx) for p in operands]
+
+    def all_parts(row: Row) -> bool:
+        for part in parts:  # noqa: SIM110 - a loop: all() over a generator is slower per row
+            if not part(row):
+                return False
+        return True
+
+    return all_parts
+
+
+def _text_search_key(node: Node, ctx: FilterContext) -> tuple[str, tuple[str, ...], str] | None:
+    """``(function, canonical path, lower-case text)`` of ``startswith(path,'text')``,
+    ``endswith(path,'text')`` or ``substringof('text',path)``, else ``None``."""
+    if not isinstance(node, Call) or node.name not in _BOOL_FUNCTIONS:
+        return None
+    hay, pin = node.args if node.name != "substringof" else node.args[::-1]
+    if isinstance(hay, Call) and hay.name == "tolower":  # the search ignores case anyway
+        hay = hay.args[0]
+    if not isinstance(hay, Path) or not (isinstance(pin, Value) and pin.kind == "string"):
+        return None
+    return node.name, _path_keys(hay, ctx), str(pin.value).lower()
+
+
+def _text_search(mode: str, get: Getter, pins: tuple[str, ...]) -> Predicate:
+    """Any of ``pins`` starts / ends / occurs in ``get(row)`` (ignoring case): one ``lower()``."""
+    if mode == "startswith":
+        return lambda row: isinstance(h := get(row), str) and h.lower().startswith(pins)
+    if mode == "endswith":
+        return lambda row: isinstance(h := get(row), str) and h.lower().endswith(pins)
+
+    def contains(row: Row) -> bool:
+        hay = get(row)
+        if not isinstance(hay, str):
+            return False
+        hay = hay.lower()
+        for pin in pins:  # noqa: SIM110 - a loop: any() over a generator is slower per row
+            if pin in hay:
+                return True
+        return False
+
+    return contains
+
+
 def _string_call(node: Call, ctx: FilterContext) -> Predicate:
+    search = _text_search_key(node, ctx)
+    if search is not None:
+        return _text_search(search[0], key_path_getter(search[1]), (search[2],))
     first, _ = _operand(node.args[0], ctx)
     second, _ = _operand(node.args[1], ctx)
     if node.name == "substringof":
@@ -657,27 +894,18 @@ def _predicate(node: Node, ctx: FilterContext) -> Predicate:
     if isinstance(node, Compare):
         return _compare(node, ctx)
     if isinstance(node, Logical):
-        parts = [_predicate(p, ctx) for p in node.operands]
         if node.op == "and":
-            return lambda row: all(p(row) for p in parts)
-        return lambda row: any(p(row) for p in parts)
+            return _all_of(node.operands, ctx)
+        return _any_of(node.operands, ctx)
     if isinstance(node, Not):
-        inner = _predicate(node.operand, ctx)
+        operand = node.operand
+        if isinstance(operand, Compare) and operand.op in _NEGATED:  # complementary
+            return _compare(Compare(_NEGATED[operand.op], operand.left, operand.right), ctx)
+        inner = _predicate(operand, ctx)
         return lambda row: not inner(row)
     if isinstance(node, InList):
         getter, _ = _operand(node.operand, ctx)
-        options = [
-            (v.kind, v.value.lower() if isinstance(v.value, str) else v.value) for v in node.values
-        ]
-
-        def contained(row: Row) -> bool:
-            raw = getter(row)
-            return any(
-                (raw is None) if kind == "null" else _coerce(kind, raw) == value
-                for kind, value in options
-            )
-
-        return contained
+        return _membership(getter, node.values, ctx)
     if isinstance(node, Call):
         if node.name not in _BOOL_FUNCTIONS:
             raise FilterSyntaxError(f"{node.name}() does not return a boolean")
