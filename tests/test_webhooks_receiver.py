@@ -308,3 +308,26 @@ def test_parse_event_accepts_parsed_json() -> None:
     event = parse_event(envelope("timetracking_deleted"))
     assert event.event_type == "timetracking_deleted"
     assert event.key == ("t1", "timetracking_deleted", ENTRY_ID, envelope()["timestamp"])
+
+
+async def test_handle_mounts_into_another_app_and_keeps_its_own_size_limit() -> None:
+    from aiohttp import web
+
+    receiver = WebhookReceiver(auth_header=HEADER, auth_value=SECRET, max_body_size=4096)
+    outer = web.Application(client_max_size=10 * 1024 * 1024)  # the host app allows more
+    outer.router.add_post("/hooks/awork", receiver.handle)
+    server = LocalServer(outer)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = server.make_url("/hooks/awork")
+            big = orjson.dumps(envelope(entity={"id": ENTRY_ID, "note": "x" * 10_000}))
+            async with session.post(url, data=big, headers={HEADER: SECRET}) as response:
+                assert response.status == 413
+            small = orjson.dumps(envelope())
+            async with session.post(url, data=small, headers={HEADER: SECRET}) as response:
+                assert response.status == 200
+    finally:
+        await server.close()
+    receiver.close()
+    assert [e.trace_id async for e in receiver.events()] == ["t1"]
