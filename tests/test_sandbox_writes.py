@@ -148,3 +148,92 @@ def test_apply_keeps_the_running_index_and_nested_types() -> None:
     store.apply([Write("types_of_work", type_id, {**store.types_of_work[type_id], "name": "N"})])
     assert nested["name"] == "N"  # the dict entries share is updated in place
     assert store.apply([Write("entries", "missing", None)]) == []
+
+
+# ------------------------------------------------------------------- POST /tasks/changetypeofwork
+
+
+def task_with_entries(sb: Sandbox) -> str:
+    counts: dict[str, int] = {}
+    for entry in sb.store.entries.values():
+        if entry["taskId"]:
+            counts[entry["taskId"]] = counts.get(entry["taskId"], 0) + 1
+    return max(counts, key=counts.__getitem__)
+
+
+def other_type(sb: Sandbox, task_id: str) -> str:
+    current = sb.store.tasks[task_id]["typeOfWorkId"]
+    return next(
+        t["id"]
+        for t in sb.store.types_of_work.values()
+        if not t["isArchived"] and t["id"] != current
+    )
+
+
+@pytest.mark.parametrize("change_entries", [True, False])
+async def test_client_changes_the_type_of_work_of_tasks(sb: Sandbox, change_entries: bool) -> None:
+    from awork_async import AworkClient, NoRateLimiter
+
+    task_id = task_with_entries(sb)
+    new_type = other_type(sb, task_id)
+    entry_ids = [e["id"] for e in sb.store.entries.values() if e["taskId"] == task_id]
+    old_types = {i: sb.store.entries[i]["typeOfWorkId"] for i in entry_ids}
+    async with AworkClient(
+        token=sb.token, base_url=sb.base_url, rate_limiter=NoRateLimiter()
+    ) as client:
+        result = await client.types_of_work.change_for_tasks(
+            [task_id], new_type, change_time_entries=change_entries
+        )
+    assert result is None
+    assert sb.store.tasks[task_id]["typeOfWorkId"] == new_type
+    for entry_id in entry_ids:
+        entry = sb.store.entries[entry_id]
+        expected = new_type if change_entries else old_types[entry_id]
+        assert entry["typeOfWorkId"] == expected
+        assert entry["typeOfWork"]["id"] == expected
+        assert entry["task"]["typeOfWorkId"] == new_type  # the nested task is the shared record
+
+
+async def test_change_type_of_work_with_unknown_tasks_is_207(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    task_id = task_with_entries(sb)
+    new_type = other_type(sb, task_id)
+    unknown = "00000000-0000-4000-8000-000000000000"
+    form = {"typeOfWorkId": new_type, "taskIds": [task_id, unknown], "changeTimeEntries": True}
+    async with http.post(f"{sb.base_url}/tasks/changetypeofwork", json=form) as r:
+        assert r.status == 207
+        body = await r.json()
+    assert body["ok"]["ids"] == [task_id]
+    assert body["notFound"]["ids"] == [unknown]
+    assert sb.store.tasks[task_id]["typeOfWorkId"] == new_type
+
+
+@pytest.mark.parametrize(
+    ("form", "code"),
+    [
+        ({}, "validation-failed"),
+        ({"taskIds": []}, "validation-failed"),
+        (
+            {"typeOfWorkId": "00000000-0000-4000-8000-000000000000", "taskIds": []},
+            "validation-failed",
+        ),
+        ({"typeOfWorkId": "archived", "taskIds": ["task"]}, "entity-archived"),
+        ({"typeOfWorkId": "type", "taskIds": "task"}, "validation-failed"),
+    ],
+)
+async def test_change_type_of_work_rejects_bad_forms_and_changes_nothing(
+    sb: Sandbox, http: aiohttp.ClientSession, form: dict[str, Any], code: str
+) -> None:
+    task_id = task_with_entries(sb)
+    archived = next(t["id"] for t in sb.store.types_of_work.values() if t["isArchived"])
+    replace = {"archived": archived, "type": other_type(sb, task_id), "task": task_id}
+    body = {
+        k: ([replace.get(i, i) for i in v] if isinstance(v, list) else replace.get(v, v))
+        for k, v in form.items()
+    }
+    version = sb.store.version
+    async with http.post(f"{sb.base_url}/tasks/changetypeofwork", json=body) as r:
+        assert r.status == 400
+        assert (await r.json())["code"] == code
+    assert sb.store.version == version

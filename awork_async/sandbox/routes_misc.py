@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ._entries import copy_entry
+from ._entries import copy_entry, stamp
 from ._forms import FormReader
 from ._http import (
     bool_param,
@@ -141,6 +141,42 @@ async def archive_type(request: web.Request) -> web.Response:
     full["updatedOn"], full["updatedBy"] = iso_utc(store.now()), store.me_id
     store.apply([Write("types_of_work", full["id"], full)])
     return json_response(full)
+
+
+@routes.post("/tasks/changetypeofwork")
+async def change_tasks_type(request: web.Request) -> web.Response:
+    """``POST /tasks/changetypeofwork`` (``TasksChangeTypesForm``): the tasks get the type of work;
+    with ``changeTimeEntries`` their time entries too. 204; unknown task ids -> 207 with a
+    ``MultiStatusResult`` (the known ones are changed; the spec gives 207 no schema)."""
+    store, _, _ = context(request)
+    form = FormReader(await read_json(request))
+    type_id = form.uuid("typeOfWorkId", required=True)
+    task_ids = form.uuid_list("taskIds", required=True)
+    change_entries = bool(form.boolean("changeTimeEntries"))
+    tow = store.ws.nested_types.get(type_id) if type_id is not None else None
+    if type_id is not None and tow is None:
+        form.fail("typeOfWorkId", f"No type of work with the id '{type_id}' exists.")
+    form.raise_if_errors()
+    assert tow is not None
+    if tow["isArchived"]:
+        raise SandboxError(400, "entity-archived", f"The type of work '{tow['name']}' is archived.")
+    wanted = list(dict.fromkeys(task_ids))
+    known = [t for t in wanted if t in store.tasks]
+    missing = [t for t in wanted if t not in store.tasks]
+    writes = [Write("tasks", t, {**store.tasks[t], "typeOfWorkId": tow["id"]}) for t in known]
+    if change_entries:
+        now, chosen = store.now(), set(known)
+        for entry in store.entries.values():
+            if entry["taskId"] in chosen and entry["typeOfWorkId"] != tow["id"]:
+                moved = copy_entry(entry)
+                moved["typeOfWorkId"], moved["typeOfWork"] = tow["id"], tow
+                stamp(moved, now, store.me_id)
+                writes.append(Write("entries", moved["id"], moved))
+    store.apply(writes)
+    if not missing:
+        return no_content()
+    buckets = {"ok": known, "notFound": missing, "unauthorized": [], "badRequest": []}
+    return json_response({k: {"ids": v} for k, v in buckets.items()}, status=207)
 
 
 @routes.get("/projects/{projectId}/typeofwork")
