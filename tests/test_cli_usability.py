@@ -4,8 +4,10 @@ config mistakes, base-URL hints, messages, pipes and Ctrl+C."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +200,55 @@ def test_a_reader_that_stops_early_ends_the_export_quietly(sandbox: Sandbox) -> 
     # 300 entries (~400 KB) do not fit a pipe's buffer: the writer hit the closed pipe
     assert code == 0
     assert error == b""
+
+
+# -- the demo's Ctrl+C -------------------------------------------------------------------------
+
+
+def _demo_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "awork-demo-sandbox"]
+
+
+def test_demo_interrupted_during_the_export_stops_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import awork_async.export
+
+    started: list[str] = []
+
+    async def interrupted_export(client: Any, output: Any, **options: Any) -> Any:
+        started.append(str(client.base_url))
+        assert _demo_threads(), "the sandbox serves from its own thread"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(awork_async.export, "export_time_entries", interrupted_export)
+    target = tmp_path / "demo.jsonl"
+    result = CliRunner().invoke(app, ["demo", "--entries", "50", "-o", str(target)])
+    assert started
+    assert result.exit_code == 130
+    assert result.stderr.strip() == f"interrupted: demo stopped, {target} left as it was"
+    assert not target.exists()
+    for thread in _demo_threads():
+        thread.join(30)  # the sandbox was asked to stop; it is not busy, so it does
+        assert not thread.is_alive()
+
+
+def test_demo_ctrl_c_prints_a_message_and_exits_130(tmp_path: Path) -> None:
+    target = tmp_path / "demo.jsonl"
+    with subprocess.Popen(
+        [sys.executable, "-m", "awork_async", "demo", "--entries", "50000", "-o", str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().startswith("starting a local awork sandbox")
+        assert proc.stdout.readline().startswith("sandbox on http://127.0.0.1:")
+        proc.send_signal(signal.SIGINT)  # the export of 50,000 entries has just begun
+        error = proc.stderr.read()
+        code = proc.wait(timeout=120)
+    assert code == 130
+    assert error == f"interrupted: demo stopped, {target} left as it was\n"
+    assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # no temporary file left behind

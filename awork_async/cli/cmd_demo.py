@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
@@ -15,8 +19,9 @@ from .cmd_export import ExportFormat, open_output
 
 if TYPE_CHECKING:
     from ..export import ExportSummary
+    from ..sandbox import Sandbox
 
-__all__ = ["demo", "demo_epilogue"]
+__all__ = ["SandboxThread", "demo", "demo_epilogue"]
 
 
 def demo_epilogue(output: str, fmt: ExportFormat) -> list[str]:
@@ -58,43 +63,117 @@ def demo(
         raise CliUsageError("demo writes a file: pass --output FILE (not -)")
     show_bar = not quiet and sys.stderr.isatty()
     typer.echo(f"starting a local awork sandbox with {entries} generated time entries …")
-    with open_output(target, resume=False) as (stream, _checkpoint):
-        summary = asyncio.run(
-            _run(
-                entries=entries,
-                seed=seed,
-                fmt=format,
-                stream=stream,
-                progress=ExportProgress(enabled=show_bar),
+    try:
+        with (
+            open_output(target, resume=False) as (stream, _checkpoint),
+            SandboxThread(entries=entries, seed=seed) as server,
+        ):
+            typer.echo(f"sandbox on {server.base_url}; exporting ({format.value}) …")
+            summary = asyncio.run(
+                _export(
+                    server,
+                    fmt=format,
+                    stream=stream,
+                    progress=ExportProgress(enabled=show_bar),
+                )
             )
-        )
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: demo stopped, {target} left as it was", err=True)
+        # The abandoned sandbox's data (millions of objects) would make the interpreter's final
+        # garbage collection take seconds: exempt everything alive now from it.
+        gc.freeze()
+        raise typer.Exit(D.EXIT_INTERRUPTED) from None
     typer.echo(summary_line(summary, str(Path(target))))
     for line in demo_epilogue(target, format):
         typer.echo(line)
 
 
-async def _run(
+class SandboxThread:
+    """A :class:`~awork_async.sandbox.Sandbox` served by its own thread and event loop.
+
+    The demo's export runs on the main thread's loop, so the sandbox's work (sorting a large
+    data set for a query takes seconds) never holds that loop up: Ctrl+C cancels the export at
+    once. Leaving the block stops the sandbox; after an interrupt it waits at most
+    :data:`STOP_WAIT` seconds for a sandbox still busy with a request (its thread is a daemon).
+    """
+
+    #: Longest wait for a busy sandbox to stop after an interrupt (seconds).
+    STOP_WAIT = 0.2
+
+    def __init__(self, **config: Any) -> None:
+        self._config = config
+        self._ready = threading.Event()
+        self._box: dict[str, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._serve, name="awork-demo-sandbox", daemon=True)
+
+    def _serve(self) -> None:
+        from ..sandbox import Sandbox
+
+        async def serve() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            try:
+                async with Sandbox(port=0, **self._config) as server:
+                    self._box["server"] = server
+                    self._ready.set()
+                    await self._stop.wait()
+            except BaseException as exc:
+                self._box["error"] = exc
+                raise
+            finally:
+                self._ready.set()
+
+        with contextlib.suppress(BaseException):
+            asyncio.run(serve())
+
+    def __enter__(self) -> Sandbox:
+        self._thread.start()
+        try:
+            self._ready.wait()
+        except BaseException:
+            self._request_stop()
+            raise
+        if "server" not in self._box:
+            raise self._box.get("error") or RuntimeError("the sandbox did not start")
+        server: Sandbox = self._box["server"]
+        return server
+
+    def _request_stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(stop.set)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._request_stop()
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        self._thread.join(self.STOP_WAIT if interrupted else None)
+
+
+async def _export(
+    server: Sandbox,
     *,
-    entries: int,
-    seed: int,
     fmt: ExportFormat,
     stream: BinaryIO | Path,
     progress: ExportProgress,
 ) -> ExportSummary:
     from .. import AworkClient
     from ..export import export_time_entries
-    from ..sandbox import Sandbox
 
-    async with (
-        Sandbox(entries=entries, seed=seed, port=0) as server,
-        AworkClient(token=server.token, base_url=server.base_url, hooks=progress.hooks()) as client,
-    ):
-        typer.echo(f"sandbox on {server.base_url}; exporting ({fmt.value}) …")
+    async with AworkClient(
+        token=server.token, base_url=server.base_url, hooks=progress.hooks()
+    ) as client:
         with progress:
-            summary = await export_time_entries(
+            return await export_time_entries(
                 client,
                 stream,
                 format=fmt.value,
                 on_progress=progress.update,
             )
-    return summary
