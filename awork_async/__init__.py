@@ -45,7 +45,14 @@ if TYPE_CHECKING:  # what type checkers see; at run time names load on first use
     )
     from ._hooks import Hooks
     from ._paginator import AsyncPaginator, Page
-    from ._ratelimit import LocalRateLimiter, NoRateLimiter, RateLimiter, RateLimits
+    from ._ratelimit import (
+        AiolimiterAdapter,
+        LimiterRequest,
+        LocalRateLimiter,
+        NoRateLimiter,
+        RateLimiter,
+        RateLimits,
+    )
     from ._ratelimit_headers import RateLimitInfo
     from ._redis_ratelimit import RedisRateLimiter
     from ._response import APIResponse, RawResponse, capture_responses
@@ -81,6 +88,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AiolimiterAdapter",
     "AsyncPaginator",
     "AuthProvider",
     "AuthenticationError",
@@ -92,6 +100,7 @@ __all__ = [
     "ConflictError",
     "Hooks",
     "InvalidFilterError",
+    "LimiterRequest",
     "LocalRateLimiter",
     "MultiStatusResult",
     "NoRateLimiter",
@@ -147,6 +156,7 @@ _LAZY = {
     "APIResponseValidationError": "._exceptions",
     "APIStatusError": "._exceptions",
     "APITimeoutError": "._exceptions",
+    "AiolimiterAdapter": "._ratelimit",
     "AsyncPaginator": "._paginator",
     "AuthProvider": "._auth",
     "AuthenticationError": "._exceptions",
@@ -158,6 +168,7 @@ _LAZY = {
     "ConflictError": "._exceptions",
     "Hooks": "._hooks",
     "InvalidFilterError": "._exceptions",
+    "LimiterRequest": "._ratelimit",
     "LocalRateLimiter": "._ratelimit",
     "MultiStatusResult": ".models",
     "NoRateLimiter": "._ratelimit",

@@ -11,10 +11,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import aiohttp
+import aiolimiter
 
 from . import _constants as C
 from ._auth import AuthProvider, StaticToken
-from ._ratelimit import LocalRateLimiter, RateLimiter, RateLimits
+from ._ratelimit import AiolimiterAdapter, LocalRateLimiter, RateLimiter, RateLimits
 from ._response import RawResponseProxy
 from ._retry import RetryPolicy
 from ._sansio import validate_base_url
@@ -43,11 +44,14 @@ def _limiter_from(value: object) -> RateLimiter:
         return LocalRateLimiter()
     if isinstance(value, RateLimits):
         return LocalRateLimiter.from_limits(value)
+    if isinstance(value, aiolimiter.AsyncLimiter):
+        return AiolimiterAdapter(value)
     if isinstance(value, type) or not isinstance(value, RateLimiter):
         raise TypeError(
             "rate_limiter must be a rate limiter (LocalRateLimiter, RedisRateLimiter, "
-            "NoRateLimiter or an object with async acquire(), observe() and async aclose()) "
-            f"or a RateLimits value such as RateLimits.ENTERPRISE, got {type(value).__name__}"
+            "NoRateLimiter or an object with async acquire(), observe() and async aclose()), "
+            "a RateLimits value such as RateLimits.ENTERPRISE or an aiolimiter.AsyncLimiter, "
+            f"got {type(value).__name__}"
         )
     return value
 
@@ -73,7 +77,9 @@ class AworkClient:
         rate_limiter: defaults to an in-process limiter with awork's limits (50/s and 1000/min);
             pass a :class:`RedisRateLimiter` to share the workspace's budget across processes.
             A :class:`RateLimits` value (e.g. ``RateLimits.ENTERPRISE``) is shorthand for the
-            default in-process limiter with those limits. Anything else that is not a
+            default in-process limiter with those limits. An ``aiolimiter.AsyncLimiter`` is
+            wrapped in an :class:`AiolimiterAdapter`: the client then draws from the same budget
+            as your other users of it (mind its first-window burst). Anything else that is not a
             :class:`RateLimiter` raises ``TypeError`` here, not at the first request.
         retry: the retry policy (a :class:`RetryPolicy`).
         timeout: seconds for a whole call (across its retries) or a :class:`Timeouts`.
@@ -91,7 +97,7 @@ class AworkClient:
         base_url: str | None = None,
         auth: AuthProvider | None = None,
         session: aiohttp.ClientSession | None = None,
-        rate_limiter: RateLimiter | RateLimits | None = None,
+        rate_limiter: RateLimiter | RateLimits | aiolimiter.AsyncLimiter | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | Timeouts | None = None,
         hooks: Hooks | None = None,

@@ -29,6 +29,14 @@ configuration, ``AsyncLimiter(1, period / limit)``, spaces all requests evenly (
 below is exact, allows bursts, takes an injectable ``clock``/``sleep``, and is the same algorithm
 the Redis limiter runs server-side (:mod:`awork_async._redis_ratelimit`), so the two cannot drift
 apart. A log holds at most ``limit`` timestamps (1000 floats for the minute window).
+
+Users who already pace other awork calls with an ``AsyncLimiter`` can still hand it to the client
+(:class:`AiolimiterAdapter`, or the ``AsyncLimiter`` itself as ``rate_limiter``): both then draw
+from one budget, with the caveat above.
+
+A limiter whose ``acquire`` takes a keyword argument named ``request`` receives a
+:class:`LimiterRequest` (method and URL path), so it can treat writes differently; limiters
+whose ``acquire()`` takes no argument keep working unchanged (:func:`acquire_for`).
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
+import inspect
 import logging
 import math
 import time
@@ -43,6 +53,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import ClassVar, Protocol, runtime_checkable
 
+import aiolimiter
 import attrs
 
 from awork_async._constants import (
@@ -60,8 +71,10 @@ from awork_async._constants import (
 from awork_async._ratelimit_headers import RateLimitInfo
 
 __all__ = [
+    "AiolimiterAdapter",
     "Clock",
     "HoldPolicy",
+    "LimiterRequest",
     "LocalRateLimiter",
     "NoRateLimiter",
     "RateLimiter",
@@ -69,6 +82,7 @@ __all__ = [
     "Sleep",
     "SlidingWindowLog",
     "WindowedAdmission",
+    "acquire_for",
     "announce_wait",
     "wait_listener",
 ]
@@ -114,9 +128,29 @@ async def announce_wait(seconds: float) -> None:
 _EPSILON = 1e-9
 
 
+@attrs.frozen
+class LimiterRequest:
+    """The request a limiter admits: its method (``"GET"``, ``"POST"``, ...) and URL path.
+
+    ``path`` is the whole path of the URL without the query, e.g. ``/api/v1/time-entries``.
+    """
+
+    method: str
+    path: str
+
+    @property
+    def is_write(self) -> bool:
+        """``True`` for methods that change data (everything but GET, HEAD and OPTIONS)."""
+        return self.method not in ("GET", "HEAD", "OPTIONS")
+
+
 @runtime_checkable
 class RateLimiter(Protocol):
-    """What the transport calls around every request attempt."""
+    """What the transport calls around every request attempt.
+
+    ``acquire`` may also take a keyword argument ``request``: it then receives the
+    :class:`LimiterRequest` about to be sent (``async def acquire(self, *, request=None)``).
+    """
 
     async def acquire(self) -> None:
         """Wait until one more request may be sent, then count it."""
@@ -397,3 +431,106 @@ class NoRateLimiter:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+@functools.lru_cache(maxsize=64)
+def _takes_request(acquire: Callable[..., object]) -> bool:
+    """Whether ``acquire`` has a parameter named ``request`` that can be passed by keyword."""
+    try:
+        parameter = inspect.signature(acquire).parameters.get("request")
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.KEYWORD_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    )
+
+
+async def acquire_for(limiter: RateLimiter, request: LimiterRequest) -> None:
+    """Call ``limiter.acquire(request=request)`` if it takes ``request``, else ``acquire()``."""
+    acquire = limiter.acquire
+    function = getattr(acquire, "__func__", acquire)
+    try:
+        takes = _takes_request(function)
+    except TypeError:  # unhashable callable: look every time
+        takes = _takes_request.__wrapped__(function)
+    if takes:
+        await acquire(request=request)  # type: ignore[call-arg]
+    else:
+        await acquire()
+
+
+class AiolimiterAdapter:
+    """An ``aiolimiter.AsyncLimiter`` of your own as the client's rate limiter (one budget).
+
+    Every request attempt of the client takes one unit from ``limiter``, so the client and your
+    other code that uses the same ``AsyncLimiter`` share one budget. ``AworkClient(rate_limiter=
+    AsyncLimiter(...))`` wraps it in this adapter for you.
+
+    On top of ``limiter``, the adapter keeps this module's server-driven pauses: after a 429 all
+    requests wait ``Retry-After`` (else ``RateLimit-Reset``, else ``default_pause``), and a window
+    the server reports as (nearly) spent holds requests until it resets (:class:`HoldPolicy`).
+
+    Caveat: an ``AsyncLimiter(n, t)`` is a leaky bucket that starts full, so a fresh one admits up
+    to about ``2n`` requests in its first ``t`` seconds, which awork's fixed windows count as over
+    the limit (429s, then pauses). ``AsyncLimiter(1, t / n)`` is strictly safe but spaces every
+    request evenly; the default :class:`LocalRateLimiter` is exact and allows bursts.
+
+    Args:
+        limiter: the ``aiolimiter.AsyncLimiter`` to draw from.
+        reserve, default_pause, max_hold: as for :class:`LocalRateLimiter`.
+        clock, sleep: time source and sleep for the pauses (inject fakes in tests).
+    """
+
+    def __init__(
+        self,
+        limiter: aiolimiter.AsyncLimiter,
+        *,
+        reserve: int = DEFAULT_RATE_RESERVE,
+        default_pause: float = DEFAULT_RATE_LIMIT_PAUSE,
+        max_hold: float = DEFAULT_MAX_RETRY_WAIT,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        """Wrap ``limiter``; see the class docstring for the arguments."""
+        if not isinstance(limiter, aiolimiter.AsyncLimiter):
+            raise TypeError(
+                f"AiolimiterAdapter wraps an aiolimiter.AsyncLimiter, got {type(limiter).__name__}"
+            )
+        self.limiter = limiter
+        self.policy = HoldPolicy(reserve=reserve, default_pause=default_pause, max_hold=max_hold)
+        self._hold = WindowedAdmission(())
+        self._clock = clock
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        limiter = self.limiter
+        return (
+            f"AiolimiterAdapter(AsyncLimiter(max_rate={limiter.max_rate!r}, "
+            f"time_period={limiter.time_period!r}))"
+        )
+
+    @property
+    def paused_until(self) -> float:
+        """Clock time before which no request is admitted (``-inf`` if never paused)."""
+        return self._hold.hold_until
+
+    async def acquire(self) -> None:
+        """Wait out a pause imposed by the server, then take one unit from the ``AsyncLimiter``."""
+        while True:
+            wait = self._hold.try_acquire(self._clock())
+            if wait <= 0.0:
+                break
+            await announce_wait(wait)
+            await self._sleep(wait)
+        await self.limiter.acquire()
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Pause all requests after a 429 or when the server reports a (nearly) spent window."""
+        seconds = self.policy.hold_seconds(status, RateLimitInfo.from_headers(headers))
+        if seconds > 0.0:
+            _log.debug("rate limit: holding all requests for %.3f s (status %d)", seconds, status)
+            self._hold.hold(self._clock(), seconds)
+
+    async def aclose(self) -> None:
+        """Nothing to release (the ``AsyncLimiter`` stays usable by its other users)."""

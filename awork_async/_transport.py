@@ -34,7 +34,7 @@ from ._exceptions import (
     ResponseTooLargeError,
     make_status_error,
 )
-from ._ratelimit import wait_listener
+from ._ratelimit import LimiterRequest, acquire_for, wait_listener
 from ._redact import detach_request_info, secrets_of, shorten
 from ._response import RawResponse, record_response
 from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, decode_json, join_url
@@ -231,11 +231,12 @@ class Transport:
                 )
             raise
 
-    async def _acquire(self, method: str, url_text: str, attempt: int) -> None:
+    async def _acquire(self, method: str, url: yarl.URL, url_text: str, attempt: int) -> None:
         """Wait for the limiter; its waits go to the ``on_rate_limit_wait`` hooks."""
         hooks = self.hooks
+        request = LimiterRequest(method, url.path)
         if hooks is None or not hooks.on_rate_limit_wait:
-            await self.limiter.acquire()
+            await acquire_for(self.limiter, request)
             return
 
         async def report(seconds: float) -> None:
@@ -244,7 +245,7 @@ class Transport:
             )
 
         with wait_listener(report):
-            await self.limiter.acquire()
+            await acquire_for(self.limiter, request)
 
     async def _attempt(
         self,
@@ -261,7 +262,7 @@ class Transport:
         session = self._get_session()
         refreshed = False
         while True:
-            await self._acquire(method, url_text, state.attempt + 1)
+            await self._acquire(method, url, url_text, state.attempt + 1)
             token = await self.auth.token()
             headers = {
                 "Authorization": f"Bearer {token}",

@@ -8,6 +8,25 @@ BASE = "https://api.awork.test/api/v1"
 TOKEN = "tok-SECRET-9f8e7d6c5b4a"
 
 
+class FakeClock:
+    """A monotonic clock that moves only when a test sets ``now`` or awaits :meth:`sleep`.
+
+    Pass the instance as ``clock`` and its :meth:`sleep` as ``sleep``: every wait is recorded in
+    ``waits`` and advances the clock by that much, so waiting loops terminate without sleeping.
+    """
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += max(seconds, 0.0)
+
+
 class FakeSleep:
     """Records the waits instead of sleeping."""
 
