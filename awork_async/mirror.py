@@ -486,13 +486,15 @@ class MirrorDatabase:
             ),
         )
         columns = [c.name for c in time_entries.columns if c.name != "id"]
-        stmt = stmt.values(values).on_conflict_do_update(
+        # One statement compiled once (and cached); SQLAlchemy sends the rows as batched
+        # multi-row VALUES ("insertmanyvalues"). RETURNING lists the rows inserted or changed.
+        stmt = stmt.on_conflict_do_update(
             index_elements=[old.id],
             set_={name: new[name] for name in columns},
             where=newer,
-        )
-        result = await conn.execute(stmt)
-        return max(result.rowcount, 0)
+        ).returning(old.id)
+        result = await conn.execute(stmt, values)
+        return len(result.all())
 
     async def upsert(self, entries: Sequence[TimeEntry]) -> int:
         """Upsert ``entries`` (the version rule applies), without touching the checkpoint."""
