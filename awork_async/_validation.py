@@ -93,18 +93,20 @@ def ensure_non_negative(value: object, name: str) -> int:
 
 
 def filter_string(value: FilterLike) -> str | None:
-    """Render a ``filterby`` argument (raw strings pass through unchanged)."""
-    if value is None or isinstance(value, str):
-        return value
+    """Render a ``filterby`` argument with the one renderer, :func:`~.filters.to_filter_string`.
+
+    A raw ``str`` passes through unchanged; an empty or blank one means no filter (``None``).
+    """
     from .filters import to_filter_string
 
     return to_filter_string(value)
 
 
 def order_string(value: OrderLike) -> str | None:
-    """Render an ``orderby`` argument (raw strings pass through unchanged)."""
-    if value is None or isinstance(value, str):
-        return value
+    """Render an ``orderby`` argument with the one renderer, :func:`~.filters.to_order_string`.
+
+    A raw ``str`` passes through unchanged; an empty or blank one means no order (``None``).
+    """
     from .filters import to_order_string
 
     return to_order_string(value)

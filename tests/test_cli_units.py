@@ -38,7 +38,7 @@ from awork_async.cli._settings import (
     parse_config_file,
     resolve,
 )
-from awork_async.cli.cmd_export import checkpoint_path_for
+from awork_async.cli.cmd_export import checkpoint_path_for, parse_orderby
 from awork_async.cli.cmd_lists import booking_filter
 from awork_async.models import Break, TimeEntry
 from awork_async.resources.timer import timer_status
@@ -108,6 +108,15 @@ def test_booking_filter_selects_overlapping_bookings() -> None:
     assert booking_filter(dt.date(2025, 6, 1), dt.date(2025, 6, 10)) == (
         "endDate ge datetime'2025-06-01T00:00:00' and startDate le datetime'2025-06-10T00:00:00'"
     )
+
+
+def test_parse_orderby_uses_the_filters_order_keys() -> None:
+    assert parse_orderby(None) is None
+    assert parse_orderby("  ") is None
+    assert parse_orderby(" duration  DESC , project/name") == "duration DESC,project/name"
+    for bad in ("duration sideways", "a,,b", "1abc", "a desc desc"):
+        with pytest.raises(CliUsageError, match="is not an order key"):
+            parse_orderby(bad)
 
 
 def test_parse_rate_limit() -> None:

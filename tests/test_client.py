@@ -365,6 +365,23 @@ async def test_query_encoding_of_filter(client: AworkClient, mocked: aioresponse
     assert seen[0].query["pageSize"] == "1000" and seen[0].query["page"] == "1"
 
 
+@pytest.mark.parametrize("blank", ["", "   "])
+async def test_a_blank_filter_or_order_is_not_sent(
+    client: AworkClient, mocked: aioresponses, blank: str
+) -> None:
+    pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
+    seen: list[URL] = []
+
+    def record(url: URL, **_: object) -> CallbackResult:
+        seen.append(url)
+        return CallbackResult(payload=[], headers={"aw-totalitems": "0"})
+
+    mocked.get(pattern, callback=record)
+    assert await client.time_entries.list(filterby=blank, orderby=blank).collect() == []
+    assert "filterby" not in seen[0].query
+    assert "orderby" not in seen[0].query
+
+
 async def test_raw_mode_yields_api_dicts(client: AworkClient, mocked: aioresponses) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
     mocked.get(

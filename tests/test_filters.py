@@ -921,6 +921,22 @@ def test_to_filter_string() -> None:
         to_filter_string(True)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "value", [None, "", "   ", " x eq 1 ", "isBilled eq false", F.a == 1, raw("  a eq 1")]
+)
+def test_the_resources_render_filters_with_the_one_renderer(value: str | Expr | None) -> None:
+    from awork_async._validation import filter_string
+
+    assert filter_string(value) == to_filter_string(value)
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", "name desc", F.a, desc(F.a), [F.a, "b desc"]])
+def test_the_resources_render_orders_with_the_one_renderer(value: object) -> None:
+    from awork_async._validation import order_string
+
+    assert order_string(value) == to_order_string(value)  # type: ignore[arg-type]
+
+
 def test_to_order_string() -> None:
     assert to_order_string(None) is None
     assert to_order_string("") is None

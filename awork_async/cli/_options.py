@@ -91,7 +91,7 @@ def entry_filter(
     Dates compare ``startDateUtc``: ``--from D`` is ``ge D 00:00 UTC`` and ``--to D`` is
     ``lt D+1 00:00 UTC`` (the whole day is included). ``raw_filter`` is and-ed as written.
     """
-    from ..filters import Expr, F, and_, raw
+    from ..filters import Expr, F, and_, raw, to_filter_string
 
     parts: list[Expr] = []
     if date_from is not None:
@@ -108,7 +108,7 @@ def entry_filter(
         if not raw_filter.strip():
             raise CliUsageError("--filterby must not be empty")
         parts.append(raw(raw_filter))
-    return str(and_(*parts)) if parts else None
+    return to_filter_string(and_(*parts)) if parts else None
 
 
 def parse_rate_limit(text: str | None) -> tuple[int, int] | None:

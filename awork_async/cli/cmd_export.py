@@ -91,17 +91,20 @@ def parse_orderby(text: str | None) -> str | None:
 
     Keys are separated by commas, each ``path [asc|desc]``; a malformed key is a usage error.
     """
-    from ..filters import _ORDER_KEY_RE, order_by, to_order_string
+    from ..filters import OrderBy, order_by, to_order_string
 
     if text is None or not text.strip():
         return None
-    keys = [part.strip() for part in text.split(",")]
-    for key in keys:
-        if not _ORDER_KEY_RE.fullmatch(key):
+    keys: list[OrderBy] = []
+    for part in text.split(","):
+        key = part.strip()
+        try:
+            keys.append(order_by(key))  # the filters' one check of an order key
+        except ValueError:
             raise CliUsageError(
                 f"--orderby: {key!r} is not an order key (expected e.g. 'duration desc,id')"
-            )
-    return to_order_string(order_by(*(" ".join(key.split()) for key in keys)))
+            ) from None
+    return to_order_string(order_by(*keys))
 
 
 def _crash_hook(env: dict[str, str] | os._Environ[str]) -> Callable[[int], None]:

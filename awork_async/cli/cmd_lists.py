@@ -35,14 +35,14 @@ JsonOption = Annotated[
 
 def booking_filter(date_from: dt.date | None, date_to: dt.date | None) -> str | None:
     """Bookings overlapping ``[date_from, date_to]``: ``endDate ge from and startDate le to``."""
-    from ..filters import Expr, F, and_
+    from ..filters import Expr, F, and_, to_filter_string
 
     parts: list[Expr] = []
     if date_from is not None:
         parts.append(F.end_date.ge(date_from))
     if date_to is not None:
         parts.append(F.start_date.le(date_to))
-    return str(and_(*parts)) if parts else None
+    return to_filter_string(and_(*parts)) if parts else None
 
 
 @bookings_app.command("list")
