@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FilterLike",
+    "IdLike",
     "OrderLike",
     "ensure_aware",
     "ensure_non_negative",
@@ -30,6 +31,8 @@ __all__ = [
     "order_string",
 ]
 
+#: An id argument: a ``uuid.UUID`` or its string form (checked by :func:`ensure_uuid`).
+IdLike = uuid.UUID | str
 #: A ``filterby`` value: a raw string or an expression from :mod:`awork_async.filters`.
 FilterLike = Union[str, "Expr", None]
 #: An ``orderby`` value: a raw string, or what :func:`awork_async.filters.order_by` builds.

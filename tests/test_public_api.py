@@ -38,3 +38,12 @@ def test_public_resource_methods_are_documented() -> None:
         for name, member in inspect.getmembers(cls, inspect.isfunction):
             if not name.startswith("_"):
                 assert inspect.getdoc(member), f"{cls_name}.{name} has no docstring"
+
+
+def test_id_like_is_defined_once() -> None:
+    """One ``IdLike`` for every resource (re-exported by each resource module)."""
+    from awork_async import _validation
+    from awork_async.resources import time_bookings, time_entries, timer, types_of_work, webhooks
+
+    for module in (time_bookings, time_entries, timer, types_of_work, webhooks):
+        assert module.IdLike is _validation.IdLike

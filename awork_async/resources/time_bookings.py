@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from typing_extensions import Unpack
 
 from .._paginator import AsyncPaginator
-from .._validation import ensure_uuid
+from .._validation import IdLike, ensure_uuid
 from ..models import TimeBooking, TimeBookingForm, UserTimeBookings
 from ._base import APIResource, ListOptions, path_id
 
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from .._timeouts import Timeouts
 
 __all__ = ["ProjectTimeBookingsResource", "TimeBookingsResource"]
-
-IdLike = uuid.UUID | str
 
 
 class _BookingsBase(APIResource):

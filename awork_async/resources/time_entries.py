@@ -12,7 +12,7 @@ from typing_extensions import Unpack
 
 from .. import _constants as C
 from .._paginator import AsyncPaginator
-from .._validation import ensure_uuid
+from .._validation import IdLike, ensure_uuid
 from ..models import (
     IdsForm,
     MultiStatusResult,
@@ -34,8 +34,6 @@ __all__ = ["BatchOperation", "TimeEntriesResource"]
 BatchOperation = Literal[
     "delete", "setTypeOfWork", "setIsBillable", "setIsBilled", "setProject", "setTask", "setUser"
 ]
-
-IdLike = uuid.UUID | str
 
 
 class BatchOptions(TypedDict, total=False):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
 
-from .._validation import local_timezone_name
+from .._validation import IdLike, local_timezone_name
 from ..models import TimeEntry, TimerStart, TimeTrackingSetting
 from ._base import APIResource, path_id
 
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
     from .._timeouts import Timeouts
 
 __all__ = ["TimerResource", "TimerState", "TimerStatus", "timer_status"]
-
-IdLike = uuid.UUID | str
 
 
 class TimerState(str, enum.Enum):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from typing_extensions import Unpack
 
 from .._paginator import AsyncPaginator
+from .._validation import IdLike
 from ..models import (
     ArchivedForm,
     DeleteTypeOfWorkForm,
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from .._timeouts import Timeouts
 
 __all__ = ["TypesOfWorkResource"]
-
-IdLike = uuid.UUID | str
 
 
 class TypesOfWorkResource(APIResource):

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import builtins
-import uuid
 from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
 from .._paginator import AsyncPaginator
+from .._validation import IdLike
 from ..models import WebhookConfig, WebhookConfigForm, WebhookLog
 from ._base import APIResource, ListOptions, _expect, _invalid, path_id
 
@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from .._timeouts import Timeouts
 
 __all__ = ["WebhooksResource"]
-
-IdLike = uuid.UUID | str
 
 
 def _check_form(form: object) -> None:
