@@ -20,7 +20,14 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["create_temp_beside", "discard_temp", "fsync_directory", "replace_with", "write_atomic"]
+__all__ = [
+    "create_temp_beside",
+    "discard_temp",
+    "fsync_directory",
+    "read_if_exists",
+    "replace_with",
+    "write_atomic",
+]
 
 #: The umask assumed where the process's own cannot be read without changing it.
 _FALLBACK_UMASK = 0o022
@@ -114,3 +121,11 @@ def write_atomic(path: Path, data: bytes) -> None:
         discard_temp(tmp)
         raise
     replace_with(handle, tmp, path)
+
+
+def read_if_exists(path: Path) -> bytes | None:
+    """The bytes stored at ``path``, or ``None`` when there is no such file (checkpoint loaders)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None

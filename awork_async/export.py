@@ -56,6 +56,7 @@ import io
 import itertools
 import os
 import time
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,7 +69,7 @@ import orjson
 from . import _constants as C
 from ._converter import JSONValue, describe_structure_error, structure, unstructure
 from ._exceptions import APIResponseValidationError
-from ._files import create_temp_beside, discard_temp, replace_with, write_atomic
+from ._files import create_temp_beside, discard_temp, read_if_exists, replace_with, write_atomic
 from ._pages import Lane, LaneContext, PageEngine, validate_concurrency
 from ._paginator import validate_page_size
 from ._partitions import Partition, SplitPlanner
@@ -96,8 +97,10 @@ __all__ = [
     "entry_to_row",
     "export_time_entries",
     "iter_time_entries_consistent",
+    "load_checkpoint",
     "neutralise_csv_cell",
     "read_checkpoint",
+    "save_checkpoint",
     "window_query",
     "write_atomic",
     "write_checkpoint",
@@ -725,22 +728,42 @@ def check_resumable(
         )
 
 
-def read_checkpoint(path: Path) -> ExportCheckpoint | None:
-    """The checkpoint stored at ``path``, or ``None`` when the file does not exist."""
-    try:
-        text = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    return ExportCheckpoint.from_json(text)
+def load_checkpoint(path: Path) -> ExportCheckpoint | None:
+    """The checkpoint stored at ``path``, or ``None`` when the file does not exist.
+
+    The same name as :func:`awork_async.sync.load_checkpoint` (one checkpoint store).
+    """
+    text = read_if_exists(path)
+    return None if text is None else ExportCheckpoint.from_json(text)
 
 
-def write_checkpoint(path: Path, checkpoint: ExportCheckpoint) -> None:
+def save_checkpoint(path: Path, checkpoint: ExportCheckpoint) -> None:
     """Store ``checkpoint`` at ``path`` atomically (see :func:`write_atomic`).
 
     The temporary file is created exclusively beside ``path`` and renamed over it, so a file
     or symlink planted at ``path`` or at a guessable temporary name is never written through.
     """
     write_atomic(path, checkpoint.to_json().encode())
+
+
+def read_checkpoint(path: Path) -> ExportCheckpoint | None:
+    """Deprecated name of :func:`load_checkpoint` (kept working; emits ``DeprecationWarning``)."""
+    warnings.warn(
+        "awork_async.export.read_checkpoint is deprecated: use load_checkpoint",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return load_checkpoint(path)
+
+
+def write_checkpoint(path: Path, checkpoint: ExportCheckpoint) -> None:
+    """Deprecated name of :func:`save_checkpoint` (kept working; emits ``DeprecationWarning``)."""
+    warnings.warn(
+        "awork_async.export.write_checkpoint is deprecated: use save_checkpoint",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    save_checkpoint(path, checkpoint)
 
 
 # ------------------------------------------------------------------------------ the iterator
@@ -1109,7 +1132,7 @@ class _StreamSink:
     def _save(self, point: ExportCheckpoint) -> None:
         _sync_output(self.output)
         if self.checkpoint_path is not None:
-            write_checkpoint(self.checkpoint_path, point)
+            save_checkpoint(self.checkpoint_path, point)
 
     async def save(self, point: ExportCheckpoint) -> None:
         await _off_loop(lambda: self._save(point))
@@ -1198,7 +1221,7 @@ class _FileSink:
         else:
             _sync_output(self._opened())
         if self.checkpoint_path is not None:
-            write_checkpoint(self.checkpoint_path, point)
+            save_checkpoint(self.checkpoint_path, point)
         if last and self.handle is not None:
             self.handle.close()
             self.handle = None
@@ -1414,7 +1437,7 @@ async def export_time_entries(
     text = to_filter_string(filterby)
     order = to_order_string(orderby)
     raw_cells = format == "csv" and csv_raw_values
-    previous = read_checkpoint(checkpoint_path) if resume and checkpoint_path else None
+    previous = load_checkpoint(checkpoint_path) if resume and checkpoint_path else None
     if previous is not None:
         check_resumable(
             previous,

@@ -71,7 +71,7 @@ import orjson
 
 from . import _constants as C
 from ._converter import JSONValue
-from ._files import write_atomic
+from ._files import read_if_exists, write_atomic
 from ._timeutil import format_datetime, parse_utc_datetime
 from .export import KeysetCursor, KeysetWalk, _to_entry
 from .filters import to_filter_string
@@ -156,10 +156,8 @@ class SyncCheckpoint:
 
 def load_checkpoint(path: Path) -> SyncCheckpoint | None:
     """The checkpoint stored at ``path``, or ``None`` when the file does not exist yet."""
-    try:
-        return SyncCheckpoint.from_json(path.read_bytes())
-    except FileNotFoundError:
-        return None
+    text = read_if_exists(path)
+    return None if text is None else SyncCheckpoint.from_json(text)
 
 
 def save_checkpoint(path: Path, checkpoint: SyncCheckpoint) -> None:

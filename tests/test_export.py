@@ -31,7 +31,7 @@ from awork_async.export import (
     entry_to_row,
     export_time_entries,
     iter_time_entries_consistent,
-    read_checkpoint,
+    load_checkpoint,
     window_query,
 )
 from awork_async.filters import F, OrderBy, desc, order_by
@@ -338,7 +338,7 @@ async def test_jsonl_export_parses_back_to_the_entries(
     assert progress[-1] == (90, 90)
     # once per page (page_size=20), not per checkpoint interval, and at the end
     assert [done for done, _ in progress] == [20, 40, 60, 80, 90]
-    final = read_checkpoint(tmp_path / "cp.json")
+    final = load_checkpoint(tmp_path / "cp.json")
     assert final is not None
     assert final.complete
     assert final.count == 90
@@ -407,7 +407,7 @@ async def test_resume_after_a_crash_is_byte_identical(
                 checkpoint_path=checkpoint,
                 checkpoint_every=7,
             )
-    saved = read_checkpoint(checkpoint)
+    saved = load_checkpoint(checkpoint)
     assert saved is not None
     assert not saved.complete
     assert saved.count > 0
@@ -574,7 +574,7 @@ async def test_ordered_export_follows_the_requested_order(
     # progress once per page of 7, whatever the checkpoint interval
     assert [done for done, _ in progress] == [*range(7, 90, 7), 90]
     assert progress[-1] == (90, 90)
-    final = read_checkpoint(checkpoint)
+    final = load_checkpoint(checkpoint)
     assert final is not None
     assert final.complete
     assert (final.orderby, final.page_size, final.count) == ("duration desc,id", 7, 90)
@@ -638,7 +638,7 @@ async def test_resume_refuses_another_order_mode_or_page_size(
                 resume=True,
             )
         assert target.read_bytes() == before, "a refused resume must not touch the file"
-    saved = read_checkpoint(ordered)
+    saved = load_checkpoint(ordered)
     assert saved is not None
     with pytest.raises(ValueError, match="ordered export"):
         iter_time_entries_consistent(awork, checkpoint=saved)
@@ -668,3 +668,15 @@ async def test_resume_of_a_complete_ordered_export_adds_nothing(
     assert summary.entries == summary.pages == 0
     assert sandbox.stats.requests == requests
     assert target.read_bytes() == before
+
+
+def test_the_old_checkpoint_names_still_work_and_are_deprecated(tmp_path: Path) -> None:
+    from awork_async import export
+
+    path = tmp_path / "cp.json"
+    with pytest.warns(DeprecationWarning, match="save_checkpoint"):
+        export.write_checkpoint(path, ExportCheckpoint(count=2))
+    with pytest.warns(DeprecationWarning, match="load_checkpoint"):
+        assert export.read_checkpoint(path) == ExportCheckpoint(count=2)
+    assert export.load_checkpoint(path) == ExportCheckpoint(count=2)
+    assert export.load_checkpoint(tmp_path / "missing.json") is None

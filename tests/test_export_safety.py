@@ -21,13 +21,14 @@ from awork_async.export import (
     ExportCheckpoint,
     _CsvEncoder,
     export_time_entries,
+    load_checkpoint,
     neutralise_csv_cell,
-    read_checkpoint,
-    write_checkpoint,
+    save_checkpoint,
 )
 from awork_async.models import TimeEntry, TimeEntryProject, TimeEntryUser
 from awork_async.sandbox import Sandbox
-from awork_async.sync import SyncCheckpoint, save_checkpoint
+from awork_async.sync import SyncCheckpoint
+from awork_async.sync import save_checkpoint as save_sync_checkpoint
 
 OLD = b'{"id": "the export of last month"}\n'
 
@@ -68,11 +69,11 @@ def names(folder: Path) -> set[str]:
 
 
 def _export_checkpoint(path: Path) -> None:
-    write_checkpoint(path, ExportCheckpoint(count=3))
+    save_checkpoint(path, ExportCheckpoint(count=3))
 
 
 def _sync_checkpoint(path: Path) -> None:
-    save_checkpoint(path, SyncCheckpoint())
+    save_sync_checkpoint(path, SyncCheckpoint())
 
 
 @pytest.mark.parametrize("write", [_export_checkpoint, _sync_checkpoint])
@@ -234,7 +235,7 @@ async def test_a_successful_export_replaces_the_file_then_writes_the_checkpoint(
     )
     assert summary.entries == 90
     assert keep.read_bytes() == whole.getvalue()
-    saved = read_checkpoint(checkpoint)
+    saved = load_checkpoint(checkpoint)
     assert saved is not None
     assert saved.complete
     assert saved.byte_offset == len(whole.getvalue())
@@ -254,7 +255,7 @@ async def test_a_resumable_export_takes_the_place_of_the_file_at_its_first_check
     }
     with pytest.raises(Boom):  # fails at 50 entries, after the checkpoints at 20 and 40
         await export_time_entries(awork, keep, on_progress=fail_after(5), **settings)  # type: ignore[arg-type]
-    saved = read_checkpoint(checkpoint)
+    saved = load_checkpoint(checkpoint)
     assert saved is not None
     assert saved.count == 40
     assert keep.read_bytes()[: saved.byte_offset] == whole.getvalue()[: saved.byte_offset]
@@ -387,7 +388,7 @@ async def test_a_csv_export_resumes_only_with_the_same_cell_setting(
     await export_time_entries(
         awork, out, format="csv", checkpoint_path=checkpoint, csv_raw_values=True
     )
-    saved = read_checkpoint(checkpoint)
+    saved = load_checkpoint(checkpoint)
     assert saved is not None
     assert saved.csv_raw_values
     assert b'"csvRawValues":true' in checkpoint.read_bytes()
