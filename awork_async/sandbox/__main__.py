@@ -1,57 +1,84 @@
-"""``python -m awork_async.sandbox --port 8080 --entries 100000``: serve a sandbox until Ctrl+C."""
+"""``python -m awork_async.sandbox --port 8080 --entries 100000``: serve a sandbox until Ctrl+C.
+
+The same command as ``awork-async sandbox`` (one CLI: :mod:`awork_async.cli.cmd_sandbox`), so it
+takes the same options. The spellings of the earlier argparse entry point keep working:
+``--token T`` is ``--sandbox-token T``, and the flag ``--rate-limit`` with ``--per-second N``
+and ``--per-minute M`` is ``--rate-limit N/M`` (awork's 50/1000 when the two are omitted).
+"""
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections.abc import Sequence
 
 from .. import _constants as C
-from ._config import FaultConfig, RateLimitConfig, WebhookDeliveryConfig
-from .server import run_sandbox
 
-__all__ = ["main"]
+__all__ = ["legacy_arguments", "main"]
+
+_PROG = "python -m awork_async.sandbox"
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m awork_async.sandbox", description=__doc__)
-    p.add_argument(
-        "--host",
-        default=C.SANDBOX_HOST,
-        help="interface to bind (loopback by default; any other host prints a warning)",
-    )
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--entries", type=int, default=C.SANDBOX_ENTRIES)
-    p.add_argument("--seed", type=int, default=C.SANDBOX_SEED)
-    p.add_argument("--token", default=None, help="bearer token to accept (random if omitted)")
-    p.add_argument("--rate-limit", action="store_true", help="enforce awork's rate limits")
-    p.add_argument("--per-second", type=int, default=C.DEFAULT_RATE_PER_SECOND)
-    p.add_argument("--per-minute", type=int, default=C.DEFAULT_RATE_PER_MINUTE)
-    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    p.add_argument("--error-rate", type=float, default=0.0, help="share of injected 5xx")
-    p.add_argument("--fault-seed", type=int, default=0)
-    p.add_argument(
-        "--webhooks",
-        action="store_true",
-        help="deliver webhooks registered through the API (loopback receivers only)",
-    )
-    return p
+def _split(argument: str) -> tuple[str, str | None]:
+    """``--name=value`` -> ``("--name", "value")``; anything else -> ``(argument, None)``."""
+    if argument.startswith("--") and "=" in argument:
+        name, _, value = argument.partition("=")
+        return name, value
+    return argument, None
+
+
+def legacy_arguments(argv: Sequence[str]) -> list[str]:
+    """Rewrite the earlier entry point's options into ``awork-async sandbox`` options."""
+    out: list[str] = []
+    rate_flag = False
+    per_second, per_minute = str(C.DEFAULT_RATE_PER_SECOND), str(C.DEFAULT_RATE_PER_MINUTE)
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        name, value = _split(args[i])
+        takes_next = value is None and i + 1 < len(args)
+        if name in ("--token", "--per-second", "--per-minute"):
+            if value is None:
+                if not takes_next:  # let the CLI report the missing value
+                    out.append("--sandbox-token" if name == "--token" else name)
+                    i += 1
+                    continue
+                value = args[i + 1]
+                i += 1
+            if name == "--token":
+                out += ["--sandbox-token", value]
+            elif name == "--per-second":
+                per_second = value
+            else:
+                per_minute = value
+        elif name == "--rate-limit" and value is None:
+            following = args[i + 1] if takes_next else ""
+            if "/" in following:  # already the PER_SECOND/PER_MINUTE form
+                out += [name, following]
+                i += 1
+            else:
+                rate_flag = True
+        else:
+            out.append(args[i])
+        i += 1
+    if rate_flag:
+        out += ["--rate-limit", f"{per_second}/{per_minute}"]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Parse the arguments and run the sandbox (blocking)."""
-    args = _parser().parse_args(argv)
-    rate = RateLimitConfig(args.per_second, args.per_minute) if args.rate_limit else None
-    faults = FaultConfig(seed=args.fault_seed, error_rate=args.error_rate, latency=args.latency)
-    run_sandbox(
-        args.host,
-        args.port,
-        args.entries,
-        args.seed,
-        token=args.token,
-        rate_limit=rate,
-        faults=faults,
-        webhooks=WebhookDeliveryConfig(seed=args.fault_seed) if args.webhooks else None,
-    )
+    """Run ``awork-async sandbox`` with these arguments (blocking until Ctrl+C)."""
+    import typer
+
+    from ..cli.cmd_sandbox import sandbox
+
+    app = typer.Typer(add_completion=False)
+    app.command()(sandbox)
+    arguments = legacy_arguments(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=arguments, prog_name=_PROG)
+    except SystemExit as exc:  # typer always exits; only a failure should leave main() that way
+        if exc.code not in (0, None):
+            raise
 
 
 if __name__ == "__main__":
