@@ -69,3 +69,15 @@ def test_help_is_the_cli_commands_help() -> None:
     )
     assert "--sandbox-token" in result.stdout
     assert "--slow-rate" in result.stdout  # an option only the one CLI has
+
+
+def test_the_sandbox_configuration_has_a_public_module() -> None:
+    import awork_async.sandbox as sandbox_package
+    from awork_async.sandbox import _config, config
+
+    for name in config.__all__:
+        assert getattr(_config, name) is getattr(config, name)  # old imports keep working
+    for name in ("FaultConfig", "RateLimitConfig", "SandboxConfig", "WebhookDeliveryConfig"):
+        cls = getattr(sandbox_package, name)
+        assert cls is getattr(config, name)
+        assert cls.__module__ == "awork_async.sandbox.config"

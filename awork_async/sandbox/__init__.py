@@ -21,14 +21,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._config import (
+    from .app import build_app
+    from .config import (
         FaultConfig,
         FaultKind,
         RateLimitConfig,
         SandboxConfig,
         WebhookDeliveryConfig,
     )
-    from .app import build_app
     from .errors import SandboxError
     from .filtering import FilterContext, FilterSyntaxError, compile_filter, parse_filter
     from .ordering import parse_orderby, sort_rows
@@ -39,11 +39,11 @@ if TYPE_CHECKING:
 
 # Loaded on first use, so that importing the pytest plugin (a submodule) stays cheap.
 _LAZY = {
-    "FaultConfig": "._config",
-    "FaultKind": "._config",
-    "RateLimitConfig": "._config",
-    "SandboxConfig": "._config",
-    "WebhookDeliveryConfig": "._config",
+    "FaultConfig": ".config",
+    "FaultKind": ".config",
+    "RateLimitConfig": ".config",
+    "SandboxConfig": ".config",
+    "WebhookDeliveryConfig": ".config",
     "build_app": ".app",
     "SandboxError": ".errors",
     "FilterContext": ".filtering",

@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 
 from .. import _constants as C
-from ._config import SandboxConfig
+from .config import SandboxConfig
 from .errors import SandboxError, invalid_model, not_found, validation_failed
 from .stats import SandboxStats
 from .store import Store

@@ -14,8 +14,8 @@ from typing import Final
 
 from aiohttp import web
 
-from ._config import FaultConfig, SandboxConfig
 from ._http import API_PREFIX, CONFIG_KEY, STATS_KEY, STORE_KEY, json_response
+from .config import FaultConfig, SandboxConfig
 from .errors import SandboxError, error_body
 from .ratelimit import FixedWindowRateLimiter
 from .routes_bookings import routes as booking_routes

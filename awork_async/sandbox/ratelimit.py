@@ -6,7 +6,7 @@ import math
 
 import attrs
 
-from ._config import RateLimitConfig
+from .config import RateLimitConfig
 
 __all__ = ["FixedWindowRateLimiter", "RateDecision"]
 

@@ -12,8 +12,8 @@ from types import TracebackType
 from aiohttp import web
 
 from .. import _constants as C
-from ._config import FaultConfig, RateLimitConfig, SandboxConfig, WebhookDeliveryConfig
 from .app import build_app
+from .config import FaultConfig, RateLimitConfig, SandboxConfig, WebhookDeliveryConfig
 from .ratelimit import FixedWindowRateLimiter
 from .stats import SandboxStats
 from .store import Store

@@ -11,10 +11,10 @@ from typing import Any, Final, Literal, TypeAlias, TypeVar
 import attrs
 
 from .. import _constants as C
-from ._config import SandboxConfig
 from ._entries import Entry, entry_start
 from ._generate import EntryFactory, Workspace, generate_workspace, new_uuid
 from ._query import filter_sorted, plan_filter
+from .config import SandboxConfig
 from .errors import invalid_filter
 from .filtering import (
     FilterContext,

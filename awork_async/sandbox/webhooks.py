@@ -42,8 +42,8 @@ import orjson
 from yarl import URL
 
 from .. import _constants as C
-from ._config import WebhookDeliveryConfig
 from ._timeutil import iso_utc
+from .config import WebhookDeliveryConfig
 
 __all__ = [
     "EVENT_TYPES",
