@@ -415,3 +415,23 @@ async def test_aclose_cancelled_mid_flush_still_closes_own_client(redis_url: str
         await asyncio.wait_for(closing, timeout=HANG_BOUND)
     await asyncio.wait_for(lim.aclose(), timeout=HANG_BOUND)
     assert [conn.is_connected for conn in connections] == [False]
+
+
+async def test_waits_are_announced_to_the_wait_listener(
+    client: redis_asyncio.Redis, key: str
+) -> None:
+    from awork_async._ratelimit import wait_listener
+
+    fake = FakeTime()
+    admitted: list[float] = []
+    lim = recording(client, key, fake, admitted, per_second=2, per_minute=100)
+    heard: list[float] = []
+
+    async def listener(seconds: float) -> None:
+        heard.append(seconds)
+
+    with wait_listener(listener):
+        for _ in range(3):
+            await lim.acquire()
+    assert admitted == [0.0, 0.0, 1.0]
+    assert heard == [1.0]  # the third waited for the second window, and said so first
