@@ -165,6 +165,23 @@ async def _changes(awork: AworkClient, sb: Sandbox, forged: Any) -> tuple[set[st
         for n in range(2)
     ]
     await awork.types_of_work.delete(doomed.id, tow)
+    # a task's new type of work, passed on to its time entries
+    task_id = next(iter(sb.store.tasks))
+    on_task = [
+        await awork.time_entries.create(
+            TimeEntryCreate.from_span(
+                start=start + dt.timedelta(days=3, hours=n),
+                duration=600,
+                timezone="Europe/Berlin",
+                type_of_work_id=tow,
+                user_id=me,
+                task_id=task_id,
+            )
+        )
+        for n in range(2)
+    ]
+    await awork.types_of_work.change_for_tasks([task_id], tow2, change_time_entries=True)
+    moved += on_task
     ids += [m.id for m in moved]
     # changes the sandbox makes on its own (like other users of the workspace)
     sb.store.insert_entries(3)
