@@ -152,8 +152,9 @@ PROG_NAME: Final = "awork-async"
 ENV_TOKEN: Final = "AWORK_TOKEN"
 ENV_BASE_URL: Final = "AWORK_BASE_URL"
 ENV_CONFIG: Final = "AWORK_ASYNC_CONFIG"
-#: Hidden test hook: the export process exits abruptly (``os._exit``) once this many entries
-#: were reported written, to test ``--resume`` after a crash.
+#: Hidden test hook of ``awork-async mirror`` only: the process exits abruptly (``os._exit``)
+#: once this many entries were stored. (The export's crash tests inject theirs from
+#: ``tests/crashing_cli.py``.)
 ENV_CRASH_AFTER: Final = "AWORK_ASYNC_CRASH_AFTER"
 #: Exit status of that simulated crash.
 CRASH_EXIT_CODE: Final = 75

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crashing_cli import CRASH_EXIT_CODE
 from test_cli_helpers import threaded_sandbox
 
-from awork_async._constants import CRASH_EXIT_CODE, ENV_CRASH_AFTER
 from awork_async.sandbox import Sandbox, SandboxConfig, Store
 
 ENTRIES = 1500
+CRASHING_CLI = Path(__file__).with_name("crashing_cli.py")
 TOKEN = "tok-subprocess-sandbox-42"
 
 
@@ -31,7 +32,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"AWORK_TOKEN", "AWORK_BASE_URL", "AWORK_ASYNC_CONFIG", ENV_CRASH_AFTER}
+        if k not in {"AWORK_TOKEN", "AWORK_BASE_URL", "AWORK_ASYNC_CONFIG"}
     }
     env["XDG_CONFIG_HOME"] = "/nonexistent-awork-test-config"
     env.update(extra)
@@ -43,10 +44,16 @@ def cli(
     sb: Sandbox | None = None,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    crash_after: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``awork-async ARGS`` in a new process; ``crash_after``: kill it mid-export there."""
     prefix = ["--base-url", sb.base_url, "--token", sb.token] if sb is not None else []
+    if crash_after is None:
+        program = [sys.executable, "-m", "awork_async"]
+    else:
+        program = [sys.executable, str(CRASHING_CLI), str(crash_after)]
     return subprocess.run(
-        [sys.executable, "-m", "awork_async", *prefix, *args],
+        [*program, *prefix, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -136,7 +143,7 @@ def test_resume_after_a_crash_gives_the_uninterrupted_file(
     # --resume from the first run: the file is written in place from its first checkpoint on.
     args = ["export", "time-entries", "-f", fmt, "-o", str(out), "--page-size", "250", "--resume"]
     # progress comes per page: at 1250 entries, one page after the checkpoint at 1000
-    crashed = cli(*args, sb=sandbox, env=clean_env(**{ENV_CRASH_AFTER: "1250"}))
+    crashed = cli(*args, sb=sandbox, crash_after=1250)
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
     saved = json.loads(checkpoint.read_text())
     assert saved["count"] == 1000
@@ -159,7 +166,7 @@ def test_a_killed_export_without_resume_keeps_the_old_file(
     out = tmp_path / "keep.jsonl"
     out.write_bytes(b"the old export\n")
     args = ["export", "time-entries", "-o", str(out), "--page-size", "250"]
-    crashed = cli(*args, sb=sandbox, env=clean_env(**{ENV_CRASH_AFTER: "1000"}))
+    crashed = cli(*args, sb=sandbox, crash_after=1000)
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
     assert out.read_bytes() == b"the old export\n"
     # A killed process cannot clean up: only its hidden temporary file is left.

@@ -414,3 +414,14 @@ def test_cli_export_feeds_rate_limit_waits_to_its_progress_bar(
     assert len(hooks.on_rate_limit_wait) == 1
     hooks.on_rate_limit_wait[0](RateLimitWaitEvent(method="GET", url="u", wait=9.0))
     assert progress.wait_left() == 9.0
+
+
+def test_the_export_command_carries_no_crash_switch() -> None:
+    """The crash of the resume tests is injected by ``tests/crashing_cli.py``, not the package."""
+    import inspect
+
+    from awork_async.cli import cmd_export
+
+    source = inspect.getsource(cmd_export)
+    assert "_exit" not in source
+    assert "CRASH" not in source

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
@@ -107,20 +107,6 @@ def parse_orderby(text: str | None) -> str | None:
     return to_order_string(order_by(*keys))
 
 
-def _crash_hook(env: dict[str, str] | os._Environ[str]) -> Callable[[int], None]:
-    """Test hook: exit abruptly once ``AWORK_ASYNC_CRASH_AFTER`` entries were reported."""
-    text = env.get(D.ENV_CRASH_AFTER)
-    if not text:
-        return lambda done: None
-    limit = int(text)
-
-    def check(done: int) -> None:
-        if done >= limit:
-            os._exit(D.CRASH_EXIT_CODE)
-
-    return check
-
-
 def run_export(
     state: AppState,
     stream: BinaryIO | Path,
@@ -142,11 +128,8 @@ def run_export(
     """
     from ..export import export_time_entries
 
-    crash = _crash_hook(os.environ)
-
     def on_progress(done: int, total: int | None) -> None:
         progress.update(done, total)
-        crash(done)
 
     async def body(client: AworkClient) -> ExportSummary:
         return await export_time_entries(
