@@ -16,7 +16,7 @@ import logging
 import platform
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import aiohttp
@@ -88,13 +88,15 @@ class _CallState:
 
     ``in_doubt``: the latest attempt may be at the server without a known outcome (it left
     the client and neither a complete answer nor a connect failure came back yet).
+    ``secrets``: values of the request body to scrub from error answers (besides the token).
     """
 
-    __slots__ = ("attempt", "in_doubt")
+    __slots__ = ("attempt", "in_doubt", "secrets")
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
         self.attempt = 0
         self.in_doubt = False
+        self.secrets = tuple(secrets)
 
 
 class Transport:
@@ -165,6 +167,7 @@ class Transport:
         timeout: float | Timeouts | None = None,
         idempotent: bool | None = None,
         expect: Expect = None,
+        secrets: Sequence[str] = (),
     ) -> tuple[object, RawResponse]:
         """Send one logical call (with retries) and return the decoded JSON and raw response.
 
@@ -173,7 +176,8 @@ class Transport:
         ``idempotent=True`` marks a POST that is safe to repeat (the timer's pause/resume).
         ``expect`` is the JSON shape the call promises: a 2xx answer of another shape (or, other
         than a 204, with an empty body) raises :class:`APIResponseValidationError` like a body
-        that is not JSON, and is retried like one.
+        that is not JSON, and is retried like one. ``secrets`` (values the body carries, such as
+        a webhook's header value) are scrubbed from error answers like the token.
         """
         self._get_session()  # fail fast when closed
         method = method.upper()
@@ -181,7 +185,7 @@ class Transport:
         query = build_query(params)
         body = None if json is None else orjson.dumps(json)
         timeouts = self.timeouts.merge(timeout)
-        state = _CallState()
+        state = _CallState(secrets)
         url_text = str(url.with_query(query)) if query else str(url)
 
         async def attempt() -> tuple[object, RawResponse]:
@@ -355,7 +359,7 @@ class Transport:
                 method=method,
                 url=url_text,
                 retry_after=self.retry.server_wait(resp_headers) if status == 429 else None,
-                secrets=secrets_of(self.auth, token),
+                secrets=(*secrets_of(self.auth, token), *state.secrets),
             )
             if isinstance(error, AuthenticationError) and not refreshed:
                 refreshed = True

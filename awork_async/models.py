@@ -1322,6 +1322,12 @@ class WebhookConfigForm:
         """``"header"`` with an auth header, else ``"none"``."""
         return "none" if self.auth_header is None else "header"
 
+    def _secret_values(self) -> tuple[str, ...]:
+        """What error answers must never show (scrubbed by the request path)."""
+        if self.auth_value is None:
+            return ()
+        return (f"{self.auth_header}={self.auth_value}", self.auth_value)
+
     def _wire_body(self, generated: dict[str, Any]) -> dict[str, Any]:
         """The JSON body: see the class docstring (called by the converter)."""
         body = {k: v for k, v in generated.items() if k not in ("authHeader", "authValue")}

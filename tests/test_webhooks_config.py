@@ -154,3 +154,23 @@ async def test_event_types_rejects_a_wrong_shape(client: AworkClient, mocked: ai
     mocked.get(re.compile(re.escape(BASE) + r"/webhooks/eventtypes$"), payload=[1, 2])
     with pytest.raises(APIResponseValidationError, match="strings"):
         await client.webhooks.event_types()
+
+
+async def test_error_answers_never_show_the_header_value(
+    client: AworkClient, mocked: aioresponses
+) -> None:
+    from awork_async import ValidationFailedError
+
+    secret = "hunter2-webhook-secret"
+    echo = {
+        "code": "validation-failed",
+        "description": f"Authentication 'X-Awork-Secret={secret}' is not allowed.",
+        "details": [f"value: {secret}"],
+        "validationErrors": [{"property": "Authentication", "message": f"bad {secret}"}],
+    }
+    mocked.post(re.compile(re.escape(BASE) + r"/webhooks$"), status=400, payload=echo)
+    with pytest.raises(ValidationFailedError) as info:
+        await client.webhooks.create(_form(auth_value=secret))
+    error = info.value
+    for shown in (str(error), repr(error), str(error.body), str(error.validation_errors)):
+        assert secret not in shown

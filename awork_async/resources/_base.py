@@ -68,6 +68,10 @@ class APIResource:
         expect: Expect = None,
     ) -> tuple[object, RawResponse]:
         json = None if body is None else unstructure(body)
+        # A form holding a secret (a webhook's header value) names it, so error answers that
+        # echo it are scrubbed like the token.
+        secret_values = getattr(body, "_secret_values", None)
+        secrets = tuple(secret_values()) if callable(secret_values) else ()
         return await self._client._transport.request(
             method,
             path,
@@ -76,6 +80,7 @@ class APIResource:
             timeout=timeout,
             idempotent=idempotent,
             expect=expect,
+            secrets=secrets,
         )
 
     async def _call(
