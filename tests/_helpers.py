@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from awork_async import AworkClient, NoRateLimiter, RetryPolicy
+from awork_async.sandbox import Sandbox
 
 BASE = "https://api.awork.test/api/v1"
 TOKEN = "tok-SECRET-9f8e7d6c5b4a"
@@ -46,3 +53,46 @@ def quiet_client(token: str, base_url: str, sleep: FakeSleep | None = None) -> A
         retry=RetryPolicy(random=lambda: 0.0),
         sleep=sleep if sleep is not None else FakeSleep(),
     )
+
+
+@contextmanager
+def threaded_sandbox(**config: Any) -> Iterator[Sandbox]:
+    """A started :class:`Sandbox` on 127.0.0.1 (random port), served by a background thread.
+
+    For code that runs its own event loop (the CLI's ``asyncio.run``, the README's examples):
+    the sandbox lives on another loop, in a daemon thread. Readiness is signalled with a
+    ``threading.Event``; nothing sleeps. A sandbox that fails to start raises here.
+    """
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            sandbox = Sandbox(port=0, **config)
+            loop.run_until_complete(sandbox.start())
+            box["sandbox"] = sandbox
+        except BaseException as exc:
+            box["error"] = exc
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(sandbox.close())
+            loop.close()
+
+    thread = threading.Thread(target=serve, name="cli-test-sandbox", daemon=True)
+    thread.start()
+    ready.wait()
+    if "error" in box:
+        thread.join()
+        raise box["error"]
+    try:
+        yield box["sandbox"]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()

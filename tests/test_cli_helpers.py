@@ -1,54 +1,36 @@
-"""Helpers shared by the CLI tests: a sandbox served from a background thread.
-
-The CLI runs its own event loop (``asyncio.run``) inside each command, so the sandbox it talks
-to must live on another loop: this one runs in a daemon thread. Readiness is signalled with a
-``threading.Event``; nothing sleeps.
-"""
+"""``threaded_sandbox`` (now in ``_helpers``, still importable from here) and its own tests."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
-from awork_async.sandbox import Sandbox
+import aiohttp
+import pytest
+from _helpers import threaded_sandbox
+
+__all__ = ["threaded_sandbox"]
 
 
-@contextmanager
-def threaded_sandbox(**config: Any) -> Iterator[Sandbox]:
-    """A started :class:`Sandbox` on 127.0.0.1 (random port), served by a background thread."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
+async def _status(url: str, token: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}/me", headers={"Authorization": f"Bearer {token}"}) as response,
+    ):
+        return response.status
 
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            sandbox = Sandbox(port=0, **config)
-            loop.run_until_complete(sandbox.start())
-            box["sandbox"] = sandbox
-        except BaseException as exc:
-            box["error"] = exc
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(sandbox.close())
-            loop.close()
 
-    thread = threading.Thread(target=serve, name="cli-test-sandbox", daemon=True)
-    thread.start()
-    ready.wait()
-    if "error" in box:
-        thread.join()
-        raise box["error"]
-    try:
-        yield box["sandbox"]
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
+def test_the_threaded_sandbox_answers_another_loop_and_stops() -> None:
+    before = set(threading.enumerate())
+    with threaded_sandbox(entries=3, seed=2) as sb:
+        assert len(sb.store.entries) == 3
+        assert asyncio.run(_status(sb.base_url, sb.token)) == 200
+        (thread,) = [
+            t for t in threading.enumerate() if t not in before and t.name == "cli-test-sandbox"
+        ]
+    assert not thread.is_alive()  # joined on exit
+
+
+def test_a_sandbox_that_cannot_start_raises_in_the_caller() -> None:
+    with pytest.raises(TypeError), threaded_sandbox(no_such_option=1):
+        pass  # pragma: no cover - not reached

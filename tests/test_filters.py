@@ -8,7 +8,7 @@ import itertools
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Union
 
@@ -950,14 +950,78 @@ def test_to_order_string() -> None:
 
 
 def test_output_parses_in_the_sandbox_server() -> None:
-    filtering = pytest.importorskip("awork_async.sandbox.filtering")
-    parse_filter: Callable[[str], object] = filtering.parse_filter
-    expressions = [
-        (F.is_billable == True) & (F.user_id == me.id),  # noqa: E712
-        ~(F.task_id == None) | F.note.contains("O'Brien & co"),  # noqa: E711
-        (F.start_date_utc >= dt.datetime(2024, 5, 1, tzinfo=UTC)) & (F.due_on > today - 30),
-        F.project.company.id.in_([UID, uuid.UUID(int=1)]),
-        not_(F.note.lower().startswith("x")) & or_(F.duration > 1.5, F.duration < Decimal(2)),
+    """The builder's text means the same tree to the sandbox's parser (not just "no error")."""
+    from awork_async.sandbox.filtering import (
+        Call,
+        Compare,
+        InList,
+        Logical,
+        Not,
+        Path,
+        Token,
+        Value,
+        parse_filter,
+    )
+
+    def path(*segments: str) -> Path:
+        return Path(segments=segments)
+
+    cases: list[tuple[Expr, object]] = [
+        (
+            (F.is_billable == True) & (F.user_id == me.id),  # noqa: E712
+            Logical(
+                "and",
+                (
+                    Compare("eq", path("isBillable"), Value("bool", True)),
+                    Compare("eq", path("userId"), Token("me.id", 0)),
+                ),
+            ),
+        ),
+        (
+            ~(F.task_id == None) | F.note.contains("O'Brien & co"),  # noqa: E711
+            Logical(
+                "or",
+                (
+                    Not(Compare("eq", path("taskId"), Value("null", None))),
+                    Call("substringof", (Value("string", "O'Brien & co"), path("note"))),
+                ),
+            ),
+        ),
+        (
+            (F.start_date_utc >= dt.datetime(2024, 5, 1, tzinfo=UTC)) & (F.due_on > today - 30),
+            Logical(
+                "and",
+                (
+                    Compare("ge", path("startDateUtc"), Value("datetime", dt.datetime(2024, 5, 1))),
+                    Compare("gt", path("dueOn"), Token("today", -30)),
+                ),
+            ),
+        ),
+        (
+            F.project.company.id.in_([UID, uuid.UUID(int=1)]),
+            InList(
+                path("project", "company", "id"),
+                (Value("guid", str(UID)), Value("guid", str(uuid.UUID(int=1)))),
+            ),
+        ),
+        (
+            not_(F.note.lower().startswith("x")) & or_(F.duration > 1.5, F.duration < Decimal(2)),
+            Logical(
+                "and",
+                (
+                    Not(
+                        Call("startswith", (Call("tolower", (path("note"),)), Value("string", "x")))
+                    ),
+                    Logical(
+                        "or",
+                        (
+                            Compare("gt", path("duration"), Value("number", 1.5)),
+                            Compare("lt", path("duration"), Value("number", 2)),
+                        ),
+                    ),
+                ),
+            ),
+        ),
     ]
-    for expr in expressions:
-        parse_filter(str(expr))
+    for expr, tree in cases:
+        assert parse_filter(str(expr)) == tree, str(expr)

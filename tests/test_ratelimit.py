@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 
 import attrs
 import pytest
@@ -501,16 +501,28 @@ async def test_cancelled_waiter_frees_its_turn() -> None:
     assert fake.now == 1.0
 
 
+def _completes_without_suspending(awaitable: Coroutine[object, None, None]) -> bool:
+    """Whether the coroutine finishes on its first step (it never waited for anything)."""
+    try:
+        awaitable.send(None)
+    except StopIteration:
+        return True
+    awaitable.close()
+    return False
+
+
 async def test_aclose_is_harmless() -> None:
     fake = FakeTime()
-    lim = limiter(fake)
+    lim = limiter(fake, per_second=2)
     await lim.aclose()
-    await lim.acquire()
+    assert _completes_without_suspending(lim.acquire())  # still admits...
+    assert _completes_without_suspending(lim.acquire())
+    assert not _completes_without_suspending(lim.acquire())  # ...and still counts
+    assert fake.sleeps == [1.0]
 
 
 async def test_no_rate_limiter_never_waits() -> None:
     lim = NoRateLimiter()
     lim.observe(429, {"Retry-After": "60"})
-    for _ in range(1000):
-        await asyncio.wait_for(lim.acquire(), timeout=5)
-    await lim.aclose()
+    assert all(_completes_without_suspending(lim.acquire()) for _ in range(1000))
+    assert _completes_without_suspending(lim.aclose())

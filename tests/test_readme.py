@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import shlex
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cli_helpers import threaded_sandbox
+from _helpers import threaded_sandbox
 
 from awork_async.sandbox import Sandbox
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_the_readme_has_its_examples() -> None:
+    """The tests below are parametrised by the blocks found: none found must fail, not pass."""
+    assert len(BLOCKS) >= 10
+    assert any("async def main()" in block for block in BLOCKS)
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
@@ -34,6 +38,7 @@ def test_readme_names_exist() -> None:
     for block in BLOCKS:
         for match in re.finditer(r"from awork_async import ([\w, ]+)", block):
             imported |= {n.strip() for n in match.group(1).split(",")}
+    assert {"AworkClient", "RateLimits"} <= imported  # the regex found the imports
     missing = [n for n in imported if not hasattr(awork_async, n)]
     assert not missing
 
@@ -41,27 +46,8 @@ def test_readme_names_exist() -> None:
 @pytest.fixture(scope="module")
 def sandbox_in_thread() -> Iterator[Sandbox]:
     """A sandbox served from its own thread and loop (the example calls ``asyncio.run``)."""
-    ready = threading.Event()
-    stop: list[asyncio.Event] = []
-    holder: list[Sandbox] = []
-
-    async def serve() -> None:
-        async with Sandbox(entries=30, seed=5) as sb:
-            holder.append(sb)
-            stop.append(asyncio.Event())
-            ready.set()
-            await stop[0].wait()
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        yield holder[0]
-    finally:
-        loop.call_soon_threadsafe(stop[0].set)
-        thread.join(30)
-        loop.close()
+    with threaded_sandbox(entries=30, seed=5) as sb:
+        yield sb
 
 
 def test_quick_start_runs_against_sandbox(sandbox_in_thread: Sandbox) -> None:
