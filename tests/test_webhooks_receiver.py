@@ -14,9 +14,11 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer as LocalServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from awork_async.models import TimeEntry
-from awork_async.webhooks import WebhookEvent, WebhookReceiver, parse_event
+from awork_async.webhooks import InvalidDelivery, WebhookEvent, WebhookReceiver, parse_event
 
 SECRET = "s3cr3t-value"
 HEADER = "X-Awork-Secret"
@@ -331,3 +333,39 @@ async def test_handle_mounts_into_another_app_and_keeps_its_own_size_limit() -> 
         await server.close()
     receiver.close()
     assert [e.trace_id async for e in receiver.events()] == ["t1"]
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+_FIELDS = st.sampled_from(
+    [
+        *("timestamp", "eventType", "entity", "entityId", "entityType", "entityLink"),
+        *("traceId", "triggeredBy", "changes"),
+    ]
+)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        _JSON.map(orjson.dumps),
+        st.dictionaries(_FIELDS, _JSON, max_size=9).map(
+            lambda d: orjson.dumps({"eventType": "timetracking_updated", **d})
+        ),
+    )
+)
+def test_any_body_is_an_event_or_a_clean_refusal(body: bytes) -> None:
+    try:
+        event = parse_event(body)
+    except InvalidDelivery:
+        return
+    assert isinstance(event.event_type, str) and event.event_type
+    assert event.entity is None or isinstance(event.entity, (TimeEntry, dict))
