@@ -10,6 +10,10 @@
   webhook subscribed to the event receives a ``POST`` of awork's envelope (``timestamp``,
   ``eventType``, ``entity``, ``entityId``, ``entityType: "timetracking"``, ``entityLink``,
   ``traceId``, ``triggeredBy``, ``changes``) with its configured header.
+* Guesses where awork's documentation is silent (API notes §8.1, §8.4, Q12): ``entityType`` is
+  ``"timetracking"``, the entity is the ``TimeTracking`` model (the entry as it was, for a
+  deletion), the timer's start/stop/pause/resume raise added/updated events, and an update that
+  changes the type of work raises only ``timetracking_type_changed``.
 * Deliveries to one webhook go out one at a time, in the order of the changes. A delivery that is
   not answered with a 2xx within ``timeout`` seconds is retried with exponential backoff (the
   same envelope: same trace id and timestamp, so receivers can drop what they already have);
