@@ -34,6 +34,10 @@ class FakeClock:
         self.now += max(seconds, 0.0)
 
 
+async def no_sleep(_seconds: float) -> None:
+    """A ``sleep`` that returns at once (backoff waits skipped, not recorded)."""
+
+
 class FakeSleep:
     """Records the waits instead of sleeping."""
 

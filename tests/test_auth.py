@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
+from _helpers import FakeClock
 from aiohttp import web
 from aiohttp.test_utils import TestServer as LocalServer
 
@@ -26,14 +27,6 @@ ACCESS = "acc-SECRET-0"
 REFRESH = "ref-SECRET-0"
 CLIENT_SECRET = "cs-SECRET"
 TOKEN_URL = "https://api.awork.com/api/v1/accounts/token"
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeTokenEndpoint:
@@ -81,7 +74,7 @@ def provider(
         token,
         client_id="my-client",
         request=endpoint,
-        clock=clock or FakeClock(),
+        clock=clock or FakeClock(1_000.0),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -264,7 +257,7 @@ async def test_no_refresh_token_means_no_retry() -> None:
         OAuth2Token(access_token=ACCESS, expires_at=0.0),
         client_id="c",
         request=endpoint,
-        clock=FakeClock(),
+        clock=FakeClock(1_000.0),
     )
     assert await auth.token() == ACCESS  # expired, but nothing to refresh with
     assert await auth.on_unauthorized(ACCESS) is False

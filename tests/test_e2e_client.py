@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from _helpers import no_sleep
 
 from awork_async import (
     AuthenticationError,
@@ -42,10 +43,6 @@ UTC = dt.timezone.utc
 ENTRIES = 300
 
 
-async def _no_sleep(_seconds: float) -> None:
-    """Backoff waits take no time in these tests."""
-
-
 def make_client(sb: Sandbox, **kwargs: Any) -> AworkClient:
     """A client for ``sb`` without rate limiting or real backoff waits."""
     options: dict[str, Any] = {
@@ -53,7 +50,7 @@ def make_client(sb: Sandbox, **kwargs: Any) -> AworkClient:
         "base_url": sb.base_url,
         "rate_limiter": NoRateLimiter(),
         "retry": RetryPolicy(random=lambda: 0.0),
-        "sleep": _no_sleep,
+        "sleep": no_sleep,
     }
     options.update(kwargs)
     return AworkClient(**options)

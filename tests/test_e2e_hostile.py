@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from _helpers import no_sleep
 
 from awork_async import APIResponseValidationError, AworkClient, NoRateLimiter, RetryPolicy
 from awork_async.export import export_time_entries
@@ -20,10 +21,6 @@ from awork_async.models import TimeEntryCreate
 from awork_async.sandbox import FaultConfig, Sandbox
 
 ENTRIES = 300
-
-
-async def no_sleep(_seconds: float) -> None:
-    """Backoff waits take no real time."""
 
 
 def make_client(sb: Sandbox) -> AworkClient:

@@ -10,6 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 import tenacity
+from _helpers import FakeSleep
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,16 +29,6 @@ from awork_async._retry import RetryEvent, RetryPolicy, retry_reason
 
 URL = "https://api.awork.com/api/v1/timeentries"
 SECRET = "tok-SECRET-123"
-
-
-class FakeSleep:
-    """Records the waits instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def status_error(

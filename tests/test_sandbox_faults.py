@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from _helpers import FakeClock
 
 from awork_async.sandbox import (
     FaultConfig,
@@ -15,14 +16,6 @@ from awork_async.sandbox import (
     Sandbox,
     SandboxConfig,
 )
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.2) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -72,7 +65,7 @@ def test_limiter_windows_and_headers() -> None:
 
 
 async def test_rate_limit_headers_and_429_over_http() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.2)
     config = SandboxConfig(
         entries=10, rate_limit=RateLimitConfig(per_second=3, per_minute=100, clock=clock)
     )
