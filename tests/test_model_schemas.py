@@ -12,12 +12,13 @@ import typing
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
 from _reference import RESPONSE_SCHEMAS
 from _spec import SPEC_DATA_SETTINGS, load_spec, response_strategy, validate_body
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from awork_async import models
@@ -266,6 +267,12 @@ _AWARE = st.datetimes(
 
 
 @settings(max_examples=60, deadline=None)
+@example(  # a repeated hour (fold=1): aware `+` would put end before start
+    start=datetime(2013, 2, 16, 23, 0, fold=1, tzinfo=ZoneInfo("America/Sao_Paulo")),
+    length=0,
+    use_end=True,
+    zone="Europe/Berlin",
+)
 @given(
     start=_AWARE,
     length=st.integers(min_value=0, max_value=3 * 24 * 3600),
@@ -275,7 +282,9 @@ _AWARE = st.datetimes(
 def test_from_span_bodies_are_valid_and_exact(
     start: datetime, length: int, use_end: bool, zone: str
 ) -> None:
-    end = start + timedelta(seconds=length)
+    # Instant arithmetic: aware `+` is wall-clock arithmetic and drops `fold`, so inside a repeated
+    # DST hour `start + 0 s` would be an hour *before* start (PEP 495).
+    end = (start.astimezone(timezone.utc) + timedelta(seconds=length)).astimezone(start.tzinfo)
     form = models.TimeEntryCreate.from_span(
         start=start,
         end=end if use_end else None,
