@@ -10,6 +10,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from _helpers import FakeClock
 from rich.console import Console
 
 from awork_async import (
@@ -328,14 +329,6 @@ def test_progress_bar_renders_on_a_terminal_and_stays_silent_otherwise() -> None
     assert (quiet.done, quiet.total) == (10, None)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _frame(progress: ExportProgress) -> str:
     """One frame of the bar rendered at 80 columns."""
     assert progress._progress is not None
@@ -346,7 +339,7 @@ def _frame(progress: ExportProgress) -> str:
 
 
 def test_progress_bar_fits_80_columns_and_shows_rate_limit_waits() -> None:
-    clock = _Clock()
+    clock = FakeClock(1000.0)
     hidden = Console(file=io.StringIO(), width=80)
     with ExportProgress(enabled=True, console=hidden, clock=clock) as progress:
         progress.update(69000, 200000)
@@ -377,7 +370,7 @@ def test_progress_bar_fits_80_columns_and_shows_rate_limit_waits() -> None:
 
 
 async def test_progress_hooks_feed_the_rate_limit_wait() -> None:
-    clock = _Clock()
+    clock = FakeClock(1000.0)
     progress = ExportProgress(enabled=False, clock=clock)
     hooks = progress.hooks()
     await hooks.emit_rate_limit_wait(method="GET", url="https://x/api/v1/timeentries", wait=5.0)
@@ -397,7 +390,7 @@ def test_cli_export_feeds_rate_limit_waits_to_its_progress_bar(
         return "summary"
 
     monkeypatch.setattr(cmd_export, "run_with_client", fake_run_with_client)
-    progress = ExportProgress(enabled=False, clock=_Clock())
+    progress = ExportProgress(enabled=False, clock=FakeClock(1000.0))
     result = cmd_export.run_export(
         AppState(),
         io.BytesIO(),

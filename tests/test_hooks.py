@@ -8,6 +8,7 @@ import re
 
 import attrs
 import pytest
+from _helpers import FakeClock, no_sleep
 from aioresponses import aioresponses
 
 from awork_async import AworkClient, LocalRateLimiter
@@ -131,9 +132,6 @@ async def test_retry_hooks_plug_into_the_retry_policy() -> None:
             raise error
         return "ok"
 
-    async def no_sleep(seconds: float) -> None:
-        return None
-
     policy = RetryPolicy(random=lambda: 0.0)
     result = await policy.call(
         attempt, method="GET", url=URL, sleep=no_sleep, on_retry=hooks.emit_retry
@@ -169,24 +167,9 @@ def test_events_are_frozen() -> None:
         event.url = "x"  # type: ignore[misc]
 
 
-class _Time:
-    """A clock that moves only when the limiter sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 async def test_rate_limit_waits_reach_the_on_rate_limit_wait_hooks(mocked: aioresponses) -> None:
-    time = _Time()
-    limiter = LocalRateLimiter(1, 1000, window_margin=0.5, clock=time.clock, sleep=time.sleep)
+    time = FakeClock()
+    limiter = LocalRateLimiter(1, 1000, window_margin=0.5, clock=time, sleep=time.sleep)
     waits: list[RateLimitWaitEvent] = []
     quiet = Hooks(on_request=[lambda e: None])  # a client whose hooks do not ask for waits
     mocked.get(re.compile(re.escape(URL) + r"\?.*"), payload=[], repeat=True)
@@ -197,14 +180,14 @@ async def test_rate_limit_waits_reach_the_on_rate_limit_wait_hooks(mocked: aiore
         assert waits == []  # the first request fits the window
         await awork.time_entries.list().collect()
     assert len(waits) == 1
-    assert waits[0].wait == pytest.approx(1.5) == time.slept[0]
+    assert waits[0].wait == pytest.approx(1.5) == time.waits[0]
     assert (waits[0].method, waits[0].attempt) == ("GET", 1)
     assert waits[0].url.startswith(URL)
     # the same limiter in a client without wait hooks reports to no one (and still waits)
     async with AworkClient(token="tok", rate_limiter=limiter, hooks=quiet) as other:
         await other.time_entries.list().collect()
     assert len(waits) == 1
-    assert len(time.slept) == 2
+    assert len(time.waits) == 2
 
 
 async def test_wait_listener_is_scoped_to_its_block() -> None:
