@@ -144,7 +144,8 @@ async def _by_chunks(client: AworkClient, wanted: list[UUID], chunk_size: int) -
 
 async def _by_walk(client: AworkClient, wanted: list[UUID], page_size: int) -> set[UUID]:
     missing = set(wanted)
-    walk = KeysetWalk(client, field=C.EXPORT_KEY_FIELD, page_size=page_size)
+    # No prefetch: a window is requested only when the previous one left ids unseen.
+    walk = KeysetWalk(client, field=C.EXPORT_KEY_FIELD, page_size=page_size, prefetch=0)
     rows = walk.rows()
     try:
         async for row, _cursor in rows:
