@@ -109,6 +109,7 @@ def list_routes(sb: Sandbox) -> list[str]:
         "/timebookings",
         "/projecttimebookings",
         "/typeofwork",
+        "/webhooks",
     ]
 
 
