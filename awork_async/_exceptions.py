@@ -43,7 +43,7 @@ import orjson
 import yarl
 
 from ._redact import safe_url, scrub, scrub_json, shorten
-from ._sansio import header
+from ._sansio import header, trace_id_of
 
 __all__ = [
     "APIConnectionError",
@@ -365,6 +365,7 @@ def make_status_error(
     url: str = "",
     retry_after: float | None = None,
     secrets: Iterable[str] = (),
+    header_trace_id: str | None = None,
 ) -> APIStatusError:
     """Build the typed exception for an error answer (pure: no I/O).
 
@@ -372,9 +373,12 @@ def make_status_error(
     proxy, plain text or nothing at all. Every one of ``secrets`` (the request's bearer token,
     …) is replaced by ``***`` in everything taken from the answer (body, headers, message), so
     a server that echoes the ``Authorization`` header leaks nothing into ``str``, ``repr``,
-    tracebacks or hook events.
+    tracebacks or hook events. ``header_trace_id`` is the trace id header when the caller has
+    read it already (:func:`~awork_async._decipher.decipher_response`).
     """
     secrets = tuple(secrets)
+    if header_trace_id is None:
+        header_trace_id = trace_id_of(headers)
     decoded: object = None
     code: str | None = None
     description: str | None = None
@@ -389,6 +393,8 @@ def make_status_error(
     if secrets:
         decoded = scrub_json(decoded, secrets)
         headers = {name: scrub(value, secrets) for name, value in dict(headers).items()}
+        if header_trace_id is not None:
+            header_trace_id = scrub(header_trace_id, secrets)
     if isinstance(decoded, dict):
         code = _str_or_none(decoded.get("code"))
         description = _str_or_none(decoded.get("description") or decoded.get("message"))
@@ -411,7 +417,7 @@ def make_status_error(
     if description is None:
         description = "empty response body"
     if trace_id is None:
-        trace_id = header(headers, "trace-id") or header(headers, "traceparent")
+        trace_id = header_trace_id
     cls = _status_class(status, code)
     kwargs: dict[str, Any] = {
         "status": status,

@@ -84,6 +84,7 @@ __all__ = [
     "WindowedAdmission",
     "acquire_for",
     "announce_wait",
+    "observe_for",
     "wait_listener",
 ]
 
@@ -150,6 +151,9 @@ class RateLimiter(Protocol):
 
     ``acquire`` may also take a keyword argument ``request``: it then receives the
     :class:`LimiterRequest` about to be sent (``async def acquire(self, *, request=None)``).
+    ``observe`` may also take a keyword argument ``rate_limit``: it then receives the
+    :class:`RateLimitInfo` the client already read from the headers
+    (``def observe(self, status, headers, *, rate_limit=None)``), so they are parsed once.
     """
 
     async def acquire(self) -> None:
@@ -385,14 +389,20 @@ class LocalRateLimiter:
                 await announce_wait(wait)
                 await self._sleep(wait)
 
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        rate_limit: RateLimitInfo | None = None,
+    ) -> None:
         """Pause all requests if the response is a 429 or reports a (nearly) spent window.
 
         A spent window that this limiter's own log fully accounts for needs no pause: the log
         already keeps the next request out of that window. Only budget used by *other* clients
         of the workspace (the server counts more than this limiter sent) triggers a hold.
         """
-        info = RateLimitInfo.from_headers(headers)
+        info = RateLimitInfo.from_headers(headers) if rate_limit is None else rate_limit
         if status != 429:
             info = self._discount_own_usage(info)
         seconds = self.policy.hold_seconds(status, info)
@@ -426,18 +436,24 @@ class NoRateLimiter:
     async def acquire(self) -> None:
         """Return at once."""
 
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        rate_limit: RateLimitInfo | None = None,
+    ) -> None:
         """Ignore the response."""
 
     async def aclose(self) -> None:
         """Nothing to release."""
 
 
-@functools.lru_cache(maxsize=64)
-def _takes_request(acquire: Callable[..., object]) -> bool:
-    """Whether ``acquire`` has a parameter named ``request`` that can be passed by keyword."""
+@functools.lru_cache(maxsize=128)
+def _takes_keyword(function: Callable[..., object], name: str) -> bool:
+    """Whether ``function`` has a parameter ``name`` that can be passed by keyword."""
     try:
-        parameter = inspect.signature(acquire).parameters.get("request")
+        parameter = inspect.signature(function).parameters.get(name)
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         return False
     return parameter is not None and parameter.kind in (
@@ -449,15 +465,30 @@ def _takes_request(acquire: Callable[..., object]) -> bool:
 async def acquire_for(limiter: RateLimiter, request: LimiterRequest) -> None:
     """Call ``limiter.acquire(request=request)`` if it takes ``request``, else ``acquire()``."""
     acquire = limiter.acquire
-    function = getattr(acquire, "__func__", acquire)
-    try:
-        takes = _takes_request(function)
-    except TypeError:  # unhashable callable: look every time
-        takes = _takes_request.__wrapped__(function)
-    if takes:
+    if _accepts(acquire, "request"):
         await acquire(request=request)  # type: ignore[call-arg]
     else:
         await acquire()
+
+
+def observe_for(
+    limiter: RateLimiter, status: int, headers: Mapping[str, str], rate_limit: RateLimitInfo
+) -> None:
+    """``limiter.observe(status, headers, rate_limit=...)`` if it takes the parsed state (the
+    headers are then not parsed again), else ``observe(status, headers)``."""
+    observe = limiter.observe
+    if _accepts(observe, "rate_limit"):
+        observe(status, headers, rate_limit=rate_limit)  # type: ignore[call-arg]
+    else:
+        observe(status, headers)
+
+
+def _accepts(method: Callable[..., object], name: str) -> bool:
+    function = getattr(method, "__func__", method)
+    try:
+        return _takes_keyword(function, name)
+    except TypeError:  # unhashable callable: look every time
+        return _takes_keyword.__wrapped__(function, name)
 
 
 class AiolimiterAdapter:
@@ -525,9 +556,16 @@ class AiolimiterAdapter:
             await self._sleep(wait)
         await self.limiter.acquire()
 
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        rate_limit: RateLimitInfo | None = None,
+    ) -> None:
         """Pause all requests after a 429 or when the server reports a (nearly) spent window."""
-        seconds = self.policy.hold_seconds(status, RateLimitInfo.from_headers(headers))
+        info = RateLimitInfo.from_headers(headers) if rate_limit is None else rate_limit
+        seconds = self.policy.hold_seconds(status, info)
         if seconds > 0.0:
             _log.debug("rate limit: holding all requests for %.3f s (status %d)", seconds, status)
             self._hold.hold(self._clock(), seconds)

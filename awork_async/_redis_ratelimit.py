@@ -272,12 +272,19 @@ class RedisRateLimiter:
                 await announce_wait(wait)
                 await self._sleep(wait)
 
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+    def observe(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        *,
+        rate_limit: RateLimitInfo | None = None,
+    ) -> None:
         """Pause all requests, here at once and in every process via Redis, if the response asks.
 
         The pause is published to Redis by a background task; :meth:`flush` waits for it.
         """
-        seconds = self.policy.hold_seconds(status, RateLimitInfo.from_headers(headers))
+        info = RateLimitInfo.from_headers(headers) if rate_limit is None else rate_limit
+        seconds = self.policy.hold_seconds(status, info)
         if seconds <= 0.0:
             return
         _log.debug("rate limit: holding all requests for %.3f s (status %d)", seconds, status)

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from ._redact import short_repr
-from ._sansio import PageInfo, checked_total_items, header
+from ._sansio import PageInfo, checked_total_items, trace_id_of
 
 if TYPE_CHECKING:
+    from ._decipher import Deciphered
     from ._ratelimit_headers import RateLimitInfo
 
 __all__ = ["APIResponse", "RawResponse", "RawResponseProxy", "capture_responses"]
@@ -31,6 +32,10 @@ class RawResponse:
         headers: the response headers (case-insensitive mapping).
         elapsed: seconds from sending the request to reading the whole body.
         attempt: which attempt of the call produced this answer (1 = the first).
+
+    A response made by the client carries what :func:`~awork_async._decipher.decipher_response`
+    read from the answer (``trace_id``, ``page_info``, ``rate_limit``), so they are not parsed
+    again on every access; one built by hand reads them from ``headers``.
     """
 
     method: str
@@ -39,15 +44,37 @@ class RawResponse:
     headers: Mapping[str, str] = attrs.field(repr=False)
     elapsed: float = 0.0
     attempt: int = 1
+    _deciphered: Deciphered | None = attrs.field(
+        default=None, repr=False, eq=False, alias="deciphered"
+    )
+
+    @classmethod
+    def of(
+        cls, answer: Deciphered, *, method: str, url: str, elapsed: float = 0.0, attempt: int = 1
+    ) -> RawResponse:
+        """The raw response of a deciphered answer (keeps what it read, not its data)."""
+        return cls(
+            method=method,
+            url=url,
+            status=answer.status,
+            headers=answer.headers,
+            elapsed=elapsed,
+            attempt=attempt,
+            deciphered=attrs.evolve(answer, data=None) if answer.data is not None else answer,
+        )
 
     @property
     def trace_id(self) -> str | None:
         """awork's trace id (``trace-id`` or ``traceparent`` header): quote it to support."""
-        return header(self.headers, "trace-id") or header(self.headers, "traceparent")
+        if self._deciphered is not None:
+            return self._deciphered.trace_id
+        return trace_id_of(self.headers)
 
     @property
     def page_info(self) -> PageInfo:
         """The ``aw-*`` pagination headers."""
+        if self._deciphered is not None:
+            return self._deciphered.page_info
         return PageInfo.from_headers(self.headers)
 
     def checked_total_items(self, *, page: int, page_size: int, received: int) -> int | None:
@@ -74,9 +101,19 @@ class RawResponse:
     @property
     def rate_limit(self) -> RateLimitInfo:
         """The rate-limit state the server reported with this answer."""
+        if self._deciphered is not None:
+            return self._deciphered.rate_limit
         from ._ratelimit_headers import RateLimitInfo
 
         return RateLimitInfo.from_headers(self.headers)
+
+
+@attrs.frozen
+class Answer:
+    """One call's outcome on the request path: the decoded data and the raw response."""
+
+    data: object = attrs.field(repr=False)
+    response: RawResponse
 
 
 @attrs.frozen

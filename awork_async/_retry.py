@@ -177,11 +177,11 @@ class RetryPolicy:
         return RateLimitInfo.from_headers(headers, now=now).suggested_wait()
 
     def rate_limit_wait(self, error: RateLimitError, attempt: int) -> float:
-        """Wait before retrying a 429: the server's headers, else ``error.retry_after``,
-        else backoff."""
-        wait = self.server_wait(error.headers)
+        """Wait before retrying a 429: ``error.retry_after`` (the client sets it from the
+        server's headers when it reads the answer), else the error's headers, else backoff."""
+        wait = error.retry_after
         if wait is None:
-            wait = error.retry_after
+            wait = self.server_wait(error.headers)
         if wait is None:
             wait = self.backoff(attempt)
         return wait

@@ -26,6 +26,7 @@ __all__ = [
     "decode_json",
     "header",
     "join_url",
+    "trace_id_of",
     "validate_base_url",
 ]
 
@@ -125,6 +126,11 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lname:
             return val
     return None
+
+
+def trace_id_of(headers: Mapping[str, str]) -> str | None:
+    """awork's trace id header (``trace-id``, else ``traceparent``): the one place it is read."""
+    return header(headers, "trace-id") or header(headers, "traceparent")
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:

@@ -17,27 +17,28 @@ import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import aiohttp
 import orjson
 import yarl
 
 from . import _constants as C
+from ._decipher import Expect, decipher_response
 from ._exceptions import (
     APIConnectionError,
-    APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
     ClientClosedError,
     OutcomeUnknownError,
     ResponseTooLargeError,
-    make_status_error,
 )
-from ._ratelimit import LimiterRequest, acquire_for, wait_listener
+from ._ratelimit import LimiterRequest, acquire_for, observe_for, wait_listener
+from ._ratelimit_headers import RateLimitInfo
 from ._redact import detach_request_info, secrets_of, shorten
-from ._response import RawResponse, record_response
-from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, decode_json, join_url
+from ._response import Answer, RawResponse, record_response
+from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, join_url
 from ._version import __version__
 
 if sys.version_info >= (3, 11):
@@ -52,14 +53,11 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._timeouts import Timeouts
 
-__all__ = ["Transport", "user_agent"]
+__all__ = ["Expect", "Transport", "user_agent"]
 
 log = logging.getLogger(C.LOGGER_NAME)
 
 Sleep = Callable[[float], Awaitable[None]]
-
-#: The JSON shape a call promises: an object, an array (a list page), or anything (``None``).
-Expect = Literal["object", "array"] | None
 
 
 class _BodyTimeout(Exception):
@@ -168,8 +166,8 @@ class Transport:
         idempotent: bool | None = None,
         expect: Expect = None,
         secrets: Sequence[str] = (),
-    ) -> tuple[object, RawResponse]:
-        """Send one logical call (with retries) and return the decoded JSON and raw response.
+    ) -> Answer:
+        """Send one logical call (with retries): the decoded JSON and the raw response.
 
         204 and empty bodies decode to ``None``. Error answers raise the typed exceptions of
         ``_exceptions``; a POST whose answer was lost raises :class:`OutcomeUnknownError`.
@@ -188,7 +186,7 @@ class Transport:
         state = _CallState(secrets)
         url_text = str(url.with_query(query)) if query else str(url)
 
-        async def attempt() -> tuple[object, RawResponse]:
+        async def attempt() -> Answer:
             try:
                 return await self._attempt(
                     method, url, url_text, query, body, timeouts, state, idempotent, expect
@@ -262,7 +260,7 @@ class Transport:
         state: _CallState,
         idempotent: bool | None,
         expect: Expect,
-    ) -> tuple[object, RawResponse]:
+    ) -> Answer:
         session = self._get_session()
         refreshed = False
         while True:
@@ -296,7 +294,8 @@ class Transport:
                         raw_body = await self._read_body(resp, timeouts.body, method, url_text)
                     except ResponseTooLargeError:
                         state.in_doubt = False  # answered; the answer is just too big to keep
-                        self.limiter.observe(status, resp_headers)
+                        info = RateLimitInfo.from_headers(resp_headers)
+                        observe_for(self.limiter, status, resp_headers, info)
                         raise
             except aiohttp.ClientConnectorError as exc:
                 # DNS failure, connection refused, TLS handshake: nothing reached the server.
@@ -338,29 +337,26 @@ class Transport:
                 ) from None
             state.in_doubt = False  # answered: the status tells the outcome
             elapsed = self._clock() - started
-            self.limiter.observe(status, resp_headers)
-            raw = RawResponse(
-                method=method,
-                url=url_text,
-                status=status,
-                headers=resp_headers,
-                elapsed=elapsed,
-                attempt=state.attempt,
-            )
-            record_response(raw)
-            if self.hooks:
-                await self.hooks.emit_response(raw)
-            if 200 <= status < 300:
-                return self._decode(status, raw_body, expect, method, url_text), raw
-            error = make_status_error(
+            answer = decipher_response(
                 status,
                 resp_headers,
                 raw_body,
                 method=method,
                 url=url_text,
-                retry_after=self.retry.server_wait(resp_headers) if status == 429 else None,
+                expect=expect,
                 secrets=(*secrets_of(self.auth, token), *state.secrets),
+                now=datetime.fromtimestamp(self.retry.clock(), timezone.utc),
             )
+            observe_for(self.limiter, status, resp_headers, answer.rate_limit)
+            raw = RawResponse.of(
+                answer, method=method, url=url_text, elapsed=elapsed, attempt=state.attempt
+            )
+            record_response(raw)
+            if self.hooks:
+                await self.hooks.emit_response(raw)
+            error = answer.error
+            if error is None:
+                return Answer(answer.data, raw)
             if isinstance(error, AuthenticationError) and not refreshed:
                 refreshed = True
                 if await self.auth.on_unauthorized(token):
@@ -412,30 +408,6 @@ class Transport:
             method=method,
             url=url,
         )
-
-    @staticmethod
-    def _decode(status: int, raw_body: bytes, expect: Expect, method: str, url: str) -> object:
-        """The JSON of a 2xx answer, or :class:`APIResponseValidationError` (retryable)."""
-
-        def invalid(problem: str) -> APIResponseValidationError:
-            return APIResponseValidationError(
-                f"{method} {url}: the {status} answer {problem}",
-                status=status,
-                method=method,
-                url=url,
-            )
-
-        try:
-            data = decode_json(status, raw_body)
-        except ValueError:
-            raise invalid("is not valid JSON (truncated, or not JSON at all)") from None
-        if expect is None or (data is None and status == 204):
-            return data
-        wanted = dict if expect == "object" else list
-        if not isinstance(data, wanted):
-            got = "an empty body" if data is None else f"a JSON {type(data).__name__}"
-            raise invalid(f"is {got}, not the JSON {expect} the API promises")
-        return data
 
     @staticmethod
     def _lost(

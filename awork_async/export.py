@@ -281,7 +281,8 @@ class KeysetWalk:
             "page": 1,
             "pageSize": self.page_size,
         }
-        data, raw = await self._resource._send("GET", self.path, params=params, expect="array")
+        answer = await self._resource._send("GET", self.path, params=params, expect="array")
+        data, raw = answer.data, answer.response
         self.pages += 1
         if data is None:
             return [], raw.checked_total_items(page=1, page_size=self.page_size, received=0), raw

@@ -10,15 +10,15 @@ from .. import _constants as C
 from .._converter import describe_structure_error, structure, structure_list, unstructure
 from .._exceptions import APIResponseValidationError
 from .._paginator import AsyncPaginator, validate_page_size
-from .._response import RawResponse
+from .._response import Answer, RawResponse
 from .._sansio import QueryValue
 from .._validation import FilterLike, OrderLike, ensure_uuid, filter_string, order_string
 
 if TYPE_CHECKING:
     from .._client import AworkClient
 
+from .._decipher import Expect
 from .._timeouts import Timeouts
-from .._transport import Expect
 
 __all__ = ["APIResource", "ListOptions"]
 
@@ -66,7 +66,7 @@ class APIResource:
         timeout: float | Timeouts | None = None,
         idempotent: bool | None = None,
         expect: Expect = None,
-    ) -> tuple[object, RawResponse]:
+    ) -> Answer:
         json = None if body is None else unstructure(body)
         # A form holding a secret (a webhook's header value) names it, so error answers that
         # echo it are scrubbed like the token.
@@ -94,10 +94,10 @@ class APIResource:
         timeout: float | Timeouts | None = None,
     ) -> T:
         """Send a call whose answer is one object of ``cls``."""
-        data, raw = await self._send(
+        answer = await self._send(
             method, path, params=params, body=body, timeout=timeout, expect="object"
         )
-        return _decode_one(data, cls, raw)
+        return _decode_one(answer.data, cls, answer.response)
 
     async def _call_optional(
         self,
@@ -115,16 +115,17 @@ class APIResource:
         The ``last``/timer routes answered with an array in one spec version and with a single
         object in the newest one (API notes §10 D1): both shapes are accepted.
         """
-        data, raw = await self._send(
+        answer = await self._send(
             method, path, params=params, body=body, timeout=timeout, idempotent=idempotent
         )
+        data = answer.data
         if data is None:
             return None
         if isinstance(data, list):
             if not data:
                 return None
             data = data[0]
-        return _decode_one(data, cls, raw)
+        return _decode_one(data, cls, answer.response)
 
     async def _call_list(
         self,
@@ -136,10 +137,13 @@ class APIResource:
         timeout: float | Timeouts | None = None,
     ) -> list[T]:
         """Send a call whose answer is a (not paginated) JSON array of ``cls``."""
-        data, raw = await self._send(method, path, params=params, timeout=timeout)
+        answer = await self._send(method, path, params=params, timeout=timeout)
+        data = answer.data
         if data is None:
             return []
-        return _decode_list(data, cls, raw)
+        if not isinstance(data, list):
+            raise _invalid(answer.response, f"expected a JSON array, got {type(data).__name__}")
+        return _decode_list(data, cls, answer.response)
 
     async def _call_none(
         self,
@@ -177,12 +181,9 @@ class APIResource:
             query = dict(base)
             query["page"] = page
             query["pageSize"] = size
-            data, raw = await self._send("GET", path, params=query, timeout=timeout, expect="array")
-            if data is None:  # a 204
-                return [], raw
-            if not isinstance(data, list):
-                raise _invalid(raw, f"expected a JSON array, got {type(data).__name__}")
-            return data, raw
+            answer = await self._send("GET", path, params=query, timeout=timeout, expect="array")
+            data = answer.data  # a JSON array (the transport checked it), or None for a 204
+            return ([] if data is None else data), answer.response  # type: ignore[return-value]
 
         async def fetch(page: int, size: int) -> tuple[Sequence[T], RawResponse]:
             data, raw = await fetch_raw(page, size)
@@ -222,8 +223,8 @@ def _decode_one(data: object, cls: type[T], raw: RawResponse) -> T:
     raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {problem}")
 
 
-def _decode_list(data: object, cls: type[T], raw: RawResponse) -> list[T]:
-    _expect(data, list, raw)
+def _decode_list(data: Sequence[Any], cls: type[T], raw: RawResponse) -> list[T]:
+    """Decode a JSON array (its shape was checked once, where it was received)."""
     try:
         return structure_list(data, cls)
     except Exception as exc:

@@ -69,7 +69,7 @@ class TypesOfWorkResource(APIResource):
 
     async def icons(self, *, timeout: float | Timeouts | None = None) -> builtins.list[str]:
         """The icon names a type of work may use."""
-        data, _raw = await self._send("GET", "/typeofwork/icons", timeout=timeout)
+        data = (await self._send("GET", "/typeofwork/icons", timeout=timeout)).data
         return [str(i) for i in data] if isinstance(data, list) else []
 
     async def create(

@@ -84,7 +84,8 @@ class WebhooksResource(APIResource):
         if not isinstance(slack, bool):
             raise TypeError("slack must be a bool")
         path = "/webhooks/eventtypes/slack" if slack else "/webhooks/eventtypes"
-        data, raw = await self._send("GET", path, timeout=timeout)
+        answer = await self._send("GET", path, timeout=timeout)
+        data, raw = answer.data, answer.response
         if data is None:
             return []
         _expect(data, builtins.list, raw)
