@@ -30,7 +30,10 @@ __all__ = ["DEFAULT_SWEEP_CHUNK", "find_deleted"]
 #: Ids asked for per filtered request (``id eq guid'…' or …``): about 1.6 kB of query string,
 #: well inside common URL limits.
 DEFAULT_SWEEP_CHUNK: Final = 25
-_MAX_CHUNK: Final = 100
+#: At most 25 ids per request: ``id eq …`` is 3 filter nodes and each ``or`` one more, so 25 ids
+#: make 99 nodes, inside the 100-node bound that OData servers (``MaxNodeCount``) and the sandbox
+#: apply to a filter. More ids per request would be refused with ``invalid-filter-or-order``.
+_MAX_CHUNK: Final = 25
 
 Strategy = Literal["auto", "chunks", "walk"]
 

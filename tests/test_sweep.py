@@ -107,3 +107,17 @@ async def test_bad_input_raises_before_any_request(sandbox: Sandbox, awork: Awor
     with pytest.raises(ValueError, match=r"page_size|pageSize|1000"):
         await find_deleted(awork, [], page_size=5000)
     assert sandbox.stats.requests == before
+
+
+async def test_largest_chunk_fits_the_filter_node_bound(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    # 25 ids make a 99-node filter: the sandbox (like OData's MaxNodeCount) refuses more than 100.
+    entries = await awork.time_entries.list().collect(max_items=25)
+    ids = [entry.id for entry in entries]
+    assert len(ids) == 25
+    assert await find_deleted(awork, ids, strategy="chunks", chunk_size=25) == set()
+    before = sandbox.stats.requests
+    with pytest.raises(ValueError, match="chunk_size"):
+        await find_deleted(awork, ids, chunk_size=26)
+    assert sandbox.stats.requests == before
