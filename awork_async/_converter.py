@@ -3,9 +3,14 @@
 * Keys: camelCase on the wire, snake_case on the models. The renames are generated once per class
   using :func:`awork_async._naming.to_camel`, never written per field.
 * Structuring (decoding answers): unknown keys are ignored and missing keys become the field's
-  default (``None`` on response models). UUIDs come from strings, date-times are parsed tolerantly
-  (``Z``, offsets, 0-7+ fractional digits, no offset = UTC; see :mod:`awork_async._timeutil`), dates
-  from ``YYYY-MM-DD``. Fields marked with ``WALL_CLOCK`` metadata (``*_date_local``) stay naive.
+  default (``None`` on response models), except the fields a model lists in ``REQUIRED`` (its
+  ``id``, the spec's ``required``), which must be present and not ``null``. A value of the wrong
+  JSON type raises, nested ones included: a string or list where an object belongs (``"user":
+  "bob"``), an object where an array belongs (``"breaks": {"a": 1}``), a string where a number
+  belongs. The errors name the failing path (``$[3].user``). UUIDs come from strings, date-times are
+  parsed tolerantly (``Z``, offsets, 0-7+ fractional digits, no offset = UTC; see
+  :mod:`awork_async._timeutil`), dates from ``YYYY-MM-DD``. Fields marked with ``WALL_CLOCK``
+  metadata (``*_date_local``) stay naive.
 * Unstructuring (encoding forms): camelCase keys, ``None`` fields omitted, UUID -> ``str``, aware
   datetime -> ISO in UTC with ``Z``, naive datetime -> ISO without offset, date -> ``YYYY-MM-DD``,
   tuples -> lists. The result can be handed straight to ``orjson.dumps``. A form whose wire shape
@@ -45,6 +50,12 @@ from uuid import UUID, SafeUUID
 import attrs
 import cattrs
 import orjson
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from awork_async._naming import to_camel
@@ -187,6 +198,49 @@ def _is_optional(tp: object) -> bool:
     return len(args) == 2 and type(None) in args
 
 
+def _required(cls: type[Any]) -> tuple[tuple[str, str, Any], ...]:
+    """``(attribute, JSON key, type)`` of the fields ``cls`` lists in ``REQUIRED``."""
+    names = getattr(cls, "REQUIRED", ())
+    return tuple((f.name, to_camel(f.name), f.type) for f in attrs.fields(cls) if f.name in names)
+
+
+def _missing_required(
+    cls: type[Any], value: Mapping[str, Any], required: tuple[tuple[str, str, Any], ...]
+) -> ClassValidationError | None:
+    """The error for required fields that are missing or ``null`` (cattrs-shaped, with paths)."""
+    errors: list[Exception] = []
+    for _attribute, key, tp in required:
+        if value.get(key) is None:
+            error = KeyError(key)  # reported as "required field missing @ $.key"
+            error.__notes__ = [  # type: ignore[attr-defined]
+                AttributeValidationNote(f"Structuring class {cls.__name__} @ {key}", key, tp)
+            ]
+            errors.append(error)
+    if not errors:
+        return None
+    return ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
+
+
+def _wire_paths(error: ClassValidationError, wire_names: Mapping[str, str]) -> None:
+    """Rename the attribute notes of ``error`` from model attributes to the answer's keys."""
+    for exc in error.exceptions:
+        notes = getattr(exc, "__notes__", None)
+        if not notes:
+            continue
+        exc.__notes__ = [
+            AttributeValidationNote(str(note), wire_names.get(note.name, note.name), note.type)
+            if isinstance(note, AttributeValidationNote)
+            else note
+            for note in notes
+        ]
+
+
+def _is_homogeneous_tuple(tp: object) -> bool:
+    """``tuple[X, ...]``."""
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(unstruct_collection_overrides={Sequence: list, tuple: list})
 
@@ -212,7 +266,54 @@ def _make_converter() -> cattrs.Converter:
                 )
             else:
                 overrides[field.name] = override(rename=to_camel(field.name))
-        return make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=False, **overrides)
+        structure_fields = make_dict_structure_fn(
+            cls, conv, _cattrs_forbid_extra_keys=False, **overrides
+        )
+        required = _required(cls)
+        name = cls.__name__
+        wire_names = {field.name: to_camel(field.name) for field in attrs.fields(cls)}
+
+        def structure_object(value: Any, tp: Any) -> Any:
+            # cattrs would read any container with ``in``/``[]``: ``"bob"`` became an all-None
+            # user. Only a JSON object is an object.
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected a JSON object for {name}, got {type(value).__name__}")
+            if required:
+                missing = _missing_required(cls, value, required)
+                if missing is not None:
+                    raise missing
+            try:
+                return structure_fields(value, tp)
+            except ClassValidationError as exc:
+                _wire_paths(exc, wire_names)  # paths name the JSON keys (``$.typeOfWorkId``)
+                raise
+
+        return structure_object
+
+    def tuple_factory(tp: Any) -> Callable[[Any, Any], Any]:
+        # cattrs would iterate any iterable: ``{"a": 1}`` became one empty ``Break``.
+        item_type = typing.get_args(tp)[0]
+        item_hook = conv.get_structure_hook(item_type)
+
+        def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+            items: list[Any] = []
+            errors: list[Exception] = []
+            for index, item in enumerate(value):
+                try:
+                    items.append(item_hook(item, item_type))
+                except Exception as exc:
+                    note = IterableValidationNote(
+                        f"Structuring {tp!r} @ index {index}", index, item_type
+                    )
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+            return tuple(items)
+
+        return structure_tuple
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         overrides: dict[str, Any] = {
@@ -240,6 +341,7 @@ def _make_converter() -> cattrs.Converter:
         return structure_optional
 
     conv.register_structure_hook_factory(_is_optional, optional_factory)
+    conv.register_structure_hook_factory(_is_homogeneous_tuple, tuple_factory)
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv
@@ -457,6 +559,10 @@ class _Codegen:
         return False
 
 
+class _MissingRequired(Exception):
+    """Internal: a required field is missing; the fast path hands the item to the reference."""
+
+
 def _fast_eligible(cls: type[Any]) -> bool:
     """Response models only: frozen and slotted, no ``__attrs_post_init__``, every field a plain
     ``X | None = None`` without converter or validator."""
@@ -486,12 +592,16 @@ def _generate(cls: type[Any]) -> _Decoder | None:
     body = gen.lines
     body.append("def decode(d, page):")
     body.append("    get = d.get")
+    required = {name for name, _key, _tp in _required(cls)}
     for number, field in enumerate(attrs.fields(cls)):
         inner = _optional_inner(hints[field.name])
         if inner is None:
             return None
         var = f"v{number}"
         body.append(f"    {var} = get({to_camel(field.name)!r})")
+        if field.name in required:  # the reference reports it, with the path
+            body.append(f"    if {var} is None:")
+            body.append(f"        raise {gen.ref('missing', _MissingRequired)}")
         body.append(f"    if {var} is not None:")
         start = len(body)
         if not gen.value(var, inner, bool(field.metadata.get(WALL_CLOCK)), "        "):
@@ -585,7 +695,14 @@ def structure_list(data: object, cls: type[T]) -> list[T]:
                     f"item {index}: expected a JSON object for {cls.__name__}, "
                     f"got {type(item).__name__}"
                 )
-            append(hook(item, cls))
+            try:
+                append(hook(item, cls))
+            except Exception as exc:
+                note = IterableValidationNote(f"Structuring item @ index {index}", index, cls)
+                exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+                raise IterableValidationError(
+                    f"While structuring a page of {cls.__name__}", [exc], list
+                ) from None
     finally:
         if pause:
             gc.enable()
@@ -615,10 +732,24 @@ def describe_structure_error(exc: BaseException) -> str:
     return text if len(text) <= 500 else text[:500] + f"…({len(problems)} problems)"
 
 
+def structure_error_path(exc: BaseException) -> str | None:
+    """The JSON path of the first field that failed to decode (``"$[3].user"``), if known."""
+    if not isinstance(exc, Exception):
+        return None
+    try:
+        problems = cattrs.transform_error(exc, format_exception=lambda _e, _t: "")
+    except Exception:  # pragma: no cover - a formatter failure must not hide the real error
+        return None
+    for problem in problems:
+        if " @ " in problem:
+            return problem.rsplit(" @ ", 1)[1]
+    return None
+
+
 def _value_free(exc: BaseException, expected: object) -> str:
     if isinstance(exc, KeyError):
         return "required field missing"
     if expected is not None:
         name = getattr(expected, "__name__", None) or repr(expected)
-        return f"invalid value, expected {name}"
+        return f"invalid value, expected {name.replace('awork_async.models.', '')}"
     return f"invalid value ({type(exc).__name__})"

@@ -3,10 +3,13 @@
 Two kinds of classes live here:
 
 * **Response models** (``TimeEntry``, ``TimeBooking``, ``TypeOfWork`` ...): every field is optional
-  and defaults to ``None``, because awork marks almost nothing required and omits fields freely
-  (API notes §7). Unknown fields are ignored when decoding, so new server fields never break a
-  client. Deprecated nested lists that older servers still send (``user.tags``, ``project.teams``,
-  ``task.assignees`` ...) are not modelled and are therefore simply ignored.
+  and defaults to ``None``, because awork marks almost nothing required and omits fields freely (API
+  notes §7). Unknown fields are ignored when decoding, so new server fields never break a client.
+  ``REQUIRED`` names the fields an answer must carry (not missing, not ``null``): the spec's
+  ``required`` lists and the non-nullable ``id`` of every entity; an answer without them, or with a
+  value of the wrong JSON type anywhere, raises ``APIResponseValidationError``. Deprecated nested
+  lists that older servers still send (``user.tags``, ``project.teams``, ``task.assignees`` ...) are
+  not modelled and are therefore simply ignored.
 * **Request forms** (``TimeEntryCreate``, ``TimerStart`` ...): validated when constructed, so bad
   input raises ``ValueError``/``TypeError`` naming the field *before* any request is sent. Optional
   form fields default to ``None`` and are left out of the JSON body when ``None``.
@@ -108,6 +111,7 @@ class TypeOfWorkRef:
     """The type of work embedded in a time entry (spec ``NestedTypeModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "NestedTypeModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -120,6 +124,7 @@ class TimeEntryUser:
     """The user embedded in a time entry (spec ``UserModelForTimeTrackings``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "UserModelForTimeTrackings"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     first_name: str | None = None
@@ -133,6 +138,7 @@ class ProjectStatus:
     """A project's status (spec ``NestedStatusModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "NestedStatusModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -146,6 +152,7 @@ class Company:
     """A project's company (spec ``NestedCompanyModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "NestedCompanyModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -158,6 +165,7 @@ class TaskStatus:
     """A task's status (spec ``NestedTaskStatusModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "NestedTaskStatusModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -172,6 +180,7 @@ class NestedRef:
     """A bare ``{id, name}`` reference (spec ``NestedModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "NestedModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -182,6 +191,7 @@ class TimeEntryProject:
     """The project embedded in a time entry or its task (spec ``ProjectModelForTimeTrackings``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "ProjectModelForTimeTrackings"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -201,6 +211,7 @@ class TimeEntryTask:
     """The task embedded in a time entry (spec ``TaskModelForTimeTrackings``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "TaskModelForTimeTrackings"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -259,6 +270,7 @@ class TimeEntry:
     """
 
     SPEC_SCHEMA: ClassVar[str] = "TimeTracking"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id", "timezone", "type_of_work_id")
 
     is_billable: bool | None = None
     is_billed: bool | None = None
@@ -353,6 +365,7 @@ class NestedUser:
     """A user reference (spec ``NestedUserModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "NestedUserModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     first_name: str | None = None
@@ -365,6 +378,7 @@ class NestedBaseType:
     """A type reference (spec ``NestedBaseTypeModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "NestedBaseTypeModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -376,6 +390,7 @@ class SimplifiedCompany:
     """Company of a simplified project (spec ``SimplifiedCompanyModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "SimplifiedCompanyModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     has_image: bool | None = None
@@ -386,6 +401,7 @@ class SimplifiedProject:
     """Project of a simplified time entry (spec ``SimplifiedProjectModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "SimplifiedProjectModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -398,6 +414,7 @@ class SimplifiedTask:
     """Task of a simplified time entry (spec ``SimplifiedTaskModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "SimplifiedTaskModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -421,6 +438,7 @@ class SimplifiedTimeEntry:
     """
 
     SPEC_SCHEMA: ClassVar[str] = "SimplifiedTimeTracking"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     duration: int | None = None
@@ -451,6 +469,7 @@ class TimeBooking:
     """Planned capacity of a user, not tracked time (spec ``TimeBooking``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "TimeBooking"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     created_on: datetime | None = None
@@ -550,6 +569,7 @@ class TypeOfWork:
     """A type of work (spec ``TypeOfWork``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "TypeOfWork"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -567,6 +587,7 @@ class DefaultTag:
     """A tag used in report filters (spec ``DefaultTagModel``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "DefaultTagModel"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -579,6 +600,7 @@ class TimeReport:
     """A saved time report definition (spec ``TimeReport``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "TimeReport"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     shared: bool | None = None
     date_mode: str | None = None
@@ -624,6 +646,7 @@ class TimeTrackingSetting:
     ``prevent-on-done-projects`` or ``allow-on-past-days`` with ``day_count``."""
 
     SPEC_SCHEMA: ClassVar[str] = "TimeTrackingSetting"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("type",)
 
     type: str | None = None
     enabled: bool | None = None
@@ -635,6 +658,7 @@ class Workspace:
     """The caller's workspace (spec ``WorkspaceOfUser``)."""
 
     SPEC_SCHEMA: ClassVar[str] = "WorkspaceOfUser"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     name: str | None = None
@@ -647,6 +671,7 @@ class UserAndWorkspace:
     client needs; every other field of the answer is ignored."""
 
     SPEC_SCHEMA: ClassVar[str] = "UserAndWorkspace"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
 
     id: UUID | None = None
     first_name: str | None = None

@@ -111,6 +111,12 @@ def _translate(node: Any, *, allow_extra: bool, stack: tuple[str, ...]) -> Any:
             continue
         else:
             out[key] = _translate(value, allow_extra=allow_extra, stack=stack)
+    properties = node.get("properties")
+    entity_id = properties.get("id") if isinstance(properties, dict) else None
+    if isinstance(entity_id, dict) and not entity_id.get("nullable"):
+        # An entity's non-nullable ``id`` is always sent, and the client requires it
+        # (``REQUIRED`` on the models, issue 9 §3), so generated answers carry it too.
+        out["required"] = sorted({*out.get("required", []), "id"})
     if out.get("type") == "integer" and node.get("format") in _INT_BOUNDS:
         low, high = _INT_BOUNDS[node["format"]]
         out.setdefault("minimum", low)

@@ -34,6 +34,8 @@ from awork_async.models import (
 
 UID = "123e4567-e89b-12d3-a456-426614174000"
 UID2 = "f47ac10b-58cc-4372-a567-0e02b2c3d479"
+#: The fields a time entry answer must carry (``TimeEntry.REQUIRED``).
+REQ = {"id": UID, "timezone": "UTC", "typeOfWorkId": UID2}
 
 
 # --- _timeutil -----------------------------------------------------------------------------
@@ -153,7 +155,7 @@ def test_parse_date() -> None:
 
 def test_camel_keys_map_to_snake_fields() -> None:
     entry = structure(
-        {"startDateUtc": "2022-03-01T00:00:00Z", "typeOfWorkId": UID, "isBillable": True},
+        {**REQ, "startDateUtc": "2022-03-01T00:00:00Z", "typeOfWorkId": UID, "isBillable": True},
         TimeEntry,
     )
     assert entry.start_date_utc == datetime(2022, 3, 1, tzinfo=timezone.utc)
@@ -162,18 +164,22 @@ def test_camel_keys_map_to_snake_fields() -> None:
 
 
 def test_unknown_keys_ignored_and_missing_are_none() -> None:
-    entry = structure({"id": UID, "someFutureField": {"x": 1}, "tags": [1, 2]}, TimeEntry)
+    entry = structure({**REQ, "someFutureField": {"x": 1}, "tags": [1, 2]}, TimeEntry)
     assert entry.id == UUID(UID)
-    assert all(getattr(entry, f.name) is None for f in attrs.fields(TimeEntry) if f.name != "id")
+    assert all(
+        getattr(entry, f.name) is None
+        for f in attrs.fields(TimeEntry)
+        if f.name not in TimeEntry.REQUIRED
+    )
 
 
 def test_snake_case_keys_are_not_read() -> None:
     # The wire format is camelCase only: a snake_case key is an unknown key.
-    assert structure({"type_of_work_id": UID}, TimeEntry).type_of_work_id is None
+    assert structure({**REQ, "type_of_work_id": UID}, TimeEntry).type_of_work_id == UUID(UID2)
 
 
 def test_nulls_become_none() -> None:
-    entry = structure({"taskId": None, "breaks": None, "task": None}, TimeEntry)
+    entry = structure({**REQ, "taskId": None, "breaks": None, "task": None}, TimeEntry)
     assert entry.task_id is None
     assert entry.breaks is None
     assert entry.task is None
@@ -182,6 +188,7 @@ def test_nulls_become_none() -> None:
 def test_utc_fields_aware_local_fields_naive() -> None:
     entry = structure(
         {
+            **REQ,
             "startDateUtc": "2022-03-01T00:00:00",  # naive from the server: taken as UTC
             "startDateLocal": "2022-03-01T00:00:00",
             "endDateLocal": "2022-03-01T00:00:00Z",  # offset on a local field: wall clock kept
@@ -198,19 +205,23 @@ def test_utc_fields_aware_local_fields_naive() -> None:
     assert entry.end_date_local == datetime(2022, 3, 1)
     assert entry.created_on == datetime(2024, 1, 15, 9, 30, 0, 596646, timezone.utc)
 
-    simplified = structure({"startDateLocal": "2022-03-01T00:00:00"}, SimplifiedTimeEntry)
+    simplified = structure(
+        {"id": UID, "startDateLocal": "2022-03-01T00:00:00"}, SimplifiedTimeEntry
+    )
     assert simplified.start_date_local is not None
     assert simplified.start_date_local.tzinfo is None
 
 
 def test_nested_lists_are_tuples() -> None:
     entry = structure(
-        {"breaks": [{"startDate": "2022-01-01T12:00:00Z", "duration": 60}]}, TimeEntry
+        {**REQ, "breaks": [{"startDate": "2022-01-01T12:00:00Z", "duration": 60}]}, TimeEntry
     )
     assert entry.breaks == (
         Break(start_date=datetime(2022, 1, 1, 12, tzinfo=timezone.utc), duration=60),
     )
-    report = structure({"usersFilter": [UID], "availableColumns": ["duration"]}, TimeReport)
+    report = structure(
+        {"id": UID, "usersFilter": [UID], "availableColumns": ["duration"]}, TimeReport
+    )
     assert report.users_filter == (UUID(UID),)
     assert report.available_columns == ("duration",)
     hash(report)  # frozen and made of tuples: hashable
@@ -218,17 +229,19 @@ def test_nested_lists_are_tuples() -> None:
 
 def test_resource_version_big_int_exact() -> None:
     raw = b'{"resourceVersion": 637825154598057900}'
-    entry = structure(orjson.loads(raw), TimeEntry)
+    entry = structure({**REQ, **orjson.loads(raw)}, TimeEntry)
     assert entry.resource_version == 637825154598057900
-    assert orjson.dumps(unstructure(entry)) == b'{"resourceVersion":637825154598057900}'
+    assert b'"resourceVersion":637825154598057900' in orjson.dumps(unstructure(entry))
 
 
 def test_number_field_accepts_int() -> None:
-    assert structure({"order": 1}, TaskStatus).order == 1.0
+    assert structure({"id": UID, "order": 1}, TaskStatus).order == 1.0
 
 
 def test_date_fields() -> None:
-    booking = structure({"startDate": "2024-05-15", "endDate": "2024-05-18"}, TimeBooking)
+    booking = structure(
+        {"id": UID, "startDate": "2024-05-15", "endDate": "2024-05-18"}, TimeBooking
+    )
     assert booking.start_date == date(2024, 5, 15)
     assert booking.end_date == date(2024, 5, 18)
 
@@ -248,7 +261,7 @@ def test_date_fields() -> None:
 )
 def test_bad_values_raise(payload: dict[str, object]) -> None:
     with pytest.raises(STRUCTURE_ERRORS):
-        structure(payload, TimeEntry)
+        structure({**REQ, **payload}, TimeEntry)
 
 
 def test_structure_rejects_non_objects() -> None:
@@ -257,11 +270,11 @@ def test_structure_rejects_non_objects() -> None:
     with pytest.raises(TypeError, match="JSON array"):
         structure_list({"id": UID}, TimeEntry)
     with pytest.raises(TypeError, match="item 1"):
-        structure_list([{}, "x"], TimeEntry)
+        structure_list([REQ, "x"], TimeEntry)
 
 
 def test_structure_list() -> None:
-    entries = structure_list([{"id": UID}, {"id": UID2}], TimeEntry)
+    entries = structure_list([REQ, {**REQ, "id": UID2}], TimeEntry)
     assert [e.id for e in entries] == [UUID(UID), UUID(UID2)]
     assert structure_list([], TimeEntry) == []
 

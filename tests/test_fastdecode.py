@@ -117,6 +117,15 @@ def test_equal_nested_objects_are_shared() -> None:
     assert len(users) <= 25
 
 
+#: The fields a time entry answer must carry (``TimeEntry.REQUIRED``).
+REQ: dict[str, Any] = {"id": UID, "timezone": "UTC", "typeOfWorkId": UID}
+
+
+def _e(**fields: Any) -> dict[str, Any]:
+    """A time entry answer: the required fields and ``fields``."""
+    return {**REQ, **fields}
+
+
 def _user(**changes: object) -> dict[str, object]:
     base: dict[str, object] = {"id": UID, "firstName": "Ann", "hasImage": True}
     base.update(changes)
@@ -124,7 +133,7 @@ def _user(**changes: object) -> dict[str, object]:
 
 
 def test_unequal_dicts_never_share() -> None:
-    first, second = structure_list([{"user": _user()}, {"user": _user(firstName="Bob")}], TimeEntry)
+    first, second = structure_list([_e(user=_user()), _e(user=_user(firstName="Bob"))], TimeEntry)
     assert first.user is not None and second.user is not None
     assert first.user.first_name == "Ann"
     assert second.user.first_name == "Bob"
@@ -132,11 +141,11 @@ def test_unequal_dicts_never_share() -> None:
 
 def test_bool_and_int_are_not_confused() -> None:
     # {"hasImage": 1} == {"hasImage": True} in Python, but 1 is not a JSON boolean
-    structure_list([{"user": _user()}], TimeEntry)
+    structure_list([_e(user=_user())], TimeEntry)
     with pytest.raises(cattrs.BaseValidationError):
-        structure_list([{"user": _user()}, {"user": _user(hasImage=1)}], TimeEntry)
+        structure_list([_e(user=_user()), _e(user=_user(hasImage=1))], TimeEntry)
     with pytest.raises(cattrs.BaseValidationError):
-        structure({"user": _user(hasImage=1)}, TimeEntry)
+        structure(_e(user=_user(hasImage=1)), TimeEntry)
 
 
 def test_nan_and_null_are_not_confused() -> None:
@@ -144,7 +153,11 @@ def test_nan_and_null_are_not_confused() -> None:
     status: dict[str, object] = {"id": UID, "order": None}
     nan_status = dict(status, order=float("nan"))
     with_none, with_nan = structure_list(
-        [{"task": {"taskStatus": status}}, {"task": {"taskStatus": nan_status}}], TimeEntry
+        [
+            _e(task={"id": UID, "taskStatus": status}),
+            _e(task={"id": UID, "taskStatus": nan_status}),
+        ],
+        TimeEntry,
     )
     assert with_none.task is not None and with_none.task.task_status is not None
     assert with_nan.task is not None and with_nan.task.task_status is not None
@@ -154,15 +167,17 @@ def test_nan_and_null_are_not_confused() -> None:
 
 
 def test_int_and_float_numbers_decode_alike() -> None:
-    one, one_float = structure_list([{"order": 1}, {"order": 1.0}], TaskStatus)
-    assert one == one_float == TaskStatus(order=1.0)
+    one, one_float = structure_list(
+        [{"id": UID, "order": 1}, {"id": UID, "order": 1.0}], TaskStatus
+    )
+    assert one == one_float == TaskStatus(id=UUID(UID), order=1.0)
 
 
 def test_mutated_source_dict_is_not_served_stale() -> None:
     user = _user()
-    first = structure({"user": user}, TimeEntry)
+    first = structure(_e(user=user), TimeEntry)
     user["firstName"] = "Changed"  # the cache holds this dict; its content no longer matches
-    again = structure({"user": _user()}, TimeEntry)
+    again = structure(_e(user=_user()), TimeEntry)
     assert again == first
     assert again.user is not None and again.user.first_name == "Ann"
 
@@ -171,7 +186,7 @@ def test_objects_given_instead_of_json_are_kept() -> None:
     # values already decoded (not JSON) are accepted like the reference does, never cached as str
     uid = UUID(UID)
     moment = datetime(2024, 1, 2, 3, tzinfo=timezone.utc)
-    entry = structure_list([{"id": uid, "createdOn": moment}, {"id": UID}], TimeEntry)
+    entry = structure_list([_e(id=uid, createdOn=moment), _e(id=UID)], TimeEntry)
     assert entry[0].id is uid
     assert entry[0].created_on is moment
     assert entry[1].id == uid
@@ -196,16 +211,39 @@ def test_invalid_item_raises_the_reference_error() -> None:
     page[70]["user"]["id"] = "not-a-uuid"
     with pytest.raises(cattrs.BaseValidationError) as info:
         structure_list(page, TimeEntry)
-    notes = "".join(str(n) for e in info.value.exceptions for n in getattr(e, "__notes__", []))
-    assert "user" in notes
+    assert "@ $[70].user.id" in _converter.describe_structure_error(info.value)
+    assert _converter.structure_error_path(info.value) == "$[70].user.id"
 
 
 def test_oddities_the_fast_path_refuses_still_decode_like_the_reference() -> None:
-    # a string where a list is expected: cattrs iterates it; the fast path hands it over
-    odd: dict[str, Any] = {"availableColumns": "ab", "user": "x"}
+    # a tuple where a list is expected: not JSON, accepted by both paths alike
+    odd: dict[str, Any] = {"id": UID, "availableColumns": ("a", "b")}
     expected = converter.structure(odd, models.TimeReport)
+    assert expected.available_columns == ("a", "b")
     assert structure(odd, models.TimeReport) == expected
     assert structure_list([odd], models.TimeReport) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"availableColumns": "ab"}, "$.availableColumns"),  # a string is not an array
+        ({"user": "x"}, "$.user"),
+        ({"user": ["x"]}, "$.user"),
+        ({"user": {"firstName": "Ann"}}, "$.user.id"),  # a nested entity without its id
+        ({"id": None}, "$.id"),
+    ],
+)
+def test_wrong_types_raise_on_both_paths(changes: dict[str, Any], path: str) -> None:
+    data: dict[str, Any] = {"id": UID, **changes}
+    for decode in (
+        lambda: converter.structure(data, models.TimeReport),
+        lambda: structure(data, models.TimeReport),
+        lambda: structure_list([data], models.TimeReport),
+    ):
+        with pytest.raises(cattrs.BaseValidationError) as info:
+            decode()
+        assert path.replace("$", "") in _converter.describe_structure_error(info.value)
 
 
 def test_forms_use_the_reference() -> None:
@@ -222,9 +260,10 @@ class _Dict(dict[str, Any]):
 
 
 def test_dict_subclasses_and_mappings_take_the_reference_path() -> None:
-    data = _Dict(id=UID, isBillable=True)
-    assert structure(data, TimeEntry) == TimeEntry(id=UUID(UID), is_billable=True)
-    assert structure_list([data], TimeEntry) == [TimeEntry(id=UUID(UID), is_billable=True)]
+    data = _Dict(id=UID, timezone="UTC", typeOfWorkId=UID, isBillable=True)
+    expected = TimeEntry(id=UUID(UID), timezone="UTC", type_of_work_id=UUID(UID), is_billable=True)
+    assert structure(data, TimeEntry) == expected
+    assert structure_list([data], TimeEntry) == [expected]
 
 
 @pytest.mark.parametrize(
@@ -294,8 +333,8 @@ def test_gc_is_paused_during_a_big_page(monkeypatch: pytest.MonkeyPatch) -> None
         return real(value, page)
 
     monkeypatch.setitem(_converter._decoders, TimeEntryUser, spy)
-    structure_list([{"firstName": "A"}] * 100, TimeEntryUser)
-    structure_list([{"firstName": "A"}] * 2, TimeEntryUser)
+    structure_list([{"id": UID, "firstName": "A"}] * 100, TimeEntryUser)
+    structure_list([{"id": UID, "firstName": "A"}] * 2, TimeEntryUser)
     assert seen[:100] == [False] * 100
     assert seen[100:] == [True, True]
 

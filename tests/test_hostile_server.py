@@ -425,3 +425,68 @@ async def test_a_bulk_export_does_not_end_on_an_impossible_total(
     output = io.BytesIO()
     with pytest.raises(APIResponseValidationError, match="aw-totalitems"):
         await export_time_entries(client, output, format="jsonl", page_size=10)
+
+
+# -- answers that contradict the schema's types ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"user": "bob"}, "$.user"),
+        ({"user": ["bob"]}, "$.user"),
+        ({"breaks": {"a": 1}}, "$.breaks"),
+        ({"breaks": [{"startDate": 17}]}, "$.breaks[0].startDate"),
+        ({"id": None}, "$.id"),
+        ({"timezone": None}, "$.timezone"),
+        ({"project": {"name": "no id"}}, "$.project.id"),
+        ({"duration": "3600"}, "$.duration"),
+        ({"isBillable": "false"}, "$.isBillable"),
+        ({"startDateUtc": 20240514}, "$.startDateUtc"),
+    ],
+)
+async def test_a_wrong_typed_answer_names_the_field(
+    client: AworkClient, mocked: aioresponses, changes: dict[str, object], path: str
+) -> None:
+    body = {**ENTRY, **changes}
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=body)
+    with pytest.raises(APIResponseValidationError) as one:
+        await client.time_entries.get(ENTRY_ID)
+    assert one.value.path == path
+    assert f"@ {path}" in str(one.value)
+    page = [ENTRY, ENTRY, body]
+    mocked.get(re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*"), payload=page)
+    with pytest.raises(APIResponseValidationError) as listed:
+        await client.time_entries.list().collect()
+    assert listed.value.path == "$[2]" + path[1:]
+
+
+async def test_a_missing_id_is_refused(client: AworkClient, mocked: aioresponses) -> None:
+    body = {key: value for key, value in ENTRY.items() if key != "id"}
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=body)
+    with pytest.raises(APIResponseValidationError, match=r"required field missing @ \$\.id"):
+        await client.time_entries.get(ENTRY_ID)
+
+
+async def test_what_awork_really_sends_stays_tolerated(
+    client: AworkClient, mocked: aioresponses
+) -> None:
+    """Unknown and missing optional fields, null nested objects, offset-less ``*Local`` times
+    (notes §10), and the ``last`` entry as an array or an object (D1) all still decode."""
+    body = {
+        **ENTRY,
+        "someFutureField": {"nested": [1, 2]},
+        "project": None,
+        "task": None,
+        "user": {"id": USER_ID},
+        "startDateLocal": "2024-05-14T12:00:00",
+        "breaks": [],
+    }
+    mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=body)
+    entry = await client.time_entries.get(ENTRY_ID)
+    assert entry.project is None and entry.user is not None and entry.note is None
+    assert entry.start_date_local == datetime(2024, 5, 14, 12)
+    for shape in ([body], body):
+        mocked.get(re.compile(re.escape(f"{BASE}/me/timeentries/last") + r".*"), payload=shape)
+        last = await client.time_entries.last()
+        assert last is not None and str(last.id) == ENTRY_ID

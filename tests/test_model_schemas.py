@@ -295,7 +295,7 @@ def test_from_span_bodies_are_valid_and_exact(
     )
     body = unstructure(form)
     validate_body("TimeEntryPostForm", body)
-    entry = structure(body, models.TimeEntry)
+    entry = structure({"id": "123e4567-e89b-12d3-a456-426614174000", **body}, models.TimeEntry)
     utc_start = start.astimezone(timezone.utc).replace(microsecond=0)
     assert entry.start == utc_start
     if use_end:

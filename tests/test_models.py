@@ -140,7 +140,8 @@ def test_user_and_workspace_minimal() -> None:
 
 
 def _entry(**fields: Any) -> TimeEntry:
-    return structure(fields, TimeEntry)
+    """A time entry answer with the given fields (and the ones every answer carries)."""
+    return structure({"id": UID3, "timezone": "UTC", "typeOfWorkId": UID, **fields}, TimeEntry)
 
 
 def test_start_end_across_midnight_with_long_fraction() -> None:
@@ -469,7 +470,7 @@ def test_from_span_across_utc_midnight() -> None:
     assert not any(key.endswith("Local") for key in body)
     validate_body("TimeEntryPostForm", body)
     # the structured response view gives back the same instants
-    entry = structure(body, TimeEntry)
+    entry = structure({"id": UID3, **body}, TimeEntry)
     assert entry.start == start
     assert entry.end == datetime(2024, 5, 15, 0, 45, 30, tzinfo=UTC)
 

@@ -269,7 +269,13 @@ async def test_oauth_secrets_are_scrubbed_from_api_errors() -> None:
 async def test_echoed_token_in_an_undecodable_success_answer_is_nowhere() -> None:
     """A 2xx answer whose fields quote the token and do not decode: the error names the
     fields, never their values, and does not chain the converter's exception (which does)."""
-    bad = {"id": ENTRY_ID, "duration": f"Bearer {TOKEN}", "startDateUtc": TOKEN}
+    bad = {
+        "id": ENTRY_ID,
+        "timezone": "UTC",
+        "typeOfWorkId": ENTRY_ID,
+        "duration": f"Bearer {TOKEN}",
+        "startDateUtc": TOKEN,
+    }
     with aioresponses() as mocked:
         mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=bad)
         mocked.get(re.compile(r".*/timeentries\?.*"), payload=[bad])

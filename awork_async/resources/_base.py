@@ -7,7 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from .. import _constants as C
-from .._converter import describe_structure_error, structure, structure_list, unstructure
+from .._converter import (
+    describe_structure_error,
+    structure,
+    structure_error_path,
+    structure_list,
+    unstructure,
+)
 from .._exceptions import APIResponseValidationError
 from .._paginator import AsyncPaginator, validate_page_size
 from .._response import Answer, RawResponse
@@ -219,8 +225,8 @@ def _decode_one(data: object, cls: type[T], raw: RawResponse) -> T:
     try:
         return structure(data, cls)
     except Exception as exc:
-        problem = describe_structure_error(exc)
-    raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {problem}")
+        problem, path = describe_structure_error(exc), structure_error_path(exc)
+    raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {problem}", path)
 
 
 def _decode_list(data: Sequence[Any], cls: type[T], raw: RawResponse) -> list[T]:
@@ -228,11 +234,15 @@ def _decode_list(data: Sequence[Any], cls: type[T], raw: RawResponse) -> list[T]
     try:
         return structure_list(data, cls)
     except Exception as exc:
-        problem = describe_structure_error(exc)
-    raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {problem}")
+        problem, path = describe_structure_error(exc), structure_error_path(exc)
+    raise _invalid(raw, f"cannot decode the answer into {cls.__name__}: {problem}", path)
 
 
-def _invalid(raw: RawResponse, problem: str) -> APIResponseValidationError:
+def _invalid(raw: RawResponse, problem: str, path: str | None = None) -> APIResponseValidationError:
     return APIResponseValidationError(
-        f"{raw.method} {raw.url}: {problem}", status=raw.status, method=raw.method, url=raw.url
+        f"{raw.method} {raw.url}: {problem}",
+        status=raw.status,
+        method=raw.method,
+        url=raw.url,
+        path=path,
     )
