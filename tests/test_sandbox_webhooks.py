@@ -48,7 +48,14 @@ TOW1, TOW2 = str(uuid.UUID(int=101)), str(uuid.UUID(int=102))
 
 
 def entry(name: str, tow: str = TOW1, note: str = "x") -> dict[str, Any]:
-    return {"id": eid(name), "typeOfWorkId": tow, "note": note, "duration": 60}
+    # ``id``, ``timezone`` and ``typeOfWorkId``: what every time entry carries (TimeEntry.REQUIRED)
+    return {
+        "id": eid(name),
+        "timezone": "UTC",
+        "typeOfWorkId": tow,
+        "note": note,
+        "duration": 60,
+    }
 
 
 def change(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> FakeChange:

@@ -38,7 +38,13 @@ def envelope(
         "eventType": event_type,
         "entityId": entity_id,
         "entityType": "timetracking",
-        "entity": {"id": entity_id, "duration": 60, "resourceVersion": 3},
+        "entity": {
+            "id": entity_id,
+            "timezone": "UTC",  # with id and typeOfWorkId: what TimeEntry.REQUIRED asks for
+            "typeOfWorkId": ENTRY_ID,
+            "duration": 60,
+            "resourceVersion": 3,
+        },
         "entityLink": "https://x.awork.com/time",
         "traceId": trace,
         "triggeredBy": {"id": ENTRY_ID, "firstName": "Ada", "lastName": "L"},
