@@ -309,6 +309,10 @@ class RateLimitError(APIStatusError):
         self.retry_after = retry_after
         super().__init__(**kwargs)
 
+    def __str__(self) -> str:
+        # Computed, so the wait the retry policy records shows without rewriting ``args``.
+        return self._message()
+
     def _message(self) -> str:
         msg = super()._message()
         if self.retry_after is not None:

@@ -243,6 +243,7 @@ class RetryPolicy:
         on_retry: OnRetry | None = None,
         idempotent: bool | None = None,
         time_left: Callable[[], float | None] | None = None,
+        recover: Callable[[Exception], Awaitable[bool]] | None = None,
     ) -> T:
         """Run ``fn`` and retry it according to this policy.
 
@@ -254,21 +255,28 @@ class RetryPolicy:
             idempotent: overrides the method-based judgement, see :meth:`decide`.
             time_left: seconds left in the call's deadline (or None for no deadline); a wait
                 that would not fit is not started and the error is raised at once.
+            recover: asked first about each failure; ``True`` means the caller repaired its
+                cause (the transport refreshed the token after a 401): the next attempt starts at
+                once, without a retry event, and is not counted against ``max_attempts``.
 
         Returns the result of the first successful attempt. After the last attempt the original
         exception is raised (never tenacity's ``RetryError``); cancellation propagates at once.
         """
         method = method.upper()
         planned: dict[int, float] = {}
+        recovered: set[int] = set()  # tenacity's attempt numbers the caller repaired
 
-        def should_retry(state: RetryCallState) -> bool:
+        async def should_retry(state: RetryCallState) -> bool:
             outcome = state.outcome
             if outcome is None or not outcome.failed:
                 return False
             error = outcome.exception()
             if not isinstance(error, Exception):  # never retry or swallow cancellation
                 return False
-            attempt = state.attempt_number
+            if recover is not None and await recover(error):
+                recovered.add(state.attempt_number)
+                return True
+            attempt = state.attempt_number - len(recovered)
             verdict = self._assess(
                 method=method, error=error, attempt=attempt, idempotent=idempotent
             )
@@ -294,17 +302,18 @@ class RetryPolicy:
             return retry
 
         def wait(state: RetryCallState) -> float:
-            return planned.pop(state.attempt_number, 0.0)
+            return planned.pop(state.attempt_number - len(recovered), 0.0)
 
         async def before_sleep(state: RetryCallState) -> None:
+            if state.attempt_number in recovered:
+                return  # repaired by the caller: not a retry of the policy's
             outcome = state.outcome
             assert outcome is not None
             error = outcome.exception()
             assert isinstance(error, Exception)
             delay = state.upcoming_sleep
-            event = RetryEvent(
-                attempt=state.attempt_number, wait=delay, error=error, method=method, url=url
-            )
+            attempt = state.attempt_number - len(recovered)
+            event = RetryEvent(attempt=attempt, wait=delay, error=error, method=method, url=url)
             log.info(
                 "retrying %s %s after %s (attempt %d/%d failed, waiting %.2fs)",
                 method,
@@ -339,6 +348,6 @@ class RetryPolicy:
 
 
 def _set_retry_after(error: RateLimitError, wait: float) -> None:
-    """Record the wait on the error (and in its message) when the policy gives up on a 429."""
+    """Record the wait on the error when the policy gives up on a 429 (its ``str`` shows it;
+    the exception's ``args`` are left as raised)."""
     error.retry_after = wait
-    error.args = (error._message(),)

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import aiohttp
+import attrs
 import orjson
 import yarl
 
@@ -81,20 +82,41 @@ def user_agent() -> str:
     )
 
 
-class _CallState:
-    """Per-call bookkeeping: attempts made, and whether the latest one's outcome is unknown.
+@attrs.frozen
+class _Call:
+    """One logical call, as decided before the first attempt (immutable)."""
 
-    ``in_doubt``: the latest attempt may be at the server without a known outcome (it left
-    the client and neither a complete answer nor a connect failure came back yet).
-    ``secrets``: values of the request body to scrub from error answers (besides the token).
+    method: str
+    url: yarl.URL
+    url_text: str
+    query: dict[str, str]
+    body: bytes | None
+    timeouts: Timeouts
+    idempotent: bool | None
+    expect: Expect
+    secrets: tuple[str, ...]  # values of the request body scrubbed from answers (besides token)
+
+    @property
+    def repeatable(self) -> bool:
+        return bool(self.idempotent) or self.method in IDEMPOTENT_METHODS
+
+
+class _Progress:
+    """What the one attempt loop of a call has done so far (owned by that loop alone).
+
+    ``attempt``: requests sent (1 = the first). ``in_doubt``: the latest one may be at the server
+    without a known outcome (it left the client and neither a complete answer nor a connect
+    failure came back yet). ``token``: the bearer token the latest one carried.
+    ``refreshed``: a 401 already led to a token refresh (once per call).
     """
 
-    __slots__ = ("attempt", "in_doubt", "secrets")
+    __slots__ = ("attempt", "in_doubt", "refreshed", "token")
 
-    def __init__(self, secrets: Sequence[str] = ()) -> None:
+    def __init__(self) -> None:
         self.attempt = 0
         self.in_doubt = False
-        self.secrets = tuple(secrets)
+        self.refreshed = False
+        self.token = ""
 
 
 class Transport:
@@ -176,197 +198,204 @@ class Transport:
         than a 204, with an empty body) raises :class:`APIResponseValidationError` like a body
         that is not JSON, and is retried like one. ``secrets`` (values the body carries, such as
         a webhook's header value) are scrubbed from error answers like the token.
+
+        The one loop: the retry policy (tenacity) runs :meth:`_attempt` until it returns, or the
+        policy gives up, or the deadline (``Timeouts.total``, the one bound of the whole call)
+        passes. A 401 answered by a token refresh is one more reason to try again.
         """
         self._get_session()  # fail fast when closed
         method = method.upper()
         url = join_url(self.base_url, path)
         query = build_query(params)
-        body = None if json is None else orjson.dumps(json)
-        timeouts = self.timeouts.merge(timeout)
-        state = _CallState(secrets)
-        url_text = str(url.with_query(query)) if query else str(url)
-
-        async def attempt() -> Answer:
-            try:
-                return await self._attempt(
-                    method, url, url_text, query, body, timeouts, state, idempotent, expect
-                )
-            except Exception as exc:
-                detach_request_info(exc)  # before retry hooks see it
-                raise
-
-        deadline = timeouts.deadline(self._clock())
+        call = _Call(
+            method=method,
+            url=url,
+            url_text=str(url.with_query(query)) if query else str(url),
+            query=query,
+            body=None if json is None else orjson.dumps(json),
+            timeouts=self.timeouts.merge(timeout),
+            idempotent=idempotent,
+            expect=expect,
+            secrets=tuple(secrets),
+        )
+        progress = _Progress()
+        deadline = call.timeouts.deadline(self._clock())
 
         def time_left() -> float | None:
             return None if deadline is None else deadline - self._clock()
 
-        call = self.retry.call(
-            attempt,
-            method=method,
-            url=url_text,
-            sleep=self._sleep,
-            on_retry=self.hooks.emit_retry if self.hooks else None,
-            idempotent=idempotent,
-            time_left=time_left,
-        )
+        async def attempt() -> Answer:
+            return await self._attempt(call, progress)
+
+        async def recover(error: Exception) -> bool:
+            return await self._refreshed(call, progress, error)
+
         try:
             try:
                 # Not asyncio.wait_for: on 3.10/3.11 it can swallow a cancellation that arrives
                 # as the call completes (CPython gh-86296), leaving the caller running.
-                async with _deadline(timeouts.total):
-                    return await call
+                async with _deadline(call.timeouts.total):
+                    return await self.retry.call(
+                        attempt,
+                        method=method,
+                        url=call.url_text,
+                        sleep=self._sleep,
+                        on_retry=self.hooks.emit_retry if self.hooks else None,
+                        idempotent=idempotent,
+                        time_left=time_left,
+                        recover=recover,
+                    )
             except asyncio.TimeoutError:
-                message = (
-                    f"{method} {url_text}: no answer within the call's deadline "
-                    f"of {timeouts.total:g}s"
-                )
-                if state.in_doubt and not (idempotent or method in IDEMPOTENT_METHODS):
-                    raise OutcomeUnknownError(message, method=method, url=url_text) from None
-                raise APITimeoutError(
-                    message, method=method, url=url_text, request_sent=state.in_doubt
-                ) from None
+                raise self._past_deadline(call, progress) from None
         except Exception as exc:
             detach_request_info(exc)  # no request headers (the token) reachable from it
             if self.hooks:
                 await self.hooks.emit_error(
-                    method=method, url=url_text, error=exc, attempt=state.attempt
+                    method=method, url=call.url_text, error=exc, attempt=progress.attempt
                 )
             raise
 
-    async def _acquire(self, method: str, url: yarl.URL, url_text: str, attempt: int) -> None:
+    async def _attempt(self, call: _Call, progress: _Progress) -> Answer:
+        """One attempt, in order: limiter, auth, send, body, decipher, observe, hooks, outcome."""
+        try:
+            session = self._get_session()
+            await self._acquire(call, progress.attempt + 1)
+            progress.token = token = await self.auth.token()
+            headers = self._headers(token, call.body is not None)
+            progress.attempt += 1
+            progress.in_doubt = True  # until an answer or a connect failure says otherwise
+            started = self._clock()
+            if self.hooks:
+                await self.hooks.emit_request(
+                    method=call.method, url=call.url_text, attempt=progress.attempt
+                )
+            status, resp_headers, raw_body = await self._send(session, call, headers, progress)
+            progress.in_doubt = False  # answered: the status tells the outcome
+            elapsed = self._clock() - started
+            answer = decipher_response(
+                status,
+                resp_headers,
+                raw_body,
+                method=call.method,
+                url=call.url_text,
+                expect=call.expect,
+                secrets=(*secrets_of(self.auth, token), *call.secrets),
+                now=datetime.fromtimestamp(self.retry.clock(), timezone.utc),
+            )
+            observe_for(self.limiter, status, resp_headers, answer.rate_limit)
+            raw = RawResponse.of(
+                answer,
+                method=call.method,
+                url=call.url_text,
+                elapsed=elapsed,
+                attempt=progress.attempt,
+            )
+            record_response(raw)
+            if self.hooks:
+                await self.hooks.emit_response(raw)
+            if answer.error is not None:
+                raise answer.error
+            return Answer(answer.data, raw)
+        except Exception as exc:
+            detach_request_info(exc)  # before retry hooks see it
+            raise
+
+    async def _refreshed(self, call: _Call, progress: _Progress, error: Exception) -> bool:
+        """A retry reason of its own: a 401 the auth provider answered with a fresh token
+        (at most once per call; not counted against the retry policy's attempts)."""
+        if not isinstance(error, AuthenticationError) or progress.refreshed:
+            return False
+        progress.refreshed = True
+        if not await self.auth.on_unauthorized(progress.token):
+            return False
+        log.info(
+            "%s %s: 401, retrying once with a refreshed token", call.method, shorten(call.url_text)
+        )
+        return True
+
+    def _headers(self, token: str, has_body: bool) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "User-Agent": self._user_agent,
+            "Accept": "application/json",
+        }
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    async def _acquire(self, call: _Call, attempt: int) -> None:
         """Wait for the limiter; its waits go to the ``on_rate_limit_wait`` hooks."""
         hooks = self.hooks
-        request = LimiterRequest(method, url.path)
+        request = LimiterRequest(call.method, call.url.path)
         if hooks is None or not hooks.on_rate_limit_wait:
             await acquire_for(self.limiter, request)
             return
 
         async def report(seconds: float) -> None:
             await hooks.emit_rate_limit_wait(
-                method=method, url=url_text, wait=seconds, attempt=attempt
+                method=call.method, url=call.url_text, wait=seconds, attempt=attempt
             )
 
         with wait_listener(report):
             await acquire_for(self.limiter, request)
 
-    async def _attempt(
+    async def _send(
         self,
-        method: str,
-        url: yarl.URL,
-        url_text: str,
-        query: dict[str, str],
-        body: bytes | None,
-        timeouts: Timeouts,
-        state: _CallState,
-        idempotent: bool | None,
-        expect: Expect,
-    ) -> Answer:
-        session = self._get_session()
-        refreshed = False
-        while True:
-            await self._acquire(method, url, url_text, state.attempt + 1)
-            token = await self.auth.token()
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "User-Agent": self._user_agent,
-                "Accept": "application/json",
-            }
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            state.in_doubt = True  # until an answer or a connect failure says otherwise
-            state.attempt += 1
-            started = self._clock()
-            if self.hooks:
-                await self.hooks.emit_request(method=method, url=url_text, attempt=state.attempt)
-            try:
-                async with session.request(
-                    method,
-                    url,
-                    params=query or None,
-                    data=body,
-                    headers=headers,
-                    timeout=timeouts.to_client_timeout(),
-                    allow_redirects=False,
-                ) as resp:
-                    status = resp.status
-                    resp_headers = resp.headers
-                    try:
-                        raw_body = await self._read_body(resp, timeouts.body, method, url_text)
-                    except ResponseTooLargeError:
-                        state.in_doubt = False  # answered; the answer is just too big to keep
-                        info = RateLimitInfo.from_headers(resp_headers)
-                        observe_for(self.limiter, status, resp_headers, info)
-                        raise
-            except aiohttp.ClientConnectorError as exc:
-                # DNS failure, connection refused, TLS handshake: nothing reached the server.
-                state.in_doubt = False
-                raise APIConnectionError(
-                    f"{method} {url_text}: cannot connect ({type(exc).__name__}: {exc.os_error})",
-                    method=method,
-                    url=url_text,
-                    request_sent=False,
-                ) from None
-            except aiohttp.ConnectionTimeoutError:
-                state.in_doubt = False
-                raise APITimeoutError(
-                    f"{method} {url_text}: connect timeout",
-                    method=method,
-                    url=url_text,
-                    request_sent=False,
-                ) from None
-            except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
-                raise self._lost(
-                    method, url_text, "read timeout", timeout=True, idempotent=idempotent
-                ) from None
-            except _BodyTimeout:
-                raise self._lost(
-                    method,
-                    url_text,
-                    f"the answer's body was not complete within {timeouts.body:g}s",
-                    timeout=True,
-                    idempotent=idempotent,
-                ) from None
-            except aiohttp.ClientError as exc:
-                # Disconnected, reset, truncated body: the request may have been processed.
-                raise self._lost(
-                    method,
-                    url_text,
-                    f"connection lost ({type(exc).__name__})",
-                    timeout=False,
-                    idempotent=idempotent,
-                ) from None
-            state.in_doubt = False  # answered: the status tells the outcome
-            elapsed = self._clock() - started
-            answer = decipher_response(
-                status,
-                resp_headers,
-                raw_body,
+        session: aiohttp.ClientSession,
+        call: _Call,
+        headers: dict[str, str],
+        progress: _Progress,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send the request and read the whole body within the caps; map transport failures."""
+        method, url_text = call.method, call.url_text
+        try:
+            async with session.request(
+                method,
+                call.url,
+                params=call.query or None,
+                data=call.body,
+                headers=headers,
+                timeout=call.timeouts.to_client_timeout(),
+                allow_redirects=False,
+            ) as resp:
+                try:
+                    body = await self._read_body(resp, call.timeouts.body, method, url_text)
+                except ResponseTooLargeError:
+                    progress.in_doubt = False  # answered; the answer is just too big to keep
+                    info = RateLimitInfo.from_headers(resp.headers)
+                    observe_for(self.limiter, resp.status, resp.headers, info)
+                    raise
+                return resp.status, resp.headers, body
+        except aiohttp.ClientConnectorError as exc:
+            # DNS failure, connection refused, TLS handshake: nothing reached the server.
+            progress.in_doubt = False
+            raise APIConnectionError(
+                f"{method} {url_text}: cannot connect ({type(exc).__name__}: {exc.os_error})",
                 method=method,
                 url=url_text,
-                expect=expect,
-                secrets=(*secrets_of(self.auth, token), *state.secrets),
-                now=datetime.fromtimestamp(self.retry.clock(), timezone.utc),
-            )
-            observe_for(self.limiter, status, resp_headers, answer.rate_limit)
-            raw = RawResponse.of(
-                answer, method=method, url=url_text, elapsed=elapsed, attempt=state.attempt
-            )
-            record_response(raw)
-            if self.hooks:
-                await self.hooks.emit_response(raw)
-            error = answer.error
-            if error is None:
-                return Answer(answer.data, raw)
-            if isinstance(error, AuthenticationError) and not refreshed:
-                refreshed = True
-                if await self.auth.on_unauthorized(token):
-                    log.info(
-                        "%s %s: 401, retrying once with a refreshed token",
-                        method,
-                        shorten(url_text),
-                    )
-                    continue
-            raise error
+                request_sent=False,
+            ) from None
+        except aiohttp.ConnectionTimeoutError:
+            progress.in_doubt = False
+            raise APITimeoutError(
+                f"{method} {url_text}: connect timeout",
+                method=method,
+                url=url_text,
+                request_sent=False,
+            ) from None
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+            raise self._lost(call, "read timeout", timeout=True) from None
+        except _BodyTimeout:
+            raise self._lost(
+                call,
+                f"the answer's body was not complete within {call.timeouts.body:g}s",
+                timeout=True,
+            ) from None
+        except aiohttp.ClientError as exc:
+            # Disconnected, reset, truncated body: the request may have been processed.
+            raise self._lost(
+                call, f"connection lost ({type(exc).__name__})", timeout=False
+            ) from None
 
     async def _read_body(
         self, resp: aiohttp.ClientResponse, limit_seconds: float | None, method: str, url: str
@@ -410,11 +439,10 @@ class Transport:
         )
 
     @staticmethod
-    def _lost(
-        method: str, url_text: str, what: str, *, timeout: bool, idempotent: bool | None
-    ) -> APIConnectionError:
+    def _lost(call: _Call, what: str, *, timeout: bool) -> APIConnectionError:
         """The request was sent but its answer was lost: retryable only if idempotent."""
-        if not (idempotent or method in IDEMPOTENT_METHODS):
+        method, url_text = call.method, call.url_text
+        if not call.repeatable:
             return OutcomeUnknownError(
                 f"{method} {url_text}: {what} after the request was sent; the server may or may "
                 "not have carried it out, so it was not retried",
@@ -423,3 +451,16 @@ class Transport:
             )
         cls = APITimeoutError if timeout else APIConnectionError
         return cls(f"{method} {url_text}: {what}", method=method, url=url_text, request_sent=True)
+
+    @staticmethod
+    def _past_deadline(call: _Call, progress: _Progress) -> APIConnectionError:
+        """The call's deadline passed: a timeout, or an unknown outcome for a sent POST."""
+        message = (
+            f"{call.method} {call.url_text}: no answer within the call's deadline "
+            f"of {call.timeouts.total:g}s"
+        )
+        if progress.in_doubt and not call.repeatable:
+            return OutcomeUnknownError(message, method=call.method, url=call.url_text)
+        return APITimeoutError(
+            message, method=call.method, url=call.url_text, request_sent=progress.in_doubt
+        )

@@ -1,0 +1,126 @@
+"""The one request path: a 401 refresh is a retry reason of the one loop; errors left as raised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from _helpers import BASE, FakeSleep, no_sleep
+from aioresponses import aioresponses
+
+from awork_async import (
+    AuthenticationError,
+    AworkClient,
+    Hooks,
+    NoRateLimiter,
+    RateLimitError,
+    RetryPolicy,
+    capture_responses,
+)
+from awork_async._exceptions import make_status_error
+from awork_async._hooks import RetryEvent
+
+URL = f"{BASE}/me"
+
+
+class RotatingAuth:
+    """Hands out t1, then t2 after each 401 it is told about (``refreshes`` False: never)."""
+
+    def __init__(self, *, refreshes: bool = True) -> None:
+        self.current = 1
+        self.failed: list[str] = []
+        self.refreshes = refreshes
+
+    async def token(self) -> str:
+        return f"t{self.current}"
+
+    async def on_unauthorized(self, failed_token: str) -> bool:
+        self.failed.append(failed_token)
+        if self.refreshes:
+            self.current += 1
+        return self.refreshes
+
+
+def _client(auth: RotatingAuth, **kwargs: Any) -> AworkClient:
+    return AworkClient(
+        base_url=BASE, auth=auth, rate_limiter=NoRateLimiter(), sleep=no_sleep, **kwargs
+    )
+
+
+def _tokens(m: aioresponses) -> list[str]:
+    return [
+        str(call.kwargs["headers"]["Authorization"])
+        for calls in m.requests.values()
+        for call in calls
+    ]
+
+
+async def test_401_refresh_is_a_retry_reason_not_counted_as_an_attempt() -> None:
+    auth = RotatingAuth()
+    events: list[RetryEvent] = []
+    hooks = Hooks(on_retry=[events.append])
+    with aioresponses() as m:
+        m.get(URL, status=401, payload={})
+        m.get(URL, status=200, payload={"ok": 1})
+        client = _client(auth, retry=RetryPolicy(max_attempts=1), hooks=hooks)
+        async with client, capture_responses() as responses:
+            answer = await client._transport.request("GET", "/me")
+        assert _tokens(m) == ["Bearer t1", "Bearer t2"]
+    assert answer.data == {"ok": 1}
+    assert auth.failed == ["t1"]
+    assert [(r.status, r.attempt) for r in responses] == [(401, 1), (200, 2)]
+    assert events == []  # a refresh is not a retry of the policy's
+
+
+async def test_one_refresh_per_call() -> None:
+    auth = RotatingAuth()
+    with aioresponses() as m:
+        m.get(URL, status=401, payload={}, repeat=True)
+        async with _client(auth) as client:
+            with pytest.raises(AuthenticationError):
+                await client._transport.request("GET", "/me")
+        assert _tokens(m) == ["Bearer t1", "Bearer t2"]
+    assert auth.failed == ["t1"]
+
+
+async def test_no_refresh_means_the_401_is_raised() -> None:
+    auth = RotatingAuth(refreshes=False)
+    with aioresponses() as m:
+        m.get(URL, status=401, payload={}, repeat=True)
+        async with _client(auth) as client:
+            with pytest.raises(AuthenticationError):
+                await client._transport.request("GET", "/me")
+        assert _tokens(m) == ["Bearer t1"]
+
+
+async def test_refresh_between_retries_leaves_the_policy_its_attempts() -> None:
+    auth = RotatingAuth()
+    events: list[RetryEvent] = []
+    with aioresponses() as m:
+        m.get(URL, status=503, payload={})
+        m.get(URL, status=401, payload={})
+        m.get(URL, status=200, payload={"ok": 2})
+        async with _client(
+            auth, retry=RetryPolicy(max_attempts=2, jitter=0), hooks=Hooks(on_retry=[events.append])
+        ) as client:
+            answer = await client._transport.request("GET", "/me")
+    assert answer.data == {"ok": 2}
+    assert [(e.attempt, e.reason) for e in events] == [(1, "503")]
+
+
+async def test_giving_up_on_a_429_keeps_the_exceptions_args() -> None:
+    error = make_status_error(429, {}, b"", method="GET", url=URL)
+    assert isinstance(error, RateLimitError)
+    args = error.args
+
+    async def attempt() -> str:
+        raise error
+
+    with pytest.raises(RateLimitError) as info:
+        await RetryPolicy(max_attempts=2, backoff_initial=3, jitter=0).call(
+            attempt, method="GET", url=URL, sleep=FakeSleep()
+        )
+    assert info.value is error
+    assert error.args == args  # not rewritten
+    assert error.retry_after == 6.0
+    assert "retry after 6s" in str(error)
