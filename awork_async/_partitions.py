@@ -18,10 +18,11 @@ Adaptive splitting: the walk starts with one partition. Every window's answer ca
 slot is free, the partition with the most entries left is cut in two (at the middle of its
 range; for the open one, the earlier of where its last page's density puts half of them and
 halfway to now), provided both
-halves are expected to hold at least :data:`MIN_PAGES` pages and the walk's split budget
-(:data:`MAX_EXTRA` of the pages a sequential walk needs) is not spent. A split costs at most one
-request (a partition's last window is usually not full), so the extra requests stay under
-``MAX_EXTRA`` of a sequential walk's; dense ranges (bulk imports, busy months) get split again
+halves are expected to hold at least :data:`MIN_PAGES` pages and the walk's split budget is not
+spent. A split costs one request at most and half a request on average (the lower part's last
+window is partly full), so the budget allows ``2 x MAX_EXTRA`` splits per page of a sequential
+walk and the extra requests stay around ``MAX_EXTRA`` of a sequential walk's (measured in
+``benchmarks/bench_walks.py``); dense ranges (bulk imports, busy months) get split again
 as their counts show, sparse ones do not.
 """
 
@@ -85,7 +86,9 @@ class SplitPlanner:
         """Set the split budget from the first window's total (entries a sequential walk reads)."""
         if self.budget is None and total is not None:
             pages = -(-total // self.page_size)
-            self.budget = int(pages * self.max_extra)
+            # A split costs half a request on average (its lower part's last page is partly
+            # full) and one at worst; the budget counts the average.
+            self.budget = int(pages * self.max_extra * 2)
 
     def choose(self, partitions: list[Partition]) -> tuple[Partition, datetime] | None:
         """The partition to split and where, or ``None`` when no split is worth it."""

@@ -394,6 +394,11 @@ class KeysetWalk:
             batch, last = self._scan(cursor, rows, raw)
             after = None if cut else self._next(cursor, last, rows, total, len(batch), raw)
             self._observe(part, rows, total, fresh=upper == part.hi)
+            # Before handing the page over (which may wait): a cut made meanwhile must lie
+            # after every entry of this page, and a finished partition is not cut at all.
+            part.position, part.in_group = last.key, last.in_group
+            if after is None:
+                part.left = 0
             if batch:
                 await ctx.put(batch)
             if after is None:

@@ -18,10 +18,16 @@ The sandbox runs in its own process (spawned), so its CPU and memory are not the
 * latency: 100 ms added to every request, no rate limit; ``list(prefetch=0)`` against
   ``list(prefetch=8)``. Target: >= 5x faster.
 * memory: peak RSS (``ru_maxrss``) of a fresh client process running ``export_time_entries`` over
-  200,000 entries against 20,000. Target: <= 1.5x.
+  200,000 entries against 20,000, both walked as 8 concurrent partitions (the split rules are
+  relaxed in this benchmark so that 20,000 entries are partitioned too: by default a walk of
+  fewer than 34 pages is not split, which would compare one partition with eight). Pages of
+  partitions ahead beyond ``concurrency`` wait in a temporary file. Target: <= 1.5x.
 * consistency: between pages, alternately 20 entries are inserted before all others and 40 are
-  deleted from the start of the default order (those just inserted and 20 old ones); the consistent export and plain offset paging are checked for entries missed
-  (present for the whole run, not exported) and duplicated. Target: zero for the export.
+  deleted from the start of the default order (those just inserted and 20 old ones), and 5 are
+  inserted and 5 deleted at random places (inside and at the edges of the partitions); the
+  consistent export (sequential, and 8 concurrent partitions with relaxed split rules) and plain
+  offset paging are checked for entries missed (present for the whole run, not exported) and
+  duplicated. Target: zero for the export.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import machine_info, print_table
 
 from awork_async import AworkClient, Hooks, LocalRateLimiter, NoRateLimiter
+from awork_async import export as export_module
+from awork_async._partitions import SplitPlanner
 from awork_async.export import export_time_entries
 from awork_async.sandbox import FaultConfig, RateLimitConfig, Sandbox, SandboxConfig
 
@@ -279,12 +287,24 @@ def latency(entries: int = 10_000, page_size: int = 100) -> list[list[object]]:
 # --- memory -----------------------------------------------------------------------------------
 
 
+def relax_split_rules() -> None:
+    """Let small walks split too (benchmarks only): 2-page halves, no request budget."""
+
+    def planner(page_size: int) -> SplitPlanner:
+        return SplitPlanner(page_size=page_size, max_extra=1.0, min_pages=2)
+
+    export_module.SplitPlanner = planner  # type: ignore[misc,assignment]
+
+
 def _memory_child(url: str, token: str) -> None:
-    """Client process: export everything, print entries and peak RSS (KiB)."""
+    """Client process: export everything, print entries, partitions and peak RSS (KiB)."""
+    relax_split_rules()
 
     async def run(sink: BinaryIO) -> int:
         async with AworkClient(token, base_url=url, rate_limiter=NoRateLimiter()) as client:
-            summary = await export_time_entries(client, sink, format="jsonl", page_size=PAGE)
+            summary = await export_time_entries(
+                client, sink, format="jsonl", page_size=PAGE, concurrency=8
+            )
         return summary.entries
 
     with open(os.devnull, "wb") as sink:
@@ -339,8 +359,14 @@ class _ChurningSink(io.RawIOBase):
 
 def consistency(entries: int = 5_000, page_size: int = 200, churn: int = 20) -> list[list[object]]:
     """Missed and duplicated entries while ``churn`` entries are inserted and deleted per page."""
+    relax_split_rules()
     rows: list[list[object]] = []
-    for mode in ("export_time_entries (keyset)", "list (offset paging)"):
+    modes = (
+        "export_time_entries (keyset, concurrency=1)",
+        "export_time_entries (keyset, concurrency=8)",
+        "list (offset paging)",
+    )
+    for mode in modes:
         result: dict[str, Any] = {}
 
         async def run(mode: str = mode, result: dict[str, Any] = result) -> None:
@@ -357,8 +383,10 @@ def consistency(entries: int = 5_000, page_size: int = 200, churn: int = 20) -> 
                     steps[0] += 1
                     if steps[0] % 2:
                         store.insert_entries(churn, position="first")
+                        store.insert_entries(5, position="random")
                     else:
                         deleted.update(store.delete_entries(2 * churn, position="first"))
+                        deleted.update(store.delete_entries(5, position="random"))
 
                 async with AworkClient(
                     sandbox.token, base_url=sandbox.base_url, rate_limiter=NoRateLimiter()
@@ -366,7 +394,11 @@ def consistency(entries: int = 5_000, page_size: int = 200, churn: int = 20) -> 
                     if mode.startswith("export"):
                         sink = _ChurningSink(change, page_size)
                         await export_time_entries(
-                            client, cast(BinaryIO, sink), format="jsonl", page_size=page_size
+                            client,
+                            cast(BinaryIO, sink),
+                            format="jsonl",
+                            page_size=page_size,
+                            concurrency=8 if "=8" in mode else 1,
                         )
                         ids = sink.ids
                     else:

@@ -239,7 +239,7 @@ def test_planner_budget_and_minimum_size() -> None:
     planner = SplitPlanner(page_size=1000, now=now)
     part = Partition(hi=None, position=now - timedelta(days=100), left=50_000, density=0.01)
     assert planner.choose([part]) is None  # no total seen yet: no budget
-    planner.observe_total(100_000)  # 100 pages: 3 splits allowed
+    planner.observe_total(50_000)  # 50 pages: 3 splits allowed (half a request each)
     assert planner.budget == 3
     small = Partition(hi=None, position=part.position, left=33_999, density=0.01)
     assert planner.choose([small]) is None  # halves under 17 pages: not worth a request
