@@ -27,7 +27,7 @@ from awork_async.export import (
     KeysetCursor,
     KeysetWalk,
     export_time_entries,
-    read_checkpoint,
+    load_checkpoint,
 )
 from awork_async.sandbox import Sandbox, SandboxConfig
 from awork_async.sync import changes_since
@@ -358,7 +358,7 @@ async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
                 await export_time_entries(
                     awork, crashing, checkpoint_path=checkpoint, checkpoint_every=every, **options
                 )
-        saved = read_checkpoint(checkpoint)
+        saved = load_checkpoint(checkpoint)
         if saved is not None:
             assert saved.count % every == 0
             frontiers += bool(saved.partitions)
@@ -373,7 +373,7 @@ async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
                 **options,
             )
         assert target.read_bytes() == expected, f"crash at write {crash_at}"
-        done = read_checkpoint(checkpoint)
+        done = load_checkpoint(checkpoint)
         assert done is not None
         assert done.complete
     assert frontiers > 0, "no checkpoint recorded partitions ahead of the cursor"
