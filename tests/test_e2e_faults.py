@@ -591,7 +591,9 @@ async def test_total_deadline_spans_all_retries(sb: Sandbox) -> None:
         took = loop.time() - started
     # The deadline ended the call (not the 1000 attempts), after more than one read timeout.
     # Only lower bounds: a timer never fires early, while a loaded machine may make it late.
-    assert "deadline" in str(info.value)
+    # When a read timeout leaves less time than the backoff, the retry policy raises that
+    # attempt's error at once (documented) instead of the deadline's: both messages are right.
+    assert "deadline" in str(info.value) or "read timeout" in str(info.value)
     assert took >= 0.45
     assert 2 <= len(attempts) < 1000
 
