@@ -407,3 +407,38 @@ def test_frontier_checkpoint_json_is_version_3_and_unknown_versions_are_refused(
     data["partitions"] = [data["partitions"][1], data["partitions"][0]]
     with pytest.raises(ValueError, match="increasing"):
         ExportCheckpoint.from_json(orjson.dumps(data))
+
+
+async def test_a_cut_made_while_a_page_waits_to_be_handed_over_lies_after_it(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    """The lane of the page being read has its next page fetched and waits (prefetch 1): a cut
+    chosen now must not fall inside that page, or its entries would come twice."""
+    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=2)
+    planner = FixedCuts([])
+    walk._planner = planner
+    second = asyncio.Event()
+    original: Fetch = walk._fetch
+
+    async def fetch(*args: Any, **kwargs: Any) -> Any:
+        result = await original(*args, **kwargs)
+        if walk.pages == 2:
+            second.set()
+        return result
+
+    walk._fetch = fetch  # type: ignore[method-assign]
+    ids: list[str] = []
+    async with contextlib.aclosing(walk.rows()) as rows:
+        row, _ = await rows.__anext__()
+        ids.append(str(row["id"]))
+        await second.wait()
+        for _ in range(5):
+            await asyncio.sleep(0)  # the second page is scanned and waits to be handed over
+        page_two = sorted(sandbox.store.entries.values(), key=lambda e: (e["createdOn"], e["id"]))
+        inside = parse_utc_datetime(page_two[15]["createdOn"])
+        planner.observe_total(len(sandbox.store.entries))
+        planner.cuts = [inside]
+        walk._split()
+        ids.extend([str(row["id"]) async for row, _ in rows])
+    assert len(ids) == len(set(ids)), "entries of the waiting page came twice"
+    assert len(ids) == len(sandbox.store.entries)
