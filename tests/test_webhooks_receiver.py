@@ -177,7 +177,6 @@ async def test_header_is_compared_in_constant_time(hook: Harness) -> None:
         (b'"text"', 400),
         (b"{}", 400),
         (b'{"eventType": 5}', 400),
-        (b'{"eventType": "timetracking_added", "entity": {"duration": "long"}}', 400),
         (b'{"eventType": "timetracking_added", "entityId": "not-a-uuid"}', 400),
         (b"", 400),
     ],
@@ -375,3 +374,27 @@ def test_any_body_is_an_event_or_a_clean_refusal(body: bytes) -> None:
         return
     assert isinstance(event.event_type, str) and event.event_type
     assert event.entity is None or isinstance(event.entity, (TimeEntry, dict))
+
+
+def test_an_entity_that_is_not_a_time_entry_is_kept_raw_not_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # awork documents no entity shape (API notes Q12): refusing would make awork retry and pause
+    # the webhook, so a verified delivery is accepted with the entity as sent and the reason.
+    body = envelope("timetracking_updated", entity={"id": ENTRY_ID, "duration": 60})
+    with caplog.at_level(logging.WARNING, logger="awork_async.webhooks"):
+        event = parse_event(orjson.dumps(body))
+    assert event.time_entry is None
+    assert event.entity == {"id": ENTRY_ID, "duration": 60}
+    assert event.entity_error is not None and "timezone" in event.entity_error
+    assert str(event.entity_id) == ENTRY_ID
+    assert "not a time entry" in caplog.text
+    assert parse_event(envelope()).entity_error is None
+
+
+async def test_a_verified_delivery_with_an_odd_entity_is_accepted(hook: Harness) -> None:
+    raw = b'{"eventType": "timetracking_added", "entity": {"duration": "long"}}'
+    assert await hook.post(None, raw=raw) == 200
+    [event] = hook.drain()
+    assert event.time_entry is None and event.entity == {"duration": "long"}
+    assert event.entity_error is not None
