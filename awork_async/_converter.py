@@ -227,7 +227,10 @@ def _wire_paths(error: ClassValidationError, wire_names: Mapping[str, str]) -> N
         notes = getattr(exc, "__notes__", None)
         if not notes:
             continue
-        exc.__notes__ = [
+        # BaseException: the same type whether or not the exceptiongroup backport is installed
+        # (Python 3.10 has it, and mypy then sees a union here).
+        target: BaseException = exc
+        target.__notes__ = [  # type: ignore[attr-defined]
             AttributeValidationNote(str(note), wire_names.get(note.name, note.name), note.type)
             if isinstance(note, AttributeValidationNote)
             else note
