@@ -17,7 +17,8 @@ lanes they hand to it.
 * **Memory** stays bounded whatever the data size: at most ``memory_pages`` pages wait in
   memory (plus ``prefetch`` pages of the lane being consumed). A lane ahead of the consumer
   whose pages do not fit either waits (``spill=False``) or, with ``spill=True``, appends them
-  to an anonymous temporary file (pickled, read back in order and deleted as soon as read):
+  to an anonymous temporary file (encoded by the strategy's codec, pickle by default; read back
+  in order and deleted as soon as read):
   strict order, bounded RAM and every lane at full speed, at the cost of disk space for the
   pages ahead of the consumer.
 * **Cancellation**: closing the iterator (``aclose``, ``break`` under ``contextlib.aclosing``,
@@ -54,10 +55,26 @@ def validate_concurrency(concurrency: int) -> int:
     return concurrency
 
 
+#: How pages are written to and read back from the temporary file.
+Codec = tuple[Callable[[T], bytes], Callable[[bytes], T]]
+
+
+def _pickle_codec() -> Codec[T]:
+    def dump(page: T) -> bytes:
+        return pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(data: bytes) -> T:
+        page: T = pickle.loads(data)  # our own pages, from our own temp file
+        return page
+
+    return dump, load
+
+
 class _Spool(Generic[T]):
     """Pages of one lane on disk, in order (a temporary file, truncated once read through)."""
 
-    def __init__(self) -> None:
+    def __init__(self, codec: Codec[T] | None = None) -> None:
+        self._dump, self._load = codec if codec is not None else _pickle_codec()
         self._file: IO[bytes] | None = None
         self._read = 0
         self._write = 0
@@ -66,7 +83,7 @@ class _Spool(Generic[T]):
     def append(self, page: T) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        data = pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
+        data = self._dump(page)
         self._file.seek(self._write)
         self._file.write(len(data).to_bytes(8, "little"))
         self._file.write(data)
@@ -78,7 +95,7 @@ class _Spool(Generic[T]):
         assert self.pages > 0
         self._file.seek(self._read)
         size = int.from_bytes(self._file.read(8), "little")
-        page: T = pickle.loads(self._file.read(size))  # our own pages, from our own temp file
+        page = self._load(self._file.read(size))
         self._read = self._file.tell()
         self.pages -= 1
         if self.pages == 0:
@@ -99,12 +116,17 @@ class _Slot(Generic[T]):
 
     __slots__ = ("error", "finished", "lane", "memory", "source", "spool", "task")
 
-    def __init__(self, lane: Lane[T] | None = None, source: Iterator[Lane[T]] | None = None):
+    def __init__(
+        self,
+        lane: Lane[T] | None = None,
+        source: Iterator[Lane[T]] | None = None,
+        codec: Codec[T] | None = None,
+    ):
         self.lane = lane
         self.source = source  # a lazy series of lanes (pulled one at a time when scheduling)
         self.task: asyncio.Task[None] | None = None
         self.memory: deque[T] = deque()
-        self.spool: _Spool[T] = _Spool()
+        self.spool: _Spool[T] = _Spool(codec)
         self.finished = False
         self.error: BaseException | None = None
 
@@ -131,7 +153,7 @@ class LaneContext(Generic[T]):
 
     def insert_after(self, lane: Lane[T]) -> None:
         """Insert ``lane`` right after this lane in the order (before earlier insertions)."""
-        self._engine._insert(self._slot, _Slot(lane=lane))
+        self._engine._insert(self._slot, _Slot(lane=lane, codec=self._engine.codec))
 
     def follow(self, lanes: Iterable[Lane[T]]) -> None:
         """Insert a lazy series of lanes right after this lane (pulled when they can run)."""
@@ -160,6 +182,7 @@ class PageEngine(Generic[T]):
         on_idle: called when fewer than ``concurrency`` lanes run and none is waiting to start;
             it may split a running lane (:meth:`LaneContext.insert_after`) to use the slot.
         on_page: called with each page as it is yielded.
+        codec: ``(dump, load)`` of spilled pages (default: pickle).
     """
 
     def __init__(
@@ -171,6 +194,7 @@ class PageEngine(Generic[T]):
         spill: bool = False,
         on_idle: Callable[[], None] | None = None,
         on_page: Callable[[T], None] | None = None,
+        codec: Codec[T] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -178,6 +202,7 @@ class PageEngine(Generic[T]):
         self.prefetch = prefetch
         self.memory_pages = concurrency if memory_pages is None else memory_pages
         self.spill = spill
+        self.codec = codec
         self._on_idle = on_idle
         self._on_page = on_page
         self._slots: list[_Slot[T]] = []
@@ -270,7 +295,7 @@ class PageEngine(Generic[T]):
                     if lane is None:
                         del self._slots[index]
                     else:
-                        new = _Slot(lane=lane)
+                        new = _Slot(lane=lane, codec=self.codec)
                         self._slots.insert(index, new)
                         self._start(new)
                     started = True

@@ -32,7 +32,7 @@ partitions walked at the same time, split adaptively where ``aw-totalitems`` sho
 are (:mod:`awork_async._partitions`: the extra requests stay under 3% of a sequential walk's).
 The entries still come in ``createdOn,id`` order, so files and checkpoints are the same whatever
 the concurrency. **Order and memory:** pages of partitions ahead of the one being delivered
-wait in memory up to ``concurrency`` pages, then in a temporary file (pickled, deleted as read):
+wait in memory up to ``concurrency`` pages, then in a temporary file (JSON, deleted as read):
 strict order and flat memory (about ``2 x concurrency`` pages) without slowing the partitions
 ahead, at the cost of disk space for what they read ahead (at worst the rest of the export).
 Making them wait instead would keep the disk untouched but make the walk as slow as one
@@ -320,6 +320,7 @@ class KeysetWalk:
             memory_pages=self.concurrency,
             spill=self.concurrency > 1,
             on_idle=self._split,
+            codec=(_dump_batch, _load_batch),
         )
         self._engine = engine
         # One partition, or those of the frontier a resumed checkpoint recorded.
@@ -489,6 +490,27 @@ class KeysetWalk:
         if total is not None and total <= len(rows):
             return None  # the page held the whole window
         return cursor
+
+
+def _dump_batch(batch: list[tuple[Row, KeysetCursor]]) -> bytes:
+    """A page of the walk as JSON for the temporary file (orjson writes datetimes and UUIDs)."""
+    return orjson.dumps(
+        [[row, c.key, c.boundary_ids, c.in_group, c.group_after] for row, c in batch]
+    )
+
+
+def _load_batch(data: bytes) -> list[tuple[Row, KeysetCursor]]:
+    """The page :func:`_dump_batch` wrote."""
+    batch: list[tuple[Row, KeysetCursor]] = []
+    for row, key, ids, in_group, after in orjson.loads(data):
+        cursor = KeysetCursor(
+            None if key is None else parse_utc_datetime(key),
+            tuple(UUID(i) for i in ids),
+            in_group,
+            None if after is None else UUID(after),
+        )
+        batch.append((row, cursor))
+    return batch
 
 
 def _leave_group(cursor: KeysetCursor) -> KeysetCursor:
