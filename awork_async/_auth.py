@@ -26,12 +26,16 @@ from typing import Protocol, runtime_checkable
 
 import aiohttp
 import attrs
-import orjson
+import yarl
 
 from . import _constants as C
-from ._exceptions import AuthenticationError
+from ._exceptions import APIResponseValidationError, APIStatusError, AuthenticationError
+from ._ratelimit import NoRateLimiter
 from ._redact import scrub
+from ._retry import RetryPolicy
 from ._sansio import check_transport_url
+from ._timeouts import Timeouts
+from ._transport import Transport
 
 __all__ = [
     "AuthProvider",
@@ -41,6 +45,7 @@ __all__ = [
     "TokenCallback",
     "TokenRequester",
     "aiohttp_token_requester",
+    "transport_token_requester",
 ]
 
 log = logging.getLogger(C.LOGGER_NAME)
@@ -232,47 +237,101 @@ def _refresh_error(
     )
 
 
-def aiohttp_token_requester(
-    session: aiohttp.ClientSession, *, timeout: float = C.DEFAULT_TOKEN_REFRESH_TIMEOUT
+def transport_token_requester(
+    transport: Transport, *, timeout: float | Timeouts | None = None
 ) -> TokenRequester:
-    """The default :data:`TokenRequester`: a form-encoded POST through ``session``.
+    """A :data:`TokenRequester` on the client's one request path (``transport``).
 
-    An error status or a body that is not a JSON object raises :class:`AuthenticationError`
-    with the server's ``error``/``code`` and description (secrets removed).
+    The form is POSTed like every other call: timeouts, the retry policy (a POST is repeated
+    only when it provably never left, or after a 429), hooks, the redirect rule and the body
+    cap apply; no bearer token is sent. An error status or a body that is not a JSON object
+    raises :class:`AuthenticationError` with the server's ``error``/``code`` and description
+    (secrets removed).
     """
 
     async def request(
         url: str, form: Mapping[str, str], headers: Mapping[str, str]
     ) -> Mapping[str, object]:
-        async with session.post(
-            url,
-            data=dict(form),
-            headers=dict(headers),
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=False,
-        ) as resp:
-            status = resp.status
-            body = await resp.read()
         secrets = [*form.values(), *headers.values()]
         try:
-            decoded: object = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            decoded = None
-        if 200 <= status < 300 and isinstance(decoded, dict):
-            return decoded
-        code: str | None = None
-        description = f"token refresh failed with status {status}"
-        if isinstance(decoded, dict):
-            raw_code = decoded.get("error") or decoded.get("code")
-            code = str(raw_code) if raw_code else None
-            detail = decoded.get("error_description") or decoded.get("description")
-            if detail:
-                description += f": {detail}"
-        elif 200 <= status < 300:
-            description = "the token endpoint's answer is not a JSON object"
-        raise _refresh_error(url, description, status=status, code=code, secrets=secrets)
+            answer = await transport.request(
+                "POST",
+                url,
+                form=form,
+                headers=headers,
+                timeout=timeout,
+                expect="object",
+                authenticate=False,
+            )
+        except APIStatusError as exc:
+            failure = _refused(url, exc, secrets)
+        except APIResponseValidationError as exc:
+            failure = _refresh_error(
+                url,
+                "the token endpoint's answer is not a JSON object",
+                status=exc.status or 0,
+                secrets=secrets,
+            )
+        else:
+            assert isinstance(answer.data, dict)  # expect="object"
+            return answer.data
+        raise failure  # outside the ``except``: the replaced error is not kept as context
 
     return request
+
+
+def _refused(url: str, exc: APIStatusError, secrets: Iterable[str]) -> AuthenticationError:
+    """The token endpoint's error answer (OAuth's ``error``/``error_description``)."""
+    code: str | None = exc.code
+    description = f"token refresh failed with status {exc.status}"
+    body = exc.body
+    if isinstance(body, dict):
+        raw_code = body.get("error") or body.get("code")
+        code = str(raw_code) if raw_code else None
+        detail = body.get("error_description") or body.get("description")
+        if detail:
+            description += f": {detail}"
+    return _refresh_error(url, description, status=exc.status, code=code, secrets=secrets)
+
+
+def aiohttp_token_requester(
+    session: aiohttp.ClientSession, *, timeout: float = C.DEFAULT_TOKEN_REFRESH_TIMEOUT
+) -> TokenRequester:
+    """A :data:`TokenRequester` through ``session`` (which it never closes), on the same
+    request path as the client's calls (:func:`transport_token_requester`): a form-encoded POST
+    whose whole call is bounded by ``timeout`` seconds."""
+    return transport_token_requester(_token_transport(session), timeout=timeout)
+
+
+def attach_request_path(auth: object, transport: Transport) -> None:
+    """Let an :class:`OAuth2Provider` refresh through ``transport`` (the client's request path)
+    while it is open, unless the provider was given its own ``session`` or ``request``."""
+    if isinstance(auth, OAuth2Provider) and auth._request == auth._one_shot_request:
+        auth._via = transport
+
+
+def _token_transport(session: aiohttp.ClientSession | None) -> Transport:
+    """A request path of its own for a provider used without a client (not rate limited)."""
+    return Transport(
+        base_url=yarl.URL(C.DEFAULT_BASE_URL),
+        auth=_NoToken(),
+        limiter=NoRateLimiter(),
+        retry=RetryPolicy(),
+        timeouts=Timeouts(),
+        session=session,
+    )
+
+
+class _NoToken:
+    """The auth of a request path that only refreshes tokens (it never sends a bearer)."""
+
+    async def token(
+        self,
+    ) -> str:  # pragma: no cover - every token request passes authenticate=False
+        raise RuntimeError("this request path sends no bearer token")
+
+    async def on_unauthorized(self, failed_token: str) -> bool:  # pragma: no cover
+        return False
 
 
 class OAuth2Provider:
@@ -286,8 +345,10 @@ class OAuth2Provider:
         token_url: the token endpoint; ``https://`` only (plain ``http://`` only to loopback
             hosts), the same rule as the client's ``base_url``: the refresh token and client
             secret must never travel in clear text. A refused URL raises ``ValueError``.
-        session: an aiohttp session for the refresh call (else a short-lived one is opened per
-            refresh, which happens about once a day).
+        session: an aiohttp session for the refresh call. Without one, a provider handed to an
+            :class:`AworkClient` refreshes through that client's request path (its timeouts,
+            retry policy, rate limiter and hooks); used alone, it opens a short-lived session per
+            refresh (about once a day).
         request: replaces the HTTP call entirely (tests, other HTTP stacks).
         clock: epoch seconds.
         refresh_margin: refresh this many seconds before ``expires_at``.
@@ -326,6 +387,7 @@ class OAuth2Provider:
         self._refresh_margin = float(refresh_margin)
         self._on_token_refreshed = on_token_refreshed
         self._inflight: asyncio.Task[OAuth2Token] | None = None
+        self._via: Transport | None = None
 
     def __repr__(self) -> str:
         return f"OAuth2Provider(client_id={self._client_id!r}, token_url={self._token_url!r})"
@@ -470,5 +532,13 @@ class OAuth2Provider:
     async def _one_shot_request(
         self, url: str, form: Mapping[str, str], headers: Mapping[str, str]
     ) -> Mapping[str, object]:
-        async with aiohttp.ClientSession() as session:
-            return await aiohttp_token_requester(session)(url, form, headers)
+        via = self._via
+        if via is not None and not via.closed:
+            return await transport_token_requester(via)(url, form, headers)
+        transport = _token_transport(None)
+        try:
+            return await transport_token_requester(
+                transport, timeout=C.DEFAULT_TOKEN_REFRESH_TIMEOUT
+            )(url, form, headers)
+        finally:
+            await transport.aclose()

@@ -14,7 +14,7 @@ import aiohttp
 import aiolimiter
 
 from . import _constants as C
-from ._auth import AuthProvider, StaticToken
+from ._auth import AuthProvider, StaticToken, attach_request_path
 from ._ratelimit import AiolimiterAdapter, LocalRateLimiter, RateLimiter, RateLimits
 from ._response import RawResponseProxy
 from ._retry import RetryPolicy
@@ -136,6 +136,7 @@ class AworkClient:
             clock=clock,
             max_response_bytes=max_response_bytes,
         )
+        attach_request_path(auth, self._transport)  # OAuth refreshes take this path too
 
     def __repr__(self) -> str:
         state = " closed" if self._transport.closed else ""

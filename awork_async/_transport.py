@@ -16,6 +16,7 @@ import logging
 import platform
 import sys
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -95,6 +96,9 @@ class _Call:
     idempotent: bool | None
     expect: Expect
     secrets: tuple[str, ...]  # values of the request body scrubbed from answers (besides token)
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers
+    form: bool = False  # the body is form-encoded (else JSON)
+    authenticate: bool = True  # send the bearer token (and refresh it after a 401)
 
     @property
     def repeatable(self) -> bool:
@@ -188,6 +192,9 @@ class Transport:
         idempotent: bool | None = None,
         expect: Expect = None,
         secrets: Sequence[str] = (),
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticate: bool = True,
     ) -> Answer:
         """Send one logical call (with retries): the decoded JSON and the raw response.
 
@@ -199,24 +206,39 @@ class Transport:
         that is not JSON, and is retried like one. ``secrets`` (values the body carries, such as
         a webhook's header value) are scrubbed from error answers like the token.
 
+        ``path`` may be an absolute URL (the OAuth token endpoint). ``form`` sends a
+        form-encoded body instead of ``json``; ``headers`` are added to the request's;
+        ``authenticate=False`` sends no bearer token (the token refresh itself). Form values and
+        header values are scrubbed from error answers too.
+
         The one loop: the retry policy (tenacity) runs :meth:`_attempt` until it returns, or the
         policy gives up, or the deadline (``Timeouts.total``, the one bound of the whole call)
         passes. A 401 answered by a token refresh is one more reason to try again.
         """
         self._get_session()  # fail fast when closed
         method = method.upper()
-        url = join_url(self.base_url, path)
+        url = yarl.URL(path) if path.startswith(("https://", "http://")) else None
+        url = join_url(self.base_url, path) if url is None else url
         query = build_query(params)
+        extra = tuple((headers or {}).items())
+        if form is not None:
+            body: bytes | None = urllib.parse.urlencode(dict(form)).encode()
+            secrets = (*secrets, *form.values(), *(value for _, value in extra))
+        else:
+            body = None if json is None else orjson.dumps(json)
         call = _Call(
             method=method,
             url=url,
             url_text=str(url.with_query(query)) if query else str(url),
             query=query,
-            body=None if json is None else orjson.dumps(json),
+            body=body,
             timeouts=self.timeouts.merge(timeout),
             idempotent=idempotent,
             expect=expect,
-            secrets=tuple(secrets),
+            secrets=tuple(value for value in secrets if value),
+            headers=extra,
+            form=form is not None,
+            authenticate=authenticate,
         )
         progress = _Progress()
         deadline = call.timeouts.deadline(self._clock())
@@ -260,8 +282,8 @@ class Transport:
         try:
             session = self._get_session()
             await self._acquire(call, progress.attempt + 1)
-            progress.token = token = await self.auth.token()
-            headers = self._headers(token, call.body is not None)
+            progress.token = token = await self.auth.token() if call.authenticate else ""
+            headers = self._headers(call, token)
             progress.attempt += 1
             progress.in_doubt = True  # until an answer or a connect failure says otherwise
             started = self._clock()
@@ -279,7 +301,7 @@ class Transport:
                 method=call.method,
                 url=call.url_text,
                 expect=call.expect,
-                secrets=(*secrets_of(self.auth, token), *call.secrets),
+                secrets=(*secrets_of(self.auth, token), *call.secrets) if token else call.secrets,
                 now=datetime.fromtimestamp(self.retry.clock(), timezone.utc),
             )
             observe_for(self.limiter, status, resp_headers, answer.rate_limit)
@@ -303,7 +325,7 @@ class Transport:
     async def _refreshed(self, call: _Call, progress: _Progress, error: Exception) -> bool:
         """A retry reason of its own: a 401 the auth provider answered with a fresh token
         (at most once per call; not counted against the retry policy's attempts)."""
-        if not isinstance(error, AuthenticationError) or progress.refreshed:
+        if not isinstance(error, AuthenticationError) or progress.refreshed or not progress.token:
             return False
         progress.refreshed = True
         if not await self.auth.on_unauthorized(progress.token):
@@ -313,14 +335,15 @@ class Transport:
         )
         return True
 
-    def _headers(self, token: str, has_body: bool) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "User-Agent": self._user_agent,
-            "Accept": "application/json",
-        }
-        if has_body:
-            headers["Content-Type"] = "application/json"
+    def _headers(self, call: _Call, token: str) -> dict[str, str]:
+        headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if call.body is not None:
+            headers["Content-Type"] = (
+                "application/x-www-form-urlencoded" if call.form else "application/json"
+            )
+        headers.update(call.headers)
         return headers
 
     async def _acquire(self, call: _Call, attempt: int) -> None:

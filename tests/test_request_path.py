@@ -13,12 +13,14 @@ from awork_async import (
     AworkClient,
     Hooks,
     NoRateLimiter,
+    OAuth2Provider,
+    OAuth2Token,
     RateLimitError,
     RetryPolicy,
     capture_responses,
 )
 from awork_async._exceptions import make_status_error
-from awork_async._hooks import RetryEvent
+from awork_async._hooks import RequestEvent, RetryEvent
 
 URL = f"{BASE}/me"
 
@@ -124,3 +126,91 @@ async def test_giving_up_on_a_429_keeps_the_exceptions_args() -> None:
     assert error.args == args  # not rewritten
     assert error.retry_after == 6.0
     assert "retry after 6s" in str(error)
+
+
+# -- OAuth refresh on the same request path ------------------------------------------------------
+
+TOKEN_URL = f"{BASE}/accounts/token"
+
+
+def _oauth(rotated: list[OAuth2Token]) -> OAuth2Provider:
+    return OAuth2Provider(
+        OAuth2Token(access_token="acc-SECRET-0", refresh_token="ref-SECRET-0"),
+        client_id="app",
+        token_url=TOKEN_URL,
+        on_token_refreshed=rotated.append,
+    )
+
+
+async def test_refresh_goes_through_the_clients_request_path() -> None:
+    rotated: list[OAuth2Token] = []
+    seen: list[RequestEvent] = []
+    fresh = {"access_token": "acc-SECRET-1", "refresh_token": "ref-SECRET-1", "expires_in": 9e4}
+    with aioresponses() as m:
+        m.get(URL, status=401, payload={})
+        m.post(TOKEN_URL, status=429, headers={"Retry-After": "0"}, payload={})  # retried
+        m.post(TOKEN_URL, status=200, payload=fresh)
+        m.get(URL, status=200, payload={"ok": 3})
+        client = AworkClient(
+            base_url=BASE,
+            auth=_oauth(rotated),
+            rate_limiter=NoRateLimiter(),
+            sleep=no_sleep,
+            hooks=Hooks(on_request=[seen.append]),
+        )
+        async with client:
+            answer = await client._transport.request("GET", "/me")
+        sent = [(k[0], str(k[1]), c.kwargs["headers"]) for k, v in m.requests.items() for c in v]
+    assert answer.data == {"ok": 3}
+    assert [r.access_token for r in rotated] == ["acc-SECRET-1"]
+    assert [(e.method, e.url) for e in seen] == [
+        ("GET", URL),
+        ("POST", TOKEN_URL),
+        ("POST", TOKEN_URL),
+        ("GET", URL),
+    ]
+    token_headers = [h for method, _, h in sent if method == "POST"]
+    assert all("Authorization" not in h for h in token_headers)  # no bearer to the endpoint
+    assert all(h["Content-Type"] == "application/x-www-form-urlencoded" for h in token_headers)
+    gets = [h["Authorization"] for method, _, h in sent if method == "GET"]
+    assert gets == ["Bearer acc-SECRET-0", "Bearer acc-SECRET-1"]
+
+
+async def test_refresh_answers_obey_the_body_cap_and_stay_secret() -> None:
+    rotated: list[OAuth2Token] = []
+    big = {"access_token": "x" * 500, "error": "ref-SECRET-0"}
+    with aioresponses() as m:
+        m.get(URL, status=401, payload={})
+        m.post(TOKEN_URL, status=200, payload=big)
+        client = AworkClient(
+            base_url=BASE,
+            auth=_oauth(rotated),
+            rate_limiter=NoRateLimiter(),
+            sleep=no_sleep,
+            max_response_bytes=100,
+        )
+        async with client:
+            with pytest.raises(AuthenticationError, match="ResponseTooLargeError") as info:
+                await client._transport.request("GET", "/me")
+    assert "SECRET" not in str(info.value)
+    assert rotated == []
+
+
+async def test_refused_refresh_names_the_oauth_error_without_secrets() -> None:
+    with aioresponses() as m:
+        m.get(URL, status=401, payload={})
+        m.post(
+            TOKEN_URL,
+            status=400,
+            payload={"error": "invalid_grant", "error_description": "ref-SECRET-0 was used"},
+        )
+        client = AworkClient(
+            base_url=BASE, auth=_oauth([]), rate_limiter=NoRateLimiter(), sleep=no_sleep
+        )
+        async with client:
+            with pytest.raises(AuthenticationError) as info:
+                await client._transport.request("GET", "/me")
+    assert info.value.status == 400
+    assert info.value.code == "invalid_grant"
+    assert "was used" in str(info.value)
+    assert "SECRET" not in str(info.value)
