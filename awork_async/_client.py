@@ -21,21 +21,23 @@ from ._retry import RetryPolicy
 from ._sansio import validate_base_url
 from ._timeouts import Timeouts
 from ._transport import Transport
+from .resources import (
+    ProjectTimeBookingsResource,
+    TimeBookingsResource,
+    TimeEntriesResource,
+    TimeReportsResource,
+    TimerResource,
+    TypesOfWorkResource,
+    WebhooksResource,
+)
+from .resources._account import AccountResource
 
 if TYPE_CHECKING:
     from ._hooks import Hooks
+    from ._requester import Requester
     from .models import UserAndWorkspace
-    from .resources import (
-        ProjectTimeBookingsResource,
-        TimeBookingsResource,
-        TimeEntriesResource,
-        TimeReportsResource,
-        TimerResource,
-        TypesOfWorkResource,
-        WebhooksResource,
-    )
 
-__all__ = ["AworkClient"]
+__all__ = ["AworkClient", "requester_of"]
 
 
 def _limiter_from(value: object) -> RateLimiter:
@@ -157,7 +159,7 @@ class AworkClient:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> AworkClient:
-        self._transport._get_session()
+        self._transport.open()
         return self
 
     async def __aexit__(
@@ -181,52 +183,38 @@ class AworkClient:
     @functools.cached_property
     def time_entries(self) -> TimeEntriesResource:
         """Time entries: lists, CRUD, last entry, breaks, batch changes."""
-        from .resources import TimeEntriesResource
-
-        return TimeEntriesResource(self)
+        return TimeEntriesResource(self._transport)
 
     @functools.cached_property
     def timer(self) -> TimerResource:
         """The running timer: start, stop, pause, resume, status."""
-        from .resources import TimerResource
-
-        return TimerResource(self)
+        return TimerResource(self._transport)
 
     @functools.cached_property
     def time_bookings(self) -> TimeBookingsResource:
         """Time bookings (``/timebookings``, ``/users/timebookings``)."""
-        from .resources import TimeBookingsResource
-
-        return TimeBookingsResource(self)
+        return TimeBookingsResource(self._transport)
 
     @functools.cached_property
     def project_time_bookings(self) -> ProjectTimeBookingsResource:
         """Project time bookings (``/projecttimebookings``, ``/users/projecttimebookings``)."""
-        from .resources import ProjectTimeBookingsResource
-
-        return ProjectTimeBookingsResource(self)
+        return ProjectTimeBookingsResource(self._transport)
 
     @functools.cached_property
     def types_of_work(self) -> TypesOfWorkResource:
         """Types of work."""
-        from .resources import TypesOfWorkResource
-
-        return TypesOfWorkResource(self)
+        return TypesOfWorkResource(self._transport)
 
     @functools.cached_property
     def time_reports(self) -> TimeReportsResource:
         """Saved time reports."""
-        from .resources import TimeReportsResource
-
-        return TimeReportsResource(self)
+        return TimeReportsResource(self._transport)
 
     @functools.cached_property
     def webhooks(self) -> WebhooksResource:
         """Webhook configurations, their delivery logs and event types (receive the deliveries
         with :class:`awork_async.webhooks.WebhookReceiver`)."""
-        from .resources import WebhooksResource
-
-        return WebhooksResource(self)
+        return WebhooksResource(self._transport)
 
     @property
     def with_raw_response(self) -> RawResponseProxy:
@@ -238,7 +226,13 @@ class AworkClient:
 
     async def me(self) -> UserAndWorkspace:
         """The caller's user and workspace (``GET /me``); with an API key, the API user."""
-        from .models import UserAndWorkspace
-        from .resources._base import APIResource
+        return await self._account.me()
 
-        return await APIResource(self)._call("GET", "/me", UserAndWorkspace)
+    @functools.cached_property
+    def _account(self) -> AccountResource:
+        return AccountResource(self._transport)
+
+
+def requester_of(client: AworkClient) -> Requester:
+    """The request path of ``client`` (for the package's walks that send their own calls)."""
+    return client._transport

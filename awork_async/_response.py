@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
+from ._exceptions import APIResponseValidationError
+from ._ratelimit_headers import RateLimitInfo
 from ._redact import short_repr
 from ._sansio import PageInfo, checked_total_items, trace_id_of
 
 if TYPE_CHECKING:
     from ._decipher import Deciphered
-    from ._ratelimit_headers import RateLimitInfo
 
 __all__ = ["APIResponse", "RawResponse", "RawResponseProxy", "capture_responses"]
 
@@ -89,8 +90,6 @@ class RawResponse:
                 self.headers, page=page, page_size=page_size, received=received
             )
         except ValueError as exc:
-            from ._exceptions import APIResponseValidationError
-
             raise APIResponseValidationError(
                 f"{self.method} {self.url}: {exc} (a protocol error, not the end of the list)",
                 status=self.status,
@@ -103,8 +102,6 @@ class RawResponse:
         """The rate-limit state the server reported with this answer."""
         if self._deciphered is not None:
             return self._deciphered.rate_limit
-        from ._ratelimit_headers import RateLimitInfo
-
         return RateLimitInfo.from_headers(self.headers)
 
 

@@ -160,6 +160,10 @@ class Transport:
     def closed(self) -> bool:
         return self._closed
 
+    def open(self) -> None:
+        """Create the owned session now (``async with client``), or raise when closed."""
+        self._get_session()
+
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError("this AworkClient is closed; create a new one")

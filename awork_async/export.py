@@ -67,6 +67,7 @@ import attrs
 import orjson
 
 from . import _constants as C
+from ._client import requester_of
 from ._converter import JSONValue, describe_structure_error, structure, unstructure
 from ._exceptions import APIResponseValidationError
 from ._files import create_temp_beside, discard_temp, read_if_exists, replace_with, write_atomic
@@ -77,7 +78,6 @@ from ._response import RawResponse, capture_responses
 from ._timeutil import format_datetime, parse_utc_datetime
 from .filters import Expr, F, Field, OrderBy, and_, to_filter_string, to_order_string
 from .models import TimeEntry
-from .resources._base import APIResource
 
 if TYPE_CHECKING:
     from ._client import AworkClient
@@ -238,7 +238,7 @@ class KeysetWalk:
         if not isinstance(prefetch, int) or prefetch < 0:
             raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
         self.concurrency = validate_concurrency(concurrency)
-        self._resource = APIResource(client)
+        self._requester = requester_of(client)
         self.field = field
         self.filterby = to_filter_string(filterby)
         self.page_size = validate_page_size(page_size)
@@ -281,7 +281,7 @@ class KeysetWalk:
             "page": 1,
             "pageSize": self.page_size,
         }
-        answer = await self._resource._send("GET", self.path, params=params, expect="array")
+        answer = await self._requester.request("GET", self.path, params=params, expect="array")
         data, raw = answer.data, answer.response
         self.pages += 1
         if data is None:

@@ -21,7 +21,7 @@ from .._sansio import QueryValue
 from .._validation import FilterLike, OrderLike, ensure_uuid, filter_string, order_string
 
 if TYPE_CHECKING:
-    from .._client import AworkClient
+    from .._requester import Requester
 
 from .._decipher import Expect
 from .._timeouts import Timeouts
@@ -54,10 +54,11 @@ class ListOptions(TypedDict, total=False):
 
 
 class APIResource:
-    """Base of the resources under ``client.<name>``; holds a reference to the client."""
+    """Base of the resources under ``client.<name>``: sends through a :class:`Requester`
+    (the client's request path), never through the client itself."""
 
-    def __init__(self, client: AworkClient) -> None:
-        self._client = client
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -78,7 +79,7 @@ class APIResource:
         # echo it are scrubbed like the token.
         secret_values = getattr(body, "_secret_values", None)
         secrets = tuple(secret_values()) if callable(secret_values) else ()
-        return await self._client._transport.request(
+        return await self._requester.request(
             method,
             path,
             params=params,

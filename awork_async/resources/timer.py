@@ -12,6 +12,7 @@ import attrs
 from .._validation import IdLike, local_timezone_name
 from ..models import TimeEntry, TimerStart, TimeTrackingSetting
 from ._base import APIResource, path_id
+from .time_entries import TimeEntriesResource
 
 if TYPE_CHECKING:
     from .._timeouts import Timeouts
@@ -154,7 +155,7 @@ class TimerResource(APIResource):
         timeout: float | Timeouts | None = None,
     ) -> TimerStatus:
         """Running, paused or stopped, with the elapsed time, from the last entry."""
-        entry = await self._client.time_entries.last(user_id, timeout=timeout)
+        entry = await TimeEntriesResource(self._requester).last(user_id, timeout=timeout)
         current = now() if now is not None else dt.datetime.now(dt.timezone.utc)
         return timer_status(entry, current)
 
