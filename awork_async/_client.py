@@ -16,7 +16,6 @@ import aiolimiter
 from . import _constants as C
 from ._auth import AuthProvider, StaticToken, attach_request_path
 from ._ratelimit import AiolimiterAdapter, LocalRateLimiter, RateLimiter, RateLimits
-from ._response import RawResponseProxy
 from ._retry import RetryPolicy
 from ._sansio import validate_base_url
 from ._timeouts import Timeouts
@@ -31,6 +30,7 @@ from .resources import (
     WebhooksResource,
 )
 from .resources._account import AccountResource
+from .resources._raw import AworkClientWithRawResponse
 
 if TYPE_CHECKING:
     from ._hooks import Hooks
@@ -217,12 +217,12 @@ class AworkClient:
         return WebhooksResource(self._transport)
 
     @property
-    def with_raw_response(self) -> RawResponseProxy:
+    def with_raw_response(self) -> AworkClientWithRawResponse:
         """The same resources, whose methods return an :class:`APIResponse` (typed result +
         status, headers, trace id and rate-limit state):
         ``resp = await awork.with_raw_response.time_entries.get(i); resp.parsed, resp.trace_id``.
         """
-        return RawResponseProxy(self)
+        return AworkClientWithRawResponse(self)
 
     async def me(self) -> UserAndWorkspace:
         """The caller's user and workspace (``GET /me``); with an API key, the API user."""

@@ -115,10 +115,19 @@ class Answer:
 
 @attrs.frozen
 class APIResponse(Generic[T]):
-    """A typed result together with the raw response that carried it."""
+    """A typed result together with the raw response that carried it.
+
+    ``raw`` is the final answer's; ``responses`` holds every answer the call received, in order
+    (each chunk of a chunked ``time_entries.batch``, a 429 before its retry), ``raw`` last.
+    """
 
     parsed: T
     raw: RawResponse
+    responses: tuple[RawResponse, ...] = attrs.field()
+
+    @responses.default
+    def _just_raw(self) -> tuple[RawResponse, ...]:
+        return (self.raw,)
 
     @property
     def status(self) -> int:
@@ -137,15 +146,15 @@ class APIResponse(Generic[T]):
         return self.raw.rate_limit
 
 
-_captured: contextvars.ContextVar[list[RawResponse] | None] = contextvars.ContextVar(
-    "awork_async_captured_responses", default=None
+_captured: contextvars.ContextVar[tuple[list[RawResponse], ...]] = contextvars.ContextVar(
+    "awork_async_captured_responses", default=()
 )
 
 
 def record_response(response: RawResponse) -> None:
-    """Called by the transport for every final answer; cheap when nobody captures."""
-    sink = _captured.get()
-    if sink is not None:
+    """Called by the transport for every answer; cheap when nobody captures. Nested
+    :func:`capture_responses` blocks each see it."""
+    for sink in _captured.get():
         sink.append(response)
 
 
@@ -160,7 +169,7 @@ async def capture_responses() -> AsyncIterator[list[RawResponse]]:
         print(responses[-1].trace_id, responses[-1].rate_limit.remaining)
     """
     sink: list[RawResponse] = []
-    token = _captured.set(sink)
+    token = _captured.set((*_captured.get(), sink))
     try:
         yield sink
     finally:
