@@ -434,3 +434,17 @@ def test_a_killed_process_resumes_and_converges(cli_sandbox: Sandbox, tmp_path: 
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout.startswith("pass: "), rerun.stdout  # resumed, not a new first load
     asyncio.run(assert_in_step(url, cli_sandbox))
+
+
+def test_the_readme_mirror_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), flags=re.S)
+    (example,) = [b for b in blocks if "from awork_async.mirror import mirror" in b]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README mirror example", "exec"), {"__name__": "readme_mirror"})
+    assert capsys.readouterr().out.startswith("first-load: 500 read, 500 upserted")
+    assert (tmp_path / "awork.db").exists()

@@ -78,6 +78,10 @@ def _cli_examples(text: str) -> list[list[str]]:
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.replace("\\\n", " ").splitlines():
             line = line.strip()
+            if line.startswith("awork-async mirror") and not (
+                "--once" in line and "sqlite:" in line
+            ):
+                continue  # a mirror without --once runs until stopped (tests/test_mirror*.py)
             if line.startswith("awork-async") and not line.startswith(NOT_RUN):
                 commands.append(shlex.split(line, comments=True)[1:])
     return commands
