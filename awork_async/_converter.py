@@ -26,19 +26,22 @@ Two structuring paths, one set of rules:
 * The fast path, used by :func:`structure` and :func:`structure_list` for response models (frozen,
   every field ``X | None``), is Python source generated once per class: the per-field checks are
   inlined, objects are built with ``object.__new__`` and the slots' setters (what the attrs
-  ``__init__`` does, minus its per-call overhead), and bounded caches are shared by all calls:
-  UUID and date-time strings are parsed once, and equal nested objects (the same user, project,
-  task or type of work repeated across a page and across pages) are built once and shared. A
+  ``__init__`` does, minus its per-call overhead), and each decode (one page, one object) has its
+  own bounded caches: UUID and date-time strings are parsed once, and equal nested objects (the
+  same user, project, task or type of work repeated across a page) are built once and shared. A
   nested object is only reused for a dict with the same ``orjson`` encoding *and* equal by ``==``,
   so unequal dicts (``1`` vs ``true``, ``NaN`` vs ``null``) never share. Whatever the fast path
   does not accept exactly as the reference would, it hands to the reference for that item, so its
-  result is always equal to ``converter.structure(data, cls)``. The garbage collector is paused
-  while a large page is decoded (the previous state is restored).
+  result is always equal to ``converter.structure(data, cls)``. Every such fallback is logged
+  (``DEBUG``); one the generated code did not mean (anything but its own ``TypeError``/
+  ``ValueError`` refusals: a bug) is logged as a ``WARNING`` once per class, so a broken fast
+  path shows in the logs, not only as slowness. Nothing here touches process-wide state (no
+  garbage-collector toggling, no caches shared between clients).
 """
 
 from __future__ import annotations
 
-import gc
+import logging
 import threading
 import types
 import typing
@@ -58,6 +61,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from awork_async._constants import LOGGER_NAME
 from awork_async._naming import to_camel
 from awork_async._timeutil import (
     WALL_CLOCK,
@@ -77,6 +81,8 @@ __all__ = [
     "structure_list",
     "unstructure",
 ]
+
+log = logging.getLogger(LOGGER_NAME)
 
 #: A JSON value as produced by ``orjson.loads`` / accepted by ``orjson.dumps``.
 JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
@@ -360,13 +366,14 @@ converter: cattrs.Converter = _make_converter()
 
 
 class _Page:
-    """The decoding caches, shared by every call (a page repeats users, projects, tasks, dates).
+    """The caches of one decode (a page repeats users, projects, tasks, dates).
 
     Keys are the JSON strings (UUID and date-time caches) or the ``orjson`` encoding of a nested
     object (object caches, one per class, holding the source dict and the model built from it).
     Only plain ``str`` keys are stored, so a value given as an object never hits a string's entry.
     Each cache is emptied when it reaches :data:`CACHE_LIMIT` entries, so memory stays bounded.
-    Everything cached is immutable, so sharing it between calls and threads is safe.
+    A new one is made for every :func:`structure` and :func:`structure_list` call: nothing
+    outlives the decode or is shared between clients.
     """
 
     __slots__ = ("dates", "local", "objects", "utc", "uuids")
@@ -387,12 +394,33 @@ class _Page:
 #: Entries each decoding cache may hold before it is emptied.
 CACHE_LIMIT = 20_000
 
-_PAGE = _Page()
-
 
 def clear_caches() -> None:
-    """Empty the decoding caches (benchmarks measure cold decoding with it; never needed)."""
-    _PAGE.clear()
+    """Nothing to empty: every decode has its own caches (kept for the benchmarks' callers)."""
+
+
+#: Classes whose fast decoder failed in a way it did not mean (warned about once each).
+_warned: set[type[Any]] = set()
+
+
+def _fell_back(cls: type[Any], error: Exception) -> None:
+    """Log that the fast path handed an object of ``cls`` to the reference (never the value)."""
+    if isinstance(error, (TypeError, ValueError, _MissingRequired)):
+        log.debug(
+            "fast decoder of %s refused an object (%s); decoded by the reference converter",
+            cls.__name__,
+            type(error).__name__,
+        )
+        return
+    level = logging.DEBUG if cls in _warned else logging.WARNING
+    _warned.add(cls)
+    log.log(
+        level,
+        "fast decoder of %s failed unexpectedly (%s); decoded by the slower reference "
+        "converter instead: please report this",
+        cls.__name__,
+        type(error).__name__,
+    )
 
 
 #: A generated decoder: a JSON object (a ``dict``) and the page's caches -> a model instance.
@@ -433,6 +461,10 @@ def _local_miss(value: object, cache: dict[object, datetime]) -> datetime:
 def _date_miss(value: object, cache: dict[object, date]) -> date:
     result = _structure_date(value, None)
     return _remember(cache, value, result)
+
+
+def _not_an_object(value: object) -> TypeError:
+    return TypeError(f"expected a JSON object, got {type(value).__name__}")
 
 
 def _not_a_list(value: object) -> TypeError:
@@ -594,6 +626,8 @@ def _generate(cls: type[Any]) -> _Decoder | None:
     setters: list[str] = []
     body = gen.lines
     body.append("def decode(d, page):")
+    # A refusal the fast path means (TypeError), not an AttributeError from ``d.get``.
+    body.append(f"    if d.__class__ is not dict: raise {gen.ref('error', _not_an_object)}(d)")
     body.append("    get = d.get")
     required = {name for name, _key, _tp in _required(cls)}
     for number, field in enumerate(attrs.fields(cls)):
@@ -622,7 +656,7 @@ def _generate(cls: type[Any]) -> _Decoder | None:
     prologue = [
         f"    {attr} = page.{attr}\n    {attr}_get = {attr}.get" for attr in sorted(gen.caches)
     ]
-    body[2:2] = prologue
+    body[3:3] = prologue
     source = "\n".join(body) + "\n"
     code = compile(source, f"<awork_async fast decoder {cls.__qualname__}>", "exec")
     exec(code, names)
@@ -648,10 +682,6 @@ def _fast_decoder(cls: type[Any]) -> _Decoder | None:
         return _decoders[cls]
 
 
-#: Pages at least this long are decoded with the garbage collector paused.
-_GC_PAUSE_MIN_ITEMS = 64
-
-
 def structure(data: object, cls: type[T]) -> T:
     """Decode one JSON object (already parsed, e.g. by ``orjson.loads``) into ``cls``.
 
@@ -663,9 +693,9 @@ def structure(data: object, cls: type[T]) -> T:
         decoder = _fast_decoder(cls)
         if decoder is not None:
             try:
-                return cast(T, decoder(data, _PAGE))
-            except Exception:
-                pass
+                return cast(T, decoder(data, _Page()))
+            except Exception as exc:
+                _fell_back(cls, exc)
     return converter.structure(data, cls)
 
 
@@ -679,36 +709,29 @@ def structure_list(data: object, cls: type[T]) -> list[T]:
         raise TypeError(f"expected a JSON array of {cls.__name__}, got {type(data).__name__}")
     decoder = _fast_decoder(cls)
     hook = converter.get_structure_hook(cls)
-    page = _PAGE
+    page = _Page()
     items: list[T] = []
     append = items.append
-    pause = len(data) >= _GC_PAUSE_MIN_ITEMS and gc.isenabled()
-    if pause:
-        gc.disable()
-    try:
-        for index, item in enumerate(data):
-            if decoder is not None and item.__class__ is dict:
-                try:
-                    append(decoder(item, page))
-                    continue
-                except Exception:
-                    pass
-            if not isinstance(item, Mapping):
-                raise TypeError(
-                    f"item {index}: expected a JSON object for {cls.__name__}, "
-                    f"got {type(item).__name__}"
-                )
+    for index, item in enumerate(data):
+        if decoder is not None and item.__class__ is dict:
             try:
-                append(hook(item, cls))
+                append(decoder(item, page))
+                continue
             except Exception as exc:
-                note = IterableValidationNote(f"Structuring item @ index {index}", index, cls)
-                exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
-                raise IterableValidationError(
-                    f"While structuring a page of {cls.__name__}", [exc], list
-                ) from None
-    finally:
-        if pause:
-            gc.enable()
+                _fell_back(cls, exc)
+        if not isinstance(item, Mapping):
+            raise TypeError(
+                f"item {index}: expected a JSON object for {cls.__name__}, "
+                f"got {type(item).__name__}"
+            )
+        try:
+            append(hook(item, cls))
+        except Exception as exc:
+            note = IterableValidationNote(f"Structuring item @ index {index}", index, cls)
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+            raise IterableValidationError(
+                f"While structuring a page of {cls.__name__}", [exc], list
+            ) from None
     return items
 
 
