@@ -60,10 +60,10 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from uuid import UUID
 
 import attrs
@@ -72,6 +72,7 @@ import sqlalchemy as sa
 
 from . import _constants as C
 from ._converter import unstructure
+from .export import _to_entry
 from .models import TimeEntry
 from .sync import DEFAULT_SYNC_OVERLAP, SyncCheckpoint, changes_since
 
@@ -232,8 +233,16 @@ def _instant(entry: TimeEntry, which: str) -> datetime | None:
         return None
 
 
-def entry_row(entry: TimeEntry, now: datetime) -> dict[str, Any]:
-    """The ``time_entries`` row of ``entry``."""
+#: An entry to upsert: a decoded entry, or a decoded entry with the JSON object awork sent
+#: (stored as ``data`` as is: no re-encoding of the decoded entry).
+MirrorEntry: TypeAlias = "TimeEntry | tuple[TimeEntry, Mapping[str, Any]]"
+
+
+def entry_row(
+    entry: TimeEntry, now: datetime, raw: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``time_entries`` row of ``entry``; ``data`` is ``raw`` (the JSON object awork sent,
+    which ``entry`` was decoded from) when given, else ``entry`` encoded."""
     return {
         "id": str(entry.id),
         "user_id": _text(entry.user_id),
@@ -249,20 +258,23 @@ def entry_row(entry: TimeEntry, now: datetime) -> dict[str, Any]:
         "created_on": _utc(entry.created_on),
         "updated_on": _utc(entry.updated_on),
         "resource_version": entry.resource_version,
-        "data": unstructure(entry),
+        "data": unstructure(entry) if raw is None else raw,
         "mirrored_on": now,
     }
 
 
-def _newest(entries: Iterable[TimeEntry]) -> list[TimeEntry]:
+def _newest(
+    entries: Iterable[MirrorEntry],
+) -> list[tuple[TimeEntry, Mapping[str, Any] | None]]:
     """One entry per id (the highest version): a pass may meet an entry twice."""
-    best: dict[UUID, TimeEntry] = {}
-    for entry in entries:
+    best: dict[UUID, tuple[TimeEntry, Mapping[str, Any] | None]] = {}
+    for item in entries:
+        entry, raw = item if isinstance(item, tuple) else (item, None)
         if entry.id is None:
             continue
         old = best.get(entry.id)
-        if old is None or _order(entry) >= _order(old):
-            best[entry.id] = entry
+        if old is None or _order(entry) >= _order(old[0]):
+            best[entry.id] = (entry, raw)
     return list(best.values())
 
 
@@ -433,9 +445,12 @@ class MirrorDatabase:
         return MirrorState(checkpoint=checkpoint, last_sweep_on=_aware(swept))
 
     async def commit_batch(
-        self, entries: Sequence[TimeEntry], checkpoint: SyncCheckpoint | None
+        self, entries: Sequence[MirrorEntry], checkpoint: SyncCheckpoint | None
     ) -> int:
         """Upsert ``entries`` and (unless ``None``) store ``checkpoint``, in one transaction.
+
+        An entry is a :class:`~awork_async.models.TimeEntry`, or a ``(TimeEntry, JSON object)``
+        pair whose object (as awork sent it) is stored as ``data``.
 
         Returns the rows inserted or changed (an entry at a version already stored, or older,
         or deleted, changes nothing).
@@ -450,18 +465,18 @@ class MirrorDatabase:
                 )
             return changed
 
-    async def _upsert(self, conn: AsyncConnection, entries: Sequence[TimeEntry]) -> int:
+    async def _upsert(self, conn: AsyncConnection, entries: Sequence[MirrorEntry]) -> int:
         rows = _newest(entries)
         if not rows:
             return 0
-        ids = [str(entry.id) for entry in rows]
+        ids = [str(entry.id) for entry, _raw in rows]
         dead = set(
             (await conn.execute(sa.select(tombstones.c.id).where(tombstones.c.id.in_(ids))))
             .scalars()
             .all()
         )
         now = datetime.now(_UTC)
-        values = [entry_row(entry, now) for entry in rows if str(entry.id) not in dead]
+        values = [entry_row(entry, now, raw) for entry, raw in rows if str(entry.id) not in dead]
         if not values:
             return 0
         if self.dialect == "postgresql":
@@ -496,7 +511,7 @@ class MirrorDatabase:
         result = await conn.execute(stmt, values)
         return len(result.all())
 
-    async def upsert(self, entries: Sequence[TimeEntry]) -> int:
+    async def upsert(self, entries: Sequence[MirrorEntry]) -> int:
         """Upsert ``entries`` (the version rule applies), without touching the checkpoint."""
         return await self.commit_batch(entries, None)
 
@@ -747,19 +762,24 @@ class _Run:
             page = await self.client.time_entries.list(page_size=1).raw().first_page()
             total = page.total_items
             self.on_progress(0, total)
+        # Raw entries: each is decoded once (validated: a wrong-typed entry raises
+        # APIResponseValidationError) for the typed columns and the watermark, and stored as
+        # the JSON object awork sent (no re-encoding).
         changes = changes_since(
             self.client,
             state.checkpoint,
             overlap=self.overlap,
             page_size=self.page_size,
             concurrency=self.concurrency,
+            raw=True,
         )
         mark = _Watermark(state.checkpoint, self.overlap)
-        batch: list[TimeEntry] = []
+        batch: list[MirrorEntry] = []
         read = upserted = 0
-        async for entry in changes:
+        async for raw in changes:
+            entry = _to_entry(raw)
             read += 1
-            batch.append(entry)
+            batch.append((entry, raw))
             mark.add(entry)
             if len(batch) >= self.batch_size:
                 upserted += await self.db.commit_batch(batch, mark.checkpoint())

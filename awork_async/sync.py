@@ -63,7 +63,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, overload
 from uuid import UUID
 
 import attrs
@@ -71,6 +71,7 @@ import orjson
 
 from . import _constants as C
 from ._converter import JSONValue
+from ._exceptions import APIResponseValidationError
 from ._files import read_if_exists, write_atomic
 from ._timeutil import format_datetime, parse_utc_datetime
 from .export import KeysetCursor, KeysetWalk, _to_entry
@@ -97,6 +98,8 @@ DEFAULT_SYNC_OVERLAP: Final = timedelta(seconds=C.DEFAULT_SYNC_OVERLAP_SECONDS)
 SYNC_KEY_FIELD: Final = C.SYNC_KEY_FIELD
 _CHECKPOINT_VERSION: Final = 1
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: What a run yields: a :class:`TimeEntry`, or with ``raw=True`` the entry as awork sent it.
+E = TypeVar("E", TimeEntry, dict[str, Any])
 
 
 @attrs.frozen
@@ -173,20 +176,35 @@ class SyncBatch:
     checkpoint: SyncCheckpoint
 
 
-def _version(entry: TimeEntry, updated_on: datetime) -> int:
+def _version(version: int | None, updated_on: datetime) -> int:
     """``resourceVersion``, or (when the API omits it) ``updatedOn`` in microseconds."""
-    if entry.resource_version is not None:
-        return entry.resource_version
+    if version is not None:
+        return version
     return (updated_on - _EPOCH) // timedelta(microseconds=1)
 
 
-class IncrementalSync:
+def _raw_version(row: dict[str, Any], entry_id: UUID) -> int | None:
+    """``resourceVersion`` of a raw entry (``None`` when absent); a typed error when it is not
+    an integer (the value is not quoted: the answer may echo a secret)."""
+    value = row.get("resourceVersion")
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise APIResponseValidationError(
+        f"cannot decode time entry {entry_id}: resourceVersion: expected an integer, "
+        f"got {type(value).__name__}",
+        status=200,
+    )
+
+
+class IncrementalSync(Generic[E]):
     """One sync run; iterate it once (``async for``), then read :attr:`checkpoint`.
 
     Created by :func:`changes_since`; nothing is sent until iteration starts. Entries come in
     ``updatedOn,id`` order. An entry changed while the run is in progress may come twice
     (once per version). Deletions are never reported (use the ``timetracking_deleted``
-    webhook).
+    webhook). With ``raw=True`` the entries are the JSON objects as awork sent them (dicts
+    with camelCase keys; only ``id``, ``updatedOn`` and ``resourceVersion`` are checked):
+    decode or store them yourself.
     """
 
     def __init__(
@@ -198,6 +216,7 @@ class IncrementalSync:
         overlap: timedelta = DEFAULT_SYNC_OVERLAP,
         page_size: int = C.DEFAULT_PAGE_SIZE,
         concurrency: int = C.DEFAULT_CONCURRENCY,
+        raw: bool = False,
     ) -> None:
         if not isinstance(overlap, timedelta) or overlap < timedelta(0):
             raise ValueError(f"overlap must be a timedelta >= 0, got {overlap!r}")
@@ -212,6 +231,7 @@ class IncrementalSync:
             cursor=None if since is None else KeysetCursor(since - overlap),
             concurrency=concurrency,
         )
+        self._raw = raw
         self._started = False
         self._result: SyncCheckpoint | None = None
         #: Entries re-read in the overlap and skipped because they were delivered before.
@@ -236,37 +256,48 @@ class IncrementalSync:
             )
         return self._result
 
-    def __aiter__(self) -> AsyncIterator[TimeEntry]:
+    def __aiter__(self) -> AsyncIterator[E]:
         if self._started:
             raise RuntimeError("an IncrementalSync can be iterated only once; call changes_since")
         self._started = True
         return self._run()
 
-    async def collect(self) -> SyncBatch:
+    async def collect(self: IncrementalSync[TimeEntry]) -> SyncBatch:
         """Consume the run into a :class:`SyncBatch` (all changed entries in memory)."""
         entries = [entry async for entry in self]
         return SyncBatch(entries=tuple(entries), checkpoint=self.checkpoint)
 
-    async def _run(self) -> AsyncIterator[TimeEntry]:
+    async def _run(self) -> AsyncIterator[Any]:
         already = frozenset(self.previous.seen)
         high = self.previous.updated_on
+        raw = self._raw
         # (updatedOn, id, version) of the entries inside the overlap before the newest one.
         recent: deque[tuple[datetime, UUID, int]] = deque()
         async for row, cursor in self._walk.rows():
-            entry = _to_entry(row)
             key = cursor.key
             assert key is not None
-            assert entry.id is not None
+            item: TimeEntry | dict[str, Any]
+            entry_id: UUID
+            version: int | None
+            if raw:
+                # The walk checked the id (a UUID string) and updatedOn (the cursor's key).
+                item = row
+                entry_id = UUID(str(row["id"]))
+                version = _raw_version(row, entry_id)
+            else:
+                item = _to_entry(row)
+                assert item.id is not None
+                entry_id, version = item.id, item.resource_version
             if high is None or key > high:
                 high = key
-            pair = (entry.id, _version(entry, key))
+            pair: tuple[UUID, int] = (entry_id, _version(version, key))
             recent.append((key, *pair))
             while recent[0][0] < high - self.overlap:
                 recent.popleft()
             if pair in already:
                 self.skipped += 1
                 continue
-            yield entry
+            yield item
         floor = None if high is None else high - self.overlap
         seen = tuple(
             (entry_id, version)
@@ -274,6 +305,32 @@ class IncrementalSync:
             if floor is not None and key >= floor
         )
         self._result = SyncCheckpoint(updated_on=high, seen=seen)
+
+
+@overload
+def changes_since(
+    client: AworkClient,
+    checkpoint: SyncCheckpoint | None,
+    *,
+    filterby: FilterLike = ...,
+    overlap: timedelta = ...,
+    page_size: int = ...,
+    concurrency: int = ...,
+    raw: Literal[False] = ...,
+) -> IncrementalSync[TimeEntry]: ...
+
+
+@overload
+def changes_since(
+    client: AworkClient,
+    checkpoint: SyncCheckpoint | None,
+    *,
+    filterby: FilterLike = ...,
+    overlap: timedelta = ...,
+    page_size: int = ...,
+    concurrency: int = ...,
+    raw: Literal[True],
+) -> IncrementalSync[dict[str, Any]]: ...
 
 
 def changes_since(
@@ -284,7 +341,8 @@ def changes_since(
     overlap: timedelta = DEFAULT_SYNC_OVERLAP,
     page_size: int = C.DEFAULT_PAGE_SIZE,
     concurrency: int = C.DEFAULT_CONCURRENCY,
-) -> IncrementalSync:
+    raw: bool = False,
+) -> IncrementalSync[TimeEntry] | IncrementalSync[dict[str, Any]]:
     """The time entries created or changed since ``checkpoint`` (all of them when ``None``).
 
     ::
@@ -303,6 +361,11 @@ def changes_since(
             long catch-up is split into up to this many partitions as the counts show; a poll
             with nothing new still costs one request. Entries still come in ``updatedOn,id``
             order.
+        raw: yield each entry as awork sent it (a dict with camelCase keys) instead of a
+            :class:`TimeEntry`: no decoding cost, for callers that store the JSON as is (the
+            mirror). Only ``id``, ``updatedOn`` and ``resourceVersion`` are checked (a wrong
+            type is an :class:`~awork_async.APIResponseValidationError`); the checkpoint is the
+            same as without it.
 
     Deleted entries are not reported: the list API cannot show them. Use the
     ``timetracking_deleted`` webhook (API notes §8) for deletions.
@@ -314,4 +377,5 @@ def changes_since(
         overlap=overlap,
         page_size=page_size,
         concurrency=concurrency,
+        raw=raw,
     )

@@ -17,7 +17,7 @@ from _helpers import FakeSleep, quiet_client
 from test_cli_helpers import threaded_sandbox
 from typer.testing import CliRunner
 
-from awork_async import AworkClient, RetryPolicy, ServerError
+from awork_async import APIResponseValidationError, AworkClient, RetryPolicy, ServerError
 from awork_async.cli import app
 from awork_async.mirror import (
     SCHEMA_VERSION,
@@ -169,6 +169,27 @@ async def test_first_load_then_changes_then_nothing(
     assert third.requests == 1  # a steady-state pass with nothing new: one request
     assert reports == [first]
     assert "upserted" in third.line() and json.loads(third.to_json())["kind"] == "pass"
+
+
+async def test_data_is_the_json_object_awork_sent(
+    sandbox: Sandbox, awork: AworkClient, db_url: str
+) -> None:
+    """``data`` holds each entry exactly as the list answer had it (not a re-encoding)."""
+    sent = {row["id"]: row async for row in awork.time_entries.list(page_size=100).raw()}
+    await mirror(awork, db_url, once=True, sweep_every=None)
+    rows = await table(db_url)
+    assert {entry_id: row["data"] for entry_id, (_v, row) in rows.items()} == sent
+
+
+async def test_a_wrong_typed_entry_is_a_typed_error_not_a_bad_row(
+    sandbox: Sandbox, awork: AworkClient, db_url: str
+) -> None:
+    bad = sorted(sandbox.store.entries)[7]
+    sandbox.store.entries[bad]["duration"] = "an hour"
+    with pytest.raises(APIResponseValidationError, match="duration") as caught:
+        await mirror(awork, db_url, once=True, sweep_every=None, batch_size=10)
+    assert bad in str(caught.value)
+    assert bad not in await table(db_url)
 
 
 async def test_the_loop_polls_until_cancelled(

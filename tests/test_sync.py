@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 from _helpers import quiet_client
 
-from awork_async import AworkClient
+from awork_async import APIResponseValidationError, AworkClient
 from awork_async._timeutil import format_datetime
 from awork_async.models import TimeEntryCreate, TimeEntryUpdate
 from awork_async.sandbox import Sandbox
@@ -234,3 +234,30 @@ def test_overlap_must_not_be_negative() -> None:
     client = AworkClient(token="t", base_url="http://127.0.0.1:1/api/v1")
     with pytest.raises(ValueError, match="overlap"):
         changes_since(client, None, overlap=timedelta(seconds=-1))
+
+
+async def test_raw_mode_yields_the_json_objects_and_the_same_checkpoint(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    typed = changes_since(awork, None, page_size=9)
+    entries = [entry async for entry in typed]
+    raw = changes_since(awork, None, page_size=9, raw=True)
+    rows = [row async for row in raw]
+    assert all(isinstance(row, dict) for row in rows)
+    assert [row["id"] for row in rows] == [str(entry.id) for entry in entries]
+    assert [row["resourceVersion"] for row in rows] == [e.resource_version for e in entries]
+    assert raw.checkpoint == typed.checkpoint
+    again = changes_since(awork, raw.checkpoint, page_size=9, raw=True)
+    assert [row async for row in again] == []
+    assert again.skipped > 0
+
+
+async def test_raw_mode_refuses_a_wrong_typed_resource_version(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    bad = sorted(sandbox.store.entries)[3]
+    sandbox.store.entries[bad]["resourceVersion"] = "7"
+    with pytest.raises(APIResponseValidationError, match="resourceVersion") as caught:
+        async for _row in changes_since(awork, None, page_size=9, raw=True):
+            pass
+    assert bad in str(caught.value)
