@@ -50,6 +50,11 @@ Choices
   ``pg_advisory_xact_lock`` on the same key, so webhook deletions and upserts are serialised.
   SQLite serves one process: an exclusive ``flock`` on ``FILE.lock`` beside the database (a
   second process is refused; a dead one's lock is released by the OS).
+* **Speed**: a pass walks ``changes_since(..., raw=True)``; each JSON object becomes a
+  :class:`MirrorRow` (its typed columns computed and validated from the object, which is stored
+  as ``data`` as is: no decoding into models and no re-encoding). SQLite runs in WAL mode with
+  ``synchronous=NORMAL`` (a power loss may undo the last transactions, never corrupt the file;
+  a checkpoint commits with its rows, so the rerun reads them again).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ import contextlib
 import hashlib
 import logging
 import time
+import typing
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -71,8 +77,10 @@ import orjson
 import sqlalchemy as sa
 
 from . import _constants as C
-from ._converter import unstructure
-from .export import _to_entry
+from ._converter import unstructure, uuid_from_str
+from ._exceptions import APIResponseValidationError
+from ._naming import to_camel
+from ._timeutil import parse_time_of_day, parse_utc_datetime
 from .models import TimeEntry
 from .sync import DEFAULT_SYNC_OVERLAP, SyncCheckpoint, changes_since
 
@@ -91,6 +99,7 @@ __all__ = [
     "MirrorCounters",
     "MirrorDatabase",
     "MirrorLockedError",
+    "MirrorRow",
     "PassReport",
     "async_database_url",
     "mirror",
@@ -101,7 +110,7 @@ log = logging.getLogger("awork_async.mirror")
 #: The schema this version creates and expects.
 SCHEMA_VERSION: Final = 1
 #: Entries per transaction (each with its checkpoint).
-DEFAULT_BATCH_SIZE: Final = 500
+DEFAULT_BATCH_SIZE: Final = 2000
 #: Seconds between passes.
 DEFAULT_POLL_EVERY: Final = 60.0
 #: Seconds between deletion sweeps (a day).
@@ -233,16 +242,158 @@ def _instant(entry: TimeEntry, which: str) -> datetime | None:
         return None
 
 
-#: An entry to upsert: a decoded entry, or a decoded entry with the JSON object awork sent
-#: (stored as ``data`` as is: no re-encoding of the decoded entry).
-MirrorEntry: TypeAlias = "TimeEntry | tuple[TimeEntry, Mapping[str, Any]]"
+def _json_kind(hint: Any) -> tuple[type, ...]:
+    """The JSON types (besides null) a field of a model takes: str, int, bool, object, array."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    target = typing.get_origin(args[0]) or args[0]
+    if target in (str, UUID, datetime):
+        return (str,)
+    if target is bool:
+        return (bool,)
+    if target is int:
+        return (int,)
+    if target is tuple:
+        return (list,)
+    return (dict,)
 
 
-def entry_row(
-    entry: TimeEntry, now: datetime, raw: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The ``time_entries`` row of ``entry``; ``data`` is ``raw`` (the JSON object awork sent,
-    which ``entry`` was decoded from) when given, else ``entry`` encoded."""
+#: ``camelCase name -> JSON types`` of every field of ``TimeEntry`` (from the model).
+_ENTRY_FIELDS: Final = {
+    to_camel(field.name): _json_kind(hint)
+    for field in attrs.fields(TimeEntry)
+    for hint in [typing.get_type_hints(TimeEntry)[field.name]]
+}
+
+
+_JSON_NAMES: Final = {
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean",
+    dict: "an object",
+    list: "an array",
+}
+
+
+class _Invalid(Exception):
+    """A field of a raw entry has the wrong type or form (``where`` is its JSON path)."""
+
+    def __init__(self, expected: str, where: str) -> None:
+        super().__init__(f"expected {expected} @ $.{where}")
+
+
+def _raw_uuid(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if value.__class__ is not str:
+        raise _Invalid("a UUID string", key)
+    try:
+        return str(uuid_from_str(value))
+    except ValueError:
+        raise _Invalid("a UUID string", key) from None
+
+
+def _raw_datetime(raw: Mapping[str, Any], key: str) -> datetime | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if value.__class__ is not str:
+        raise _Invalid("a date-time string", key)
+    try:
+        return parse_utc_datetime(value).astimezone(_UTC)
+    except (ValueError, OverflowError):
+        raise _Invalid("a date-time string", key) from None
+
+
+def _raw_instant(day: datetime | None, time_of_day: object, key: str) -> datetime | None:
+    """``TimeEntry.start``/``end`` of a raw entry (``None`` for a malformed time of day, as
+    :func:`entry_row`: the JSON keeps what was sent)."""
+    if time_of_day is not None and time_of_day.__class__ is not str:
+        raise _Invalid("a string", key)
+    if day is None or time_of_day is None:
+        return None
+    try:
+        return datetime.combine(day.date(), parse_time_of_day(time_of_day), tzinfo=_UTC)
+    except ValueError:
+        return None
+
+
+@attrs.frozen
+class MirrorRow:
+    """A ``time_entries`` row ready to upsert (without ``mirrored_on``, set at the commit).
+
+    Build it with :meth:`from_json` (the JSON object awork sent, stored as ``data`` as is) or
+    :meth:`from_entry` (a decoded :class:`~awork_async.models.TimeEntry`).
+    """
+
+    id: UUID
+    updated_on: datetime | None
+    resource_version: int | None
+    values: dict[str, Any]
+
+    @classmethod
+    def from_entry(cls, entry: TimeEntry) -> MirrorRow:
+        """The row of a decoded entry (``data`` is the entry encoded again)."""
+        if entry.id is None:
+            raise ValueError("a time entry without an id cannot be mirrored")
+        return cls(entry.id, _utc(entry.updated_on), entry.resource_version, _entry_values(entry))
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> MirrorRow:
+        """The row of a time entry as awork sent it, validated without decoding it whole.
+
+        Every top-level field must have its model type's JSON type (string, integer,
+        boolean, object or array, or null); the columns' ids must be UUIDs and their
+        date-times parse. Anything else raises
+        :class:`~awork_async.APIResponseValidationError` naming the entry and the field's path
+        (no value: the answer may echo a secret).
+        """
+        raw_id = raw.get("id")
+        try:
+            entry_id = uuid_from_str(raw_id) if raw_id.__class__ is str else None
+        except ValueError:
+            entry_id = None
+        try:
+            if entry_id is None:
+                raise _Invalid("a UUID string", "id")
+            for key, value in raw.items():
+                kinds = _ENTRY_FIELDS.get(key)  # True is not an int here: its class is bool
+                if value is not None and kinds is not None and value.__class__ not in kinds:
+                    raise _Invalid(_JSON_NAMES[kinds[0]], key)
+            version = raw.get("resourceVersion")
+            start_day = _raw_datetime(raw, "startDateUtc")
+            end_day = _raw_datetime(raw, "endDateUtc")
+            updated_on = _raw_datetime(raw, "updatedOn")
+            values = {
+                "id": str(entry_id),
+                "user_id": _raw_uuid(raw, "userId"),
+                "project_id": _raw_uuid(raw, "projectId"),
+                "task_id": _raw_uuid(raw, "taskId"),
+                "type_of_work_id": _raw_uuid(raw, "typeOfWorkId"),
+                "start_utc": _raw_instant(start_day, raw.get("startTimeUtc"), "startTimeUtc"),
+                "end_utc": _raw_instant(end_day, raw.get("endTimeUtc"), "endTimeUtc"),
+                "duration": raw.get("duration"),
+                "is_billable": raw.get("isBillable"),
+                "is_billed": raw.get("isBilled"),
+                "note": raw.get("note"),
+                "created_on": _raw_datetime(raw, "createdOn"),
+                "updated_on": updated_on,
+                "resource_version": version,
+                "data": raw,
+            }
+        except _Invalid as exc:
+            shown = entry_id if entry_id is not None else "without a valid id"
+            raise APIResponseValidationError(
+                f"cannot decode time entry {shown}: {exc}", status=200
+            ) from None
+        return cls(entry_id, updated_on, version, values)
+
+
+#: An entry to upsert: a decoded entry, or a row built from the JSON object awork sent.
+MirrorEntry: TypeAlias = "TimeEntry | MirrorRow"
+
+
+def _entry_values(entry: TimeEntry) -> dict[str, Any]:
     return {
         "id": str(entry.id),
         "user_id": _text(entry.user_id),
@@ -258,29 +409,34 @@ def entry_row(
         "created_on": _utc(entry.created_on),
         "updated_on": _utc(entry.updated_on),
         "resource_version": entry.resource_version,
-        "data": unstructure(entry) if raw is None else raw,
-        "mirrored_on": now,
+        "data": unstructure(entry),
     }
 
 
-def _newest(
-    entries: Iterable[MirrorEntry],
-) -> list[tuple[TimeEntry, Mapping[str, Any] | None]]:
-    """One entry per id (the highest version): a pass may meet an entry twice."""
-    best: dict[UUID, tuple[TimeEntry, Mapping[str, Any] | None]] = {}
+def entry_row(entry: TimeEntry, now: datetime) -> dict[str, Any]:
+    """The ``time_entries`` row of ``entry``."""
+    return {**_entry_values(entry), "mirrored_on": now}
+
+
+def _newest(entries: Iterable[MirrorEntry]) -> list[MirrorRow]:
+    """One row per id (the highest version): a pass may meet an entry twice."""
+    best: dict[UUID, MirrorRow] = {}
     for item in entries:
-        entry, raw = item if isinstance(item, tuple) else (item, None)
-        if entry.id is None:
-            continue
-        old = best.get(entry.id)
-        if old is None or _order(entry) >= _order(old[0]):
-            best[entry.id] = (entry, raw)
+        if isinstance(item, TimeEntry):
+            if item.id is None:
+                continue
+            item = MirrorRow.from_entry(item)
+        old = best.get(item.id)
+        if old is None or _order(item) >= _order(old):
+            best[item.id] = item
     return list(best.values())
 
 
-def _order(entry: TimeEntry) -> tuple[int, datetime]:
-    floor = datetime.min.replace(tzinfo=_UTC)
-    return (entry.resource_version or 0, entry.updated_on or floor)
+_FLOOR: Final = datetime.min.replace(tzinfo=_UTC)
+
+
+def _order(row: MirrorRow) -> tuple[int, datetime]:
+    return (row.resource_version or 0, row.updated_on or _FLOOR)
 
 
 # -- the database -----------------------------------------------------------------------------
@@ -449,8 +605,8 @@ class MirrorDatabase:
     ) -> int:
         """Upsert ``entries`` and (unless ``None``) store ``checkpoint``, in one transaction.
 
-        An entry is a :class:`~awork_async.models.TimeEntry`, or a ``(TimeEntry, JSON object)``
-        pair whose object (as awork sent it) is stored as ``data``.
+        An entry is a :class:`~awork_async.models.TimeEntry` or a :class:`MirrorRow` (built
+        from the JSON object awork sent, which is stored as ``data`` as is).
 
         Returns the rows inserted or changed (an entry at a version already stored, or older,
         or deleted, changes nothing).
@@ -469,14 +625,16 @@ class MirrorDatabase:
         rows = _newest(entries)
         if not rows:
             return 0
-        ids = [str(entry.id) for entry, _raw in rows]
+        ids = [row.values["id"] for row in rows]
         dead = set(
             (await conn.execute(sa.select(tombstones.c.id).where(tombstones.c.id.in_(ids))))
             .scalars()
             .all()
         )
         now = datetime.now(_UTC)
-        values = [entry_row(entry, now, raw) for entry, raw in rows if str(entry.id) not in dead]
+        values = [
+            {**row.values, "mirrored_on": now} for row in rows if row.values["id"] not in dead
+        ]
         if not values:
             return 0
         if self.dialect == "postgresql":
@@ -615,6 +773,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -708,9 +867,9 @@ class _Watermark:
         self.recent: deque[tuple[datetime, UUID, int]] = deque()
         self.broken = False
 
-    def add(self, entry: TimeEntry) -> None:
+    def add(self, entry: MirrorRow) -> None:
         key = entry.updated_on
-        if key is None or entry.id is None or entry.resource_version is None:
+        if key is None or entry.resource_version is None:
             self.broken = True
             return
         if self.high is not None and key < self.high:
@@ -762,9 +921,9 @@ class _Run:
             page = await self.client.time_entries.list(page_size=1).raw().first_page()
             total = page.total_items
             self.on_progress(0, total)
-        # Raw entries: each is decoded once (validated: a wrong-typed entry raises
-        # APIResponseValidationError) for the typed columns and the watermark, and stored as
-        # the JSON object awork sent (no re-encoding).
+        # Raw entries: each becomes a row without being decoded whole (validated: a
+        # wrong-typed entry raises APIResponseValidationError), stored as the JSON object
+        # awork sent (no re-encoding).
         changes = changes_since(
             self.client,
             state.checkpoint,
@@ -777,9 +936,9 @@ class _Run:
         batch: list[MirrorEntry] = []
         read = upserted = 0
         async for raw in changes:
-            entry = _to_entry(raw)
+            entry = MirrorRow.from_json(raw)
             read += 1
-            batch.append((entry, raw))
+            batch.append(entry)
             mark.add(entry)
             if len(batch) >= self.batch_size:
                 upserted += await self.db.commit_batch(batch, mark.checkpoint())

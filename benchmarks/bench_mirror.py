@@ -8,7 +8,7 @@ The sandbox runs in its own process (spawned, as in ``bench_export.py``) and enf
 limits scaled 3x in time (17 requests per 1/3 s, 333 per 20 s; the client's limiter runs on the
 same scaled clock). The ceiling is what those limits allow with 1000-entry pages: 333 x 1000
 entries per 20 s, **16,650 entries/s** (awork's 1000 requests/min). Measured: a fresh database,
-``mirror(client, url, once=True)`` (the concurrent ``changes_since`` walk, batches of 500 upserts
+``mirror(client, url, once=True)`` (the concurrent ``changes_since`` walk, batches of 2000 upserts
 with their checkpoint per transaction), from a window edge until the pass has committed; the
 fraction is entries/s over that ceiling (target >= 0.8), with the 429s and requests counted.
 

@@ -18,16 +18,18 @@ from test_cli_helpers import threaded_sandbox
 from typer.testing import CliRunner
 
 from awork_async import APIResponseValidationError, AworkClient, RetryPolicy, ServerError
+from awork_async._converter import structure
 from awork_async.cli import app
 from awork_async.mirror import (
     SCHEMA_VERSION,
     MirrorDatabase,
     MirrorLockedError,
+    MirrorRow,
     PassReport,
     async_database_url,
     mirror,
 )
-from awork_async.models import TimeEntryCreate, TimeEntryUpdate
+from awork_async.models import TimeEntry, TimeEntryCreate, TimeEntryUpdate
 from awork_async.sandbox import Sandbox, SandboxConfig
 
 UTC = timezone.utc
@@ -469,3 +471,51 @@ def test_the_readme_mirror_example_runs(
     exec(compile(example, "README mirror example", "exec"), {"__name__": "readme_mirror"})
     assert capsys.readouterr().out.startswith("first-load: 500 read, 500 upserted")
     assert (tmp_path / "awork.db").exists()
+
+
+async def test_rows_from_json_equal_rows_from_decoded_entries(
+    sandbox: Sandbox, awork: AworkClient
+) -> None:
+    """The typed columns computed from the JSON object equal those of the decoded entry."""
+    sent = [row async for row in awork.time_entries.list(page_size=100).raw()]
+    for raw in sent:
+        fast = MirrorRow.from_json(raw)
+        slow = MirrorRow.from_entry(structure(raw, TimeEntry))
+        assert fast.values["data"] is raw
+        assert {**fast.values, "data": None} == {**slow.values, "data": None}
+        assert (fast.id, fast.updated_on, fast.resource_version) == (
+            slow.id,
+            slow.updated_on,
+            slow.resource_version,
+        )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("project", 5),
+        ("breaks", {}),
+        ("userId", "not-a-uuid"),
+        ("taskId", 7),
+        ("updatedOn", "yesterday"),
+        ("startDateUtc", 20250101),
+        ("isBillable", 1),
+        ("duration", True),
+        ("resourceVersion", "3"),
+        ("note", ["x"]),
+    ],
+)
+def test_a_wrong_typed_field_of_a_json_entry_is_a_typed_error(field: str, value: object) -> None:
+    raw: dict[str, Any] = {
+        "id": "0b8e5a40-5f3c-4c53-9a0e-2f1f0f6c1a11",
+        "updatedOn": "2025-09-01T12:00:00Z",
+        "resourceVersion": 2,
+        field: value,
+    }
+    with pytest.raises(APIResponseValidationError, match=rf"@ \$\.{field}\b") as caught:
+        MirrorRow.from_json(raw)
+    assert "0b8e5a40-5f3c-4c53-9a0e-2f1f0f6c1a11" in str(caught.value)
+    if isinstance(value, str) and len(value) > 3:
+        assert value not in str(caught.value)  # no value: the answer may echo a secret
+    with pytest.raises(APIResponseValidationError, match=r"\$\.id"):
+        MirrorRow.from_json({**raw, field: None, "id": 12})

@@ -132,7 +132,7 @@ def mirror_command(
     ] = D.DEFAULT_CONCURRENCY,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=5000, help="Entries per transaction.")
-    ] = 500,
+    ] = 2000,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per pass (for log shippers).")
     ] = False,
