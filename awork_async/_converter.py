@@ -45,7 +45,7 @@ import logging
 import threading
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeAlias, TypeVar, Union, cast
 from uuid import UUID, SafeUUID
@@ -699,14 +699,14 @@ def structure(data: object, cls: type[T]) -> T:
     return converter.structure(data, cls)
 
 
-def structure_list(data: object, cls: type[T]) -> list[T]:
+def structure_list(data: Iterable[object], cls: type[T]) -> list[T]:
     """Decode a JSON array of objects (one page) into a list of ``cls``.
 
     Items share the decoding caches (see the module docstring); the result equals
-    ``[converter.structure(item, cls) for item in data]``.
+    ``[converter.structure(item, cls) for item in data]``. That the answer is an array was
+    checked once, where it was deciphered (``expect="array"``); an item that is not an object
+    raises :class:`TypeError`.
     """
-    if not isinstance(data, list):
-        raise TypeError(f"expected a JSON array of {cls.__name__}, got {type(data).__name__}")
     decoder = _fast_decoder(cls)
     hook = converter.get_structure_hook(cls)
     page = _Page()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
@@ -18,7 +17,7 @@ from ._sansio import PageInfo, checked_total_items, trace_id_of
 if TYPE_CHECKING:
     from ._decipher import Deciphered
 
-__all__ = ["APIResponse", "RawResponse", "RawResponseProxy", "capture_responses"]
+__all__ = ["APIResponse", "RawResponse", "capture_responses"]
 
 T = TypeVar("T")
 
@@ -174,46 +173,3 @@ async def capture_responses() -> AsyncIterator[list[RawResponse]]:
         yield sink
     finally:
         _captured.reset(token)
-
-
-class RawResponseProxy:
-    """``client.with_raw_response.<resource>.<method>(...)`` returns an :class:`APIResponse`.
-
-    Wraps every coroutine method of the resource; list methods (which return a paginator) are
-    passed through unchanged, since each page already carries its raw response.
-    """
-
-    def __init__(self, target: object) -> None:
-        self._target = target
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if name.startswith("_"):
-            return attr
-        if hasattr(attr, "__self__") and callable(attr):
-            return _wrap(attr)
-        if not callable(attr) and hasattr(attr, "__dict__"):
-            return RawResponseProxy(attr)
-        return attr
-
-    def __repr__(self) -> str:
-        return f"RawResponseProxy({self._target!r})"
-
-
-def _wrap(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        result = method(*args, **kwargs)
-        if not isinstance(result, Awaitable):
-            return result
-
-        async def run() -> APIResponse[Any]:
-            async with capture_responses() as responses:
-                parsed = await result
-            if not responses:  # pragma: no cover - every coroutine method makes a request
-                raise RuntimeError(f"{method.__qualname__} made no request")
-            return APIResponse(parsed=parsed, raw=responses[-1])
-
-        return run()
-
-    return call

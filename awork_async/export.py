@@ -60,7 +60,7 @@ import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Final, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal, TypeAlias, cast, overload
 from uuid import UUID
 
 import attrs
@@ -286,12 +286,14 @@ class KeysetWalk:
         self.pages += 1
         if data is None:
             return [], raw.checked_total_items(page=1, page_size=self.page_size, received=0), raw
-        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        # A JSON array (checked where it was deciphered); each item must be an object.
+        if not all(isinstance(item, dict) for item in cast("list[object]", data)):
             raise _not_an_object(raw)
-        total = raw.checked_total_items(page=1, page_size=self.page_size, received=len(data))
+        rows = cast("list[Row]", data)
+        total = raw.checked_total_items(page=1, page_size=self.page_size, received=len(rows))
         if self.total_estimate is None:
             self.total_estimate = total
-        return data, total, raw
+        return rows, total, raw
 
     def _out_of_order(self, raw: RawResponse, what: str) -> APIResponseValidationError:
         return APIResponseValidationError(

@@ -267,8 +267,8 @@ def test_bad_values_raise(payload: dict[str, object]) -> None:
 def test_structure_rejects_non_objects() -> None:
     with pytest.raises(TypeError, match="JSON object"):
         structure([], TimeEntry)
-    with pytest.raises(TypeError, match="JSON array"):
-        structure_list({"id": UID}, TimeEntry)
+    with pytest.raises(TypeError, match="item 0: expected a JSON object"):
+        structure_list(["x"], TimeEntry)
     with pytest.raises(TypeError, match="item 1"):
         structure_list([REQ, "x"], TimeEntry)
 

@@ -442,7 +442,7 @@ def test_a_killed_process_resumes_and_converges(cli_sandbox: Sandbox, tmp_path: 
     import subprocess
     import sys
 
-    from awork_async._constants import CRASH_EXIT_CODE, ENV_CRASH_AFTER
+    from awork_async.cli._constants import CRASH_EXIT_CODE, ENV_CRASH_AFTER
 
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     args = [sys.executable, "-m", "awork_async", "--base-url", cli_sandbox.base_url]

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Protocol, cast
 import typer
 from typer.core import TyperGroup
 
-from .. import _constants as D
+from .. import _constants as C
+from . import _constants as D
 from ._errors import CliError, describe_error, redact
 from ._runtime import AppState, disable_verbose_logging, enable_verbose_logging
 
@@ -203,7 +204,7 @@ class AworkGroup(TyperGroup):
         import os
 
         argv = list(sys.argv[1:] if args is None else args)
-        _SECRETS[:] = [*_secrets_in_args(argv), os.environ.get(D.ENV_TOKEN, "")]
+        _SECRETS[:] = [*_secrets_in_args(argv), os.environ.get(C.ENV_TOKEN, "")]
         _VERBOSE[0] = False
         code: int
         try:
@@ -258,7 +259,7 @@ def _global_options(
     token: Annotated[
         str | None,
         typer.Option(
-            help=f"awork API key (default: ${D.ENV_TOKEN}, then the config file). Never printed.",
+            help=f"awork API key (default: ${C.ENV_TOKEN}, then the config file). Never printed.",
             show_default=False,
         ),
     ] = None,
@@ -266,7 +267,7 @@ def _global_options(
         str | None,
         typer.Option(
             "--base-url",
-            envvar=D.ENV_BASE_URL,
+            envvar=C.ENV_BASE_URL,
             help="API root, e.g. a sandbox's http://127.0.0.1:8080/api/v1 "
             "(default: the config file, then https://api.awork.com/api/v1).",
             show_default=False,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import _constants as D
+from .. import _constants as C
+from . import _constants as D
 
 __all__ = ["CliError", "CliUsageError", "base_url_hint", "describe_error", "redact"]
 
@@ -69,7 +70,7 @@ def describe_error(exc: BaseException, *, base_url: str | None = None) -> tuple[
     if isinstance(exc, E.AuthenticationError):
         return (
             f"the server rejected the token (HTTP {exc.status}); check --token, "
-            f"{D.ENV_TOKEN} or the config file",
+            f"{C.ENV_TOKEN} or the config file",
             D.EXIT_RUNTIME,
         )
     if isinstance(exc, E.PermissionDeniedError):

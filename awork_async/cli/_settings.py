@@ -17,7 +17,8 @@ from pathlib import Path
 
 import attrs
 
-from .. import _constants as D
+from .. import _constants as C
+from . import _constants as D
 from ._errors import CliUsageError
 
 __all__ = [
@@ -65,7 +66,7 @@ class Settings:
         """The token, or a usage error explaining the three ways to give one."""
         if not self.token:
             raise CliUsageError(
-                f'no API token: pass --token, set {D.ENV_TOKEN}, or put token = "…" in '
+                f'no API token: pass --token, set {C.ENV_TOKEN}, or put token = "…" in '
                 f"{default_config_path()}"
             )
         return self.token
@@ -146,11 +147,11 @@ def resolve(
     token, source = None, None
     for candidate, where in (
         (token_option, "--token"),
-        (env.get(D.ENV_TOKEN), D.ENV_TOKEN),
+        (env.get(C.ENV_TOKEN), C.ENV_TOKEN),
         (config.token, "config file"),
     ):
         if candidate:
             token, source = candidate, where
             break
-    base_url = base_url_option or env.get(D.ENV_BASE_URL) or config.base_url or default_base_url
+    base_url = base_url_option or env.get(C.ENV_BASE_URL) or config.base_url or default_base_url
     return Settings(token=token, base_url=base_url, token_source=source)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
-from .. import _constants as D
+from .. import _constants as C
+from . import _constants as D
 from ._progress import ExportProgress, summary_line
 from .cmd_export import ExportFormat, open_output
 
@@ -29,7 +30,7 @@ def demo_epilogue(output: str, fmt: ExportFormat) -> list[str]:
     return [
         f"wrote {output}",
         "the same against your awork workspace (create an API key under Settings > Integrations):",
-        f"  export {D.ENV_TOKEN}=<your API key>",
+        f"  export {C.ENV_TOKEN}=<your API key>",
         f"  awork-async export time-entries --format {fmt.value} --output my-export.{fmt.value}"
         " --from today-30 --to today",
         "or try the commands on a local server first: awork-async sandbox --port 8080",

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from .. import _constants as D
+from .. import _constants as C
+from . import _constants as D
 from ._errors import CliError, CliUsageError
 from ._options import entry_filter, parse_date_range, parse_uuid
 from ._progress import ExportProgress, summary_line
@@ -119,7 +120,7 @@ def run_export(
     resume: bool,
     progress: ExportProgress,
     csv_raw_values: bool = False,
-    concurrency: int = D.DEFAULT_CONCURRENCY,
+    concurrency: int = C.DEFAULT_CONCURRENCY,
 ) -> ExportSummary:
     """Run :func:`awork_async.export.export_time_entries` with the state's client.
 
@@ -230,7 +231,7 @@ def time_entries(
             "(requests in flight, within the rate limit); 1 = one request after another. "
             "The output is the same whatever the value.",
         ),
-    ] = D.DEFAULT_CONCURRENCY,
+    ] = C.DEFAULT_CONCURRENCY,
     csv_raw_values: Annotated[
         bool,
         typer.Option(

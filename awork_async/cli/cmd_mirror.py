@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import _constants as D
+from .. import _constants as C
+from . import _constants as D
 from ._errors import CliError, CliUsageError
 from ._progress import ExportProgress
 from ._runtime import run_with_client, state_of
@@ -129,7 +130,7 @@ def mirror_command(
         typer.Option(
             "--concurrency", min=1, max=64, help="Requests in flight on a first load or catch-up."
         ),
-    ] = D.DEFAULT_CONCURRENCY,
+    ] = C.DEFAULT_CONCURRENCY,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=5000, help="Entries per transaction.")
     ] = 2000,

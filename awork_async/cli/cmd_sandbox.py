@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from .. import _constants as D
+from .. import _constants as C
+from . import _constants as D
 from ._options import parse_rate_limit
 
 __all__ = ["LISTENING_PREFIX", "connect_hint", "sandbox"]
@@ -22,7 +23,7 @@ def connect_hint(base_url: str, token: str) -> list[str]:
     """The lines telling how to point the CLI (or the client) at a sandbox."""
     return [
         "point the CLI at it with:",
-        f"  export {D.ENV_BASE_URL}={base_url} {D.ENV_TOKEN}={token}",
+        f"  export {C.ENV_BASE_URL}={base_url} {C.ENV_TOKEN}={token}",
         "  awork-async export time-entries --output entries.jsonl",
         "or in Python: AworkClient(token=..., base_url=...) with the values above",
     ]

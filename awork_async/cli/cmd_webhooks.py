@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import _constants as D
+from .. import _constants as C
 from ._errors import CliUsageError
 from ._options import parse_uuid
 from ._output import print_table
@@ -136,7 +136,7 @@ def create_webhook(
         form = WebhookConfigForm(
             name=name,
             uri=uri,
-            events=list(event or D.WEBHOOK_TIME_EVENTS),
+            events=list(event or C.WEBHOOK_TIME_EVENTS),
             is_active=not inactive,
             auth_header=header,
             auth_value=value,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from .. import _constants as C
 from .._converter import (
@@ -144,13 +144,11 @@ class APIResource:
         timeout: float | Timeouts | None = None,
     ) -> list[T]:
         """Send a call whose answer is a (not paginated) JSON array of ``cls``."""
-        answer = await self._send(method, path, params=params, timeout=timeout)
-        data = answer.data
+        answer = await self._send(method, path, params=params, timeout=timeout, expect="array")
+        data = answer.data  # a JSON array (checked where it was deciphered), or None for a 204
         if data is None:
             return []
-        if not isinstance(data, list):
-            raise _invalid(answer.response, f"expected a JSON array, got {type(data).__name__}")
-        return _decode_list(data, cls, answer.response)
+        return _decode_list(cast("list[Any]", data), cls, answer.response)
 
     async def _call_none(
         self,

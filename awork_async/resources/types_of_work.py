@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from typing_extensions import Unpack
 
@@ -69,8 +69,9 @@ class TypesOfWorkResource(APIResource):
 
     async def icons(self, *, timeout: float | Timeouts | None = None) -> builtins.list[str]:
         """The icon names a type of work may use."""
-        data = (await self._send("GET", "/typeofwork/icons", timeout=timeout)).data
-        return [str(i) for i in data] if isinstance(data, list) else []
+        answer = await self._send("GET", "/typeofwork/icons", timeout=timeout, expect="array")
+        data = cast("list[Any] | None", answer.data)  # checked where it was deciphered
+        return [str(i) for i in data or ()]
 
     async def create(
         self, form: TypeOfWorkForm, *, timeout: float | Timeouts | None = None

@@ -11,7 +11,7 @@ from typing_extensions import Unpack
 from .._paginator import AsyncPaginator
 from .._validation import IdLike
 from ..models import WebhookConfig, WebhookConfigForm, WebhookLog
-from ._base import APIResource, ListOptions, _expect, _invalid, path_id
+from ._base import APIResource, ListOptions, _invalid, path_id
 
 if TYPE_CHECKING:
     from .._timeouts import Timeouts
@@ -84,12 +84,11 @@ class WebhooksResource(APIResource):
         if not isinstance(slack, bool):
             raise TypeError("slack must be a bool")
         path = "/webhooks/eventtypes/slack" if slack else "/webhooks/eventtypes"
-        answer = await self._send("GET", path, timeout=timeout)
+        answer = await self._send("GET", path, timeout=timeout, expect="array")
         data, raw = answer.data, answer.response
         if data is None:
             return []
-        _expect(data, builtins.list, raw)
-        assert isinstance(data, builtins.list)
+        assert isinstance(data, builtins.list)  # checked where it was deciphered
         if not all(isinstance(item, str) for item in data):
             raise _invalid(raw, "expected a JSON array of strings")
         return [str(item) for item in data]

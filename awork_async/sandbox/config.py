@@ -13,6 +13,7 @@ from typing import Literal, TypeAlias
 import attrs
 
 from .. import _constants as C
+from . import _constants as S
 from ._timeutil import UTC
 
 __all__ = [
@@ -78,7 +79,7 @@ class FaultConfig:
     drop_after_processing: bool = False
     #: Responses delayed by ``slow_delay`` seconds.
     slow_rate: float = attrs.field(default=0.0, validator=_rate)
-    slow_delay: float = attrs.field(default=C.SANDBOX_SLOW_DELAY, validator=_non_negative)
+    slow_delay: float = attrs.field(default=S.SANDBOX_SLOW_DELAY, validator=_non_negative)
     #: Bodies cut short: a Content-Length larger than what is sent, then the connection closes.
     truncate_rate: float = attrs.field(default=0.0, validator=_rate)
     #: Well-framed 2xx answers whose body is not the JSON promised (cut-off JSON, a proxy's HTML
@@ -86,7 +87,7 @@ class FaultConfig:
     garbage_rate: float = attrs.field(default=0.0, validator=_rate)
     #: Fixed delay added to every request (seconds), e.g. ``0.1`` for "100 ms per page".
     latency: float = attrs.field(default=0.0, validator=_non_negative)
-    retry_after: int = C.SANDBOX_RETRY_AFTER
+    retry_after: int = S.SANDBOX_RETRY_AFTER
     #: Only requests whose path below ``/api/v1`` starts with one of these get faults (empty: all).
     paths: tuple[str, ...] = ()
     #: Only these HTTP methods get faults (empty: all).
@@ -156,13 +157,13 @@ class WebhookDeliveryConfig:
         default=C.WEBHOOK_MAX_FAILURES, validator=attrs.validators.ge(1)
     )
     backoff_base: float = attrs.field(
-        default=C.SANDBOX_WEBHOOK_BACKOFF_BASE, validator=attrs.validators.ge(0.0)
+        default=S.SANDBOX_WEBHOOK_BACKOFF_BASE, validator=attrs.validators.ge(0.0)
     )
     backoff_max: float = attrs.field(
-        default=C.SANDBOX_WEBHOOK_BACKOFF_MAX, validator=attrs.validators.ge(0.0)
+        default=S.SANDBOX_WEBHOOK_BACKOFF_MAX, validator=attrs.validators.ge(0.0)
     )
     timeout: float = attrs.field(
-        default=C.WEBHOOK_DELIVERY_TIMEOUT, validator=attrs.validators.gt(0.0)
+        default=S.WEBHOOK_DELIVERY_TIMEOUT, validator=attrs.validators.gt(0.0)
     )
     allow_remote: bool = False
     sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
@@ -195,23 +196,23 @@ def _to_delivery(value: WebhookDeliveryConfig | bool | None) -> WebhookDeliveryC
 class SandboxConfig:
     """Everything :func:`~awork_async.sandbox.build_app` and :class:`Sandbox` need."""
 
-    entries: int = attrs.field(default=C.SANDBOX_ENTRIES, validator=attrs.validators.ge(0))
-    seed: int = C.SANDBOX_SEED
-    host: str = C.SANDBOX_HOST
+    entries: int = attrs.field(default=S.SANDBOX_ENTRIES, validator=attrs.validators.ge(0))
+    seed: int = S.SANDBOX_SEED
+    host: str = S.SANDBOX_HOST
     port: int = 0
     #: Bearer token the server accepts; random when ``None``.
     token: str | None = None
     #: ``None`` disables rate limiting (no RateLimit headers either).
     rate_limit: RateLimitConfig | None = None
     faults: FaultConfig = attrs.field(factory=FaultConfig)
-    users: int = attrs.field(default=C.SANDBOX_USERS, validator=attrs.validators.ge(2))
-    projects: int = attrs.field(default=C.SANDBOX_PROJECTS, validator=attrs.validators.ge(1))
-    tasks: int = attrs.field(default=C.SANDBOX_TASKS, validator=attrs.validators.ge(1))
+    users: int = attrs.field(default=S.SANDBOX_USERS, validator=attrs.validators.ge(2))
+    projects: int = attrs.field(default=S.SANDBOX_PROJECTS, validator=attrs.validators.ge(1))
+    tasks: int = attrs.field(default=S.SANDBOX_TASKS, validator=attrs.validators.ge(1))
     types_of_work: int = attrs.field(
-        default=C.SANDBOX_TYPES_OF_WORK, validator=attrs.validators.ge(2)
+        default=S.SANDBOX_TYPES_OF_WORK, validator=attrs.validators.ge(2)
     )
     time_bookings: int = attrs.field(
-        default=C.SANDBOX_TIME_BOOKINGS, validator=attrs.validators.ge(0)
+        default=S.SANDBOX_TIME_BOOKINGS, validator=attrs.validators.ge(0)
     )
     #: Generated entries lie in the ``days`` days up to ``anchor`` (inclusive). ``None`` (the
     #: default): three days before today by the ``now`` clock (UTC), so date filters such as
@@ -219,8 +220,8 @@ class SandboxConfig:
     #: depends only on ``seed``, the sizes and the anchor: pass a fixed ``anchor`` for data
     #: that is the same on every day.
     anchor: date | None = None
-    days: int = attrs.field(default=C.SANDBOX_DAYS, validator=attrs.validators.ge(1))
-    default_page_size: int = C.SANDBOX_DEFAULT_PAGE_SIZE
+    days: int = attrs.field(default=S.SANDBOX_DAYS, validator=attrs.validators.ge(1))
+    default_page_size: int = S.SANDBOX_DEFAULT_PAGE_SIZE
     #: The token user is an admin (like an API key). ``False`` exercises the permission rules.
     admin: bool = True
     #: Clock of the timer endpoints and of ``now``/``today`` in filters (aware UTC datetimes).

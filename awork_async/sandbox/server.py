@@ -11,7 +11,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .. import _constants as C
+from . import _constants as S
 from .app import build_app
 from .config import FaultConfig, RateLimitConfig, SandboxConfig, WebhookDeliveryConfig
 from .ratelimit import FixedWindowRateLimiter
@@ -199,10 +199,10 @@ class Sandbox:
 
 
 def run_sandbox(
-    host: str = C.SANDBOX_HOST,
+    host: str = S.SANDBOX_HOST,
     port: int = 8080,
-    entries: int = C.SANDBOX_ENTRIES,
-    seed: int = C.SANDBOX_SEED,
+    entries: int = S.SANDBOX_ENTRIES,
+    seed: int = S.SANDBOX_SEED,
     *,
     token: str | None = None,
     rate_limit: RateLimitConfig | None = None,

@@ -10,7 +10,7 @@ from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 import attrs
 
-from .. import _constants as C
+from . import _constants as S
 from ._entries import Entry, entry_start
 from ._generate import EntryFactory, Workspace, generate_workspace, new_uuid
 from ._query import filter_sorted, plan_filter
@@ -36,8 +36,8 @@ Collection: TypeAlias = Literal["entries", "time_bookings", "types_of_work", "ta
 #: Where :meth:`Store.insert_entries` / :meth:`Store.delete_entries` act in the default order.
 Position = Literal["random", "first", "last"]
 
-ORDER_CACHE_SIZE: Final = C.SANDBOX_ORDER_CACHE_SIZE
-RESULT_CACHE_SIZE: Final = C.SANDBOX_RESULT_CACHE_SIZE
+ORDER_CACHE_SIZE: Final = S.SANDBOX_ORDER_CACHE_SIZE
+RESULT_CACHE_SIZE: Final = S.SANDBOX_RESULT_CACHE_SIZE
 
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
