@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -632,41 +633,25 @@ class MirrorDatabase:
             .all()
         )
         now = datetime.now(_UTC)
-        values = [
-            {**row.values, "mirrored_on": now} for row in rows if row.values["id"] not in dead
-        ]
-        if not values:
+        live = [row for row in rows if row.values["id"] not in dead]
+        if not live:
             return 0
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt: Any = pg_insert(time_entries)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt = sqlite_insert(time_entries)
-        new = stmt.excluded
-        old = time_entries.c
-        newer = sa.or_(
-            sa.and_(
-                new.resource_version.is_not(None),
-                old.resource_version.is_not(None),
-                new.resource_version > old.resource_version,
-            ),
-            sa.and_(
-                sa.or_(new.resource_version.is_(None), old.resource_version.is_(None)),
-                new.updated_on > old.updated_on,
-            ),
-        )
-        columns = [c.name for c in time_entries.columns if c.name != "id"]
+        if self.dialect == "sqlite":
+            # The same statement, compiled once by SQLAlchemy, run as the driver's executemany
+            # with plain tuples in SQLAlchemy's SQLite storage formats: SQLAlchemy's per-row
+            # parameter handling cost twice what SQLite itself does. The changed-row count is
+            # the driver's (an upsert whose WHERE is false changes nothing).
+            sql, order = _sqlite_upsert()
+            stamp = _sqlite_datetime(now)
+            params = [_sqlite_params(row.values, order, stamp) for row in live]
+            result = await conn.exec_driver_sql(sql, params)
+            return max(result.rowcount, 0)
         # One statement compiled once (and cached); SQLAlchemy sends the rows as batched
         # multi-row VALUES ("insertmanyvalues"). RETURNING lists the rows inserted or changed.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[old.id],
-            set_={name: new[name] for name in columns},
-            where=newer,
-        ).returning(old.id)
-        result = await conn.execute(stmt, values)
+        values = [{**row.values, "mirrored_on": now} for row in live]
+        result = await conn.execute(
+            _upsert_statement("postgresql").returning(time_entries.c.id), values
+        )
         return len(result.all())
 
     async def upsert(self, entries: Sequence[MirrorEntry]) -> int:
@@ -767,6 +752,77 @@ class MirrorDatabase:
                 await conn.execute(sa.select(sa.func.pg_advisory_unlock(self._leader_key)))
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (id) DO UPDATE … WHERE`` the new row is newer (the version rule)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(time_entries)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(time_entries)
+    new = stmt.excluded
+    old = time_entries.c
+    newer = sa.or_(
+        sa.and_(
+            new.resource_version.is_not(None),
+            old.resource_version.is_not(None),
+            new.resource_version > old.resource_version,
+        ),
+        sa.and_(
+            sa.or_(new.resource_version.is_(None), old.resource_version.is_(None)),
+            new.updated_on > old.updated_on,
+        ),
+    )
+    columns = [c.name for c in time_entries.columns if c.name != "id"]
+    return stmt.on_conflict_do_update(
+        index_elements=[old.id],
+        set_={name: new[name] for name in columns},
+        where=newer,
+    )
+
+
+@functools.cache
+def _sqlite_upsert() -> tuple[str, tuple[str, ...]]:
+    """The SQLite upsert's SQL (``?`` parameters) and the columns in parameter order."""
+    from sqlalchemy.dialects import sqlite
+
+    compiled = _upsert_statement("sqlite").compile(dialect=sqlite.dialect())
+    order = tuple(compiled.positiontup or ())
+    assert set(order) == {c.name for c in time_entries.columns}, order
+    return str(compiled), order
+
+
+_SQLITE_DATETIMES: Final = frozenset(
+    c.name for c in time_entries.columns if isinstance(c.type, sa.DateTime)
+)
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite ``DATETIME`` storage format (``2025-09-01 12:00:00.000000``), of a
+    UTC value (read back as naive UTC, as through SQLAlchemy)."""
+    if value is None:
+        return None
+    return value.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_params(
+    values: dict[str, Any], order: tuple[str, ...], stamp: str | None
+) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for name in order:
+        if name == "mirrored_on":
+            out.append(stamp)
+        elif name == "data":
+            out.append(orjson.dumps(values["data"]).decode())
+        elif name in _SQLITE_DATETIMES:
+            out.append(_sqlite_datetime(values[name]))
+        else:
+            out.append(values[name])
+    return tuple(out)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
