@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from awork_async import AworkClient, NoRateLimiter, RetryPolicy
@@ -36,6 +37,20 @@ class FakeClock:
 
 async def no_sleep(_seconds: float) -> None:
     """A ``sleep`` that returns at once (backoff waits skipped, not recorded)."""
+
+
+class SandboxClock:
+    """The sandbox's clock for writes (``SandboxConfig(now=clock)``): every write is stamped
+    with ``now``, which only the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1.0) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 class FakeSleep:

@@ -12,7 +12,7 @@ PROG_NAME: Final = "awork-async"
 ENV_CONFIG: Final = "AWORK_ASYNC_CONFIG"
 #: Hidden test hook of ``awork-async mirror`` only: the process exits abruptly (``os._exit``)
 #: once this many entries were stored. (The export's crash tests inject theirs from
-#: ``tests/crashing_cli.py``.)
+#: ``tests/cli/crashing_cli.py``.)
 ENV_CRASH_AFTER: Final = "AWORK_ASYNC_CRASH_AFTER"
 #: Exit status of that simulated crash.
 CRASH_EXIT_CODE: Final = 75

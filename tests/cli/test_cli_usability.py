@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_helpers import threaded_sandbox
+from _helpers import threaded_sandbox
 from test_cli_subprocess import clean_env
 from typer.testing import CliRunner, Result
 
@@ -23,13 +23,6 @@ from awork_async.cli._errors import base_url_hint
 from awork_async.sandbox import Sandbox
 
 TOKEN = "tok-usability-sandbox-7"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AWORK_TOKEN", "AWORK_BASE_URL", "AWORK_ASYNC_CONFIG", "AWORK_ASYNC_CRASH_AFTER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
 
 
 @pytest.fixture(scope="module")

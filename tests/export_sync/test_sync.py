@@ -8,7 +8,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from _helpers import quiet_client
+from _helpers import SandboxClock
 
 from awork_async import APIResponseValidationError, AworkClient
 from awork_async._timeutil import format_datetime
@@ -25,36 +25,12 @@ from awork_async.sync import (
 UTC = timezone.utc
 
 
-class Clock:
-    """The sandbox's clock: every write is stamped with ``now``, which the test moves."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 1.0) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
     from awork_async.sandbox import SandboxConfig
 
     async with Sandbox(SandboxConfig(entries=80, seed=3, now=clock)) as sb:
         yield sb
-
-
-@pytest.fixture
-async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
-    async with quiet_client(sandbox.token, sandbox.base_url) as client:
-        yield client
 
 
 async def _run(
@@ -94,7 +70,7 @@ async def _create(awork: AworkClient, sandbox: Sandbox) -> str:
 
 
 async def test_first_run_then_changes_then_nothing(
-    sandbox: Sandbox, awork: AworkClient, clock: Clock
+    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock
 ) -> None:
     first, run = await _run(awork, None)
     assert sorted(first) == sorted(sandbox.store.entries)

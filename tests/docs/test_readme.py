@@ -13,7 +13,7 @@ from _helpers import threaded_sandbox
 
 from awork_async.sandbox import Sandbox
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 
 
@@ -67,8 +67,8 @@ def test_quick_start_runs_against_sandbox(sandbox_in_thread: Sandbox) -> None:
 # -- the command line examples ------------------------------------------------------------
 
 #: Commands of the README's bash blocks that are not run here: ``demo`` starts its own sandbox
-#: (tests/test_cli_subprocess.py runs it), ``sandbox`` and ``webhooks listen`` serve until stopped
-#: (tests/test_cli_webhooks.py runs ``listen``).
+#: (tests/cli/test_cli_subprocess.py runs it), ``sandbox`` and ``webhooks listen`` serve until stopped
+#: (tests/cli/test_cli_webhooks.py runs ``listen``).
 NOT_RUN = ("awork-async demo", "awork-async sandbox", "awork-async webhooks listen")
 
 
@@ -81,7 +81,7 @@ def _cli_examples(text: str) -> list[list[str]]:
             if line.startswith("awork-async mirror") and not (
                 "--once" in line and "sqlite:" in line
             ):
-                continue  # a mirror without --once runs until stopped (tests/test_mirror*.py)
+                continue  # a mirror without --once runs until stopped (tests/mirror/test_mirror*.py)
             if line.startswith("awork-async") and not line.startswith(NOT_RUN):
                 commands.append(shlex.split(line, comments=True)[1:])
     return commands

@@ -19,12 +19,6 @@ async def sb() -> AsyncIterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-async def http(sb: Sandbox) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers=sb.auth_headers) as session:
-        yield session
-
-
 async def get_json(http: aiohttp.ClientSession, url: str, **params: Any) -> tuple[int, Any]:
     async with http.get(url, params={k: str(v) for k, v in params.items()}) as r:
         return r.status, await r.json()

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from _helpers import FakeSleep, quiet_client
-from test_mirror import Clock, Crash, assert_in_step, churn, table
+from _helpers import FakeSleep, SandboxClock, quiet_client
+from test_mirror import Crash, assert_in_step, churn, table
 
 from awork_async import AworkClient, RetryPolicy, ServerError
 from awork_async.mirror import MirrorDatabase, PassReport, mirror
@@ -49,18 +49,13 @@ async def pg_url(postgres: PostgresServer) -> str:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
     async with Sandbox(SandboxConfig(entries=300, seed=15, now=clock)) as sb:
         yield sb
 
 
 async def test_first_load_churn_and_crashes_converge_on_postgres(
-    sandbox: Sandbox, clock: Clock, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, clock: SandboxClock, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = random.Random(7)
     real_commit = MirrorDatabase.commit_batch
@@ -107,7 +102,7 @@ async def test_first_load_churn_and_crashes_converge_on_postgres(
 
 
 async def test_two_workers_one_leader_and_a_dead_leader_is_replaced(
-    sandbox: Sandbox, clock: Clock, pg_url: str
+    sandbox: Sandbox, clock: SandboxClock, pg_url: str
 ) -> None:
     """Worker A loads; worker B, started meanwhile, stands by. A dies (its task is cancelled,
     its connections close); B takes over from the committed checkpoint, sees the changes made

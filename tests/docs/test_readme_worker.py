@@ -20,7 +20,7 @@ from _helpers import FakeSleep, quiet_client
 from awork_async.models import TimeEntryCreate
 from awork_async.sandbox import Sandbox, WebhookDeliveryConfig
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 WORKER = next(b for b in BLOCKS if "class Mirror" in b)
 

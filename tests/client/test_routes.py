@@ -3,7 +3,7 @@
 Each row of ``ROUTES`` names a client method, the HTTP method, path and query it must send, the
 spec schema its body must validate against, and a response to decode. ``test_every_operation_
 is_covered`` checks the rows against the spec subset, and ``test_readme_coverage_table`` checks the
-README's table, which ``python tests/test_routes.py --write-readme`` regenerates.
+README's table, which ``PYTHONPATH=tests python tests/client/test_routes.py --write-readme`` regenerates.
 """
 
 from __future__ import annotations
@@ -839,7 +839,7 @@ def coverage_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- coverage:start -->\n", "<!-- coverage:end -->"
 
 
@@ -847,7 +847,9 @@ def test_readme_coverage_table() -> None:
     text = README.read_text(encoding="utf-8")
     assert START in text and END in text, "README.md lacks the coverage markers"
     current = text.split(START, 1)[1].split(END, 1)[0]
-    assert current == coverage_table(), "run: python tests/test_routes.py --write-readme"
+    assert current == coverage_table(), (
+        "run: PYTHONPATH=tests python tests/client/test_routes.py --write-readme"
+    )
 
 
 if __name__ == "__main__" and "--write-readme" in sys.argv:

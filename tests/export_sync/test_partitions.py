@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, cast
 
 import orjson
 import pytest
-from _helpers import quiet_client
+from _helpers import SandboxClock
 
 from awork_async import AworkClient
 from awork_async import export as export_module
@@ -37,31 +37,10 @@ PAGE = 10
 Fetch = Callable[..., Awaitable[Any]]
 
 
-class Clock:
-    """The sandbox's clock for writes (moved by the test)."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
     async with Sandbox(SandboxConfig(entries=400, seed=11, now=clock)) as sb:
         yield sb
-
-
-@pytest.fixture
-async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
-    async with quiet_client(sandbox.token, sandbox.base_url) as client:
-        yield client
 
 
 def eager(field_max: datetime) -> SplitPlanner:
@@ -261,7 +240,7 @@ def test_planner_budget_and_minimum_size() -> None:
 
 
 async def test_first_sync_is_concurrent_and_a_quiet_poll_costs_one_request(
-    sandbox: Sandbox, awork: AworkClient, clock: Clock
+    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock
 ) -> None:
     first = changes_since(awork, None, page_size=PAGE, concurrency=5)
     first._walk._planner = eager(keys(sandbox, "updatedOn")[-1])
@@ -276,7 +255,7 @@ async def test_first_sync_is_concurrent_and_a_quiet_poll_costs_one_request(
 
 
 async def test_sync_under_updates_that_move_entries_across_partitions(
-    sandbox: Sandbox, awork: AworkClient, clock: Clock
+    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock
 ) -> None:
     """Entries updated during the walk move to the open last partition (their updatedOn is
     now). Guarantee: entries not changed during the run come exactly once; a changed one

@@ -31,12 +31,6 @@ async def sb() -> AsyncIterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-async def http(sb: Sandbox) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers=sb.auth_headers) as session:
-        yield session
-
-
 def entry_form(sb: Sandbox, **fields: Any) -> dict[str, Any]:
     tow = next(t["id"] for t in sb.store.types_of_work.values() if not t["isArchived"])
     return {"typeOfWorkId": tow, "userId": sb.store.me_id, "timezone": "Europe/Berlin", **fields}

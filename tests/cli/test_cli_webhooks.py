@@ -8,12 +8,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
-from _helpers import FakeSleep, quiet_client
-from test_cli_helpers import threaded_sandbox
+from _helpers import FakeSleep, quiet_client, threaded_sandbox
 from typer.testing import CliRunner, Result
 
 from awork_async.cli import app
@@ -21,19 +19,6 @@ from awork_async.sandbox import Sandbox, WebhookDeliveryConfig
 
 SECRET = "cli-hook-s3cr3t"
 HEADER = "X-Awork-Secret"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in (
-        "AWORK_TOKEN",
-        "AWORK_BASE_URL",
-        "AWORK_ASYNC_CONFIG",
-        "AWORK_WEBHOOK_AUTH_HEADER",
-        "AWORK_WEBHOOK_AUTH_VALUE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``python tests/crashing_cli.py N ARGS...``: the ``awork-async`` CLI, killed mid-export.
+"""``python tests/cli/crashing_cli.py N ARGS...``: the ``awork-async`` CLI, killed mid-export.
 
 Runs ``awork-async ARGS...`` and ends the process abruptly (``os._exit``, no cleanup, no
 flushing, like a power cut or ``kill -9``) as soon as an export has reported ``N`` entries

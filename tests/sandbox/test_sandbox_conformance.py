@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from _helpers import threaded_sandbox
 from _spec import load_spec, validate_body
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -32,7 +33,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from test_cli_helpers import threaded_sandbox
 
 from awork_async.sandbox import Sandbox, SandboxConfig, Store
 
@@ -221,7 +221,7 @@ def test_sandbox_conforms_to_the_spec(case: Any, sandbox: Sandbox) -> None:
 def test_the_readme_lists_the_same_deviations() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     for phrase in (
         "`*Local` date-times carry no offset",
         "are `null` when unset, though the\n  spec does not mark them nullable",

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from _helpers import quiet_client
 
 from awork_async import AworkClient, find_deleted
 from awork_async.sandbox import Sandbox
@@ -19,12 +18,6 @@ ENTRIES = 300
 async def sandbox() -> AsyncIterator[Sandbox]:
     async with Sandbox(entries=ENTRIES, seed=11) as sb:
         yield sb
-
-
-@pytest.fixture
-async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
-    async with quiet_client(sandbox.token, sandbox.base_url) as client:
-        yield client
 
 
 def _requests(sb: Sandbox) -> int:

@@ -410,7 +410,7 @@ def test_cli_export_feeds_rate_limit_waits_to_its_progress_bar(
 
 
 def test_the_export_command_carries_no_crash_switch() -> None:
-    """The crash of the resume tests is injected by ``tests/crashing_cli.py``, not the package."""
+    """The crash of the resume tests is injected by ``tests/cli/crashing_cli.py``, not the package."""
     import inspect
 
     from awork_async.cli import cmd_export

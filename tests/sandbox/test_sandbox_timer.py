@@ -34,12 +34,6 @@ async def sb(clock: FakeNow) -> AsyncIterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-async def http(sb: Sandbox) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers=sb.auth_headers) as session:
-        yield session
-
-
 async def call(http: aiohttp.ClientSession, url: str, body: Any = None) -> tuple[int, Any]:
     async with http.post(url, json=body) as r:
         raw = await r.read()

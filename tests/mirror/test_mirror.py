@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from _helpers import FakeSleep, quiet_client
-from test_cli_helpers import threaded_sandbox
+from _helpers import FakeSleep, SandboxClock, threaded_sandbox
 from typer.testing import CliRunner
 
 from awork_async import APIResponseValidationError, AworkClient, RetryPolicy, ServerError
@@ -35,39 +34,10 @@ from awork_async.sandbox import Sandbox, SandboxConfig
 UTC = timezone.utc
 
 
-class Clock:
-    """The sandbox's clock: every write is stamped with ``now``, which the test moves."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 1.0) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
     async with Sandbox(SandboxConfig(entries=300, seed=5, now=clock)) as sb:
         yield sb
-
-
-@pytest.fixture
-async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
-    async with quiet_client(sandbox.token, sandbox.base_url) as client:
-        yield client
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'awork.db'}"
 
 
 async def table(url: str) -> dict[str, tuple[int | None, dict[str, Any]]]:
@@ -112,7 +82,7 @@ def _type_of_work(sandbox: Sandbox) -> str:
 
 
 async def churn(
-    awork: AworkClient, sandbox: Sandbox, clock: Clock, rng: random.Random, *, deletes: bool
+    awork: AworkClient, sandbox: Sandbox, clock: SandboxClock, rng: random.Random, *, deletes: bool
 ) -> None:
     """Inserts, updates, (deletes) and timer activity, with the sandbox clock moving."""
     ids = sorted(sandbox.store.entries)
@@ -152,7 +122,7 @@ async def churn(
 
 
 async def test_first_load_then_changes_then_nothing(
-    sandbox: Sandbox, awork: AworkClient, clock: Clock, db_url: str
+    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock, db_url: str
 ) -> None:
     reports: list[PassReport] = []
     first = await mirror(awork, db_url, once=True, sweep_every=None, on_pass=reports.append)
@@ -195,7 +165,7 @@ async def test_a_wrong_typed_entry_is_a_typed_error_not_a_bad_row(
 
 
 async def test_the_loop_polls_until_cancelled(
-    sandbox: Sandbox, awork: AworkClient, clock: Clock, db_url: str
+    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock, db_url: str
 ) -> None:
     sleep = FakeSleep()
     reports: list[PassReport] = []
@@ -224,7 +194,7 @@ async def test_the_loop_polls_until_cancelled(
 
 
 async def test_an_older_version_never_replaces_a_newer_one(
-    sandbox: Sandbox, awork: AworkClient, clock: Clock, db_url: str
+    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock, db_url: str
 ) -> None:
     entry_id = sorted(sandbox.store.entries)[0]
     old = await awork.time_entries.get(entry_id)
@@ -271,7 +241,7 @@ class Crash(Exception):
 
 
 async def test_crashes_at_random_points_converge(
-    sandbox: Sandbox, clock: Clock, db_url: str, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, clock: SandboxClock, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Failures before a commit, after a commit, and in the middle of a walk (a request that
     fails for good): each rerun continues, and once the failures stop the table equals the
@@ -464,7 +434,7 @@ def test_the_readme_mirror_example_runs(
 ) -> None:
     import re
 
-    readme = Path(__file__).resolve().parent.parent / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "README.md"
     blocks = re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), flags=re.S)
     (example,) = [b for b in blocks if "from awork_async.mirror import mirror" in b]
     monkeypatch.chdir(tmp_path)

@@ -18,12 +18,6 @@ async def sb() -> AsyncIterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-async def http(sb: Sandbox) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(headers=sb.auth_headers) as session:
-        yield session
-
-
 def finished_entry(sb: Sandbox) -> dict[str, Any]:
     me = sb.store.me_id
     return next(

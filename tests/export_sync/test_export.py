@@ -15,7 +15,6 @@ from uuid import UUID
 
 import orjson
 import pytest
-from _helpers import quiet_client
 from aioresponses import aioresponses
 
 from awork_async import APIResponseValidationError, AworkClient
@@ -39,19 +38,13 @@ from awork_async.models import TimeEntry
 from awork_async.sandbox import Sandbox
 
 UTC = timezone.utc
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
     async with Sandbox(entries=90, seed=7) as sb:
         yield sb
-
-
-@pytest.fixture
-async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
-    async with quiet_client(sandbox.token, sandbox.base_url) as client:
-        yield client
 
 
 class Churn:

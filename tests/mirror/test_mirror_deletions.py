@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from _helpers import FakeSleep, quiet_client
+from _helpers import FakeSleep, SandboxClock, quiet_client
 from aiohttp import web
-from test_mirror import Clock, assert_in_step, churn, table
+from test_mirror import assert_in_step, churn, table
 
 from awork_async import AworkClient
 from awork_async.mirror import MirrorCounters, PassReport, mirror
@@ -21,15 +21,10 @@ from awork_async.webhooks import TIME_TRACKING_EVENTS, WebhookReceiver
 SECRET = "mirror-s3cr3t"
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'awork.db'}"
-
-
 async def test_the_sweep_removes_entries_deleted_behind_the_mirrors_back(
     db_url: str,
 ) -> None:
-    clock = Clock()
+    clock = SandboxClock()
     async with Sandbox(SandboxConfig(entries=250, seed=6, now=clock)) as sb:
         counters = MirrorCounters()
         async with AworkClient(
@@ -63,19 +58,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def webhook_sandbox(clock: Clock) -> AsyncIterator[Sandbox]:
+async def webhook_sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
     delivery = WebhookDeliveryConfig(failure_rate=0.1, seed=2, sleep=FakeSleep())
     async with Sandbox(SandboxConfig(entries=200, seed=12, now=clock), webhooks=delivery) as sb:
         yield sb
 
 
 async def test_webhooks_keep_the_table_exact_between_passes(
-    webhook_sandbox: Sandbox, clock: Clock, db_url: str
+    webhook_sandbox: Sandbox, clock: SandboxClock, db_url: str
 ) -> None:
     """After the first load no pass runs: every insert, update, timer change and deletion
     reaches the table through the webhooks (10% of the deliveries fail and are retried)."""

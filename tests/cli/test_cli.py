@@ -14,21 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_helpers import threaded_sandbox
+from _helpers import threaded_sandbox
 from typer.testing import CliRunner, Result
 
 from awork_async.cli import app
 from awork_async.sandbox import Sandbox
 
 TOKEN_MARK = "tok-"  # the sandbox's tokens are random; tests also pass their own
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No token, base URL or config file leaks in from the machine running the tests."""
-    for name in ("AWORK_TOKEN", "AWORK_BASE_URL", "AWORK_ASYNC_CONFIG", "AWORK_ASYNC_CRASH_AFTER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
 
 
 #: Last day of the shared sandbox's data (by default it ends a few days before today).

@@ -39,12 +39,6 @@ async def sandbox() -> AsyncIterator[Sandbox]:
         yield sb
 
 
-@pytest.fixture
-async def awork(sandbox: Sandbox) -> AsyncIterator[AworkClient]:
-    async with quiet_client(sandbox.token, sandbox.base_url) as client:
-        yield client
-
-
 class Boom(Exception):
     pass
 

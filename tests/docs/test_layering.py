@@ -10,7 +10,7 @@ from awork_async import TimeEntry
 from awork_async._response import Answer, RawResponse
 from awork_async.resources import TimeEntriesResource, TimerResource, TimerState
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "awork_async"
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "awork_async"
 
 ENTRY_ID = "2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c11"
 ENTRY = {
