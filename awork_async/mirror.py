@@ -950,6 +950,58 @@ ProgressCallback = Callable[[int, "int | None"], object]
 PassCallback = Callable[[PassReport], object]
 
 
+class _Writer:
+    """Commits a pass's batches one after another while the next batch is read: at most one
+    commit runs (in order, each with its checkpoint) while the walk goes on. A failed commit
+    is raised by the next :meth:`submit` or :meth:`drain`."""
+
+    def __init__(
+        self, db: MirrorDatabase, total: int | None, on_progress: ProgressCallback | None
+    ) -> None:
+        self.db = db
+        self.total = total
+        self.on_progress = on_progress
+        self.upserted = 0
+        self._pending: asyncio.Task[int] | None = None
+        self._pending_read = 0
+
+    async def _finish(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.upserted += await pending
+            if self.on_progress is not None:
+                self.on_progress(self._pending_read, self.total)
+
+    async def submit(
+        self, batch: list[MirrorEntry], checkpoint: SyncCheckpoint | None, read: int
+    ) -> None:
+        """Wait for the previous commit, then start committing ``batch`` with ``checkpoint``
+        (``read``: entries read up to it, for the progress callback)."""
+        await self._finish()
+        self._pending = asyncio.ensure_future(self.db.commit_batch(batch, checkpoint))
+        self._pending_read = read
+
+    async def drain(self) -> int:
+        """Wait for the last commit; the rows upserted by all of them."""
+        await self._finish()
+        return self.upserted
+
+    async def abandon(self) -> None:
+        """The pass failed: let a running commit end (it is a whole batch with its own
+        checkpoint), without raising its outcome over the pass's error."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            await asyncio.wait({pending})  # never raises the commit's error
+        except BaseException:  # this task is cancelled: stop the commit too
+            pending.cancel()
+            raise
+        finally:
+            if pending.done() and not pending.cancelled():
+                pending.exception()  # retrieved: the pass's own error is what is raised
+
+
 @attrs.define
 class _Run:
     client: AworkClient
@@ -989,21 +1041,23 @@ class _Run:
             raw=True,
         )
         mark = _Watermark(state.checkpoint, self.overlap)
+        writer = _Writer(self.db, total, self.on_progress)
         batch: list[MirrorEntry] = []
-        read = upserted = 0
-        async for raw in changes:
-            entry = MirrorRow.from_json(raw)
-            read += 1
-            batch.append(entry)
-            mark.add(entry)
-            if len(batch) >= self.batch_size:
-                upserted += await self.db.commit_batch(batch, mark.checkpoint())
-                batch = []
-                if self.on_progress is not None:
-                    self.on_progress(read, total)
-        upserted += await self.db.commit_batch(batch, changes.checkpoint)
-        if self.on_progress is not None:
-            self.on_progress(read, total)
+        read = 0
+        try:
+            async for raw in changes:
+                entry = MirrorRow.from_json(raw)
+                read += 1
+                batch.append(entry)
+                mark.add(entry)
+                if len(batch) >= self.batch_size:
+                    await writer.submit(batch, mark.checkpoint(), read)
+                    batch = []
+            await writer.submit(batch, changes.checkpoint, read)
+            upserted = await writer.drain()
+        except BaseException:
+            await writer.abandon()
+            raise
         if first:
             await self.db.mark_swept(datetime.now(_UTC))  # a full load needs no sweep
         after = self._requests()

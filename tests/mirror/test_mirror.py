@@ -489,3 +489,36 @@ def test_a_wrong_typed_field_of_a_json_entry_is_a_typed_error(field: str, value:
         assert value not in str(caught.value)  # no value: the answer may echo a secret
     with pytest.raises(APIResponseValidationError, match=r"\$\.id"):
         MirrorRow.from_json({**raw, field: None, "id": 12})
+
+
+async def test_the_walk_goes_on_while_a_batch_commits(
+    sandbox: Sandbox, awork: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the first batch's commit waits, the next batch is read (the writer overlaps the
+    walk); commits still happen in order, each with its checkpoint."""
+    real_commit = MirrorDatabase.commit_batch
+    real_from_json = MirrorRow.from_json
+    read = {"n": 0}
+    seen_during_first: list[int] = []
+    order: list[int] = []
+
+    def counting(raw: Any) -> MirrorRow:
+        read["n"] += 1
+        return real_from_json(raw)
+
+    async def slow_first(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
+        order.append(len(order))
+        if len(order) == 1:
+            for _ in range(10_000):  # yield to the loop until the next batch is read
+                if read["n"] >= 100:
+                    break
+                await asyncio.sleep(0)
+            seen_during_first.append(read["n"])
+        return await real_commit(self, entries, checkpoint)
+
+    monkeypatch.setattr(MirrorRow, "from_json", staticmethod(counting))
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", slow_first)
+    report = await mirror(awork, db_url, once=True, sweep_every=None, batch_size=50, page_size=50)
+    assert seen_during_first == [100]
+    assert report.read == report.upserted == 300
+    await assert_in_step(db_url, sandbox)
