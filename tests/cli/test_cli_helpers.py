@@ -1,4 +1,4 @@
-"""``threaded_sandbox`` (now in ``_helpers``, still importable from here) and its own tests."""
+"""Tests of ``_helpers.threaded_sandbox`` (the shared helpers are imported from ``_helpers``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import threading
 import aiohttp
 import pytest
 from _helpers import threaded_sandbox
-
-__all__ = ["threaded_sandbox"]
 
 
 async def _status(url: str, token: str) -> int:

@@ -123,7 +123,7 @@ async def test_webhooks_keep_the_table_exact_between_passes(
 
 
 def test_cli_serves_webhooks_during_a_pass(tmp_path: Path) -> None:
-    from test_cli_helpers import threaded_sandbox
+    from _helpers import threaded_sandbox
     from typer.testing import CliRunner
 
     from awork_async.cli import app

@@ -178,7 +178,7 @@ def test_cli_two_workers_share_the_rate_limit_through_redis(
     import subprocess
     import sys
 
-    from test_cli_helpers import threaded_sandbox
+    from _helpers import threaded_sandbox
 
     try:
         from tests.redis_server import running_redis_server

@@ -333,7 +333,7 @@ def test_config_accepts_true_and_false() -> None:
 async def test_changes_from_another_thread_are_delivered(
     receiver_url: tuple[WebhookReceiver, str],
 ) -> None:
-    from test_cli_helpers import threaded_sandbox
+    from _helpers import threaded_sandbox
 
     receiver, url = receiver_url
     with threaded_sandbox(entries=5, seed=2, webhooks=fast()) as sb:
