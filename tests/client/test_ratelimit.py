@@ -54,8 +54,8 @@ class FakeTime:
         await future
 
     async def next_sleeper(self) -> tuple[float, asyncio.Future[None]]:
-        """Wait (bounded) until some coroutine sleeps; return its wake-up time and future."""
-        return await asyncio.wait_for(self._parked.get(), timeout=5)
+        """Wait until some coroutine sleeps; return its wake-up time and future."""
+        return await self._parked.get()
 
     def wake(self, sleeper: tuple[float, asyncio.Future[None]]) -> None:
         target, future = sleeper
