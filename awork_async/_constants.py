@@ -85,8 +85,13 @@ DEFAULT_MAX_RETRY_WAIT: Final = 120.0
 
 #: Pages an ordered (offset-paged) export requests concurrently ahead of the writer.
 DEFAULT_ORDERED_PREFETCH: Final = 4
-#: Partitions of a consistent walk (export, sync) walked at once: requests in flight.
-DEFAULT_CONCURRENCY: Final = 8
+#: Partitions of a consistent walk (export, sync) walked at once: requests in flight at most.
+#: Little's law: awork's 1000 requests/min at about 1 s per 1000-entry page need ~17 requests in
+#: flight; 20 keeps the rate limiter (the real bound) busy up to ~1.2 s per page.
+DEFAULT_CONCURRENCY: Final = 20
+#: Pages of partitions ahead of the reader held in memory at most (the rest wait in a temporary
+#: file): ``min(concurrency, MAX_MEMORY_PAGES)``, so a higher concurrency costs disk, not RAM.
+MAX_MEMORY_PAGES: Final = 8
 
 #: Ids sent per request by the batch helpers; larger lists are split and the results merged.
 DEFAULT_BATCH_CHUNK_SIZE: Final = 500

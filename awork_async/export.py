@@ -32,8 +32,8 @@ partitions walked at the same time, split adaptively where ``aw-totalitems`` sho
 are (:mod:`awork_async._partitions`: the extra requests stay under 3% of a sequential walk's).
 The entries still come in ``createdOn,id`` order, so files and checkpoints are the same whatever
 the concurrency. **Order and memory:** pages of partitions ahead of the one being delivered
-wait in memory up to ``concurrency`` pages, then in a temporary file (JSON, deleted as read):
-strict order and flat memory (about ``2 x concurrency`` pages) without slowing the partitions
+wait in memory up to ``min(concurrency, 8)`` pages, then in a temporary file (marshal, deleted
+as read): strict order and flat memory (about twice that many pages) without slowing the partitions
 ahead, at the cost of disk space for what they read ahead (at worst the rest of the export).
 Making them wait instead would keep the disk untouched but make the walk as slow as one
 partition whenever partitions are large (see ``benchmarks/bench_export.py``).
@@ -312,16 +312,16 @@ class KeysetWalk:
         Runs on the page engine (:mod:`awork_async._pages`). The key range starts as one
         partition (one lane) and is split into up to ``concurrency`` partitions walked at once
         (:mod:`awork_async._partitions`); their pages are yielded in key order, and pages of
-        partitions ahead of the caller wait in memory (``concurrency`` pages) or in a temporary
-        file. Within a partition the next window is requested as soon as a page has arrived,
-        ``prefetch`` pages ahead of the caller.
+        partitions ahead of the caller wait in memory (``min(concurrency, 8)`` pages) or in a
+        temporary file. Within a partition the next window is requested as soon as a page has
+        arrived, ``prefetch`` pages ahead of the caller.
         """
         if self._engine is not None:
             raise RuntimeError("a KeysetWalk can be iterated only once")
         engine: PageEngine[list[tuple[Row, KeysetCursor]]] = PageEngine(
             concurrency=self.concurrency,
             prefetch=self.prefetch,
-            memory_pages=self.concurrency,
+            memory_pages=min(self.concurrency, C.MAX_MEMORY_PAGES),
             spill=self.concurrency > 1,
             on_idle=self._split,
             codec=(_dump_batch, _load_batch),
@@ -885,7 +885,7 @@ def iter_time_entries_consistent(
     ``concurrency`` partitions of the ``createdOn`` range are walked at once (split adaptively
     as ``aw-totalitems`` shows where the entries are; see :mod:`awork_async._partitions`);
     the entries still come in ``createdOn,id`` order, and memory stays bounded by about
-    ``concurrency`` pages (pages of partitions ahead wait in a temporary file).
+    ``min(concurrency, 8)`` pages (pages of partitions ahead wait in a temporary file).
     """
     text = to_filter_string(filterby)
     if checkpoint is not None:
@@ -1480,8 +1480,10 @@ async def export_time_entries(
             comes from ``aw-totalitems``.
         prefetch: ordered mode only: pages requested ahead of the writer (0 = one at a time).
         concurrency: consistent mode only: partitions of the ``createdOn`` range walked at once
-            (requests in flight, within the rate limiter); 1 walks one window after another.
-            The file is the same whatever the concurrency.
+            (at most this many requests in flight, within the rate limiter; default 20, enough
+            for awork's 1000 requests/min at ~1 s per page); 1 walks one window after another.
+            The file is the same whatever the concurrency. Memory holds at most
+            ``min(concurrency, 8)`` pages ahead; the rest wait in a temporary file.
         csv_raw_values: CSV only: write free-text cells (notes and names, see
             :data:`CSV_TEXT_COLUMNS`) exactly as stored. By default a cell starting with
             ``= + - @``, a tab or a carriage return gets a leading ``'`` (see

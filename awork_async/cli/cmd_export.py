@@ -228,7 +228,8 @@ def time_entries(
             min=1,
             max=64,
             help="Consistent export: partitions of the createdOn range walked at once "
-            "(requests in flight, within the rate limit); 1 = one request after another. "
+            "(at most this many requests in flight, within the rate limit); 1 = one request "
+            "after another. "
             "The output is the same whatever the value.",
         ),
     ] = C.DEFAULT_CONCURRENCY,

@@ -202,6 +202,35 @@ async def test_memory_is_bounded_by_the_concurrency(sandbox: Sandbox, awork: Awo
     assert got == expected  # entries and cursors come back from the file unchanged
 
 
+async def test_memory_is_capped_whatever_the_concurrency(
+    sandbox: Sandbox, awork: AworkClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from awork_async import _constants
+
+    monkeypatch.setattr(_constants, "MAX_MEMORY_PAGES", 2)
+    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=6)
+    walk._planner = eager(keys(sandbox, "createdOn")[-1])
+    held = 0
+    async with contextlib.aclosing(walk.rows()) as rows:
+        async for _ in rows:
+            engine = walk._engine
+            assert engine is not None
+            assert engine.memory_pages == 2  # not the concurrency: more lanes spill, not RAM
+            held = max(held, engine._in_memory)
+            await asyncio.sleep(0)
+    assert walk.partitions >= 6
+    assert held <= 2 + 1
+
+
+def test_default_concurrency_uses_the_rate_budget_at_one_second_per_page() -> None:
+    """Little's law: awork's 1000 requests/min at 1 s per page need ~17 requests in flight."""
+    from awork_async import _constants
+
+    per_second = 1000 / 60
+    assert per_second * 1.0 <= _constants.DEFAULT_CONCURRENCY
+    assert _constants.MAX_MEMORY_PAGES <= _constants.DEFAULT_CONCURRENCY
+
+
 async def test_stopping_a_concurrent_walk_leaves_no_task(
     sandbox: Sandbox, awork: AworkClient
 ) -> None:
