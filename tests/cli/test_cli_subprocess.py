@@ -71,20 +71,28 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
+def cli_sandbox() -> Iterator[Sandbox]:
     with threaded_sandbox(entries=ENTRIES, seed=11, token=TOKEN) as sb:
         yield sb
 
 
 @pytest.fixture(scope="module")
-def reference(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+def reference(cli_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Uninterrupted exports of the sandbox in both formats (one process each)."""
     folder = tmp_path_factory.mktemp("reference")
     files: dict[str, bytes] = {}
     for fmt in ("jsonl", "csv"):
         out = folder / f"ref.{fmt}"
         proc = cli(
-            "export", "time-entries", "-f", fmt, "-o", str(out), "--page-size", "250", sb=sandbox
+            "export",
+            "time-entries",
+            "-f",
+            fmt,
+            "-o",
+            str(out),
+            "--page-size",
+            "250",
+            sb=cli_sandbox,
         )
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr.startswith(f"exported {ENTRIES} entries to {out}")
@@ -93,9 +101,9 @@ def reference(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dic
 
 
 def test_exports_match_the_sandbox_line_by_line(
-    sandbox: Sandbox, reference: dict[str, bytes]
+    cli_sandbox: Sandbox, reference: dict[str, bytes]
 ) -> None:
-    data: dict[str, dict[str, Any]] = sandbox.store.entries
+    data: dict[str, dict[str, Any]] = cli_sandbox.store.entries
     lines = reference["jsonl"].decode().splitlines()
     assert len(lines) == ENTRIES
     for line in lines:
@@ -109,8 +117,8 @@ def test_exports_match_the_sandbox_line_by_line(
         assert row["type_of_work_id"] == entry["typeOfWorkId"]
 
 
-def test_stdout_export_with_filters(sandbox: Sandbox) -> None:
-    me = sandbox.store.me_id
+def test_stdout_export_with_filters(cli_sandbox: Sandbox) -> None:
+    me = cli_sandbox.store.me_id
     proc = cli(
         "export",
         "time-entries",
@@ -121,13 +129,13 @@ def test_stdout_export_with_filters(sandbox: Sandbox) -> None:
         "--billable",
         "--user",
         me,
-        sb=sandbox,
+        sb=cli_sandbox,
     )
     assert proc.returncode == 0, proc.stderr
     got = {json.loads(line)["id"] for line in proc.stdout.splitlines()}
     expected = {
         i
-        for i, e in sandbox.store.entries.items()
+        for i, e in cli_sandbox.store.entries.items()
         if e["userId"] == me and e["isBillable"] and e["startDateUtc"].startswith("2025-01-")
     }
     assert got == expected
@@ -136,14 +144,14 @@ def test_stdout_export_with_filters(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_resume_after_a_crash_gives_the_uninterrupted_file(
-    sandbox: Sandbox, reference: dict[str, bytes], tmp_path: Path, fmt: str
+    cli_sandbox: Sandbox, reference: dict[str, bytes], tmp_path: Path, fmt: str
 ) -> None:
     out = tmp_path / f"crash.{fmt}"
     checkpoint = Path(f"{out}.checkpoint")
     # --resume from the first run: the file is written in place from its first checkpoint on.
     args = ["export", "time-entries", "-f", fmt, "-o", str(out), "--page-size", "250", "--resume"]
     # progress comes per page: at 1250 entries, one page after the checkpoint at 1000
-    crashed = cli(*args, sb=sandbox, crash_after=1250)
+    crashed = cli(*args, sb=cli_sandbox, crash_after=1250)
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
     saved = json.loads(checkpoint.read_text())
     assert saved["count"] == 1000
@@ -153,7 +161,7 @@ def test_resume_after_a_crash_gives_the_uninterrupted_file(
     assert reference[fmt].startswith(partial)
     with out.open("ab") as handle:  # a line cut in half by the crash
         handle.write(b'{"id": "half-writ')
-    resumed = cli(*args, sb=sandbox)
+    resumed = cli(*args, sb=cli_sandbox)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stderr.startswith(f"exported {ENTRIES - 1000} entries to {out}")
     assert out.read_bytes() == reference[fmt]
@@ -161,12 +169,12 @@ def test_resume_after_a_crash_gives_the_uninterrupted_file(
 
 
 def test_a_killed_export_without_resume_keeps_the_old_file(
-    sandbox: Sandbox, tmp_path: Path
+    cli_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     out = tmp_path / "keep.jsonl"
     out.write_bytes(b"the old export\n")
     args = ["export", "time-entries", "-o", str(out), "--page-size", "250"]
-    crashed = cli(*args, sb=sandbox, crash_after=1000)
+    crashed = cli(*args, sb=cli_sandbox, crash_after=1000)
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
     assert out.read_bytes() == b"the old export\n"
     # A killed process cannot clean up: only its hidden temporary file is left.
@@ -198,8 +206,8 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert "tok-refused-secret" not in refused.stderr + refused.stdout
 
 
-def test_the_token_is_never_printed_even_verbose(sandbox: Sandbox, tmp_path: Path) -> None:
-    env = clean_env(AWORK_TOKEN=TOKEN, AWORK_BASE_URL=sandbox.base_url)
+def test_the_token_is_never_printed_even_verbose(cli_sandbox: Sandbox, tmp_path: Path) -> None:
+    env = clean_env(AWORK_TOKEN=TOKEN, AWORK_BASE_URL=cli_sandbox.base_url)
     runs = [
         cli(
             "-v", "export", "time-entries", "--page-size", "500", "-o", str(tmp_path / "x"), env=env

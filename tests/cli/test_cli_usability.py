@@ -26,7 +26,7 @@ TOKEN = "tok-usability-sandbox-7"
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
+def cli_sandbox() -> Iterator[Sandbox]:
     with threaded_sandbox(entries=300, seed=4, token=TOKEN) as sb:
         yield sb
 
@@ -71,25 +71,36 @@ def test_help_lists_the_global_options_on_every_command() -> None:
 # -- global options after the subcommand --------------------------------------------------
 
 
-def test_global_options_work_after_the_subcommand(sandbox: Sandbox) -> None:
-    after = run("export", "time-entries", "--token", sandbox.token, "--base-url", sandbox.base_url)
+def test_global_options_work_after_the_subcommand(cli_sandbox: Sandbox) -> None:
+    after = run(
+        "export", "time-entries", "--token", cli_sandbox.token, "--base-url", cli_sandbox.base_url
+    )
     assert after.exit_code == 0, after.stderr
     assert len(after.stdout.splitlines()) == 300
     listed = run(
-        "types-of-work", "list", "--json", "--base-url", sandbox.base_url, "--token", TOKEN
+        "types-of-work", "list", "--json", "--base-url", cli_sandbox.base_url, "--token", TOKEN
     )
     assert listed.exit_code == 0, listed.stderr
     assert json.loads(listed.stdout)
-    between = run("timer", "--token", TOKEN, "status", "--base-url", sandbox.base_url)
+    between = run("timer", "--token", TOKEN, "status", "--base-url", cli_sandbox.base_url)
     assert between.exit_code == 0, between.stderr
 
 
-def test_an_option_after_the_subcommand_wins(sandbox: Sandbox) -> None:
+def test_an_option_after_the_subcommand_wins(cli_sandbox: Sandbox) -> None:
     result = run(
-        "--token", "tok-wrong", "--base-url", sandbox.base_url, "timer", "status", "--token", TOKEN
+        "--token",
+        "tok-wrong",
+        "--base-url",
+        cli_sandbox.base_url,
+        "timer",
+        "status",
+        "--token",
+        TOKEN,
     )
     assert result.exit_code == 0, result.stderr
-    wrong = run("--token", TOKEN, "--base-url", sandbox.base_url, "timer", "status", "--token", "x")
+    wrong = run(
+        "--token", TOKEN, "--base-url", cli_sandbox.base_url, "timer", "status", "--token", "x"
+    )
     assert wrong.exit_code == 1
     assert "rejected the token" in wrong.stderr
     assert "tok-wrong" not in result.output
@@ -127,9 +138,9 @@ def test_a_missing_config_file_from_the_environment_is_a_usage_error(tmp_path: P
     assert "gone.toml" in result.stderr
 
 
-def test_misspelt_config_keys_are_named(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_misspelt_config_keys_are_named(cli_sandbox: Sandbox, tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
-    config.write_text(f'tokn = "{TOKEN}"\nbase_url = "{sandbox.base_url}"\n')
+    config.write_text(f'tokn = "{TOKEN}"\nbase_url = "{cli_sandbox.base_url}"\n')
     result = run("--config", str(config), "timer", "status")
     assert result.exit_code == 2  # no token, since the key is misspelt
     assert "unknown key 'tokn'" in result.stderr
@@ -140,15 +151,15 @@ def test_misspelt_config_keys_are_named(sandbox: Sandbox, tmp_path: Path) -> Non
 # -- base URL without /api/v1 ----------------------------------------------------------------
 
 
-def test_a_base_url_without_the_api_path_gets_a_hint(sandbox: Sandbox) -> None:
-    root = sandbox.base_url.removesuffix("/api/v1")
+def test_a_base_url_without_the_api_path_gets_a_hint(cli_sandbox: Sandbox) -> None:
+    root = cli_sandbox.base_url.removesuffix("/api/v1")
     for base in (root, root + "/"):
         result = run("--base-url", base, "--token", TOKEN, "types-of-work", "list")
         assert result.exit_code == 1
         assert f"did you mean --base-url {root}/api/v1?" in result.stderr
         assert "//typeofwork" not in result.stderr  # the path is joined once
-    assert base_url_hint(sandbox.base_url) == ""
-    assert base_url_hint(sandbox.base_url + "/") == ""
+    assert base_url_hint(cli_sandbox.base_url) == ""
+    assert base_url_hint(cli_sandbox.base_url + "/") == ""
 
 
 def test_join_url_on_a_bare_host() -> None:
@@ -161,9 +172,9 @@ def test_join_url_on_a_bare_host() -> None:
 # -- messages --------------------------------------------------------------------------------
 
 
-def test_resume_with_another_filter_never_says_none(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_resume_with_another_filter_never_says_none(cli_sandbox: Sandbox, tmp_path: Path) -> None:
     out = str(tmp_path / "x.jsonl")
-    base = ["--base-url", sandbox.base_url, "--token", TOKEN, "export", "time-entries", "-q"]
+    base = ["--base-url", cli_sandbox.base_url, "--token", TOKEN, "export", "time-entries", "-q"]
     first = run(*base, "-o", out, "--filterby", "duration gt 3600")
     assert first.exit_code == 0, first.stderr
     refused = run(*base, "-o", out, "--resume")
@@ -176,8 +187,16 @@ def test_resume_with_another_filter_never_says_none(sandbox: Sandbox, tmp_path: 
 # -- pipes -----------------------------------------------------------------------------------
 
 
-def test_a_reader_that_stops_early_ends_the_export_quietly(sandbox: Sandbox) -> None:
-    cmd = [sys.executable, "-m", "awork_async", "--base-url", sandbox.base_url, "--token", TOKEN]
+def test_a_reader_that_stops_early_ends_the_export_quietly(cli_sandbox: Sandbox) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "awork_async",
+        "--base-url",
+        cli_sandbox.base_url,
+        "--token",
+        TOKEN,
+    ]
     with subprocess.Popen(
         [*cmd, "export", "time-entries", "-o", "-"],
         stdout=subprocess.PIPE,

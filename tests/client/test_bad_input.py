@@ -98,11 +98,11 @@ async def test_rejected_before_sending(
     call: Callable[[AworkClient], Any],
     exc: type[Exception],
     words: str,
-    client: AworkClient,
+    mocked_client: AworkClient,
     mocked: aioresponses,
 ) -> None:
     async def attempt() -> None:
-        result = call(client)
+        result = call(mocked_client)
         if isinstance(result, Awaitable):
             await result
 

@@ -137,9 +137,11 @@ async def test_caller_session_never_closed(mocked: aioresponses) -> None:
 # -- the request path ----------------------------------------------------------------------
 
 
-async def test_headers_auth_and_user_agent(client: AworkClient, mocked: aioresponses) -> None:
+async def test_headers_auth_and_user_agent(
+    mocked_client: AworkClient, mocked: aioresponses
+) -> None:
     mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=ENTRY)
-    entry = await client.time_entries.get(ENTRY_ID)
+    entry = await mocked_client.time_entries.get(ENTRY_ID)
     assert str(entry.id) == ENTRY_ID
     ((method, _url, kwargs),) = _requests(mocked)
     headers = kwargs["headers"]
@@ -152,44 +154,44 @@ async def test_headers_auth_and_user_agent(client: AworkClient, mocked: aiorespo
     assert isinstance(timeout, aiohttp.ClientTimeout) and timeout.sock_read is not None
 
 
-async def test_204_is_none(client: AworkClient, mocked: aioresponses) -> None:
+async def test_204_is_none(mocked_client: AworkClient, mocked: aioresponses) -> None:
     mocked.delete(f"{BASE}/timeentries/{ENTRY_ID}", status=204)
-    assert await client.time_entries.delete(ENTRY_ID) is None
+    assert await mocked_client.time_entries.delete(ENTRY_ID) is None
 
 
 async def test_invalid_json_success_body(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", body="<html>oops</html>", status=200, repeat=True)
     with pytest.raises(APIResponseValidationError, match="not valid JSON"):
-        await client.time_entries.get(ENTRY_ID)
+        await mocked_client.time_entries.get(ENTRY_ID)
     assert len(fake_sleep.waits) == 4  # retried like a 5xx, then raised
 
 
 async def test_wrong_shape_success_body(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=[1, 2], repeat=True)
     with pytest.raises(APIResponseValidationError, match="not the JSON object"):
-        await client.time_entries.get(ENTRY_ID)
+        await mocked_client.time_entries.get(ENTRY_ID)
     assert len(fake_sleep.waits) == 4
 
 
-async def test_error_mapped_with_details(client: AworkClient, mocked: aioresponses) -> None:
+async def test_error_mapped_with_details(mocked_client: AworkClient, mocked: aioresponses) -> None:
     mocked.get(
         f"{BASE}/timeentries/{ENTRY_ID}",
         status=404,
         payload={"code": "not-found", "description": "gone", "link": "x", "traceId": "tr-1"},
     )
     with pytest.raises(NotFoundError) as info:
-        await client.time_entries.get(ENTRY_ID)
+        await mocked_client.time_entries.get(ENTRY_ID)
     err = info.value
     assert (err.status, err.code, err.trace_id, err.method) == (404, "not-found", "tr-1", "GET")
     assert err.url.endswith(f"/timeentries/{ENTRY_ID}")
 
 
 async def test_validation_error_not_retried(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.put(
         f"{BASE}/timeentries/{ENTRY_ID}",
@@ -205,19 +207,19 @@ async def test_validation_error_not_retried(
 
     form = TimeEntryUpdate(timezone="Europe/Berlin", type_of_work_id=ENTRY["typeOfWorkId"])
     with pytest.raises(ValidationFailedError) as info:
-        await client.time_entries.update(ENTRY_ID, form)
+        await mocked_client.time_entries.update(ENTRY_ID, form)
     assert info.value.validation_errors[0].property == "Timezone"
     assert fake_sleep.waits == []
 
 
 async def test_get_retried_on_5xx(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     url = f"{BASE}/timeentries/{ENTRY_ID}"
     mocked.get(url, status=503, body="busy")
     mocked.get(url, status=502, body="<html>bad gateway</html>")
     mocked.get(url, payload=ENTRY)
-    entry = await client.time_entries.get(ENTRY_ID)
+    entry = await mocked_client.time_entries.get(ENTRY_ID)
     assert str(entry.id) == ENTRY_ID
     assert len(fake_sleep.waits) == 2
 
@@ -239,29 +241,29 @@ async def test_get_gives_up_after_max_attempts(mocked: aioresponses, fake_sleep:
 
 
 async def test_get_retried_after_disconnect(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     url = f"{BASE}/timeentries/{ENTRY_ID}"
     mocked.get(url, exception=aiohttp.ServerDisconnectedError())
     mocked.get(url, payload=ENTRY)
-    assert str((await client.time_entries.get(ENTRY_ID)).id) == ENTRY_ID
+    assert str((await mocked_client.time_entries.get(ENTRY_ID)).id) == ENTRY_ID
     assert len(fake_sleep.waits) == 1
 
 
 async def test_post_not_retried_after_disconnect(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.post(
         f"{BASE}/timeentries/{ENTRY_ID}/removebreaks", exception=aiohttp.ServerDisconnectedError()
     )
     with pytest.raises(OutcomeUnknownError, match="may or may not"):
-        await client.time_entries.remove_breaks(ENTRY_ID)
+        await mocked_client.time_entries.remove_breaks(ENTRY_ID)
     assert fake_sleep.waits == []
     assert len(_requests(mocked)) == 1
 
 
 async def test_post_retried_on_connect_failure(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     url = f"{BASE}/timeentries/{ENTRY_ID}/removebreaks"
     refused = aiohttp.ClientConnectorError(
@@ -270,17 +272,17 @@ async def test_post_retried_on_connect_failure(
     )
     mocked.post(url, exception=refused)
     mocked.post(url, payload=ENTRY)
-    assert str((await client.time_entries.remove_breaks(ENTRY_ID)).id) == ENTRY_ID
+    assert str((await mocked_client.time_entries.remove_breaks(ENTRY_ID)).id) == ENTRY_ID
     assert len(fake_sleep.waits) == 1
 
 
 async def test_post_retried_on_429_with_server_wait(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     url = f"{BASE}/timeentries/{ENTRY_ID}/removebreaks"
     mocked.post(url, status=429, headers={"Retry-After": "3"}, body="")
     mocked.post(url, payload=ENTRY)
-    await client.time_entries.remove_breaks(ENTRY_ID)
+    await mocked_client.time_entries.remove_breaks(ENTRY_ID)
     assert fake_sleep.waits == [3.0]
 
 
@@ -313,7 +315,7 @@ async def test_connection_error_is_typed(mocked: aioresponses, fake_sleep: FakeS
 
 
 async def test_token_never_in_errors_or_logs(
-    client: AworkClient, mocked: aioresponses, caplog: pytest.LogCaptureFixture
+    mocked_client: AworkClient, mocked: aioresponses, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     url = f"{BASE}/timeentries/{ENTRY_ID}"
@@ -322,7 +324,7 @@ async def test_token_never_in_errors_or_logs(
         url, status=401, payload={"code": "workspaceid-missing", "description": "d", "link": "l"}
     )
     with pytest.raises(AuthenticationError) as info:
-        await client.time_entries.get(ENTRY_ID)
+        await mocked_client.time_entries.get(ENTRY_ID)
     rendered = "".join(traceback.format_exception(info.value))
     assert TOKEN not in rendered
     assert TOKEN not in repr(info.value) and TOKEN not in str(vars(info.value))
@@ -330,26 +332,26 @@ async def test_token_never_in_errors_or_logs(
     assert "retry" in caplog.text.lower()  # the 500 was retried and logged
 
 
-async def test_raw_response_access(client: AworkClient, mocked: aioresponses) -> None:
+async def test_raw_response_access(mocked_client: AworkClient, mocked: aioresponses) -> None:
     mocked.get(
         f"{BASE}/timeentries/{ENTRY_ID}",
         payload=ENTRY,
         headers={"trace-id": "abc", "X-RateLimit-Remaining-Minute": "999"},
     )
-    resp = await client.with_raw_response.time_entries.get(ENTRY_ID)
+    resp = await mocked_client.with_raw_response.time_entries.get(ENTRY_ID)
     assert str(resp.parsed.id) == ENTRY_ID
     assert (resp.status, resp.trace_id) == (200, "abc")
     assert resp.rate_limit.minute_remaining == 999
 
 
-async def test_capture_responses(client: AworkClient, mocked: aioresponses) -> None:
+async def test_capture_responses(mocked_client: AworkClient, mocked: aioresponses) -> None:
     mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=ENTRY, headers={"trace-id": "t9"})
     async with capture_responses() as responses:
-        await client.time_entries.get(ENTRY_ID)
+        await mocked_client.time_entries.get(ENTRY_ID)
     assert [r.trace_id for r in responses] == ["t9"]
 
 
-async def test_query_encoding_of_filter(client: AworkClient, mocked: aioresponses) -> None:
+async def test_query_encoding_of_filter(mocked_client: AworkClient, mocked: aioresponses) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
     seen: list[URL] = []
 
@@ -359,7 +361,10 @@ async def test_query_encoding_of_filter(client: AworkClient, mocked: aioresponse
 
     mocked.get(pattern, callback=record)
     flt = "note eq 'R&D 100% #1 + more'"
-    assert await client.time_entries.list(filterby=flt, orderby="startDateUtc desc").collect() == []
+    assert (
+        await mocked_client.time_entries.list(filterby=flt, orderby="startDateUtc desc").collect()
+        == []
+    )
     assert seen[0].query["filterby"] == flt
     assert seen[0].query["orderby"] == "startDateUtc desc"
     assert seen[0].query["pageSize"] == "1000" and seen[0].query["page"] == "1"
@@ -367,7 +372,7 @@ async def test_query_encoding_of_filter(client: AworkClient, mocked: aioresponse
 
 @pytest.mark.parametrize("blank", ["", "   "])
 async def test_a_blank_filter_or_order_is_not_sent(
-    client: AworkClient, mocked: aioresponses, blank: str
+    mocked_client: AworkClient, mocked: aioresponses, blank: str
 ) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
     seen: list[URL] = []
@@ -377,35 +382,37 @@ async def test_a_blank_filter_or_order_is_not_sent(
         return CallbackResult(payload=[], headers={"aw-totalitems": "0"})
 
     mocked.get(pattern, callback=record)
-    assert await client.time_entries.list(filterby=blank, orderby=blank).collect() == []
+    assert await mocked_client.time_entries.list(filterby=blank, orderby=blank).collect() == []
     assert "filterby" not in seen[0].query
     assert "orderby" not in seen[0].query
 
 
-async def test_raw_mode_yields_api_dicts(client: AworkClient, mocked: aioresponses) -> None:
+async def test_raw_mode_yields_api_dicts(mocked_client: AworkClient, mocked: aioresponses) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
     mocked.get(
         pattern, payload=[ENTRY, {**ENTRY, "unknownField": 1}], headers={"aw-totalitems": "2"}
     )
-    items = await client.time_entries.list().raw().collect()
+    items = await mocked_client.time_entries.list().raw().collect()
     assert items == [ENTRY, {**ENTRY, "unknownField": 1}]
     assert all(isinstance(i, dict) for i in items)
 
 
-async def test_raw_mode_rejects_non_list(client: AworkClient, mocked: aioresponses) -> None:
+async def test_raw_mode_rejects_non_list(mocked_client: AworkClient, mocked: aioresponses) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
     mocked.get(pattern, payload={"not": "a list"}, repeat=True)
     with pytest.raises(APIResponseValidationError, match="JSON array"):
-        await client.time_entries.list().raw().collect()
+        await mocked_client.time_entries.list().raw().collect()
 
 
-async def test_cancellation_is_never_swallowed(client: AworkClient, mocked: aioresponses) -> None:
+async def test_cancellation_is_never_swallowed(
+    mocked_client: AworkClient, mocked: aioresponses
+) -> None:
     """A cancel that lands as the answer completes still cancels the call (CPython gh-86296:
     ``asyncio.wait_for`` on 3.10/3.11 could drop it and return the result instead)."""
     url = f"{BASE}/timeentries/{ENTRY_ID}"
     for steps in range(40):
         mocked.get(url, payload=ENTRY)
-        task = asyncio.ensure_future(client.time_entries.get(ENTRY_ID))
+        task = asyncio.ensure_future(mocked_client.time_entries.get(ENTRY_ID))
         for _ in range(steps):
             await asyncio.sleep(0)
         requested = task.cancel()

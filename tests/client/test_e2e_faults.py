@@ -18,7 +18,7 @@ import datetime as dt
 import socket
 import uuid
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import pytest
@@ -110,10 +110,8 @@ def client_tasks() -> set[asyncio.Task[Any]]:
     return tasks
 
 
-@pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    async with Sandbox(entries=ENTRIES, seed=3, faults=FaultConfig(seed=11)) as sandbox:
-        yield sandbox
+#: The module's sandbox (the ``sb`` fixture: the package's ``awork_sandbox``).
+pytestmark = pytest.mark.awork_sandbox(entries=ENTRIES, seed=3, faults=FaultConfig(seed=11))
 
 
 # ------------------------------------------------------------------------- exports under faults

@@ -290,13 +290,13 @@ def _form() -> TimeEntryCreate:
 
 
 async def test_a_redirect_is_a_typed_error_naming_a_cleaned_target(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     url = f"{BASE}/timeentries/{ENTRY_ID}"
     target = "https://user:hunter2@login.evil.test/sso?token=abc123&sig=zz#frag"
     mocked.get(url, status=302, headers={"Location": target}, repeat=True)
     with pytest.raises(UnexpectedRedirectError) as info:
-        await client.time_entries.get(ENTRY_ID)
+        await mocked_client.time_entries.get(ENTRY_ID)
     error = info.value
     assert error.status == 302
     assert error.location == "https://login.evil.test/sso"
@@ -312,29 +312,29 @@ async def test_a_redirect_is_a_typed_error_naming_a_cleaned_target(
 
 
 async def test_a_relative_redirect_names_the_resolved_target(
-    client: AworkClient, mocked: aioresponses
+    mocked_client: AworkClient, mocked: aioresponses
 ) -> None:
     mocked.delete(
         f"{BASE}/timeentries/{ENTRY_ID}", status=307, headers={"Location": "/login?next=/x"}
     )
     with pytest.raises(UnexpectedRedirectError) as info:
-        await client.time_entries.delete(ENTRY_ID)  # was: ``None``, as if deleted
+        await mocked_client.time_entries.delete(ENTRY_ID)  # was: ``None``, as if deleted
     assert info.value.location == "https://api.awork.test/login"
 
 
 async def test_a_redirected_list_is_not_an_empty_list(
-    client: AworkClient, mocked: aioresponses
+    mocked_client: AworkClient, mocked: aioresponses
 ) -> None:
     mocked.get(re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*"), status=301)
     with pytest.raises(UnexpectedRedirectError) as info:
-        await client.time_entries.list().collect()
+        await mocked_client.time_entries.list().collect()
     assert info.value.location is None
     assert "no Location" in str(info.value)
 
 
 @pytest.mark.parametrize("orderby", [None, "startDateUtc desc"])
 async def test_a_bulk_export_against_redirects_fails(
-    client: AworkClient, mocked: aioresponses, orderby: str | None
+    mocked_client: AworkClient, mocked: aioresponses, orderby: str | None
 ) -> None:
     mocked.get(
         re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*"),
@@ -343,7 +343,7 @@ async def test_a_bulk_export_against_redirects_fails(
         repeat=True,
     )
     with pytest.raises(UnexpectedRedirectError):
-        await export_time_entries(client, io.BytesIO(), format="jsonl", orderby=orderby)
+        await export_time_entries(mocked_client, io.BytesIO(), format="jsonl", orderby=orderby)
 
 
 # -- a 2xx body that is not the JSON promised ----------------------------------------------------
@@ -358,7 +358,7 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize("body", BAD_BODIES)
 async def test_a_bad_2xx_body_is_retried_for_a_get(
-    client: AworkClient,
+    mocked_client: AworkClient,
     mocked: aioresponses,
     fake_sleep: FakeSleep,
     body: bytes,
@@ -368,39 +368,39 @@ async def test_a_bad_2xx_body_is_retried_for_a_get(
     mocked.get(url, body=body, status=200)
     mocked.get(url, payload=ENTRY)
     with caplog.at_level(logging.INFO, logger="awork_async"):
-        entry = await client.time_entries.get(ENTRY_ID)
+        entry = await mocked_client.time_entries.get(ENTRY_ID)
     assert str(entry.id) == ENTRY_ID
     assert len(fake_sleep.waits) == 1
     assert "retrying GET" in caplog.text and "APIResponseValidationError" in caplog.text
 
 
 async def test_a_bad_2xx_body_raises_after_the_retries(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
     mocked.get(pattern, body=b"<html>login</html>", status=200, repeat=True)
     with pytest.raises(APIResponseValidationError, match="not valid JSON"):
-        await client.time_entries.list().collect()
+        await mocked_client.time_entries.list().collect()
     assert len(fake_sleep.waits) == C.DEFAULT_MAX_ATTEMPTS - 1
 
 
 async def test_an_empty_200_list_page_is_not_the_end_of_the_list(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     pattern = re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*")
     mocked.get(pattern, body=b"", status=200)
     mocked.get(pattern, payload=[ENTRY], headers={"aw-totalitems": "1"})
-    entries = await client.time_entries.list().collect()
+    entries = await mocked_client.time_entries.list().collect()
     assert [str(e.id) for e in entries] == [ENTRY_ID]
 
 
 async def test_a_bad_2xx_body_of_a_post_is_not_retried(
-    client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
+    mocked_client: AworkClient, mocked: aioresponses, fake_sleep: FakeSleep
 ) -> None:
     mocked.post(f"{BASE}/timeentries", body=b'{"id": "2b0b', status=200)
     form = _form()
     with pytest.raises(APIResponseValidationError, match="not valid JSON"):
-        await client.time_entries.create(form)  # the write happened: never sent twice
+        await mocked_client.time_entries.create(form)  # the write happened: never sent twice
     assert fake_sleep.waits == []
     assert sum(len(calls) for calls in mocked.requests.values()) == 1
 
@@ -410,7 +410,7 @@ async def test_a_bad_2xx_body_of_a_post_is_not_retried(
 
 @pytest.mark.parametrize("total", ["0", "-1", "2.5", "3"])
 async def test_a_bulk_export_does_not_end_on_an_impossible_total(
-    client: AworkClient, mocked: aioresponses, total: str
+    mocked_client: AworkClient, mocked: aioresponses, total: str
 ) -> None:
     rows = [
         {**ENTRY, "id": f"2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c{n:02d}", "createdOn": ENTRY_CREATED}
@@ -424,7 +424,7 @@ async def test_a_bulk_export_does_not_end_on_an_impossible_total(
     )
     output = io.BytesIO()
     with pytest.raises(APIResponseValidationError, match="aw-totalitems"):
-        await export_time_entries(client, output, format="jsonl", page_size=10)
+        await export_time_entries(mocked_client, output, format="jsonl", page_size=10)
 
 
 # -- answers that contradict the schema's types ----------------------------------------------
@@ -446,30 +446,30 @@ async def test_a_bulk_export_does_not_end_on_an_impossible_total(
     ],
 )
 async def test_a_wrong_typed_answer_names_the_field(
-    client: AworkClient, mocked: aioresponses, changes: dict[str, object], path: str
+    mocked_client: AworkClient, mocked: aioresponses, changes: dict[str, object], path: str
 ) -> None:
     body = {**ENTRY, **changes}
     mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=body)
     with pytest.raises(APIResponseValidationError) as one:
-        await client.time_entries.get(ENTRY_ID)
+        await mocked_client.time_entries.get(ENTRY_ID)
     assert one.value.path == path
     assert f"@ {path}" in str(one.value)
     page = [ENTRY, ENTRY, body]
     mocked.get(re.compile(re.escape(f"{BASE}/timeentries") + r"\?.*"), payload=page)
     with pytest.raises(APIResponseValidationError) as listed:
-        await client.time_entries.list().collect()
+        await mocked_client.time_entries.list().collect()
     assert listed.value.path == "$[2]" + path[1:]
 
 
-async def test_a_missing_id_is_refused(client: AworkClient, mocked: aioresponses) -> None:
+async def test_a_missing_id_is_refused(mocked_client: AworkClient, mocked: aioresponses) -> None:
     body = {key: value for key, value in ENTRY.items() if key != "id"}
     mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=body)
     with pytest.raises(APIResponseValidationError, match=r"required field missing @ \$\.id"):
-        await client.time_entries.get(ENTRY_ID)
+        await mocked_client.time_entries.get(ENTRY_ID)
 
 
 async def test_what_awork_really_sends_stays_tolerated(
-    client: AworkClient, mocked: aioresponses
+    mocked_client: AworkClient, mocked: aioresponses
 ) -> None:
     """Unknown and missing optional fields, null nested objects, offset-less ``*Local`` times
     (notes §10), and the ``last`` entry as an array or an object (D1) all still decode."""
@@ -483,10 +483,10 @@ async def test_what_awork_really_sends_stays_tolerated(
         "breaks": [],
     }
     mocked.get(f"{BASE}/timeentries/{ENTRY_ID}", payload=body)
-    entry = await client.time_entries.get(ENTRY_ID)
+    entry = await mocked_client.time_entries.get(ENTRY_ID)
     assert entry.project is None and entry.user is not None and entry.note is None
     assert entry.start_date_local == datetime(2024, 5, 14, 12)
     for shape in ([body], body):
         mocked.get(re.compile(re.escape(f"{BASE}/me/timeentries/last") + r".*"), payload=shape)
-        last = await client.time_entries.last()
+        last = await mocked_client.time_entries.last()
         assert last is not None and str(last.id) == ENTRY_ID

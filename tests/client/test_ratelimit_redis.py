@@ -71,7 +71,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[redis_asyncio.Redis]:
+async def redis_client(redis_url: str) -> AsyncIterator[redis_asyncio.Redis]:
     redis_client = redis_asyncio.from_url(redis_url)
     yield redis_client
     await redis_client.aclose()
@@ -83,7 +83,7 @@ def key() -> str:
 
 
 def recording(
-    client: redis_asyncio.Redis,
+    redis_client: redis_asyncio.Redis,
     key: str,
     fake: FakeTime | None,
     admitted: list[float],
@@ -91,7 +91,7 @@ def recording(
     per_minute: int = 12,
 ) -> RecordingLimiter:
     lim = RecordingLimiter(
-        client,
+        redis_client,
         key,
         per_second,
         per_minute,
@@ -103,10 +103,10 @@ def recording(
     return lim
 
 
-async def test_sequential_schedule_is_exact(client: redis_asyncio.Redis, key: str) -> None:
+async def test_sequential_schedule_is_exact(redis_client: redis_asyncio.Redis, key: str) -> None:
     fake = FakeTime()
     admitted: list[float] = []
-    lim = recording(client, key, fake, admitted)
+    lim = recording(redis_client, key, fake, admitted)
     for _ in range(14):
         await lim.acquire()
     # 5 per second until the minute budget (12) is spent; then the entries from 0 s expire at 60 s.
@@ -114,11 +114,11 @@ async def test_sequential_schedule_is_exact(client: redis_asyncio.Redis, key: st
 
 
 async def test_instances_sharing_a_key_stay_within_both_windows(
-    client: redis_asyncio.Redis, key: str
+    redis_client: redis_asyncio.Redis, key: str
 ) -> None:
     fake = FakeTime()
     admitted: list[float] = []
-    workers = [recording(client, key, fake, admitted) for _ in range(4)]
+    workers = [recording(redis_client, key, fake, admitted) for _ in range(4)]
     await asyncio.gather(*(worker.acquire() for worker in workers for _ in range(8)))
     assert len(admitted) == 32
     assert admitted.count(0.0) == 5  # four separate budgets would have let 20 through at once
@@ -126,20 +126,21 @@ async def test_instances_sharing_a_key_stay_within_both_windows(
     assert max_in_window(admitted, 60.0) <= 12
 
 
-async def test_separate_keys_do_not_share(client: redis_asyncio.Redis, key: str) -> None:
+async def test_separate_keys_do_not_share(redis_client: redis_asyncio.Redis, key: str) -> None:
     fake = FakeTime()
     admitted: list[float] = []
-    first = recording(client, key, fake, admitted)
-    second = recording(client, key + ":other", fake, admitted)
+    first = recording(redis_client, key, fake, admitted)
+    second = recording(redis_client, key + ":other", fake, admitted)
     await asyncio.gather(*(lim.acquire() for lim in (first, second) for _ in range(5)))
     assert admitted == [0.0] * 10
 
 
-async def test_redis_time_is_the_shared_clock(client: redis_asyncio.Redis, key: str) -> None:
+async def test_redis_time_is_the_shared_clock(redis_client: redis_asyncio.Redis, key: str) -> None:
     # Real Redis TIME: three instances, 10/s, 13 admissions (the last ones wait about a second).
     admitted: list[float] = []
     workers = [
-        recording(client, key, None, admitted, per_second=10, per_minute=1000) for _ in range(3)
+        recording(redis_client, key, None, admitted, per_second=10, per_minute=1000)
+        for _ in range(3)
     ]
     await asyncio.gather(*(workers[i % 3].acquire() for i in range(13)))
     assert len(admitted) == 13
@@ -147,10 +148,13 @@ async def test_redis_time_is_the_shared_clock(client: redis_asyncio.Redis, key: 
     assert max(admitted) - min(admitted) >= 1.0  # the 11th had to wait for the first to expire
 
 
-async def test_429_on_one_worker_pauses_all(client: redis_asyncio.Redis, key: str) -> None:
+async def test_429_on_one_worker_pauses_all(redis_client: redis_asyncio.Redis, key: str) -> None:
     fake = FakeTime()
     admitted: list[float] = []
-    first, second = recording(client, key, fake, admitted), recording(client, key, fake, admitted)
+    first, second = (
+        recording(redis_client, key, fake, admitted),
+        recording(redis_client, key, fake, admitted),
+    )
     await first.acquire()
     first.observe(429, {"Retry-After": "5"})
     await first.flush()
@@ -162,11 +166,11 @@ async def test_429_on_one_worker_pauses_all(client: redis_asyncio.Redis, key: st
 
 
 async def test_429_pauses_concurrent_acquirers_of_every_worker(
-    client: redis_asyncio.Redis, key: str
+    redis_client: redis_asyncio.Redis, key: str
 ) -> None:
     fake = FakeTime()
     admitted: list[float] = []
-    workers = [recording(client, key, fake, admitted, per_second=50) for _ in range(3)]
+    workers = [recording(redis_client, key, fake, admitted, per_second=50) for _ in range(3)]
     await workers[0].acquire()
     workers[0].observe(429, {"Retry-After": "5"})
     await workers[0].flush()
@@ -178,11 +182,14 @@ async def test_429_pauses_concurrent_acquirers_of_every_worker(
 
 
 async def test_spent_minute_window_reported_by_headers_pauses_all(
-    client: redis_asyncio.Redis, key: str
+    redis_client: redis_asyncio.Redis, key: str
 ) -> None:
     fake = FakeTime()
     admitted: list[float] = []
-    first, second = recording(client, key, fake, admitted), recording(client, key, fake, admitted)
+    first, second = (
+        recording(redis_client, key, fake, admitted),
+        recording(redis_client, key, fake, admitted),
+    )
     fake.now = 2.0
     first.observe(200, {"X-RateLimit-Remaining-Minute": "0", "RateLimit-Reset": "30"})
     await first.flush()
@@ -190,24 +197,27 @@ async def test_spent_minute_window_reported_by_headers_pauses_all(
     assert admitted == [32.0]
 
 
-async def test_longer_pause_is_kept(client: redis_asyncio.Redis, key: str) -> None:
+async def test_longer_pause_is_kept(redis_client: redis_asyncio.Redis, key: str) -> None:
     fake = FakeTime()
     admitted: list[float] = []
-    first, second = recording(client, key, fake, admitted), recording(client, key, fake, admitted)
+    first, second = (
+        recording(redis_client, key, fake, admitted),
+        recording(redis_client, key, fake, admitted),
+    )
     first.observe(429, {"Retry-After": "9"})
     second.observe(429, {"Retry-After": "2"})
     await asyncio.gather(first.flush(), second.flush())
-    third = recording(client, key, fake, admitted)
+    third = recording(redis_client, key, fake, admitted)
     await third.acquire()
     assert admitted == [9.0]
 
 
-async def test_keys_expire(client: redis_asyncio.Redis, key: str) -> None:
-    lim = RedisRateLimiter(client, key, window_margin=0.0)
+async def test_keys_expire(redis_client: redis_asyncio.Redis, key: str) -> None:
+    lim = RedisRateLimiter(redis_client, key, window_margin=0.0)
     await lim.acquire()
     lim.observe(429, {"Retry-After": "3"})
     await lim.flush()
-    ttls = [await client.pttl(f"{{{key}}}:{name}") for name in ("second", "minute", "hold")]
+    ttls = [await redis_client.pttl(f"{{{key}}}:{name}") for name in ("second", "minute", "hold")]
     assert 0 < ttls[0] <= 2000
     assert 59_000 < ttls[1] <= 61_000
     assert 0 < ttls[2] <= 4000
@@ -226,19 +236,22 @@ async def test_url_creates_and_closes_own_client(redis_url: str, key: str) -> No
     assert [conn.is_connected for conn in connections] == [False]
 
 
-async def test_given_client_stays_open(client: redis_asyncio.Redis, key: str) -> None:
-    lim = RedisRateLimiter(client, key)
+async def test_given_client_stays_open(redis_client: redis_asyncio.Redis, key: str) -> None:
+    lim = RedisRateLimiter(redis_client, key)
     await lim.acquire()
     await lim.aclose()
-    assert await client.ping()
+    assert await redis_client.ping()
 
 
 async def test_observe_without_running_loop_publishes_on_next_acquire(
-    client: redis_asyncio.Redis, key: str
+    redis_client: redis_asyncio.Redis, key: str
 ) -> None:
     fake = FakeTime()
     admitted: list[float] = []
-    first, second = recording(client, key, fake, admitted), recording(client, key, fake, admitted)
+    first, second = (
+        recording(redis_client, key, fake, admitted),
+        recording(redis_client, key, fake, admitted),
+    )
     # A sync caller: no loop is running inside to_thread, so nothing is scheduled there.
     await asyncio.to_thread(first.observe, 429, {"Retry-After": "4"})
     assert first._publisher is None
@@ -410,13 +423,13 @@ async def test_aclose_cancelled_mid_flush_still_closes_own_client(redis_url: str
 
 
 async def test_waits_are_announced_to_the_wait_listener(
-    client: redis_asyncio.Redis, key: str
+    redis_client: redis_asyncio.Redis, key: str
 ) -> None:
     from awork_async._ratelimit import wait_listener
 
     fake = FakeTime()
     admitted: list[float] = []
-    lim = recording(client, key, fake, admitted, per_second=2, per_minute=100)
+    lim = recording(redis_client, key, fake, admitted, per_second=2, per_minute=100)
     heard: list[float] = []
 
     async def listener(seconds: float) -> None:

@@ -3,43 +3,30 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator
 
 import pytest
-from _helpers import no_sleep
 
 from awork_async import (
     APIResponse,
     AworkClient,
     MultiStatusResult,
-    NoRateLimiter,
     capture_responses,
 )
 from awork_async.resources import AworkClientWithRawResponse, TimeEntriesResourceWithRawResponse
 from awork_async.sandbox import Sandbox
 
-
-@pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    async with Sandbox(entries=30, seed=7) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def client(sb: Sandbox) -> AsyncIterator[AworkClient]:
-    client = AworkClient(
-        token=sb.token, base_url=sb.base_url, rate_limiter=NoRateLimiter(), sleep=no_sleep
-    )
-    async with client as awork:
-        yield awork
+#: The module's sandbox (the ``sb`` fixture: the package's ``awork_sandbox``).
+pytestmark = pytest.mark.awork_sandbox(entries=30, seed=7)
 
 
 async def test_a_chunked_batch_returns_every_chunks_response(
-    sb: Sandbox, client: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
     ids = list(sb.store.entries)[:7]
     async with capture_responses() as outer:
-        resp = await client.with_raw_response.time_entries.set_billable(ids, True, chunk_size=3)
+        resp = await sandbox_client.with_raw_response.time_entries.set_billable(
+            ids, True, chunk_size=3
+        )
     assert isinstance(resp, APIResponse)
     assert isinstance(resp.parsed, MultiStatusResult) and len(resp.parsed.ok_ids) == 7
     assert len(resp.responses) == 3  # 7 ids, 3 per chunk
@@ -49,9 +36,9 @@ async def test_a_chunked_batch_returns_every_chunks_response(
 
 
 async def test_wrappers_keep_the_methods_and_pass_list_methods_through(
-    client: AworkClient,
+    sandbox_client: AworkClient,
 ) -> None:
-    raw = client.with_raw_response
+    raw = sandbox_client.with_raw_response
     assert isinstance(raw, AworkClientWithRawResponse)
     assert isinstance(raw.time_entries, TimeEntriesResourceWithRawResponse)
     assert raw.time_entries is raw.time_entries  # built once

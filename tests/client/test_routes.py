@@ -794,12 +794,14 @@ def _mock(m: aioresponses, route: Route, seen: list[Seen]) -> None:
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[r.operation_id for r in ROUTES])
-async def test_route_and_response(route: Route, client: AworkClient, mocked: aioresponses) -> None:
+async def test_route_and_response(
+    route: Route, mocked_client: AworkClient, mocked: aioresponses
+) -> None:
     seen: list[Seen] = []
     _mock(mocked, route, seen)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        result = await route.call(client)
+        result = await route.call(mocked_client)
     assert len(seen) == 1, f"expected one {route.method} {route.path}, got {len(seen)}"
     (request,) = seen
     assert request.url.path == URL(BASE).path + route.path

@@ -77,30 +77,32 @@ def test_finished_entry_is_stopped_with_duration() -> None:
     assert status.elapsed == dt.timedelta(hours=1)
 
 
-async def test_status_calls_last_and_accepts_204(client: AworkClient, mocked: aioresponses) -> None:
+async def test_status_calls_last_and_accepts_204(
+    mocked_client: AworkClient, mocked: aioresponses
+) -> None:
     mocked.get(re.compile(re.escape(f"{BASE}/me/timeentries/last")), status=204, body="")
-    status = await client.timer.status(now=lambda: NOW)
+    status = await mocked_client.timer.status(now=lambda: NOW)
     assert status.state is TimerState.STOPPED
 
 
-async def test_status_for_user_running(client: AworkClient, mocked: aioresponses) -> None:
+async def test_status_for_user_running(mocked_client: AworkClient, mocked: aioresponses) -> None:
     user = "3a0d2b4f-8c9e-4f5d-8b1a-ae9d8f7a6b52"
     mocked.get(f"{BASE}/users/{user}/timeentries/last", payload=BASE_ENTRY)
-    status = await client.timer.status(user_id=user, now=lambda: NOW)
+    status = await mocked_client.timer.status(user_id=user, now=lambda: NOW)
     assert status.state is TimerState.RUNNING
     assert status.elapsed == dt.timedelta(hours=2)
 
 
 async def test_start_rejects_unknown_timezone_before_sending(
-    client: AworkClient, mocked: aioresponses
+    mocked_client: AworkClient, mocked: aioresponses
 ) -> None:
     with pytest.raises(ValueError, match="time zone"):
-        await client.timer.start(BASE_ENTRY["typeOfWorkId"], timezone="Mars/Olympus")
+        await mocked_client.timer.start(BASE_ENTRY["typeOfWorkId"], timezone="Mars/Olympus")
     assert not mocked.requests
 
 
 async def test_start_defaults_to_local_zone(
-    client: AworkClient, mocked: aioresponses, monkeypatch: pytest.MonkeyPatch
+    mocked_client: AworkClient, mocked: aioresponses, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TZ", "America/New_York")
     seen: list[bytes] = []
@@ -112,5 +114,5 @@ async def test_start_defaults_to_local_zone(
         return CallbackResult(payload=BASE_ENTRY)
 
     mocked.post(f"{BASE}/me/timetracking/start", callback=cb)
-    await client.timer.start(BASE_ENTRY["typeOfWorkId"])
+    await mocked_client.timer.start(BASE_ENTRY["typeOfWorkId"])
     assert b'"timezone":"America/New_York"' in seen[0]

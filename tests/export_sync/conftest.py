@@ -5,16 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from _helpers import SandboxClock, quiet_client
+from _helpers import quiet_client
 
 from awork_async import AworkClient
 from awork_async.sandbox import Sandbox
-
-
-@pytest.fixture
-def clock() -> SandboxClock:
-    """The clock the test's sandbox stamps writes with (moved by the test)."""
-    return SandboxClock()
 
 
 @pytest.fixture

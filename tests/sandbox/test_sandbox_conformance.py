@@ -195,7 +195,7 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
+def cli_sandbox() -> Iterator[Sandbox]:
     config = SandboxConfig(**CONFIG, now=lambda: _FIXED_NOW)
     with threaded_sandbox(config=config) as sb:
         yield sb
@@ -209,10 +209,10 @@ def sandbox() -> Iterator[Sandbox]:
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_sandbox_conforms_to_the_spec(case: Any, sandbox: Sandbox) -> None:
+def test_sandbox_conforms_to_the_spec(case: Any, cli_sandbox: Sandbox) -> None:
     case.call_and_validate(
-        base_url=sandbox.origin + "/api/v1",
-        headers=sandbox.auth_headers,
+        base_url=cli_sandbox.origin + "/api/v1",
+        headers=cli_sandbox.auth_headers,
         checks=CHECKS,
         timeout=30,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -10,7 +9,7 @@ import aiohttp
 import pytest
 from _spec import validate_body
 
-from awork_async.sandbox import Sandbox, SandboxConfig
+from awork_async.sandbox import Sandbox
 from awork_async.sandbox._timeutil import (
     MAX_INSTANT,
     MIN_INSTANT,
@@ -25,10 +24,8 @@ from awork_async.sandbox._timeutil import (
 EDGE_FILTER = "createdOn gt datetime'0001-01-01T00:00:00+14:00'"
 
 
-@pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=100, seed=5)) as sandbox:
-        yield sandbox
+#: The module's sandbox (the ``sb`` fixture: the package's ``awork_sandbox``).
+pytestmark = pytest.mark.awork_sandbox(entries=100, seed=5)
 
 
 def entry_form(sb: Sandbox, **fields: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -17,11 +16,8 @@ from awork_async.sandbox import (
     SandboxConfig,
 )
 
-
-@pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=120, seed=5)) as sandbox:
-        yield sandbox
+#: The module's sandbox (the ``sb`` fixture: the package's ``awork_sandbox``).
+pytestmark = pytest.mark.awork_sandbox(entries=120, seed=5)
 
 
 def session(sb: Sandbox, timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientSession:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,10 +12,8 @@ from awork_async.sandbox import Sandbox, SandboxConfig
 ZERO = "00000000-0000-4000-8000-000000000000"
 
 
-@pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=300, seed=7)) as sandbox:
-        yield sandbox
+#: The module's sandbox (the ``sb`` fixture: the package's ``awork_sandbox``).
+pytestmark = pytest.mark.awork_sandbox(entries=300, seed=7)
 
 
 async def get_json(http: aiohttp.ClientSession, url: str, **params: Any) -> tuple[int, Any]:

@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
 import pytest
+from _helpers import SandboxClock
 
 from awork_async.sandbox import Sandbox, SandboxConfig
 
 
-class FakeNow:
-    def __init__(self) -> None:
-        self.value = datetime(2026, 3, 2, 8, 0, 0, tzinfo=timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.value
-
-    def advance(self, seconds: int) -> None:
-        self.value += timedelta(seconds=seconds)
+@pytest.fixture
+def clock() -> SandboxClock:
+    """This module's timer scenarios start on 2026-03-02, 08:00 UTC."""
+    return SandboxClock(datetime(2026, 3, 2, 8, 0, 0, tzinfo=timezone.utc))
 
 
 @pytest.fixture
-def clock() -> FakeNow:
-    return FakeNow()
-
-
-@pytest.fixture
-async def sb(clock: FakeNow) -> AsyncIterator[Sandbox]:
+async def sb(clock: SandboxClock) -> AsyncIterator[Sandbox]:
     async with Sandbox(SandboxConfig(entries=50, seed=2, now=clock)) as sandbox:
         yield sandbox
 
@@ -45,7 +36,7 @@ def start_form(sb: Sandbox) -> dict[str, str]:
     return {"typeOfWorkId": tow["id"], "timezone": "Europe/Berlin"}
 
 
-async def test_full_cycle(sb: Sandbox, http: aiohttp.ClientSession, clock: FakeNow) -> None:
+async def test_full_cycle(sb: Sandbox, http: aiohttp.ClientSession, clock: SandboxClock) -> None:
     base = f"{sb.base_url}/me/timetracking"
     status, entry = await call(http, f"{base}/start", start_form(sb))
     assert status == 200
@@ -56,18 +47,18 @@ async def test_full_cycle(sb: Sandbox, http: aiohttp.ClientSession, clock: FakeN
     assert entry["startTimeLocal"] == "09:00:00"
     assert entry["userId"] == sb.store.me_id
 
-    clock.advance(600)
+    clock.tick(600)
     status, entry = await call(http, f"{base}/pause")
     assert status == 200
     assert entry["breaks"] == [
         {"startDate": "2026-03-02T08:10:00Z", "duration": None, "endDate": None}
     ]
-    clock.advance(60)
+    clock.tick(60)
     status, again = await call(http, f"{base}/pause")
     assert status == 200
     assert len(again["breaks"]) == 1
 
-    clock.advance(240)
+    clock.tick(240)
     status, entry = await call(http, f"{base}/resume")
     assert entry["breaks"][0] == {
         "startDate": "2026-03-02T08:10:00Z",
@@ -79,7 +70,7 @@ async def test_full_cycle(sb: Sandbox, http: aiohttp.ClientSession, clock: FakeN
     assert status == 200
     assert same["breakDuration"] == 300
 
-    clock.advance(3300)
+    clock.tick(3300)
     status, entry = await call(http, f"{base}/stop")
     assert status == 200
     assert (entry["endDateUtc"], entry["endTimeUtc"]) == ("2026-03-02T00:00:00Z", "09:10:00")
@@ -95,13 +86,13 @@ async def test_full_cycle(sb: Sandbox, http: aiohttp.ClientSession, clock: FakeN
 
 
 async def test_stop_closes_an_open_break(
-    sb: Sandbox, http: aiohttp.ClientSession, clock: FakeNow
+    sb: Sandbox, http: aiohttp.ClientSession, clock: SandboxClock
 ) -> None:
     base = f"{sb.base_url}/me/timetracking"
     await call(http, f"{base}/start", start_form(sb))
-    clock.advance(100)
+    clock.tick(100)
     await call(http, f"{base}/pause")
-    clock.advance(50)
+    clock.tick(50)
     _, entry = await call(http, f"{base}/stop")
     assert entry["breakDuration"] == 50
     assert entry["breaks"][0]["endDate"] == "2026-03-02T08:02:30Z"
@@ -109,13 +100,13 @@ async def test_stop_closes_an_open_break(
 
 
 async def test_start_stops_the_previous_timer(
-    sb: Sandbox, http: aiohttp.ClientSession, clock: FakeNow
+    sb: Sandbox, http: aiohttp.ClientSession, clock: SandboxClock
 ) -> None:
     base = f"{sb.base_url}/me/timetracking"
     _, first = await call(http, f"{base}/start", start_form(sb))
-    clock.advance(120)
+    clock.tick(120)
     await call(http, f"{base}/pause")
-    clock.advance(30)
+    clock.tick(30)
     _, second = await call(http, f"{base}/start", {**start_form(sb), "note": "next"})
     assert second["id"] != first["id"]
     old = sb.store.entries[first["id"]]
@@ -143,7 +134,9 @@ async def test_start_validation(sb: Sandbox, http: aiohttp.ClientSession) -> Non
     assert not sb.store.running
 
 
-async def test_other_users_timer(sb: Sandbox, http: aiohttp.ClientSession, clock: FakeNow) -> None:
+async def test_other_users_timer(
+    sb: Sandbox, http: aiohttp.ClientSession, clock: SandboxClock
+) -> None:
     other = next(u for u in sb.store.users if u != sb.store.me_id)
     base = f"{sb.base_url}/users/{other}/timetracking"
     status, entry = await call(http, f"{base}/start", start_form(sb))
@@ -153,7 +146,7 @@ async def test_other_users_timer(sb: Sandbox, http: aiohttp.ClientSession, clock
     assert (status, body["code"]) == (400, "invalid-operation")
     status, body = await call(http, f"{sb.base_url}/me/timetracking/pause?userId={other}")
     assert status == 400
-    clock.advance(60)
+    clock.tick(60)
     status, stopped = await call(http, f"{sb.base_url}/me/timetracking/stop?userId={other}")
     assert (status, stopped["duration"]) == (200, 60)
     status, _ = await call(
@@ -163,13 +156,13 @@ async def test_other_users_timer(sb: Sandbox, http: aiohttp.ClientSession, clock
 
 
 async def test_remove_breaks_resumes_a_paused_timer(
-    sb: Sandbox, http: aiohttp.ClientSession, clock: FakeNow
+    sb: Sandbox, http: aiohttp.ClientSession, clock: SandboxClock
 ) -> None:
     base = f"{sb.base_url}/me/timetracking"
     _, entry = await call(http, f"{base}/start", start_form(sb))
     await call(http, f"{base}/pause")
     _, cleared = await call(http, f"{sb.base_url}/timeentries/{entry['id']}/removebreaks")
     assert cleared["breaks"] == []
-    clock.advance(10)
+    clock.tick(10)
     _, paused = await call(http, f"{base}/pause")
     assert len(paused["breaks"]) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -11,11 +11,8 @@ import pytest
 from awork_async.sandbox import Sandbox, SandboxConfig, routes_entries
 from awork_async.sandbox.store import Change, Write
 
-
-@pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=200, seed=11)) as sandbox:
-        yield sandbox
+#: The module's sandbox (the ``sb`` fixture: the package's ``awork_sandbox``).
+pytestmark = pytest.mark.awork_sandbox(entries=200, seed=11)
 
 
 def finished_entry(sb: Sandbox) -> dict[str, Any]:

@@ -132,34 +132,36 @@ def test_config_event_types_and_header() -> None:
     assert WebhookConfig().event_types == ()
 
 
-async def test_bad_input_raises_before_any_request(client: AworkClient) -> None:
+async def test_bad_input_raises_before_any_request(mocked_client: AworkClient) -> None:
     with aioresponses() as mocked:
         with pytest.raises(ValueError, match="webhook_id"):
-            await client.webhooks.get("not-a-uuid")
+            await mocked_client.webhooks.get("not-a-uuid")
         with pytest.raises(TypeError, match="WebhookConfigForm"):
-            await client.webhooks.create({"name": "x"})  # type: ignore[arg-type]
+            await mocked_client.webhooks.create({"name": "x"})  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="WebhookConfigForm"):
-            await client.webhooks.update(uuid.uuid4(), None)  # type: ignore[arg-type]
+            await mocked_client.webhooks.update(uuid.uuid4(), None)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="slack"):
-            await client.webhooks.event_types(slack="yes")  # type: ignore[arg-type]
+            await mocked_client.webhooks.event_types(slack="yes")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="webhook_id"):
-            client.webhooks.logs("nope")
+            mocked_client.webhooks.logs("nope")
         assert not mocked.requests
 
 
-async def test_event_types_rejects_a_wrong_shape(client: AworkClient, mocked: aioresponses) -> None:
+async def test_event_types_rejects_a_wrong_shape(
+    mocked_client: AworkClient, mocked: aioresponses
+) -> None:
     url = re.compile(re.escape(BASE) + r"/webhooks/eventtypes$")
     mocked.get(url, payload={"a": 1}, repeat=True)  # a bad 2xx of a GET is retried
     with pytest.raises(APIResponseValidationError, match="array"):
-        await client.webhooks.event_types()
+        await mocked_client.webhooks.event_types()
     mocked.clear()
     mocked.get(url, payload=[1, 2])
     with pytest.raises(APIResponseValidationError, match="strings"):
-        await client.webhooks.event_types()
+        await mocked_client.webhooks.event_types()
 
 
 async def test_error_answers_never_show_the_header_value(
-    client: AworkClient, mocked: aioresponses
+    mocked_client: AworkClient, mocked: aioresponses
 ) -> None:
     from awork_async import ValidationFailedError
 
@@ -172,7 +174,7 @@ async def test_error_answers_never_show_the_header_value(
     }
     mocked.post(re.compile(re.escape(BASE) + r"/webhooks$"), status=400, payload=echo)
     with pytest.raises(ValidationFailedError) as info:
-        await client.webhooks.create(_form(auth_value=secret))
+        await mocked_client.webhooks.create(_form(auth_value=secret))
     error = info.value
     for shown in (str(error), repr(error), str(error.body), str(error.validation_errors)):
         assert secret not in shown
