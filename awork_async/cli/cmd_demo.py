@@ -63,21 +63,14 @@ def demo(
 
         raise CliUsageError("demo writes a file: pass --output FILE (not -)")
     show_bar = not quiet and sys.stderr.isatty()
-    typer.echo(f"starting a local awork sandbox with {entries} generated time entries …")
     try:
-        with (
-            open_output(target, resume=False) as (stream, _checkpoint),
-            SandboxThread(entries=entries, seed=seed) as server,
-        ):
-            typer.echo(f"sandbox on {server.base_url}; exporting ({format.value}) …")
-            summary = asyncio.run(
-                _export(
-                    server,
-                    fmt=format,
-                    stream=stream,
-                    progress=ExportProgress(enabled=show_bar),
-                )
-            )
+        # Everything, the first line included, runs inside one `asyncio.run`: a Ctrl+C after the
+        # demo has said anything finds a running loop, which cancels the work and unwinds it (the
+        # temporary file removed, the sandbox stopped) instead of interrupting the loop's own
+        # construction or leaving a coroutine never awaited.
+        summary = asyncio.run(
+            _demo(target, entries=entries, seed=seed, fmt=format, show_bar=show_bar)
+        )
     except KeyboardInterrupt:
         typer.echo(f"interrupted: demo stopped, {target} left as it was", err=True)
         # The abandoned sandbox's data (millions of objects) would make the interpreter's final
@@ -154,8 +147,24 @@ class SandboxThread:
         tb: TracebackType | None,
     ) -> None:
         self._request_stop()
-        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        interrupted = exc_type is not None and issubclass(
+            exc_type, (KeyboardInterrupt, asyncio.CancelledError)
+        )
         self._thread.join(self.STOP_WAIT if interrupted else None)
+
+
+async def _demo(
+    target: str, *, entries: int, seed: int, fmt: ExportFormat, show_bar: bool
+) -> ExportSummary:
+    typer.echo(f"starting a local awork sandbox with {entries} generated time entries …")
+    with (
+        open_output(target, resume=False) as (stream, _checkpoint),
+        SandboxThread(entries=entries, seed=seed) as server,
+    ):
+        typer.echo(f"sandbox on {server.base_url}; exporting ({fmt.value}) …")
+        return await _export(
+            server, fmt=fmt, stream=stream, progress=ExportProgress(enabled=show_bar)
+        )
 
 
 async def _export(
