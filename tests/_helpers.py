@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, BinaryIO
 
 from awork_async import AworkClient, NoRateLimiter, RetryPolicy
 from awork_async.sandbox import Sandbox
@@ -115,3 +115,38 @@ def threaded_sandbox(**config: Any) -> Iterator[Sandbox]:
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
+
+
+class CrashingWriter:
+    """A file wrapper whose write number ``crash_at`` writes half its data, then fails (a crash
+    mid-line); every other attribute is the wrapped file's."""
+
+    def __init__(self, inner: BinaryIO, crash_at: int, message: str = "disk on fire") -> None:
+        self.inner = inner
+        self.crash_at = crash_at
+        self.message = message
+        self.calls = 0
+
+    def write(self, data: bytes) -> int:
+        self.calls += 1
+        if self.calls == self.crash_at:
+            self.inner.write(data[: len(data) // 2])
+            raise OSError(self.message)
+        return self.inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+#: One valid time entry as awork sends it (the fields ``TimeEntry`` requires, and a span).
+ENTRY_ID = "2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c11"
+ENTRY: dict[str, Any] = {
+    "id": ENTRY_ID,
+    "timezone": "Europe/Berlin",
+    "typeOfWorkId": "8d9c0a40-51a4-4d3c-9e53-2c3c4e2c1c11",
+    "startDateUtc": "2024-05-14T00:00:00Z",
+    "startTimeUtc": "10:00:00",
+    "endDateUtc": "2024-05-14T00:00:00Z",
+    "endTimeUtc": "11:00:00",
+    "duration": 3600,
+}

@@ -10,7 +10,7 @@ import traceback
 
 import aiohttp
 import pytest
-from _helpers import BASE, TOKEN, FakeSleep
+from _helpers import BASE, ENTRY, ENTRY_ID, TOKEN, FakeSleep
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
@@ -32,18 +32,6 @@ from awork_async import (
     __version__,
     capture_responses,
 )
-
-ENTRY_ID = "2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c11"
-ENTRY = {
-    "id": ENTRY_ID,
-    "timezone": "Europe/Berlin",
-    "typeOfWorkId": "8d9c0a40-51a4-4d3c-9e53-2c3c4e2c1c11",
-    "startDateUtc": "2024-05-14T00:00:00Z",
-    "startTimeUtc": "10:00:00",
-    "endDateUtc": "2024-05-14T00:00:00Z",
-    "endTimeUtc": "11:00:00",
-    "duration": 3600,
-}
 
 
 def _requests(m: aioresponses) -> list[tuple[str, URL, dict[str, object]]]:

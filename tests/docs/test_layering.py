@@ -6,23 +6,13 @@ import ast
 import pathlib
 from collections.abc import Mapping, Sequence
 
+from _helpers import ENTRY, ENTRY_ID
+
 from awork_async import TimeEntry
 from awork_async._response import Answer, RawResponse
 from awork_async.resources import TimeEntriesResource, TimerResource, TimerState
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "awork_async"
-
-ENTRY_ID = "2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c11"
-ENTRY = {
-    "id": ENTRY_ID,
-    "timezone": "Europe/Berlin",
-    "typeOfWorkId": "8d9c0a40-51a4-4d3c-9e53-2c3c4e2c1c11",
-    "startDateUtc": "2024-05-14T00:00:00Z",
-    "startTimeUtc": "10:00:00",
-    "endDateUtc": "2024-05-14T00:00:00Z",
-    "endTimeUtc": "11:00:00",
-    "duration": 3600,
-}
 
 
 class FakeRequester:

@@ -7,7 +7,7 @@ import contextlib
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -15,6 +15,7 @@ from uuid import UUID
 
 import orjson
 import pytest
+from _helpers import CrashingWriter
 from aioresponses import aioresponses
 
 from awork_async import APIResponseValidationError, AworkClient
@@ -351,25 +352,6 @@ async def test_csv_export_header_and_rows(
     assert len(rows) == 90
     assert sorted(row["id"] for row in rows) == sorted(sandbox.store.entries)
     assert 'multi\nline, "quoted"' in {row["note"] for row in rows}
-
-
-class CrashingWriter:
-    """A file wrapper whose ``write`` number ``crash_at`` writes half a line, then fails."""
-
-    def __init__(self, inner: BinaryIO, crash_at: int) -> None:
-        self.inner = inner
-        self.crash_at = crash_at
-        self.calls = 0
-
-    def write(self, data: bytes) -> int:
-        self.calls += 1
-        if self.calls == self.crash_at:
-            self.inner.write(data[: len(data) // 2])
-            raise OSError("disk on fire")
-        return self.inner.write(data)
-
-    def __getattr__(self, name: str) -> Callable[..., object]:
-        return cast(Callable[..., object], getattr(self.inner, name))
 
 
 @pytest.mark.parametrize("orderby", [None, "duration desc,id"])

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, cast
 
 import orjson
 import pytest
-from _helpers import SandboxClock
+from _helpers import CrashingWriter, SandboxClock
 
 from awork_async import AworkClient
 from awork_async import export as export_module
@@ -330,25 +330,6 @@ async def test_sync_under_updates_that_move_entries_across_partitions(
 # ------------------------------------------------------------------------------- checkpoints
 
 
-class CrashingWriter:
-    """Writes half of write number ``crash_at``, then fails (a crash mid-line)."""
-
-    def __init__(self, inner: BinaryIO, crash_at: int) -> None:
-        self.inner = inner
-        self.crash_at = crash_at
-        self.calls = 0
-
-    def write(self, data: bytes) -> int:
-        self.calls += 1
-        if self.calls == self.crash_at:
-            self.inner.write(data[: len(data) // 2])
-            raise OSError("power cut")
-        return self.inner.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
     sandbox: Sandbox, awork: AworkClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -366,7 +347,7 @@ async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
     for crash_at in crash_points:
         target, checkpoint = tmp_path / f"part{crash_at}.jsonl", tmp_path / f"{crash_at}.cp"
         with target.open("wb") as raw_output:
-            crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at))
+            crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at, "power cut"))
             with pytest.raises(OSError, match="power cut"):
                 await export_time_entries(
                     awork, crashing, checkpoint_path=checkpoint, checkpoint_every=every, **options

@@ -240,13 +240,9 @@ class Crash(Exception):
     """An injected failure."""
 
 
-async def test_crashes_at_random_points_converge(
-    sandbox: Sandbox, clock: SandboxClock, db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Failures before a commit, after a commit, and in the middle of a walk (a request that
-    fails for good): each rerun continues, and once the failures stop the table equals the
-    sandbox's entries."""
-    rng = random.Random(20260612)
+def crash_commits(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Make ``MirrorDatabase.commit_batch`` raise :class:`Crash` on call ``plan["fail_at"]``,
+    before the commit (``plan["after"]`` falsy) or after it; returns the plan to set per round."""
     real_commit = MirrorDatabase.commit_batch
     plan: dict[str, int] = {"calls": 0, "fail_at": -1, "after": 0}
 
@@ -260,6 +256,17 @@ async def test_crashes_at_random_points_converge(
         return changed
 
     monkeypatch.setattr(MirrorDatabase, "commit_batch", flaky_commit)
+    return plan
+
+
+async def test_crashes_at_random_points_converge(
+    sandbox: Sandbox, clock: SandboxClock, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failures before a commit, after a commit, and in the middle of a walk (a request that
+    fails for good): each rerun continues, and once the failures stop the table equals the
+    sandbox's entries."""
+    rng = random.Random(20260612)
+    plan = crash_commits(monkeypatch)
     client = AworkClient(
         token=sandbox.token,
         base_url=sandbox.base_url,

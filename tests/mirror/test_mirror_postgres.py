@@ -7,14 +7,13 @@ import asyncio
 import itertools
 import random
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 from _helpers import FakeSleep, SandboxClock, quiet_client
-from test_mirror import Crash, assert_in_step, churn, table
+from test_mirror import Crash, assert_in_step, churn, crash_commits, table
 
 from awork_async import AworkClient, RetryPolicy, ServerError
-from awork_async.mirror import MirrorDatabase, PassReport, mirror
+from awork_async.mirror import PassReport, mirror
 from awork_async.sandbox import Sandbox, SandboxConfig
 
 try:
@@ -58,19 +57,7 @@ async def test_first_load_churn_and_crashes_converge_on_postgres(
     sandbox: Sandbox, clock: SandboxClock, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = random.Random(7)
-    real_commit = MirrorDatabase.commit_batch
-    plan = {"calls": 0, "fail_at": -1, "after": 0}
-
-    async def flaky_commit(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
-        plan["calls"] += 1
-        if plan["calls"] == plan["fail_at"] and not plan["after"]:
-            raise Crash("before the commit")
-        changed = await real_commit(self, entries, checkpoint)
-        if plan["calls"] == plan["fail_at"]:
-            raise Crash("after the commit")
-        return changed
-
-    monkeypatch.setattr(MirrorDatabase, "commit_batch", flaky_commit)
+    plan = crash_commits(monkeypatch)
     client = AworkClient(
         token=sandbox.token,
         base_url=sandbox.base_url,
