@@ -54,6 +54,14 @@ def test_every_dependency_and_tool_is_pinned() -> None:
     assert names - _pinned() == set()
 
 
+def test_the_build_backend_and_what_it_imports_are_pinned_exactly() -> None:
+    # pip builds in an isolated environment that constraints.txt does not reach.
+    requires = [Requirement(r) for r in PYPROJECT["build-system"]["requires"]]
+    assert {canonicalize_name(r.name) for r in requires} >= {"hatchling", "packaging", "pluggy"}
+    for requirement in requires:
+        assert [s.operator for s in requirement.specifier] == ["=="], requirement
+
+
 def test_test_tools_are_bounded_above() -> None:
     # A plain `pip install -e ".[dev]"` (no constraints file) cannot pick up a breaking release.
     extras = PYPROJECT["project"]["optional-dependencies"]
