@@ -18,6 +18,7 @@ import attrs
 
 from ._exceptions import APIResponseValidationError, AworkError, make_status_error
 from ._ratelimit_headers import RateLimitInfo
+from ._redact import scrub
 from ._sansio import PageInfo, decode_json, trace_id_of
 
 __all__ = ["Deciphered", "Expect", "decipher_response"]
@@ -78,6 +79,9 @@ def decipher_response(
     rate_limit = RateLimitInfo.from_headers(headers, now=now)
     page_info = PageInfo.from_headers(headers)
     trace_id = trace_id_of(headers)
+    if trace_id is not None and secrets:
+        # It reaches hook events and logs: a server that echoes the token must not leak it.
+        trace_id = scrub(trace_id, secrets)
     data: object = None
     error: AworkError | None = None
     if 200 <= status < 300:

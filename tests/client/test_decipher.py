@@ -77,7 +77,13 @@ def test_error_status_is_the_typed_error_with_scrubbed_trace_id() -> None:
     )
     assert isinstance(answer.error, NotFoundError)
     assert answer.error.trace_id == "t-***"
+    assert answer.trace_id == "t-***"  # what hook events and raw responses read
     assert TOKEN not in str(answer.error)
+
+
+def test_a_success_s_trace_id_is_scrubbed_too() -> None:
+    answer = decipher_response(200, {"trace-id": f"t-{TOKEN}"}, b"[]", secrets=[TOKEN])
+    assert answer.trace_id == "t-***"
 
 
 def test_429_carries_the_servers_wait() -> None:

@@ -203,3 +203,19 @@ async def test_wait_listener_is_scoped_to_its_block() -> None:
         await announce_wait(2.0)
     await announce_wait(3.0)
     assert heard == [2.0]
+
+
+async def test_response_events_never_carry_a_token_the_server_echoes(mocked: aioresponses) -> None:
+    token = "sEcReT-tok-123"
+    echo = {"trace-id": f"trace-{token}"}
+    mocked.get(re.compile(re.escape(URL) + r"\?.*"), payload=[], headers=echo)
+    mocked.get(re.compile(re.escape(URL) + r"/.*"), status=404, payload={}, headers=echo)
+    events: list[ResponseEvent] = []
+    errors: list[ErrorEvent] = []
+    hooks = Hooks(on_response=[events.append], on_error=[errors.append])
+    async with AworkClient(token=token, hooks=hooks) as awork:
+        await awork.time_entries.list().collect()
+        with pytest.raises(Exception, match="404|not found|Not Found"):
+            await awork.time_entries.get("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+    assert [e.trace_id for e in events] == ["trace-***", "trace-***"]
+    assert [e.trace_id for e in errors] == ["trace-***"]
