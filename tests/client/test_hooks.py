@@ -11,7 +11,7 @@ import pytest
 from _helpers import FakeClock, no_sleep
 from aioresponses import aioresponses
 
-from awork_async import AworkClient, LocalRateLimiter
+from awork_async import AworkClient, LocalRateLimiter, NotFoundError
 from awork_async._exceptions import APITimeoutError, make_status_error
 from awork_async._hooks import (
     ErrorEvent,
@@ -215,7 +215,7 @@ async def test_response_events_never_carry_a_token_the_server_echoes(mocked: aio
     hooks = Hooks(on_response=[events.append], on_error=[errors.append])
     async with AworkClient(token=token, hooks=hooks) as awork:
         await awork.time_entries.list().collect()
-        with pytest.raises(Exception, match="404|not found|Not Found"):
+        with pytest.raises(NotFoundError):
             await awork.time_entries.get("3fa85f64-5717-4562-b3fc-2c963f66afa6")
     assert [e.trace_id for e in events] == ["trace-***", "trace-***"]
     assert [e.trace_id for e in errors] == ["trace-***"]
