@@ -1,19 +1,29 @@
 """Fixtures every area uses: the mocked client (`mocked_client` on `mocked`), the in-process
-sandbox `sb` (the package's `awork_sandbox`) and its write `clock`; Hypothesis profiles."""
+sandbox `sb` (the package's `awork_sandbox`), its write `clock` and a client on it
+(`sandbox_client`), a throw-away Redis server (`redis_url`, `redis_client`); Hypothesis profiles.
+
+Each fixture name has one meaning in the whole suite; a folder's conftest adds only what that
+folder alone uses."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import _aioresponses_compat
+import attrs
 import pytest
 from _helpers import BASE, TOKEN, FakeSleep, SandboxClock, quiet_client
 from aioresponses import aioresponses
 from hypothesis import settings
+from redis_server import running_redis_server
 
 from awork_async import AworkClient
-from awork_async.sandbox import Sandbox
+from awork_async.sandbox import Sandbox, SandboxConfig
+
+if TYPE_CHECKING:
+    import redis.asyncio as redis_asyncio
 
 _aioresponses_compat.install()
 
@@ -45,15 +55,59 @@ async def mocked_client(fake_sleep: FakeSleep) -> AsyncIterator[AworkClient]:
         yield awork
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sandbox_clock: the test's sandbox `sb` runs on the test's `clock` fixture"
+    )
+
+
+@pytest.fixture
+def awork_sandbox_config(
+    awork_sandbox_config: SandboxConfig, request: pytest.FixtureRequest
+) -> SandboxConfig:
+    """The package's configuration (the ``awork_sandbox`` marker's fields), on the test's
+    ``clock`` when the test or its module is marked ``sandbox_clock``."""
+    if request.node.get_closest_marker("sandbox_clock") is None:
+        return awork_sandbox_config
+    clock: SandboxClock = request.getfixturevalue("clock")
+    return attrs.evolve(awork_sandbox_config, now=clock)
+
+
 @pytest.fixture
 def sb(awork_sandbox: Sandbox) -> Sandbox:
     """The test's in-process sandbox: the package's own ``awork_sandbox`` fixture, configured
-    per module or test with ``pytest.mark.awork_sandbox(entries=..., seed=..., ...)``."""
+    per module or test with ``pytest.mark.awork_sandbox(entries=..., seed=..., ...)`` (and
+    ``pytest.mark.sandbox_clock`` to stamp its writes with ``clock``)."""
     return awork_sandbox
 
 
 @pytest.fixture
 def clock() -> SandboxClock:
-    """The clock a test's sandbox stamps writes with (``SandboxConfig(now=clock)``; the test
-    moves it)."""
+    """The clock a test's sandbox stamps writes with (``SandboxConfig(now=clock)``, or the
+    ``sandbox_clock`` marker for ``sb``; the test moves it)."""
     return SandboxClock()
+
+
+@pytest.fixture
+async def sandbox_client(sb: Sandbox) -> AsyncIterator[AworkClient]:
+    """A client on the test's in-process sandbox ``sb`` (no rate limiting, no real waits)."""
+    async with quiet_client(sb.token, sb.base_url) as awork:
+        yield awork
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a throw-away ``redis-server`` on 127.0.0.1, one per test module (the test
+    is skipped without the binary)."""
+    with running_redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[redis_asyncio.Redis]:
+    """An asyncio Redis client on ``redis_url``."""
+    import redis.asyncio as redis_asyncio
+
+    client = redis_asyncio.from_url(redis_url)
+    yield client
+    await client.aclose()

@@ -13,19 +13,13 @@ import contextlib
 import random
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 import redis.asyncio as redis_asyncio
 
 from awork_async._ratelimit import RateLimiter, RateLimits
 from awork_async._redis_ratelimit import RedisRateLimiter
-
-try:
-    from tests.redis_server import running_redis_server
-except ModuleNotFoundError:  # tests/ is not importable as a package
-    from redis_server import running_redis_server  # type: ignore[import-not-found,no-redef]
 
 
 class FakeTime:
@@ -61,20 +55,6 @@ def max_in_window(times: Sequence[float], window: float) -> int:
         (bisect.bisect_left(ordered, start + window) - i for i, start in enumerate(ordered)),
         default=0,
     )
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory: Path = tmp_path_factory.mktemp("redis")
-    with running_redis_server(directory) as server:
-        yield server.url
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[redis_asyncio.Redis]:
-    redis_client = redis_asyncio.from_url(redis_url)
-    yield redis_client
-    await redis_client.aclose()
 
 
 @pytest.fixture

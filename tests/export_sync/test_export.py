@@ -7,7 +7,6 @@ import contextlib
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -42,10 +41,7 @@ UTC = timezone.utc
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with Sandbox(entries=90, seed=7) as sb:
-        yield sb
+pytestmark = pytest.mark.awork_sandbox(entries=90, seed=7)
 
 
 class Churn:
@@ -84,11 +80,11 @@ class Churn:
 
 
 async def test_consistent_export_delivers_stable_entries_exactly_once(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    churn = Churn(sandbox)
+    churn = Churn(sb)
     delivered: list[str] = []
-    async for entry, point in iter_time_entries_consistent(awork, page_size=10):
+    async for entry, point in iter_time_entries_consistent(sandbox_client, page_size=10):
         delivered.append(str(entry.id))
         assert point.count == len(delivered)
         if len(delivered) % 10 == 0:  # after each full page, before the next request
@@ -100,11 +96,13 @@ async def test_consistent_export_delivers_stable_entries_exactly_once(
 
 
 async def test_offset_pagination_drifts_in_the_same_scenario(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    churn = Churn(sandbox)
+    churn = Churn(sb)
     delivered: list[str] = []
-    async for page in awork.time_entries.list(orderby="createdOn,id", page_size=10).pages():
+    async for page in sandbox_client.time_entries.list(
+        orderby="createdOn,id", page_size=10
+    ).pages():
         delivered.extend(str(entry.id) for entry in page.items)
         churn.step(delivered)
     missing = churn.stable - set(delivered)
@@ -113,12 +111,14 @@ async def test_offset_pagination_drifts_in_the_same_scenario(
     assert repeated > 0, "offset pages should have repeated entries"
 
 
-async def test_raw_entries_and_order(sandbox: Sandbox, awork: AworkClient) -> None:
-    rows = [row async for row, _ in iter_time_entries_consistent(awork, page_size=7, raw=True)]
+async def test_raw_entries_and_order(sb: Sandbox, sandbox_client: AworkClient) -> None:
+    rows = [
+        row async for row, _ in iter_time_entries_consistent(sandbox_client, page_size=7, raw=True)
+    ]
     assert all(isinstance(row, dict) for row in rows)
     keys = [(str(row["createdOn"]), str(row["id"])) for row in rows]
     assert [k[1] for k in keys] == [
-        str(e["id"]) for e in sorted(sandbox.store.entries.values(), key=_created_key)
+        str(e["id"]) for e in sorted(sb.store.entries.values(), key=_created_key)
     ]
 
 
@@ -126,12 +126,12 @@ def _created_key(entry: dict[str, object]) -> tuple[datetime, str]:
     return datetime.fromisoformat(str(entry["createdOn"]).replace("Z", "+00:00")), str(entry["id"])
 
 
-async def test_filter_is_combined_with_the_window(sandbox: Sandbox, awork: AworkClient) -> None:
-    expected = {i for i, e in sandbox.store.entries.items() if e["isBillable"]}
+async def test_filter_is_combined_with_the_window(sb: Sandbox, sandbox_client: AworkClient) -> None:
+    expected = {i for i, e in sb.store.entries.items() if e["isBillable"]}
     got = [
         str(entry.id)
         async for entry, _ in iter_time_entries_consistent(
-            awork,
+            sandbox_client,
             filterby=F.is_billable.eq(True),
             page_size=6,
         )
@@ -157,26 +157,28 @@ def _pile_up(sandbox: Sandbox, count: int, stamp: str) -> list[str]:
     ],
 )
 async def test_more_identical_created_on_than_a_page(
-    sandbox: Sandbox, awork: AworkClient, stamps: list[str]
+    sb: Sandbox, sandbox_client: AworkClient, stamps: list[str]
 ) -> None:
-    ids = sorted(sandbox.store.entries)[:23]
+    ids = sorted(sb.store.entries)[:23]
     for n, entry_id in enumerate(ids):
-        sandbox.store.entries[entry_id]["createdOn"] = stamps[n % len(stamps)]
-    sandbox.store.touch()
-    before = sandbox.stats.requests
-    delivered = [str(e.id) async for e, _ in iter_time_entries_consistent(awork, page_size=4)]
-    assert sorted(delivered) == sorted(sandbox.store.entries)
-    assert sandbox.stats.requests - before < 60, "the walk must not loop"
+        sb.store.entries[entry_id]["createdOn"] = stamps[n % len(stamps)]
+    sb.store.touch()
+    before = sb.stats.requests
+    delivered = [
+        str(e.id) async for e, _ in iter_time_entries_consistent(sandbox_client, page_size=4)
+    ]
+    assert sorted(delivered) == sorted(sb.store.entries)
+    assert sb.stats.requests - before < 60, "the walk must not loop"
 
 
 async def test_tie_group_survives_changes_and_resumes_mid_group(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    group = _pile_up(sandbox, 20, "2024-03-01T12:00:00Z")
-    all_ids = set(sandbox.store.entries)
+    group = _pile_up(sb, 20, "2024-03-01T12:00:00Z")
+    all_ids = set(sb.store.entries)
     first: list[str] = []
     saved: ExportCheckpoint | None = None
-    async for entry, point in iter_time_entries_consistent(awork, page_size=4):
+    async for entry, point in iter_time_entries_consistent(sandbox_client, page_size=4):
         first.append(str(entry.id))
         if point.in_group and point.group_after is not None and saved is None:
             saved = point
@@ -186,7 +188,9 @@ async def test_tie_group_survives_changes_and_resumes_mid_group(
     assert restored == saved
     rest = [
         str(e.id)
-        async for e, _ in iter_time_entries_consistent(awork, page_size=4, checkpoint=restored)
+        async for e, _ in iter_time_entries_consistent(
+            sandbox_client, page_size=4, checkpoint=restored
+        )
     ]
     assert not set(first) & set(rest)
     assert sorted(first + rest) == sorted(all_ids)
@@ -307,13 +311,13 @@ def test_json_line_round_trips_a_model() -> None:
 
 
 async def test_jsonl_export_parses_back_to_the_entries(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     progress: list[tuple[int, int | None]] = []
     target = tmp_path / "out.jsonl"
     with target.open("wb") as output:
         summary = await export_time_entries(
-            awork,
+            sandbox_client,
             output,
             format="jsonl",
             page_size=20,
@@ -323,7 +327,7 @@ async def test_jsonl_export_parses_back_to_the_entries(
         )
     lines = target.read_bytes().splitlines()
     exported = [structure(orjson.loads(line), TimeEntry) for line in lines]
-    listed = {e.id: e async for e in awork.time_entries.list()}
+    listed = {e.id: e async for e in sandbox_client.time_entries.list()}
     assert len(exported) == len(listed) == 90
     assert all(listed[e.id] == e for e in exported)
     assert summary.entries == 90
@@ -340,29 +344,29 @@ async def test_jsonl_export_parses_back_to_the_entries(
 
 
 async def test_csv_export_header_and_rows(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
-    sandbox.store.entries[sorted(sandbox.store.entries)[0]]["note"] = 'multi\nline, "quoted"'
-    sandbox.store.touch()
+    sb.store.entries[sorted(sb.store.entries)[0]]["note"] = 'multi\nline, "quoted"'
+    sb.store.touch()
     buffer = io.BytesIO()
-    await export_time_entries(awork, buffer, format="csv", page_size=50)
+    await export_time_entries(sandbox_client, buffer, format="csv", page_size=50)
     text = buffer.getvalue().decode()
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert len(rows) == 90
-    assert sorted(row["id"] for row in rows) == sorted(sandbox.store.entries)
+    assert sorted(row["id"] for row in rows) == sorted(sb.store.entries)
     assert 'multi\nline, "quoted"' in {row["note"] for row in rows}
 
 
 @pytest.mark.parametrize("orderby", [None, "duration desc,id"])
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 async def test_resume_after_a_crash_is_byte_identical(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, fmt: str, orderby: str | None
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, fmt: str, orderby: str | None
 ) -> None:
     whole = tmp_path / "whole.out"
     with whole.open("wb") as output:
         await export_time_entries(
-            awork,
+            sandbox_client,
             output,
             format=fmt,  # type: ignore[arg-type]
             orderby=orderby,
@@ -374,7 +378,7 @@ async def test_resume_after_a_crash_is_byte_identical(
         crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at=40))
         with pytest.raises(OSError, match="disk on fire"):
             await export_time_entries(
-                awork,
+                sandbox_client,
                 crashing,
                 format=fmt,  # type: ignore[arg-type]
                 orderby=orderby,
@@ -395,7 +399,7 @@ async def test_resume_after_a_crash_is_byte_identical(
 
     with target.open("r+b") as output:
         summary = await export_time_entries(
-            awork,
+            sandbox_client,
             output,
             format=fmt,  # type: ignore[arg-type]
             orderby=orderby,
@@ -411,21 +415,23 @@ async def test_resume_after_a_crash_is_byte_identical(
         assert summary.pages <= 12 - saved.start_page + 2
 
 
-async def test_resume_refuses_another_format_or_filter(awork: AworkClient, tmp_path: Path) -> None:
+async def test_resume_refuses_another_format_or_filter(
+    sandbox_client: AworkClient, tmp_path: Path
+) -> None:
     checkpoint = tmp_path / "cp.json"
     target = tmp_path / "out.jsonl"
     with target.open("wb") as output:
         await export_time_entries(
-            awork, output, format="jsonl", checkpoint_path=checkpoint, page_size=50
+            sandbox_client, output, format="jsonl", checkpoint_path=checkpoint, page_size=50
         )
     with target.open("r+b") as output:
         with pytest.raises(ValueError, match="jsonl export"):
             await export_time_entries(
-                awork, output, format="csv", checkpoint_path=checkpoint, resume=True
+                sandbox_client, output, format="csv", checkpoint_path=checkpoint, resume=True
             )
         with pytest.raises(ValueError, match="filterby"):
             await export_time_entries(
-                awork,
+                sandbox_client,
                 output,
                 format="jsonl",
                 filterby="isBillable eq true",
@@ -434,25 +440,25 @@ async def test_resume_refuses_another_format_or_filter(awork: AworkClient, tmp_p
             )
     with pytest.raises(ValueError, match="filterby"):
         iter_time_entries_consistent(
-            awork, filterby="isBilled eq true", checkpoint=ExportCheckpoint(count=3)
+            sandbox_client, filterby="isBilled eq true", checkpoint=ExportCheckpoint(count=3)
         )
 
 
 async def test_resume_of_a_complete_export_adds_only_new_entries(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     checkpoint, target = tmp_path / "cp.json", tmp_path / "out.jsonl"
     with target.open("wb") as output:
         await export_time_entries(
-            awork, output, format="jsonl", checkpoint_path=checkpoint, page_size=30
+            sandbox_client, output, format="jsonl", checkpoint_path=checkpoint, page_size=30
         )
-    new = sandbox.store.insert_entries(3, position="last")
+    new = sb.store.insert_entries(3, position="last")
     for entry_id in new:  # created now, as the API would stamp them
-        sandbox.store.entries[entry_id]["createdOn"] = "2099-01-01T00:00:00Z"
-    sandbox.store.touch()
+        sb.store.entries[entry_id]["createdOn"] = "2099-01-01T00:00:00Z"
+    sb.store.touch()
     with target.open("r+b") as output:
         summary = await export_time_entries(
-            awork, output, format="jsonl", checkpoint_path=checkpoint, resume=True
+            sandbox_client, output, format="jsonl", checkpoint_path=checkpoint, resume=True
         )
     assert summary.entries == 3
     ids = [orjson.loads(line)["id"] for line in target.read_bytes().splitlines()]
@@ -460,18 +466,20 @@ async def test_resume_of_a_complete_export_adds_only_new_entries(
     assert ids[-3:] == sorted(new)
 
 
-async def test_summary_counts_rate_limits_and_retries(sandbox: Sandbox, awork: AworkClient) -> None:
-    sandbox.faults.inject_next("rate_limit", 1)
-    sandbox.faults.inject_next("error", 1, status=503)
-    summary = await export_time_entries(awork, io.BytesIO(), format="jsonl", page_size=50)
+async def test_summary_counts_rate_limits_and_retries(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    sb.faults.inject_next("rate_limit", 1)
+    sb.faults.inject_next("error", 1, status=503)
+    summary = await export_time_entries(sandbox_client, io.BytesIO(), format="jsonl", page_size=50)
     assert summary.entries == 90
     assert summary.rate_limited == 1
     assert summary.retries == 2
     assert summary.requests == summary.pages + 2
 
 
-async def test_out_of_order_answers_are_refused(awork: AworkClient) -> None:
-    base = awork.base_url
+async def test_out_of_order_answers_are_refused(sandbox_client: AworkClient) -> None:
+    base = sandbox_client.base_url
     rows = [
         {"id": str(UUID(int=2)), "createdOn": "2024-01-02T00:00:00Z"},
         {"id": str(UUID(int=1)), "createdOn": "2024-01-01T00:00:00Z"},
@@ -479,22 +487,22 @@ async def test_out_of_order_answers_are_refused(awork: AworkClient) -> None:
     with aioresponses(passthrough=[]) as mocked:
         mocked.get(re.compile(re.escape(base) + r"/timeentries.*"), payload=rows)
         with pytest.raises(APIResponseValidationError, match="order"):
-            async for _ in iter_time_entries_consistent(awork, raw=True):
+            async for _ in iter_time_entries_consistent(sandbox_client, raw=True):
                 pass
 
 
 async def test_walk_without_prefetch_gives_the_same_rows(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
     async def ids(prefetch: bool) -> list[str]:
-        walk = KeysetWalk(awork, field="createdOn", page_size=11, prefetch=prefetch)
+        walk = KeysetWalk(sandbox_client, field="createdOn", page_size=11, prefetch=prefetch)
         return [str(row["id"]) async for row, _ in walk.rows()]
 
     assert await ids(True) == await ids(False)
 
 
-async def test_stopping_early_cancels_the_prefetched_window(awork: AworkClient) -> None:
-    walk = KeysetWalk(awork, field="createdOn", page_size=5)
+async def test_stopping_early_cancels_the_prefetched_window(sandbox_client: AworkClient) -> None:
+    walk = KeysetWalk(sandbox_client, field="createdOn", page_size=5)
     async with contextlib.aclosing(walk.rows()) as rows:
         seen = 0
         async for _ in rows:
@@ -518,8 +526,8 @@ def _duration_desc_then_id(sandbox: Sandbox) -> list[str]:
 @pytest.mark.parametrize("orderby", ["duration desc,id", order_by(desc(F.duration), F.id)])
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 async def test_ordered_export_follows_the_requested_order(
-    sandbox: Sandbox,
-    awork: AworkClient,
+    sb: Sandbox,
+    sandbox_client: AworkClient,
     tmp_path: Path,
     fmt: ExportFormat,
     orderby: str | OrderBy,
@@ -528,7 +536,7 @@ async def test_ordered_export_follows_the_requested_order(
     buffer = io.BytesIO()
     progress: list[tuple[int, int | None]] = []
     summary = await export_time_entries(
-        awork,
+        sandbox_client,
         buffer,
         format=fmt,
         orderby=orderby,
@@ -541,7 +549,7 @@ async def test_ordered_export_follows_the_requested_order(
         ids = [orjson.loads(line)["id"] for line in buffer.getvalue().splitlines()]
     else:
         ids = [row["id"] for row in csv.DictReader(io.StringIO(buffer.getvalue().decode()))]
-    expected = _duration_desc_then_id(sandbox)
+    expected = _duration_desc_then_id(sb)
     assert len(set(expected)) == 90
     assert ids == expected
     assert summary.entries == 90
@@ -557,12 +565,12 @@ async def test_ordered_export_follows_the_requested_order(
 
 
 async def test_ordered_export_with_a_filter_and_without_prefetch(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
     async def export(prefetch: int) -> bytes:
         buffer = io.BytesIO()
         await export_time_entries(
-            awork,
+            sandbox_client,
             buffer,
             format="jsonl",
             filterby=F.is_billable.eq(True),
@@ -574,20 +582,20 @@ async def test_ordered_export_with_a_filter_and_without_prefetch(
 
     sequential = await export(0)
     assert sequential == await export(4)
-    billable = {i for i, e in sandbox.store.entries.items() if e["isBillable"]}
+    billable = {i for i, e in sb.store.entries.items() if e["isBillable"]}
     ids = [orjson.loads(line)["id"] for line in sequential.splitlines()]
-    assert ids == [i for i in _duration_desc_then_id(sandbox) if i in billable]
+    assert ids == [i for i in _duration_desc_then_id(sb) if i in billable]
 
 
 async def test_resume_refuses_another_order_mode_or_page_size(
-    awork: AworkClient, tmp_path: Path
+    sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     ordered, keyset = tmp_path / "ordered.cp", tmp_path / "keyset.cp"
     target = tmp_path / "out.jsonl"
     for checkpoint, orderby in ((ordered, "duration desc,id"), (keyset, None)):
         with target.open("wb") as output:
             await export_time_entries(
-                awork,
+                sandbox_client,
                 output,
                 format="jsonl",
                 orderby=orderby,
@@ -604,7 +612,7 @@ async def test_resume_refuses_another_order_mode_or_page_size(
         before = target.read_bytes()
         with target.open("r+b") as output, pytest.raises(ValueError, match=re.escape(message)):
             await export_time_entries(
-                awork,
+                sandbox_client,
                 output,
                 format="jsonl",
                 orderby=orderby,
@@ -616,18 +624,18 @@ async def test_resume_refuses_another_order_mode_or_page_size(
     saved = load_checkpoint(ordered)
     assert saved is not None
     with pytest.raises(ValueError, match="ordered export"):
-        iter_time_entries_consistent(awork, checkpoint=saved)
+        iter_time_entries_consistent(sandbox_client, checkpoint=saved)
 
 
 async def test_resume_of_a_complete_ordered_export_adds_nothing(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     checkpoint, target = tmp_path / "cp.json", tmp_path / "out.csv"
 
     async def export(mode: str, resume: bool) -> ExportSummary:
         with target.open(mode) as output:
             return await export_time_entries(
-                awork,
+                sandbox_client,
                 cast(BinaryIO, output),
                 format="csv",
                 orderby="duration desc,id",
@@ -638,10 +646,10 @@ async def test_resume_of_a_complete_ordered_export_adds_nothing(
 
     await export("wb", resume=False)
     before = target.read_bytes()
-    requests = sandbox.stats.requests
+    requests = sb.stats.requests
     summary = await export("r+b", resume=True)
     assert summary.entries == summary.pages == 0
-    assert sandbox.stats.requests == requests
+    assert sb.stats.requests == requests
     assert target.read_bytes() == before
 
 

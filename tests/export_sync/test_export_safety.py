@@ -6,7 +6,7 @@ import asyncio
 import csv
 import io
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from uuid import UUID
@@ -33,10 +33,7 @@ from awork_async.sync import save_checkpoint as save_sync_checkpoint
 OLD = b'{"id": "the export of last month"}\n'
 
 
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with Sandbox(entries=90, seed=7) as sb:
-        yield sb
+pytestmark = pytest.mark.awork_sandbox(entries=90, seed=7)
 
 
 class Boom(Exception):
@@ -121,13 +118,13 @@ def test_write_atomic_gives_the_mode_open_would_give(tmp_path: Path) -> None:
 
 
 async def test_a_failed_export_to_a_path_changes_nothing(
-    awork: AworkClient, tmp_path: Path
+    sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     keep, checkpoint = tmp_path / "keep.jsonl", tmp_path / "keep.jsonl.checkpoint"
     keep.write_bytes(OLD)
     with pytest.raises(Boom):
         await export_time_entries(
-            awork,
+            sandbox_client,
             keep,
             format="jsonl",
             page_size=10,
@@ -141,16 +138,16 @@ async def test_a_failed_export_to_a_path_changes_nothing(
 
 @pytest.mark.parametrize("resume", [False, True])
 async def test_an_export_failing_before_its_first_checkpoint_changes_nothing(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, resume: bool
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, resume: bool
 ) -> None:
-    last = max(sandbox.store.entries.values(), key=lambda e: (e["createdOn"], e["id"]))
+    last = max(sb.store.entries.values(), key=lambda e: (e["createdOn"], e["id"]))
     last["duration"] = "not a number"  # the last entry cannot be decoded for its CSV row
-    sandbox.store.touch()
+    sb.store.touch()
     keep, checkpoint = tmp_path / "keep.csv", tmp_path / "keep.csv.checkpoint"
     keep.write_bytes(OLD)
     with pytest.raises(APIResponseValidationError):
         await export_time_entries(
-            awork,
+            sandbox_client,
             keep,
             format="csv",
             page_size=10,
@@ -161,10 +158,10 @@ async def test_an_export_failing_before_its_first_checkpoint_changes_nothing(
     assert names(tmp_path) == {"keep.csv"}
 
 
-async def test_a_failed_export_creates_no_file(awork: AworkClient, tmp_path: Path) -> None:
+async def test_a_failed_export_creates_no_file(sandbox_client: AworkClient, tmp_path: Path) -> None:
     with pytest.raises(Boom):
         await export_time_entries(
-            awork,
+            sandbox_client,
             str(tmp_path / "new.csv"),
             format="csv",
             page_size=10,
@@ -174,10 +171,10 @@ async def test_a_failed_export_creates_no_file(awork: AworkClient, tmp_path: Pat
     assert names(tmp_path) == set()
 
 
-async def test_a_rejected_token_changes_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+async def test_a_rejected_token_changes_nothing(sb: Sandbox, tmp_path: Path) -> None:
     keep = tmp_path / "keep.jsonl"
     keep.write_bytes(OLD)
-    async with quiet_client("tok-wrong", sandbox.base_url) as wrong:
+    async with quiet_client("tok-wrong", sb.base_url) as wrong:
         with pytest.raises(AuthenticationError):
             await export_time_entries(wrong, keep, format="jsonl")
         with pytest.raises(AuthenticationError):
@@ -186,14 +183,16 @@ async def test_a_rejected_token_changes_nothing(sandbox: Sandbox, tmp_path: Path
     assert names(tmp_path) == {"keep.jsonl"}
 
 
-async def test_a_cancelled_export_changes_nothing(awork: AworkClient, tmp_path: Path) -> None:
+async def test_a_cancelled_export_changes_nothing(
+    sandbox_client: AworkClient, tmp_path: Path
+) -> None:
     keep, checkpoint = tmp_path / "keep.jsonl", tmp_path / "keep.jsonl.checkpoint"
     keep.write_bytes(OLD)
     checkpoint.write_bytes(b"{}")
     working = asyncio.Event()
     task = asyncio.create_task(
         export_time_entries(
-            awork,
+            sandbox_client,
             keep,
             format="jsonl",
             page_size=10,
@@ -212,15 +211,15 @@ async def test_a_cancelled_export_changes_nothing(awork: AworkClient, tmp_path: 
 
 
 async def test_a_successful_export_replaces_the_file_then_writes_the_checkpoint(
-    awork: AworkClient, tmp_path: Path
+    sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     whole = io.BytesIO()
-    await export_time_entries(awork, whole, format="csv", page_size=10)
+    await export_time_entries(sandbox_client, whole, format="csv", page_size=10)
     keep, checkpoint = tmp_path / "keep.csv", tmp_path / "keep.csv.checkpoint"
     keep.write_bytes(OLD)
     checkpoint.write_bytes(b"stale")
     summary = await export_time_entries(
-        awork,
+        sandbox_client,
         keep,
         format="csv",
         page_size=10,
@@ -237,10 +236,10 @@ async def test_a_successful_export_replaces_the_file_then_writes_the_checkpoint(
 
 
 async def test_a_resumable_export_takes_the_place_of_the_file_at_its_first_checkpoint(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     whole = io.BytesIO()
-    await export_time_entries(awork, whole, format="jsonl", page_size=10)
+    await export_time_entries(sandbox_client, whole, format="jsonl", page_size=10)
     keep, checkpoint = tmp_path / "keep.jsonl", tmp_path / "keep.jsonl.checkpoint"
     keep.write_bytes(OLD)
     settings = {"format": "jsonl", "page_size": 10, "checkpoint_every": 20} | {
@@ -248,7 +247,7 @@ async def test_a_resumable_export_takes_the_place_of_the_file_at_its_first_check
         "resume": True,
     }
     with pytest.raises(Boom):  # fails at 50 entries, after the checkpoints at 20 and 40
-        await export_time_entries(awork, keep, on_progress=fail_after(5), **settings)  # type: ignore[arg-type]
+        await export_time_entries(sandbox_client, keep, on_progress=fail_after(5), **settings)  # type: ignore[arg-type]
     saved = load_checkpoint(checkpoint)
     assert saved is not None
     assert saved.count == 40
@@ -257,40 +256,40 @@ async def test_a_resumable_export_takes_the_place_of_the_file_at_its_first_check
     with keep.open("ab") as torn:
         torn.write(b'{"id": "half')
 
-    async with quiet_client("tok-wrong", sandbox.base_url) as wrong:
+    async with quiet_client("tok-wrong", sb.base_url) as wrong:
         with pytest.raises(AuthenticationError):
             await export_time_entries(wrong, keep, **settings)  # type: ignore[arg-type]
     assert keep.read_bytes().endswith(b'{"id": "half')  # nothing written: nothing changed
 
-    summary = await export_time_entries(awork, keep, **settings)  # type: ignore[arg-type]
+    summary = await export_time_entries(sandbox_client, keep, **settings)  # type: ignore[arg-type]
     assert summary.entries == 50
     assert keep.read_bytes() == whole.getvalue()
 
 
 async def test_a_resumed_export_refuses_a_symlinked_output(
-    awork: AworkClient, tmp_path: Path
+    sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     out, checkpoint = tmp_path / "out.jsonl", tmp_path / "out.jsonl.checkpoint"
-    await export_time_entries(awork, out, format="jsonl", checkpoint_path=checkpoint)
+    await export_time_entries(sandbox_client, out, format="jsonl", checkpoint_path=checkpoint)
     victim = tmp_path / "victim"
     victim.write_bytes(out.read_bytes() + b"more")
     out.unlink()
     out.symlink_to(victim)
     with pytest.raises(ValueError, match="symbolic link"):
         await export_time_entries(
-            awork, out, format="jsonl", checkpoint_path=checkpoint, resume=True
+            sandbox_client, out, format="jsonl", checkpoint_path=checkpoint, resume=True
         )
     assert victim.read_bytes().endswith(b"more")
 
 
 async def test_a_caller_owned_file_keeps_what_was_written(
-    awork: AworkClient, tmp_path: Path
+    sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     buffer = io.BytesIO(b"before\n")
     buffer.seek(0, io.SEEK_END)
     with pytest.raises(Boom):
         await export_time_entries(
-            awork,
+            sandbox_client,
             buffer,
             format="jsonl",
             page_size=10,
@@ -357,14 +356,14 @@ def test_csv_raw_values_writes_cells_as_stored() -> None:
 
 
 async def test_csv_export_neutralises_notes_unless_raw(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    first = sorted(sandbox.store.entries)[0]
-    sandbox.store.entries[first]["note"] = "=1+1"
-    sandbox.store.touch()
+    first = sorted(sb.store.entries)[0]
+    sb.store.entries[first]["note"] = "=1+1"
+    sb.store.touch()
     safe, raw = io.BytesIO(), io.BytesIO()
-    await export_time_entries(awork, safe, format="csv")
-    await export_time_entries(awork, raw, format="csv", csv_raw_values=True)
+    await export_time_entries(sandbox_client, safe, format="csv")
+    await export_time_entries(sandbox_client, raw, format="csv", csv_raw_values=True)
     notes = {
         row["id"]: row["note"] for row in csv.DictReader(io.StringIO(safe.getvalue().decode()))
     }
@@ -376,11 +375,11 @@ async def test_csv_export_neutralises_notes_unless_raw(
 
 
 async def test_a_csv_export_resumes_only_with_the_same_cell_setting(
-    awork: AworkClient, tmp_path: Path
+    sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
     out, checkpoint = tmp_path / "raw.csv", tmp_path / "raw.csv.checkpoint"
     await export_time_entries(
-        awork, out, format="csv", checkpoint_path=checkpoint, csv_raw_values=True
+        sandbox_client, out, format="csv", checkpoint_path=checkpoint, csv_raw_values=True
     )
     saved = load_checkpoint(checkpoint)
     assert saved is not None
@@ -388,9 +387,16 @@ async def test_a_csv_export_resumes_only_with_the_same_cell_setting(
     assert b'"csvRawValues":true' in checkpoint.read_bytes()
     before = out.read_bytes()
     with pytest.raises(ValueError, match="csv_raw_values=True, not False"):
-        await export_time_entries(awork, out, format="csv", checkpoint_path=checkpoint, resume=True)
+        await export_time_entries(
+            sandbox_client, out, format="csv", checkpoint_path=checkpoint, resume=True
+        )
     summary = await export_time_entries(
-        awork, out, format="csv", checkpoint_path=checkpoint, resume=True, csv_raw_values=True
+        sandbox_client,
+        out,
+        format="csv",
+        checkpoint_path=checkpoint,
+        resume=True,
+        csv_raw_values=True,
     )
     assert summary.entries == 0
     assert out.read_bytes() == before

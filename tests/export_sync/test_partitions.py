@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -29,7 +29,7 @@ from awork_async.export import (
     export_time_entries,
     load_checkpoint,
 )
-from awork_async.sandbox import Sandbox, SandboxConfig
+from awork_async.sandbox import Sandbox
 from awork_async.sync import changes_since
 
 UTC = timezone.utc
@@ -37,10 +37,7 @@ PAGE = 10
 Fetch = Callable[..., Awaitable[Any]]
 
 
-@pytest.fixture
-async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=400, seed=11, now=clock)) as sb:
-        yield sb
+pytestmark = [pytest.mark.awork_sandbox(entries=400, seed=11), pytest.mark.sandbox_clock]
 
 
 def eager(field_max: datetime) -> SplitPlanner:
@@ -97,11 +94,11 @@ async def walk_ids(walk: KeysetWalk) -> list[tuple[str, str, KeysetCursor]]:
 
 
 async def test_concurrent_walk_equals_the_sequential_one(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    sequential = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=1)
-    concurrent = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=6)
-    concurrent._planner = eager(keys(sandbox, "createdOn")[-1])
+    sequential = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=1)
+    concurrent = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=6)
+    concurrent._planner = eager(keys(sb, "createdOn")[-1])
     one, many = await walk_ids(sequential), await walk_ids(concurrent)
     assert [i for i, _, _ in many] == [i for i, _, _ in one]  # same entries, same order
     assert [c for _, _, c in many] == [c for _, _, c in one]  # same checkpoints
@@ -112,18 +109,18 @@ async def test_concurrent_walk_equals_the_sequential_one(
 
 
 async def test_ties_on_the_key_at_a_partition_boundary(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
     """35 entries (3.5 pages) share the key a partition starts at; 5 share the key before."""
-    created = keys(sandbox, "createdOn")
+    created = keys(sb, "createdOn")
     boundary = created[len(created) // 2].replace(microsecond=0) + timedelta(microseconds=7)
-    tied = {insert_at(sandbox, boundary) for _ in range(35)}
-    tied |= {insert_at(sandbox, boundary - timedelta(microseconds=1)) for _ in range(5)}
-    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=4)
+    tied = {insert_at(sb, boundary) for _ in range(35)}
+    tied |= {insert_at(sb, boundary - timedelta(microseconds=1)) for _ in range(5)}
+    walk = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=4)
     walk._planner = FixedCuts([boundary, created[len(created) // 4], created[-20]])
     got = await walk_ids(walk)
     ids = [i for i, _, _ in got]
-    assert len(ids) == len(set(ids)) == len(sandbox.store.entries)
+    assert len(ids) == len(set(ids)) == len(sb.store.entries)
     assert tied <= set(ids)
     assert walk.partitions == 4
     stamps = [parse_utc_datetime(c) for _, c, _ in got]
@@ -166,11 +163,11 @@ class BoundaryChurn:
 
 @pytest.mark.parametrize("concurrency", [2, 5, 8])
 async def test_churn_at_partition_boundaries_gives_exactly_once(
-    sandbox: Sandbox, awork: AworkClient, concurrency: int
+    sb: Sandbox, sandbox_client: AworkClient, concurrency: int
 ) -> None:
-    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=concurrency)
-    walk._planner = eager(keys(sandbox, "createdOn")[-1])
-    churn = BoundaryChurn(sandbox, walk)
+    walk = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=concurrency)
+    walk._planner = eager(keys(sb, "createdOn")[-1])
+    churn = BoundaryChurn(sb, walk)
     before_each_request(walk, churn)
     got = await walk_ids(walk)
     ids = [i for i, _, _ in got]
@@ -183,9 +180,11 @@ async def test_churn_at_partition_boundaries_gives_exactly_once(
     assert stamps == sorted(stamps), "not in createdOn order"
 
 
-async def test_memory_is_bounded_by_the_concurrency(sandbox: Sandbox, awork: AworkClient) -> None:
-    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=4)
-    walk._planner = eager(keys(sandbox, "createdOn")[-1])
+async def test_memory_is_bounded_by_the_concurrency(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    walk = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=4)
+    walk._planner = eager(keys(sb, "createdOn")[-1])
     spooled = 0
     got: list[tuple[str, KeysetCursor]] = []
     async with contextlib.aclosing(walk.rows()) as rows:
@@ -197,19 +196,19 @@ async def test_memory_is_bounded_by_the_concurrency(sandbox: Sandbox, awork: Awo
             spooled = max(spooled, sum(s.spool.pages for s in engine._slots))
             await asyncio.sleep(0)  # a slow consumer: partitions ahead go on and spill
     assert spooled > 0  # pages ahead of the consumer waited on disk, not in memory
-    sequential = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=1)
+    sequential = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=1)
     expected = [(str(row["id"]), point) async for row, point in sequential.rows()]
     assert got == expected  # entries and cursors come back from the file unchanged
 
 
 async def test_memory_is_capped_whatever_the_concurrency(
-    sandbox: Sandbox, awork: AworkClient, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox, sandbox_client: AworkClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from awork_async import _constants
 
     monkeypatch.setattr(_constants, "MAX_MEMORY_PAGES", 2)
-    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=6)
-    walk._planner = eager(keys(sandbox, "createdOn")[-1])
+    walk = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=6)
+    walk._planner = eager(keys(sb, "createdOn")[-1])
     held = 0
     async with contextlib.aclosing(walk.rows()) as rows:
         async for _ in rows:
@@ -232,10 +231,10 @@ def test_default_concurrency_uses_the_rate_budget_at_one_second_per_page() -> No
 
 
 async def test_stopping_a_concurrent_walk_leaves_no_task(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=6)
-    walk._planner = eager(keys(sandbox, "createdOn")[-1])
+    walk = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=6)
+    walk._planner = eager(keys(sb, "createdOn")[-1])
     seen = 0
     async with contextlib.aclosing(walk.rows()) as rows:
         async for _ in rows:
@@ -269,32 +268,32 @@ def test_planner_budget_and_minimum_size() -> None:
 
 
 async def test_first_sync_is_concurrent_and_a_quiet_poll_costs_one_request(
-    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock
+    sb: Sandbox, sandbox_client: AworkClient, clock: SandboxClock
 ) -> None:
-    first = changes_since(awork, None, page_size=PAGE, concurrency=5)
-    first._walk._planner = eager(keys(sandbox, "updatedOn")[-1])
+    first = changes_since(sandbox_client, None, page_size=PAGE, concurrency=5)
+    first._walk._planner = eager(keys(sb, "updatedOn")[-1])
     ids = [str(e.id) async for e in first]
-    assert sorted(ids) == sorted(sandbox.store.entries)
+    assert sorted(ids) == sorted(sb.store.entries)
     assert first._walk.partitions >= 5
-    requests = sandbox.stats.requests
-    poll = changes_since(awork, first.checkpoint, page_size=PAGE, concurrency=5)
+    requests = sb.stats.requests
+    poll = changes_since(sandbox_client, first.checkpoint, page_size=PAGE, concurrency=5)
     assert [e async for e in poll] == []
     assert poll.pages == 1
-    assert sandbox.stats.requests == requests + 1
+    assert sb.stats.requests == requests + 1
 
 
 async def test_sync_under_updates_that_move_entries_across_partitions(
-    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock
+    sb: Sandbox, sandbox_client: AworkClient, clock: SandboxClock
 ) -> None:
     """Entries updated during the walk move to the open last partition (their updatedOn is
     now). Guarantee: entries not changed during the run come exactly once; a changed one
     comes at most once per version, versions in order; the next run delivers every final
     version not delivered yet."""
-    store = sandbox.store
-    clock.now = keys(sandbox, "updatedOn")[-1] + timedelta(seconds=1)
+    store = sb.store
+    clock.now = keys(sb, "updatedOn")[-1] + timedelta(seconds=1)
     initial = {i: e["resourceVersion"] for i, e in store.entries.items()}
     changed: set[str] = set()
-    run = changes_since(awork, None, page_size=PAGE, concurrency=6)
+    run = changes_since(sandbox_client, None, page_size=PAGE, concurrency=6)
     walk = run._walk
     walk._planner = eager(clock.now)
     order = sorted(store.entries, key=lambda i: store.entries[i]["updatedOn"])
@@ -322,7 +321,9 @@ async def test_sync_under_updates_that_move_entries_across_partitions(
         assert versions == sorted(versions)
     stamps = [u for _, _, u in delivered]
     assert stamps == sorted(stamps)
-    after = [(str(e.id), e.resource_version) async for e in changes_since(awork, run.checkpoint)]
+    after = [
+        (str(e.id), e.resource_version) async for e in changes_since(sandbox_client, run.checkpoint)
+    ]
     final = {(i, store.entries[i]["resourceVersion"]) for i in changed}
     assert final <= set(pairs) | set(after)
 
@@ -331,16 +332,16 @@ async def test_sync_under_updates_that_move_entries_across_partitions(
 
 
 async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    latest = keys(sandbox, "createdOn")[-1]
+    latest = keys(sb, "createdOn")[-1]
     monkeypatch.setattr(export_module, "SplitPlanner", lambda page_size: eager(latest))
     options: dict[str, Any] = {"format": "jsonl", "page_size": PAGE, "concurrency": 4}
     whole = tmp_path / "whole.jsonl"
     with whole.open("wb") as output:
-        await export_time_entries(awork, output, **options)
+        await export_time_entries(sandbox_client, output, **options)
     expected = whole.read_bytes()
-    total = len(sandbox.store.entries)
+    total = len(sb.store.entries)
     every = 50
     crash_points = sorted({*range(every, total, every), *range(every + 1, total, every), 7})
     frontiers = 0
@@ -350,7 +351,11 @@ async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
             crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at, "power cut"))
             with pytest.raises(OSError, match="power cut"):
                 await export_time_entries(
-                    awork, crashing, checkpoint_path=checkpoint, checkpoint_every=every, **options
+                    sandbox_client,
+                    crashing,
+                    checkpoint_path=checkpoint,
+                    checkpoint_every=every,
+                    **options,
                 )
         saved = load_checkpoint(checkpoint)
         if saved is not None:
@@ -359,7 +364,7 @@ async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
             assert all(cut > (saved.created_on or cut) for cut in saved.partitions)
         with target.open("r+b") as output:
             await export_time_entries(
-                awork,
+                sandbox_client,
                 output,
                 checkpoint_path=checkpoint,
                 resume=True,
@@ -374,16 +379,20 @@ async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
 
 
 async def test_a_resumed_walk_starts_with_the_recorded_partitions(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    created = keys(sandbox, "createdOn")
+    created = keys(sb, "createdOn")
     cursor = KeysetCursor(created[40])
     cuts = (created[30], created[100], created[200], created[300])  # the first is behind it
-    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, cursor=cursor, partitions=cuts)
+    walk = KeysetWalk(
+        sandbox_client, field="createdOn", page_size=PAGE, cursor=cursor, partitions=cuts
+    )
     assert walk.cuts_after(cursor.key) == cuts[1:]
     got = await walk_ids(walk)
     assert walk.partitions >= 4
-    sequential = KeysetWalk(awork, field="createdOn", page_size=PAGE, cursor=cursor, concurrency=1)
+    sequential = KeysetWalk(
+        sandbox_client, field="createdOn", page_size=PAGE, cursor=cursor, concurrency=1
+    )
     assert [i for i, _, _ in got] == [i for i, _, _ in await walk_ids(sequential)]
 
 
@@ -404,11 +413,11 @@ def test_frontier_checkpoint_json_is_version_3_and_unknown_versions_are_refused(
 
 
 async def test_a_cut_made_while_a_page_waits_to_be_handed_over_lies_after_it(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
     """The lane of the page being read has its next page fetched and waits (prefetch 1): a cut
     chosen now must not fall inside that page, or its entries would come twice."""
-    walk = KeysetWalk(awork, field="createdOn", page_size=PAGE, concurrency=2)
+    walk = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=2)
     planner = FixedCuts([])
     walk._planner = planner
     second = asyncio.Event()
@@ -428,14 +437,14 @@ async def test_a_cut_made_while_a_page_waits_to_be_handed_over_lies_after_it(
         await second.wait()
         for _ in range(5):
             await asyncio.sleep(0)  # the second page is scanned and waits to be handed over
-        page_two = sorted(sandbox.store.entries.values(), key=lambda e: (e["createdOn"], e["id"]))
+        page_two = sorted(sb.store.entries.values(), key=lambda e: (e["createdOn"], e["id"]))
         inside = parse_utc_datetime(page_two[15]["createdOn"])
-        planner.observe_total(len(sandbox.store.entries))
+        planner.observe_total(len(sb.store.entries))
         planner.cuts = [inside]
         walk._split()
         ids.extend([str(row["id"]) async for row, _ in rows])
     assert len(ids) == len(set(ids)), "entries of the waiting page came twice"
-    assert len(ids) == len(sandbox.store.entries)
+    assert len(ids) == len(sb.store.entries)
 
 
 def test_spilled_pages_round_trip_exactly() -> None:

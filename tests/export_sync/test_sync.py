@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
@@ -25,12 +24,7 @@ from awork_async.sync import (
 UTC = timezone.utc
 
 
-@pytest.fixture
-async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
-    from awork_async.sandbox import SandboxConfig
-
-    async with Sandbox(SandboxConfig(entries=80, seed=3, now=clock)) as sb:
-        yield sb
+pytestmark = [pytest.mark.awork_sandbox(entries=80, seed=3), pytest.mark.sandbox_clock]
 
 
 async def _run(
@@ -70,45 +64,45 @@ async def _create(awork: AworkClient, sandbox: Sandbox) -> str:
 
 
 async def test_first_run_then_changes_then_nothing(
-    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock
+    sb: Sandbox, sandbox_client: AworkClient, clock: SandboxClock
 ) -> None:
-    first, run = await _run(awork, None)
-    assert sorted(first) == sorted(sandbox.store.entries)
+    first, run = await _run(sandbox_client, None)
+    assert sorted(first) == sorted(sb.store.entries)
     assert len(first) == len(set(first))
     checkpoint = run.checkpoint
     assert checkpoint.updated_on == max(
         datetime.fromisoformat(e["updatedOn"].replace("Z", "+00:00"))
-        for e in sandbox.store.entries.values()
+        for e in sb.store.entries.values()
     )
 
-    changed = sorted(sandbox.store.entries)[10:15]
+    changed = sorted(sb.store.entries)[10:15]
     expected = set(changed)
     for n, entry_id in enumerate(changed):
         clock.tick(0.0004)  # several writes inside one millisecond: identical updatedOn
-        await _modify(awork, sandbox, entry_id, f"edit {n}")
+        await _modify(sandbox_client, sb, entry_id, f"edit {n}")
     for _ in range(4):
         clock.tick(2)
-        expected.add(await _create(awork, sandbox))
-    await _modify(awork, sandbox, changed[0], "edited twice")  # latest version only
+        expected.add(await _create(sandbox_client, sb))
+    await _modify(sandbox_client, sb, changed[0], "edited twice")  # latest version only
 
-    second, run = await _run(awork, SyncCheckpoint.from_json(checkpoint.to_json()))
+    second, run = await _run(sandbox_client, SyncCheckpoint.from_json(checkpoint.to_json()))
     assert sorted(second) == sorted(expected)
     assert run.checkpoint.updated_on == clock.now
 
-    third, run3 = await _run(awork, run.checkpoint)
+    third, run3 = await _run(sandbox_client, run.checkpoint)
     assert third == []
     assert run3.skipped > 0, "the overlap re-read entries without delivering them again"
     assert run3.checkpoint == run.checkpoint
 
 
 async def test_overlap_catches_late_commits_without_duplicates(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    _, run = await _run(awork, None)
+    _, run = await _run(sandbox_client, None)
     checkpoint = run.checkpoint
     assert checkpoint.updated_on is not None
     watermark = checkpoint.updated_on
-    store = sandbox.store
+    store = sb.store
     late, too_late = sorted(store.entries)[:2]
 
     def commit(entry_id: str, at: datetime) -> None:
@@ -118,50 +112,50 @@ async def test_overlap_catches_late_commits_without_duplicates(
 
     commit(late, watermark - timedelta(minutes=2))  # committed late, stamped in the past
     commit(too_late, watermark - timedelta(minutes=20))  # older than the overlap: invisible
-    second, run2 = await _run(awork, checkpoint)
+    second, run2 = await _run(sandbox_client, checkpoint)
     assert second == [late]
-    third, _ = await _run(awork, run2.checkpoint)
+    third, _ = await _run(sandbox_client, run2.checkpoint)
     assert third == []
 
-    wide, _ = await _run(awork, checkpoint, overlap=timedelta(hours=1))
+    wide, _ = await _run(sandbox_client, checkpoint, overlap=timedelta(hours=1))
     assert sorted(wide) == sorted([late, too_late])
 
 
-async def test_seen_set_stays_bounded(sandbox: Sandbox, awork: AworkClient) -> None:
-    _, run = await _run(awork, None, overlap=timedelta(minutes=5))
+async def test_seen_set_stays_bounded(sb: Sandbox, sandbox_client: AworkClient) -> None:
+    _, run = await _run(sandbox_client, None, overlap=timedelta(minutes=5))
     checkpoint = run.checkpoint
     assert checkpoint.updated_on is not None
     floor = checkpoint.updated_on - timedelta(minutes=5)
     inside = {
         (UUID(i), e["resourceVersion"])
-        for i, e in sandbox.store.entries.items()
+        for i, e in sb.store.entries.items()
         if datetime.fromisoformat(e["updatedOn"].replace("Z", "+00:00")) >= floor
     }
     assert set(checkpoint.seen) == inside
-    assert len(checkpoint.seen) < len(sandbox.store.entries)
+    assert len(checkpoint.seen) < len(sb.store.entries)
 
 
-async def test_tie_group_of_updated_on(sandbox: Sandbox, awork: AworkClient) -> None:
-    _, run = await _run(awork, None)
-    bulk = sorted(sandbox.store.entries)[20:41]
+async def test_tie_group_of_updated_on(sb: Sandbox, sandbox_client: AworkClient) -> None:
+    _, run = await _run(sandbox_client, None)
+    bulk = sorted(sb.store.entries)[20:41]
     for entry_id in bulk:  # a batch operation stamps many entries with one instant
-        sandbox.store.entries[entry_id]["updatedOn"] = "2026-01-01T00:00:00Z"
-        sandbox.store.entries[entry_id]["resourceVersion"] += 1
-    sandbox.store.touch()
-    second, run2 = await _run(awork, run.checkpoint)
+        sb.store.entries[entry_id]["updatedOn"] = "2026-01-01T00:00:00Z"
+        sb.store.entries[entry_id]["resourceVersion"] += 1
+    sb.store.touch()
+    second, run2 = await _run(sandbox_client, run.checkpoint)
     assert sorted(second) == sorted(bulk)
     assert len(run2.checkpoint.seen) == len(bulk)
-    third, _ = await _run(awork, run2.checkpoint)
+    third, _ = await _run(sandbox_client, run2.checkpoint)
     assert third == []
 
 
-async def test_filter_restricts_the_sync(sandbox: Sandbox, awork: AworkClient) -> None:
-    ids, _ = await _run(awork, None, filterby="isBillable eq true")
-    assert sorted(ids) == sorted(i for i, e in sandbox.store.entries.items() if e["isBillable"])
+async def test_filter_restricts_the_sync(sb: Sandbox, sandbox_client: AworkClient) -> None:
+    ids, _ = await _run(sandbox_client, None, filterby="isBillable eq true")
+    assert sorted(ids) == sorted(i for i, e in sb.store.entries.items() if e["isBillable"])
 
 
-async def test_checkpoint_only_after_full_consumption(awork: AworkClient) -> None:
-    changes = changes_since(awork, None, page_size=5)
+async def test_checkpoint_only_after_full_consumption(sandbox_client: AworkClient) -> None:
+    changes = changes_since(sandbox_client, None, page_size=5)
     with pytest.raises(RuntimeError, match="iterated to the end"):
         _ = changes.checkpoint
     async for _ in changes:
@@ -171,7 +165,7 @@ async def test_checkpoint_only_after_full_consumption(awork: AworkClient) -> Non
         _ = changes.checkpoint
     with pytest.raises(RuntimeError, match="only once"):
         changes.__aiter__()
-    batch = await changes_since(awork, None).collect()
+    batch = await changes_since(sandbox_client, None).collect()
     assert len(batch.entries) == 80
     assert batch.checkpoint.updated_on is not None
 
@@ -213,27 +207,27 @@ def test_overlap_must_not_be_negative() -> None:
 
 
 async def test_raw_mode_yields_the_json_objects_and_the_same_checkpoint(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    typed = changes_since(awork, None, page_size=9)
+    typed = changes_since(sandbox_client, None, page_size=9)
     entries = [entry async for entry in typed]
-    raw = changes_since(awork, None, page_size=9, raw=True)
+    raw = changes_since(sandbox_client, None, page_size=9, raw=True)
     rows = [row async for row in raw]
     assert all(isinstance(row, dict) for row in rows)
     assert [row["id"] for row in rows] == [str(entry.id) for entry in entries]
     assert [row["resourceVersion"] for row in rows] == [e.resource_version for e in entries]
     assert raw.checkpoint == typed.checkpoint
-    again = changes_since(awork, raw.checkpoint, page_size=9, raw=True)
+    again = changes_since(sandbox_client, raw.checkpoint, page_size=9, raw=True)
     assert [row async for row in again] == []
     assert again.skipped > 0
 
 
 async def test_raw_mode_refuses_a_wrong_typed_resource_version(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    bad = sorted(sandbox.store.entries)[3]
-    sandbox.store.entries[bad]["resourceVersion"] = "7"
+    bad = sorted(sb.store.entries)[3]
+    sb.store.entries[bad]["resourceVersion"] = "7"
     with pytest.raises(APIResponseValidationError, match="resourceVersion") as caught:
-        async for _row in changes_since(awork, None, page_size=9, raw=True):
+        async for _row in changes_since(sandbox_client, None, page_size=9, raw=True):
             pass
     assert bad in str(caught.value)

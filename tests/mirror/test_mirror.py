@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,15 +29,12 @@ from awork_async.mirror import (
     mirror,
 )
 from awork_async.models import TimeEntry, TimeEntryCreate, TimeEntryUpdate
-from awork_async.sandbox import Sandbox, SandboxConfig
+from awork_async.sandbox import Sandbox
 
 UTC = timezone.utc
 
 
-@pytest.fixture
-async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=300, seed=5, now=clock)) as sb:
-        yield sb
+pytestmark = [pytest.mark.awork_sandbox(entries=300, seed=5), pytest.mark.sandbox_clock]
 
 
 async def table(url: str) -> dict[str, tuple[int | None, dict[str, Any]]]:
@@ -122,21 +119,23 @@ async def churn(
 
 
 async def test_first_load_then_changes_then_nothing(
-    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock, db_url: str
+    sb: Sandbox, sandbox_client: AworkClient, clock: SandboxClock, db_url: str
 ) -> None:
     reports: list[PassReport] = []
-    first = await mirror(awork, db_url, once=True, sweep_every=None, on_pass=reports.append)
+    first = await mirror(
+        sandbox_client, db_url, once=True, sweep_every=None, on_pass=reports.append
+    )
     assert first.kind == "first-load"
     assert first.read == first.upserted == 300
-    await assert_in_step(db_url, sandbox)
+    await assert_in_step(db_url, sb)
 
-    await churn(awork, sandbox, clock, random.Random(1), deletes=False)
-    second = await mirror(awork, db_url, once=True, sweep_every=None, batch_size=2)
+    await churn(sandbox_client, sb, clock, random.Random(1), deletes=False)
+    second = await mirror(sandbox_client, db_url, once=True, sweep_every=None, batch_size=2)
     assert second.kind == "pass"
     assert second.upserted == 5 + 3 + 1
-    await assert_in_step(db_url, sandbox)
+    await assert_in_step(db_url, sb)
 
-    third = await mirror(awork, db_url, once=True, sweep_every=None)
+    third = await mirror(sandbox_client, db_url, once=True, sweep_every=None)
     assert third.upserted == 0
     assert third.requests == 1  # a steady-state pass with nothing new: one request
     assert reports == [first]
@@ -144,28 +143,28 @@ async def test_first_load_then_changes_then_nothing(
 
 
 async def test_data_is_the_json_object_awork_sent(
-    sandbox: Sandbox, awork: AworkClient, db_url: str
+    sb: Sandbox, sandbox_client: AworkClient, db_url: str
 ) -> None:
     """``data`` holds each entry exactly as the list answer had it (not a re-encoding)."""
-    sent = {row["id"]: row async for row in awork.time_entries.list(page_size=100).raw()}
-    await mirror(awork, db_url, once=True, sweep_every=None)
+    sent = {row["id"]: row async for row in sandbox_client.time_entries.list(page_size=100).raw()}
+    await mirror(sandbox_client, db_url, once=True, sweep_every=None)
     rows = await table(db_url)
     assert {entry_id: row["data"] for entry_id, (_v, row) in rows.items()} == sent
 
 
 async def test_a_wrong_typed_entry_is_a_typed_error_not_a_bad_row(
-    sandbox: Sandbox, awork: AworkClient, db_url: str
+    sb: Sandbox, sandbox_client: AworkClient, db_url: str
 ) -> None:
-    bad = sorted(sandbox.store.entries)[7]
-    sandbox.store.entries[bad]["duration"] = "an hour"
+    bad = sorted(sb.store.entries)[7]
+    sb.store.entries[bad]["duration"] = "an hour"
     with pytest.raises(APIResponseValidationError, match="duration") as caught:
-        await mirror(awork, db_url, once=True, sweep_every=None, batch_size=10)
+        await mirror(sandbox_client, db_url, once=True, sweep_every=None, batch_size=10)
     assert bad in str(caught.value)
     assert bad not in await table(db_url)
 
 
 async def test_the_loop_polls_until_cancelled(
-    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock, db_url: str
+    sb: Sandbox, sandbox_client: AworkClient, clock: SandboxClock, db_url: str
 ) -> None:
     sleep = FakeSleep()
     reports: list[PassReport] = []
@@ -177,11 +176,11 @@ async def test_the_loop_polls_until_cancelled(
         await sleep(seconds)
         if len(sleep.waits) == 3:
             raise Enough
-        await churn(awork, sandbox, clock, random.Random(len(sleep.waits)), deletes=False)
+        await churn(sandbox_client, sb, clock, random.Random(len(sleep.waits)), deletes=False)
 
     with pytest.raises(Enough):
         await mirror(
-            awork,
+            sandbox_client,
             db_url,
             poll_every=30,
             sweep_every=None,
@@ -190,24 +189,24 @@ async def test_the_loop_polls_until_cancelled(
         )
     assert sleep.waits == [30, 30, 30]
     assert [r.kind for r in reports] == ["first-load", "pass", "pass"]
-    await assert_in_step(db_url, sandbox)
+    await assert_in_step(db_url, sb)
 
 
 async def test_an_older_version_never_replaces_a_newer_one(
-    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock, db_url: str
+    sb: Sandbox, sandbox_client: AworkClient, clock: SandboxClock, db_url: str
 ) -> None:
-    entry_id = sorted(sandbox.store.entries)[0]
-    old = await awork.time_entries.get(entry_id)
+    entry_id = sorted(sb.store.entries)[0]
+    old = await sandbox_client.time_entries.get(entry_id)
     clock.tick(5)
     start = datetime(2025, 8, 1, 9, 0, tzinfo=UTC)
     form = TimeEntryUpdate.from_span(
         start=start,
         end=start + timedelta(hours=2),
         timezone="Europe/Berlin",
-        type_of_work_id=_type_of_work(sandbox),
+        type_of_work_id=_type_of_work(sb),
         note="newer",
     )
-    new = await awork.time_entries.update(entry_id, form)
+    new = await sandbox_client.time_entries.update(entry_id, form)
     assert new.resource_version is not None and old.resource_version is not None
     assert new.resource_version > old.resource_version
     async with MirrorDatabase(db_url) as db:
@@ -221,10 +220,10 @@ async def test_an_older_version_never_replaces_a_newer_one(
 
 
 async def test_a_deleted_entry_is_not_resurrected_by_a_late_upsert(
-    awork: AworkClient, sandbox: Sandbox, db_url: str
+    sandbox_client: AworkClient, sb: Sandbox, db_url: str
 ) -> None:
-    entry_id = sorted(sandbox.store.entries)[0]
-    entry = await awork.time_entries.get(entry_id)
+    entry_id = sorted(sb.store.entries)[0]
+    entry = await sandbox_client.time_entries.get(entry_id)
     async with MirrorDatabase(db_url) as db:
         await db.upsert([entry])
         assert await db.delete([entry_id], source="webhook") == 1
@@ -260,7 +259,7 @@ def crash_commits(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 async def test_crashes_at_random_points_converge(
-    sandbox: Sandbox, clock: SandboxClock, db_url: str, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox, clock: SandboxClock, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Failures before a commit, after a commit, and in the middle of a walk (a request that
     fails for good): each rerun continues, and once the failures stop the table equals the
@@ -268,8 +267,8 @@ async def test_crashes_at_random_points_converge(
     rng = random.Random(20260612)
     plan = crash_commits(monkeypatch)
     client = AworkClient(
-        token=sandbox.token,
-        base_url=sandbox.base_url,
+        token=sb.token,
+        base_url=sb.base_url,
         retry=RetryPolicy(max_attempts=1),
         sleep=FakeSleep(),
     )
@@ -277,10 +276,10 @@ async def test_crashes_at_random_points_converge(
     async with client:
         for round_ in range(12):
             if round_ % 3 == 1:
-                await churn(client, sandbox, clock, rng, deletes=False)
+                await churn(client, sb, clock, rng, deletes=False)
             plan.update(calls=0, fail_at=rng.randint(1, 3), after=rng.randint(0, 1))
-            sandbox.faults.error_rate = 0.05 if round_ < 10 else 0.0
-            sandbox.faults.methods = ("GET",)
+            sb.faults.error_rate = 0.05 if round_ < 10 else 0.0
+            sb.faults.methods = ("GET",)
             try:
                 await mirror(client, db_url, once=True, sweep_every=None, batch_size=4)
             except Crash:
@@ -288,14 +287,14 @@ async def test_crashes_at_random_points_converge(
             except ServerError:  # an injected 5xx that the client did not retry
                 crashes += 1
         plan.update(fail_at=-1)
-        sandbox.faults.error_rate = 0.0
+        sb.faults.error_rate = 0.0
         await mirror(client, db_url, once=True, sweep_every=None)
     assert crashes >= 5
-    await assert_in_step(db_url, sandbox)
+    await assert_in_step(db_url, sb)
 
 
 async def test_each_batch_commits_with_its_checkpoint(
-    sandbox: Sandbox, awork: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox, sandbox_client: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A first load stopped after its third batch resumes from there (not from the start)."""
     real_commit = MirrorDatabase.commit_batch
@@ -309,13 +308,15 @@ async def test_each_batch_commits_with_its_checkpoint(
 
     monkeypatch.setattr(MirrorDatabase, "commit_batch", stop_after_three)
     with pytest.raises(Crash):
-        await mirror(awork, db_url, once=True, sweep_every=None, batch_size=50, page_size=50)
+        await mirror(
+            sandbox_client, db_url, once=True, sweep_every=None, batch_size=50, page_size=50
+        )
     monkeypatch.setattr(MirrorDatabase, "commit_batch", real_commit)
     assert len(await table(db_url)) == 150
-    rest = await mirror(awork, db_url, once=True, sweep_every=None, page_size=50)
+    rest = await mirror(sandbox_client, db_url, once=True, sweep_every=None, page_size=50)
     assert rest.kind == "pass"
     assert rest.read < 300 and rest.upserted == 150
-    await assert_in_step(db_url, sandbox)
+    await assert_in_step(db_url, sb)
 
 
 # ------------------------------------------------------------------------------ schema, lock
@@ -362,12 +363,12 @@ def test_database_urls_map_to_async_drivers() -> None:
     [("poll_every", 0), ("sweep_every", -1), ("batch_size", 0), ("page_size", 5000)],
 )
 async def test_bad_arguments_fail_before_any_request(
-    sandbox: Sandbox, awork: AworkClient, db_url: str, option: str, value: int
+    sb: Sandbox, sandbox_client: AworkClient, db_url: str, option: str, value: int
 ) -> None:
-    before = sandbox.stats.requests
+    before = sb.stats.requests
     with pytest.raises(ValueError, match=option):
-        await mirror(awork, db_url, once=True, **{option: value})
-    assert sandbox.stats.requests == before
+        await mirror(sandbox_client, db_url, once=True, **{option: value})
+    assert sb.stats.requests == before
     assert not await asyncio.to_thread(Path(db_url.removeprefix("sqlite:///")).exists)
 
 
@@ -451,10 +452,10 @@ def test_the_readme_mirror_example_runs(
 
 
 async def test_rows_from_json_equal_rows_from_decoded_entries(
-    sandbox: Sandbox, awork: AworkClient
+    sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
     """The typed columns computed from the JSON object equal those of the decoded entry."""
-    sent = [row async for row in awork.time_entries.list(page_size=100).raw()]
+    sent = [row async for row in sandbox_client.time_entries.list(page_size=100).raw()]
     for raw in sent:
         fast = MirrorRow.from_json(raw)
         slow = MirrorRow.from_entry(structure(raw, TimeEntry))
@@ -499,7 +500,7 @@ def test_a_wrong_typed_field_of_a_json_entry_is_a_typed_error(field: str, value:
 
 
 async def test_the_walk_goes_on_while_a_batch_commits(
-    sandbox: Sandbox, awork: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox, sandbox_client: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While the first batch's commit waits, the next batch is read (the writer overlaps the
     walk); commits still happen in order, each with its checkpoint."""
@@ -525,7 +526,9 @@ async def test_the_walk_goes_on_while_a_batch_commits(
 
     monkeypatch.setattr(MirrorRow, "from_json", staticmethod(counting))
     monkeypatch.setattr(MirrorDatabase, "commit_batch", slow_first)
-    report = await mirror(awork, db_url, once=True, sweep_every=None, batch_size=50, page_size=50)
+    report = await mirror(
+        sandbox_client, db_url, once=True, sweep_every=None, batch_size=50, page_size=50
+    )
     assert seen_during_first == [100]
     assert report.read == report.upserted == 300
-    await assert_in_step(db_url, sandbox)
+    await assert_in_step(db_url, sb)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,40 +14,40 @@ from test_mirror import assert_in_step, churn, table
 from awork_async import AworkClient
 from awork_async.mirror import MirrorCounters, PassReport, mirror
 from awork_async.models import WebhookConfigForm
-from awork_async.sandbox import Sandbox, SandboxConfig, WebhookDeliveryConfig
+from awork_async.sandbox import Sandbox, WebhookDeliveryConfig
 from awork_async.webhooks import TIME_TRACKING_EVENTS, WebhookReceiver
 
 SECRET = "mirror-s3cr3t"
 
 
+@pytest.mark.awork_sandbox(entries=250, seed=6)
+@pytest.mark.sandbox_clock
 async def test_the_sweep_removes_entries_deleted_behind_the_mirrors_back(
-    db_url: str,
+    sb: Sandbox, clock: SandboxClock, db_url: str
 ) -> None:
-    clock = SandboxClock()
-    async with Sandbox(SandboxConfig(entries=250, seed=6, now=clock)) as sb:
-        counters = MirrorCounters()
-        async with AworkClient(
-            token=sb.token, base_url=sb.base_url, hooks=counters.hooks(), sleep=FakeSleep()
-        ) as awork:
-            first = await mirror(awork, db_url, once=True, counters=counters)
-            assert first.kind == "first-load"  # a full load counts as a sweep: none now
-            await churn(awork, sb, clock, random.Random(3), deletes=True)
-            sb.store.delete_entries(6)  # no webhook anyone could see
-            gone = set(await table(db_url)) - set(sb.store.entries)
-            assert len(gone) >= 6
-            reports: list[PassReport] = []
-            await mirror(
-                awork,
-                db_url,
-                once=True,
-                sweep_every=1e-9,  # due at once
-                counters=counters,
-                on_pass=reports.append,
-            )
-        assert [r.kind for r in reports] == ["pass", "sweep"]
-        assert reports[1].deleted == len(gone)
-        assert reports[1].requests >= 1
-        await assert_in_step(db_url, sb)
+    counters = MirrorCounters()
+    async with AworkClient(
+        token=sb.token, base_url=sb.base_url, hooks=counters.hooks(), sleep=FakeSleep()
+    ) as awork:
+        first = await mirror(awork, db_url, once=True, counters=counters)
+        assert first.kind == "first-load"  # a full load counts as a sweep: none now
+        await churn(awork, sb, clock, random.Random(3), deletes=True)
+        sb.store.delete_entries(6)  # no webhook anyone could see
+        gone = set(await table(db_url)) - set(sb.store.entries)
+        assert len(gone) >= 6
+        reports: list[PassReport] = []
+        await mirror(
+            awork,
+            db_url,
+            once=True,
+            sweep_every=1e-9,  # due at once
+            counters=counters,
+            on_pass=reports.append,
+        )
+    assert [r.kind for r in reports] == ["pass", "sweep"]
+    assert reports[1].deleted == len(gone)
+    assert reports[1].requests >= 1
+    await assert_in_step(db_url, sb)
 
 
 def _free_port() -> int:
@@ -57,19 +56,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-async def webhook_sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
-    delivery = WebhookDeliveryConfig(failure_rate=0.1, seed=2, sleep=FakeSleep())
-    async with Sandbox(SandboxConfig(entries=200, seed=12, now=clock), webhooks=delivery) as sb:
-        yield sb
-
-
+@pytest.mark.awork_sandbox(
+    entries=200,
+    seed=12,
+    webhooks=WebhookDeliveryConfig(failure_rate=0.1, seed=2, sleep=FakeSleep()),
+)
+@pytest.mark.sandbox_clock
 async def test_webhooks_keep_the_table_exact_between_passes(
-    webhook_sandbox: Sandbox, clock: SandboxClock, db_url: str
+    sb: Sandbox, clock: SandboxClock, db_url: str
 ) -> None:
     """After the first load no pass runs: every insert, update, timer change and deletion
     reaches the table through the webhooks (10% of the deliveries fail and are retried)."""
-    sb = webhook_sandbox
     receiver = WebhookReceiver(auth_header="X-Awork-Secret", auth_value=SECRET)
     runner = web.AppRunner(receiver.app())
     await runner.setup()

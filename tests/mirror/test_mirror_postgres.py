@@ -6,23 +6,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from _helpers import FakeSleep, SandboxClock, quiet_client
+from postgres_server import PostgresServer, running_postgres_server
 from test_mirror import Crash, assert_in_step, churn, crash_commits, table
 
 from awork_async import AworkClient, RetryPolicy, ServerError
 from awork_async.mirror import PassReport, mirror
-from awork_async.sandbox import Sandbox, SandboxConfig
-
-try:
-    from tests.postgres_server import PostgresServer, running_postgres_server
-except ModuleNotFoundError:  # tests/ is not importable as a package
-    from postgres_server import (  # type: ignore[import-not-found,no-redef]
-        PostgresServer,
-        running_postgres_server,
-    )
+from awork_async.sandbox import Sandbox
 
 asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is not installed (awork-async[postgres])")
 
@@ -47,20 +40,17 @@ async def pg_url(postgres: PostgresServer) -> str:
     return postgres.url(name)
 
 
-@pytest.fixture
-async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=300, seed=15, now=clock)) as sb:
-        yield sb
+pytestmark = [pytest.mark.awork_sandbox(entries=300, seed=15), pytest.mark.sandbox_clock]
 
 
 async def test_first_load_churn_and_crashes_converge_on_postgres(
-    sandbox: Sandbox, clock: SandboxClock, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox, clock: SandboxClock, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = random.Random(7)
     plan = crash_commits(monkeypatch)
     client = AworkClient(
-        token=sandbox.token,
-        base_url=sandbox.base_url,
+        token=sb.token,
+        base_url=sb.base_url,
         retry=RetryPolicy(max_attempts=1),
         sleep=FakeSleep(),
     )
@@ -68,20 +58,20 @@ async def test_first_load_churn_and_crashes_converge_on_postgres(
     async with client:
         for round_ in range(10):
             if round_ % 3 == 1:
-                await churn(client, sandbox, clock, rng, deletes=False)
+                await churn(client, sb, clock, rng, deletes=False)
             plan.update(calls=0, fail_at=rng.randint(1, 3), after=rng.randint(0, 1))
-            sandbox.faults.error_rate = 0.05
-            sandbox.faults.methods = ("GET",)
+            sb.faults.error_rate = 0.05
+            sb.faults.methods = ("GET",)
             try:
                 await mirror(client, pg_url, once=True, sweep_every=None, batch_size=8)
             except (Crash, ServerError):
                 crashes += 1
         plan.update(fail_at=-1)
-        sandbox.faults.error_rate = 0.0
-        await churn(client, sandbox, clock, rng, deletes=True)
+        sb.faults.error_rate = 0.0
+        await churn(client, sb, clock, rng, deletes=True)
         await mirror(client, pg_url, once=True, sweep_every=1e-9)  # a pass, then a sweep
     assert crashes >= 4
-    await assert_in_step(pg_url, sandbox)
+    await assert_in_step(pg_url, sb)
     rows = await table(pg_url)
     some = next(iter(rows.values()))[1]
     assert some["updated_on"].tzinfo is not None  # timestamptz
@@ -89,7 +79,7 @@ async def test_first_load_churn_and_crashes_converge_on_postgres(
 
 
 async def test_two_workers_one_leader_and_a_dead_leader_is_replaced(
-    sandbox: Sandbox, clock: SandboxClock, pg_url: str
+    sb: Sandbox, clock: SandboxClock, pg_url: str
 ) -> None:
     """Worker A loads; worker B, started meanwhile, stands by. A dies (its task is cancelled,
     its connections close); B takes over from the committed checkpoint, sees the changes made
@@ -113,8 +103,8 @@ async def test_two_workers_one_leader_and_a_dead_leader_is_replaced(
         raise Stop  # B led a pass: done
 
     async with (
-        quiet_client(sandbox.token, sandbox.base_url) as awork_a,
-        quiet_client(sandbox.token, sandbox.base_url) as awork_b,
+        quiet_client(sb.token, sb.base_url) as awork_a,
+        quiet_client(sb.token, sb.base_url) as awork_b,
     ):
         worker_a = asyncio.create_task(
             mirror(awork_a, pg_url, sweep_every=None, on_pass=a_reports.append, sleep=a_sleep)
@@ -127,7 +117,7 @@ async def test_two_workers_one_leader_and_a_dead_leader_is_replaced(
         assert [r.kind for r in a_reports] == ["first-load"]
         assert [r.kind for r in b_reports] == ["standby"]
 
-        await churn(awork_a, sandbox, clock, random.Random(5), deletes=False)
+        await churn(awork_a, sb, clock, random.Random(5), deletes=False)
         worker_a.cancel()
         with pytest.raises(asyncio.CancelledError):
             await worker_a
@@ -136,14 +126,14 @@ async def test_two_workers_one_leader_and_a_dead_leader_is_replaced(
             await worker_b
     assert [r.kind for r in b_reports] == ["standby", "pass"]
     assert b_reports[1].upserted == 5 + 3 + 1
-    await assert_in_step(pg_url, sandbox)
+    await assert_in_step(pg_url, sb)
 
 
 async def test_two_workers_started_together_migrate_once_and_one_leads(
-    sandbox: Sandbox, pg_url: str
+    sb: Sandbox, pg_url: str
 ) -> None:
     reports: list[list[PassReport]] = [[], []]
-    async with quiet_client(sandbox.token, sandbox.base_url) as awork:
+    async with quiet_client(sb.token, sb.base_url) as awork:
         results = await asyncio.gather(
             *(
                 mirror(awork, pg_url, once=True, sweep_every=None, on_pass=reports[i].append)
@@ -152,11 +142,11 @@ async def test_two_workers_started_together_migrate_once_and_one_leads(
         )
     kinds = sorted(r.kind for r in results)
     assert kinds in (["first-load", "standby"], ["first-load", "pass"])
-    await assert_in_step(pg_url, sandbox)
+    await assert_in_step(pg_url, sb)
 
 
 def test_cli_two_workers_share_the_rate_limit_through_redis(
-    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    postgres: PostgresServer, redis_url: str
 ) -> None:
     """``awork-async mirror --db postgresql://… --redis redis://…``, twice at once: one loads,
     the other stands by (or finds nothing left); the table is exact."""
@@ -167,11 +157,6 @@ def test_cli_two_workers_share_the_rate_limit_through_redis(
 
     from _helpers import threaded_sandbox
 
-    try:
-        from tests.redis_server import running_redis_server
-    except ModuleNotFoundError:
-        from redis_server import running_redis_server  # type: ignore[import-not-found,no-redef]
-
     async def create() -> str:
         conn = await asyncpg.connect(postgres.url())
         try:
@@ -181,12 +166,9 @@ def test_cli_two_workers_share_the_rate_limit_through_redis(
         return postgres.url("mirror_cli")
 
     url = asyncio.run(create())
-    with (
-        running_redis_server(tmp_path_factory.mktemp("redis")) as redis,
-        threaded_sandbox(entries=120, seed=4, token="tok-mirror-pg-cli-0001") as sb,
-    ):
+    with threaded_sandbox(entries=120, seed=4, token="tok-mirror-pg-cli-0001") as sb:
         args = [sys.executable, "-m", "awork_async", "--base-url", sb.base_url]
-        args += ["--token", sb.token, "mirror", "--db", url, "--redis", redis.url, "--once"]
+        args += ["--token", sb.token, "mirror", "--db", url, "--redis", redis_url, "--once"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWORK_")}
         workers = [
             subprocess.Popen(

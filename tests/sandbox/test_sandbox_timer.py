@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,7 +9,7 @@ import aiohttp
 import pytest
 from _helpers import SandboxClock
 
-from awork_async.sandbox import Sandbox, SandboxConfig
+from awork_async.sandbox import Sandbox
 
 
 @pytest.fixture
@@ -19,10 +18,7 @@ def clock() -> SandboxClock:
     return SandboxClock(datetime(2026, 3, 2, 8, 0, 0, tzinfo=timezone.utc))
 
 
-@pytest.fixture
-async def sb(clock: SandboxClock) -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=50, seed=2, now=clock)) as sandbox:
-        yield sandbox
+pytestmark = [pytest.mark.awork_sandbox(entries=50, seed=2), pytest.mark.sandbox_clock]
 
 
 async def call(http: aiohttp.ClientSession, url: str, body: Any = None) -> tuple[int, Any]:
