@@ -20,9 +20,16 @@ import typer
 from typer.core import TyperGroup
 
 from .. import _constants as C
-from . import _constants as D
+from ._constants import ENV_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG_NAME
 from ._errors import CliError, describe_error, redact
-from ._runtime import AppState, disable_verbose_logging, enable_verbose_logging
+from ._runtime import AppState, disable_verbose_logging, enable_verbose_logging, state_of
+from .cmd_demo import demo
+from .cmd_export import app as export_app
+from .cmd_lists import bookings_app, types_app
+from .cmd_mirror import mirror_command
+from .cmd_sandbox import sandbox
+from .cmd_timer import app as timer_app
+from .cmd_webhooks import app as webhooks_app
 
 __all__ = ["app", "main"]
 
@@ -101,8 +108,6 @@ def _apply_global_option(ctx: Any, param: Any, value: Any) -> Any:
     """A global option given after the subcommand: store it in the invocation's state."""
     if value is None or value is False or getattr(ctx, "resilient_parsing", False):
         return value
-    from ._runtime import state_of
-
     state = state_of(ctx)
     setattr(state, _STATE_FIELDS[param.name], value)
     state._settings = None  # resolved again with this value
@@ -181,7 +186,7 @@ class AworkGroup(TyperGroup):
             # with status 0 (not 141, a death by SIGPIPE), so ``set -o pipefail`` scripts that
             # read only the first lines succeed; a failing reader still fails the pipeline.
             _silence_stdout()
-            raise typer.Exit(D.EXIT_OK) from None
+            raise typer.Exit(EXIT_OK) from None
         except Exception as exc:
             state = ctx.obj if isinstance(ctx.obj, AppState) else None
             if state is not None:
@@ -209,9 +214,9 @@ class AworkGroup(TyperGroup):
         code: int
         try:
             result = super().main(
-                argv, prog_name or D.PROG_NAME, complete_var, standalone_mode=False, **extra
+                argv, prog_name or PROG_NAME, complete_var, standalone_mode=False, **extra
             )
-            code = result if isinstance(result, int) else D.EXIT_OK
+            code = result if isinstance(result, int) else EXIT_OK
         except _UsageError as exc:
             usage = cast(_ClickError, exc)
             message = usage.format_message().strip()
@@ -219,14 +224,14 @@ class AworkGroup(TyperGroup):
                 path = getattr(usage.ctx, "command_path", None)
                 hint = f" (see '{path} --help')" if path else ""
                 _error(message + hint)
-            code = D.EXIT_USAGE
+            code = EXIT_USAGE
         except _ClickException as exc:
             failure = cast(_ClickError, exc)
             _error(failure.format_message())
             code = failure.exit_code
         except (typer.Abort, KeyboardInterrupt):
             _error("interrupted")
-            code = D.EXIT_INTERRUPTED
+            code = EXIT_INTERRUPTED
         finally:
             disable_verbose_logging()
         if standalone_mode:
@@ -235,7 +240,7 @@ class AworkGroup(TyperGroup):
 
 
 app = typer.Typer(
-    name=D.PROG_NAME,
+    name=PROG_NAME,
     cls=AworkGroup,
     help="Command line for the awork time-tracking API (exports, timer, bookings, a sandbox).",
     no_args_is_help=True,
@@ -249,7 +254,7 @@ def _version(value: bool) -> None:
     if value:
         from .._version import __version__
 
-        typer.echo(f"{D.PROG_NAME} {__version__}")
+        typer.echo(f"{PROG_NAME} {__version__}")
         raise typer.Exit()
 
 
@@ -277,7 +282,7 @@ def _global_options(
         Path | None,
         typer.Option(
             "--config",
-            envvar=D.ENV_CONFIG,
+            envvar=ENV_CONFIG,
             help="Config file (TOML with token and base_url; "
             "default ~/.config/awork-async/config.toml). Must exist when given.",
             exists=True,
@@ -323,31 +328,17 @@ def _global_options(
     ctx.obj = state
 
 
-def _register() -> None:
-    from . import (
-        cmd_demo,
-        cmd_export,
-        cmd_lists,
-        cmd_mirror,
-        cmd_sandbox,
-        cmd_timer,
-        cmd_webhooks,
-    )
-
-    app.add_typer(cmd_export.app, name="export")
-    app.add_typer(cmd_timer.app, name="timer")
-    app.add_typer(cmd_lists.bookings_app, name="time-bookings")
-    app.add_typer(cmd_lists.types_app, name="types-of-work")
-    app.add_typer(cmd_webhooks.app, name="webhooks")
-    app.command("sandbox")(cmd_sandbox.sandbox)
-    app.command("demo")(cmd_demo.demo)
-    app.command("mirror")(cmd_mirror.mirror_command)
-
-
-_register()
+app.add_typer(export_app, name="export")
+app.add_typer(timer_app, name="timer")
+app.add_typer(bookings_app, name="time-bookings")
+app.add_typer(types_app, name="types-of-work")
+app.add_typer(webhooks_app, name="webhooks")
+app.command("sandbox")(sandbox)
+app.command("demo")(demo)
+app.command("mirror")(mirror_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``awork-async`` script (exits with the command's status)."""
     command = typer.main.get_command(app)
-    command.main(args=argv, prog_name=D.PROG_NAME)
+    command.main(args=argv, prog_name=PROG_NAME)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .. import _constants as C
-from . import _constants as D
+from ._constants import API_PATH, EXIT_RUNTIME, EXIT_USAGE
 
 __all__ = ["CliError", "CliUsageError", "base_url_hint", "describe_error", "redact"]
 
@@ -13,7 +13,7 @@ __all__ = ["CliError", "CliUsageError", "base_url_hint", "describe_error", "reda
 class CliError(Exception):
     """A failure reported as ``error: <message>`` with exit status ``exit_code`` (runtime: 1)."""
 
-    exit_code: int = D.EXIT_RUNTIME
+    exit_code: int = EXIT_RUNTIME
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -23,7 +23,7 @@ class CliError(Exception):
 class CliUsageError(CliError):
     """Bad input detected before any work started (an option, the token, the output): exit 2."""
 
-    exit_code = D.EXIT_USAGE
+    exit_code = EXIT_USAGE
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -47,11 +47,11 @@ def base_url_hint(base_url: str | None) -> str:
     import yarl
 
     url = yarl.URL(base_url)
-    if url.path.rstrip("/").endswith(D.API_PATH):
+    if url.path.rstrip("/").endswith(API_PATH):
         return ""
     from .._redact import safe_url
 
-    fixed = safe_url(str(url.with_path(url.path.rstrip("/") + D.API_PATH)))
+    fixed = safe_url(str(url.with_path(url.path.rstrip("/") + API_PATH)))
     return f"; did you mean --base-url {fixed}?"
 
 
@@ -71,25 +71,25 @@ def describe_error(exc: BaseException, *, base_url: str | None = None) -> tuple[
         return (
             f"the server rejected the token (HTTP {exc.status}); check --token, "
             f"{C.ENV_TOKEN} or the config file",
-            D.EXIT_RUNTIME,
+            EXIT_RUNTIME,
         )
     if isinstance(exc, E.PermissionDeniedError):
         detail = f": {exc.description}" if exc.description else ""
-        return _one_line(f"permission denied (HTTP {exc.status}){detail}"), D.EXIT_RUNTIME
+        return _one_line(f"permission denied (HTTP {exc.status}){detail}"), EXIT_RUNTIME
     if isinstance(exc, E.RateLimitError):
         wait = f"; retry after {exc.retry_after:g}s" if exc.retry_after is not None else ""
-        return f"rate limited by the server (HTTP 429){wait}", D.EXIT_RUNTIME
+        return f"rate limited by the server (HTTP 429){wait}", EXIT_RUNTIME
     if isinstance(exc, E.APIStatusError):
         hint = base_url_hint(base_url) if exc.status == 404 else ""
-        return _one_line(f"the server answered HTTP {exc.status}: {exc}{hint}"), D.EXIT_RUNTIME
+        return _one_line(f"the server answered HTTP {exc.status}: {exc}{hint}"), EXIT_RUNTIME
     if isinstance(exc, E.APITimeoutError):
-        return _one_line(f"timed out talking to {exc.url or 'the server'}: {exc}"), D.EXIT_RUNTIME
+        return _one_line(f"timed out talking to {exc.url or 'the server'}: {exc}"), EXIT_RUNTIME
     if isinstance(exc, E.APIConnectionError):
-        return _one_line(f"connection failed: {exc.message}"), D.EXIT_RUNTIME
+        return _one_line(f"connection failed: {exc.message}"), EXIT_RUNTIME
     if isinstance(exc, E.AworkError):
-        return _one_line(str(exc) or type(exc).__name__), D.EXIT_RUNTIME
+        return _one_line(str(exc) or type(exc).__name__), EXIT_RUNTIME
     if isinstance(exc, OSError):
-        return _one_line(str(exc) or type(exc).__name__), D.EXIT_RUNTIME
+        return _one_line(str(exc) or type(exc).__name__), EXIT_RUNTIME
     text = str(exc)
     name = type(exc).__name__
-    return _one_line(f"{name}: {text}" if text else name), D.EXIT_RUNTIME
+    return _one_line(f"{name}: {text}" if text else name), EXIT_RUNTIME

@@ -18,7 +18,7 @@ from pathlib import Path
 import attrs
 
 from .. import _constants as C
-from . import _constants as D
+from ._constants import CONFIG_DIR_NAME, CONFIG_FILE_NAME
 from ._errors import CliUsageError
 
 __all__ = [
@@ -78,7 +78,7 @@ def default_config_path(env: Mapping[str, str] | None = None) -> Path:
 
     environ = os.environ if env is None else env
     base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / D.CONFIG_DIR_NAME / D.CONFIG_FILE_NAME
+    return Path(base) / CONFIG_DIR_NAME / CONFIG_FILE_NAME
 
 
 def _loader() -> Callable[[bytes], dict[str, object]]:

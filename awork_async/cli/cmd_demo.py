@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import typer
 
 from .. import _constants as C
-from . import _constants as D
+from ._constants import DEMO_ENTRIES, DEMO_OUTPUT_STEM, DEMO_SEED, EXIT_INTERRUPTED
 from ._progress import ExportProgress, summary_line
 from .cmd_export import ExportFormat, open_output
 
@@ -40,7 +40,7 @@ def demo_epilogue(output: str, fmt: ExportFormat) -> list[str]:
 def demo(
     entries: Annotated[
         int, typer.Option(min=0, max=1_000_000, help="Time entries to generate.")
-    ] = D.DEMO_ENTRIES,
+    ] = DEMO_ENTRIES,
     format: Annotated[
         ExportFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ExportFormat.JSONL,
@@ -49,15 +49,15 @@ def demo(
         typer.Option(
             "--output",
             "-o",
-            help=f"Output file (default: {D.DEMO_OUTPUT_STEM}.FORMAT in this folder).",
+            help=f"Output file (default: {DEMO_OUTPUT_STEM}.FORMAT in this folder).",
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = D.DEMO_SEED,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = DEMO_SEED,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Start a local sandbox with sample data and export it: try the library in seconds."""
-    target = output or f"{D.DEMO_OUTPUT_STEM}.{format.value}"
+    target = output or f"{DEMO_OUTPUT_STEM}.{format.value}"
     if target == "-":
         from ._errors import CliUsageError
 
@@ -76,7 +76,7 @@ def demo(
         # The abandoned sandbox's data (millions of objects) would make the interpreter's final
         # garbage collection take seconds: exempt everything alive now from it.
         gc.freeze()
-        raise typer.Exit(D.EXIT_INTERRUPTED) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     typer.echo(summary_line(summary, str(Path(target))))
     for line in demo_epilogue(target, format):
         typer.echo(line)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from .. import _constants as C
-from . import _constants as D
+from ._constants import CHECKPOINT_SUFFIX, EXIT_INTERRUPTED
 from ._errors import CliError, CliUsageError
 from ._options import entry_filter, parse_date_range, parse_uuid
 from ._progress import ExportProgress, summary_line
@@ -48,7 +48,7 @@ class ExportFormat(str, enum.Enum):
 
 def checkpoint_path_for(output: Path) -> Path:
     """``FILE.checkpoint`` beside the output ``FILE``."""
-    return output.with_name(output.name + D.CHECKPOINT_SUFFIX)
+    return output.with_name(output.name + CHECKPOINT_SUFFIX)
 
 
 @contextmanager
@@ -289,6 +289,6 @@ def time_entries(
             elif checkpoint is not None:
                 hint = f" ({output} is unchanged; with --resume an export can be continued)"
             typer.echo(f"error: interrupted{hint}", err=True)
-            raise typer.Exit(D.EXIT_INTERRUPTED) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     if not quiet:
         typer.echo(summary_line(summary, "stdout" if output == "-" else output), err=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import _constants as C
-from . import _constants as D
+from ._constants import CRASH_EXIT_CODE, ENV_CRASH_AFTER
 from ._errors import CliError, CliUsageError
 from ._progress import ExportProgress
 from ._runtime import run_with_client, state_of
@@ -51,7 +51,7 @@ def parse_duration(text: str, option: str) -> float | None:
 
 def _crash_after() -> int | None:
     """Test hook: exit abruptly once this many entries were committed (first load)."""
-    text = os.environ.get(D.ENV_CRASH_AFTER)
+    text = os.environ.get(ENV_CRASH_AFTER)
     return int(text) if text else None
 
 
@@ -178,7 +178,7 @@ def mirror_command(
     def on_progress(done: int, total: int | None) -> None:
         progress.update(done, total)
         if crash_after is not None and done >= crash_after:
-            os._exit(D.CRASH_EXIT_CODE)
+            os._exit(CRASH_EXIT_CODE)
 
     def on_pass(report: PassReport) -> None:
         progress.__exit__(None, None, None)  # the bar is for the first load only

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from .. import _constants as C
-from . import _constants as D
+from ._constants import SANDBOX_PORT
 from ._options import parse_rate_limit
 
 __all__ = ["LISTENING_PREFIX", "connect_hint", "sandbox"]
@@ -32,7 +32,7 @@ def connect_hint(base_url: str, token: str) -> list[str]:
 def sandbox(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="TCP port (0 picks a free one).")
-    ] = D.SANDBOX_PORT,
+    ] = SANDBOX_PORT,
     host: Annotated[
         str, typer.Option(help="Interface to bind (loopback by default; others print a warning).")
     ] = ("127.0.0.1"),
