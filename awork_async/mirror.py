@@ -66,7 +66,6 @@ import hashlib
 import logging
 import time
 import typing
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -909,43 +908,6 @@ class PassReport:
         )
 
 
-class _Watermark:
-    """The checkpoint reached after a prefix of a pass (entries come in ``updatedOn,id``
-    order): the watermark is the newest ``updatedOn`` delivered, ``seen`` the entries
-    delivered within the overlap before it. It is conservative: entries the sync skipped are
-    not in ``seen`` and are read (and ignored) again after a crash. When the order is not as
-    expected it gives up (``None``), and only the pass's final checkpoint is stored."""
-
-    def __init__(self, previous: SyncCheckpoint | None, overlap: timedelta) -> None:
-        self.previous = previous
-        self.overlap = overlap
-        self.high: datetime | None = None
-        self.recent: deque[tuple[datetime, UUID, int]] = deque()
-        self.broken = False
-
-    def add(self, entry: MirrorRow) -> None:
-        key = entry.updated_on
-        if key is None or entry.resource_version is None:
-            self.broken = True
-            return
-        if self.high is not None and key < self.high:
-            self.broken = True
-        if self.high is None or key > self.high:
-            self.high = key
-        self.recent.append((key, entry.id, entry.resource_version))
-        floor = self.high - self.overlap
-        while self.recent and self.recent[0][0] < floor:
-            self.recent.popleft()
-
-    def checkpoint(self) -> SyncCheckpoint | None:
-        if self.broken or self.high is None:
-            return None
-        previous = self.previous.updated_on if self.previous is not None else None
-        if previous is not None and self.high <= previous:
-            return None  # still inside the overlap: the stored checkpoint is as good
-        return SyncCheckpoint(updated_on=self.high, seen=tuple((i, v) for _k, i, v in self.recent))
-
-
 ProgressCallback = Callable[[int, "int | None"], object]
 PassCallback = Callable[[PassReport], object]
 
@@ -1040,7 +1002,6 @@ class _Run:
             concurrency=self.concurrency,
             raw=True,
         )
-        mark = _Watermark(state.checkpoint, self.overlap)
         writer = _Writer(self.db, total, self.on_progress)
         batch: list[MirrorEntry] = []
         read = 0
@@ -1049,9 +1010,9 @@ class _Run:
                 entry = MirrorRow.from_json(raw)
                 read += 1
                 batch.append(entry)
-                mark.add(entry)
                 if len(batch) >= self.batch_size:
-                    await writer.submit(batch, mark.checkpoint(), read)
+                    # Covers the entries read so far: committed with them, a resume point.
+                    await writer.submit(batch, changes.checkpoint_so_far, read)
                     batch = []
             await writer.submit(batch, changes.checkpoint, read)
             upserted = await writer.drain()

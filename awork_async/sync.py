@@ -7,7 +7,9 @@ to survive clock skew and transactions that commit late with an older ``updatedO
 delivered at the same ``resourceVersion`` are skipped, so the overlap re-reads cost requests but
 never produce duplicates. The new checkpoint (a watermark plus the bounded set of
 ``(id, resourceVersion)`` pairs inside the overlap window) is available after the run has been
-consumed completely.
+consumed completely (:attr:`IncrementalSync.checkpoint`); a checkpoint covering the entries
+delivered so far is available at any moment (:attr:`IncrementalSync.checkpoint_so_far`), so a
+long run can persist its progress and a crash resumes from there instead of repeating the run.
 
 A first sync or a long catch-up walks partitions of the ``updatedOn`` range concurrently (see
 :mod:`awork_async._partitions`); a poll with nothing new costs one request. Guarantee of one
@@ -25,7 +27,10 @@ then as a safety net (the README's "A worker that loses nothing").
 
 Delivery is at least once across crashes: a worker that dies mid-run repeats the run from its
 last saved checkpoint, so make the handler idempotent (upsert by ``entry.id``, keeping the
-highest ``resource_version``).
+highest ``resource_version``). Saving :attr:`IncrementalSync.checkpoint_so_far` every few
+thousand handled entries bounds what is repeated: a run resumed from it delivers every entry not
+yet delivered and skips the ones delivered (an entry handled but not yet covered by a saved
+checkpoint comes again).
 
 A complete worker loop that persists its checkpoint to a file::
 
@@ -49,6 +54,8 @@ A complete worker loop that persists its checkpoint to a file::
                 changes = changes_since(awork, checkpoint)
                 async for entry in changes:
                     await upsert(entry)
+                    if changes.delivered % 5000 == 0:  # a long first load: keep its progress
+                        save_checkpoint(STATE, changes.checkpoint_so_far)
                 checkpoint = changes.checkpoint  # valid once the run was fully consumed
                 save_checkpoint(STATE, checkpoint)  # atomic: temp file, fsync, os.replace
                 await asyncio.sleep(poll_seconds)
@@ -183,6 +190,47 @@ def _version(version: int | None, updated_on: datetime) -> int:
     return (updated_on - _EPOCH) // timedelta(microseconds=1)
 
 
+class _Frontier:
+    """Where a run stands after a prefix of its entries (they come in ``updatedOn,id`` order):
+    the newest ``updatedOn`` read (never before the previous watermark) and the
+    ``(id, version)`` of the entries read within the overlap before it. The one place that
+    turns a run's progress into a :class:`SyncCheckpoint`, mid-run or at its end."""
+
+    def __init__(self, previous: SyncCheckpoint, overlap: timedelta) -> None:
+        self.previous = previous
+        self.overlap = overlap
+        self.high = previous.updated_on
+        # (updatedOn, id, version) of the entries inside the overlap before ``high``.
+        self.recent: deque[tuple[datetime, UUID, int]] = deque()
+
+    def add(self, key: datetime, pair: tuple[UUID, int]) -> None:
+        """One more entry read (delivered or skipped as delivered before)."""
+        high = self.high
+        if high is None or key > high:
+            self.high = high = key
+        recent = self.recent
+        recent.append((key, *pair))
+        floor = high - self.overlap
+        while recent[0][0] < floor:
+            recent.popleft()
+
+    def checkpoint(self, *, final: bool) -> SyncCheckpoint:
+        """The checkpoint covering the entries added so far.
+
+        While the watermark has not moved past the previous one (the run is still re-reading
+        the overlap), the previous ``seen`` pairs stay valid and are kept until the end of the
+        run (``final``), which has re-read the whole window and keeps only what it found.
+        """
+        high = self.high
+        if high is None:
+            return self.previous
+        seen = [(entry_id, version) for _key, entry_id, version in self.recent]
+        if not final and high == self.previous.updated_on:
+            fresh = set(self.previous.seen)
+            seen = [*self.previous.seen, *(pair for pair in seen if pair not in fresh)]
+        return SyncCheckpoint(updated_on=high, seen=tuple(seen))
+
+
 def _raw_version(row: dict[str, Any], entry_id: UUID) -> int | None:
     """``resourceVersion`` of a raw entry (``None`` when absent); a typed error when it is not
     an integer (the value is not quoted: the answer may echo a secret)."""
@@ -233,9 +281,12 @@ class IncrementalSync(Generic[E]):
         )
         self._raw = raw
         self._started = False
+        self._frontier = _Frontier(self.previous, overlap)
         self._result: SyncCheckpoint | None = None
         #: Entries re-read in the overlap and skipped because they were delivered before.
         self.skipped = 0
+        #: Entries yielded so far.
+        self.delivered = 0
 
     @property
     def pages(self) -> int:
@@ -256,6 +307,25 @@ class IncrementalSync(Generic[E]):
             )
         return self._result
 
+    @property
+    def checkpoint_so_far(self) -> SyncCheckpoint:
+        """A checkpoint covering every entry yielded so far, readable at any moment.
+
+        Read it after handling the last entry received (for example every few thousand
+        entries, or with each database commit) and persist it like :attr:`checkpoint`: a run
+        resumed from it (:func:`changes_since`, or after :meth:`SyncCheckpoint.to_json` /
+        :meth:`SyncCheckpoint.from_json`) delivers every entry not yet yielded and none of
+        those yielded, with the same guarantee as a run from a complete one (an entry changed
+        meanwhile comes again in its new version). Its ``seen`` set is bounded like
+        :attr:`checkpoint`'s: the entries within the overlap before the watermark (plus the
+        previous checkpoint's while the run is still inside the overlap). Before the first
+        entry it is the checkpoint the run started from; once the run is complete it equals
+        :attr:`checkpoint`.
+        """
+        if self._result is not None:
+            return self._result
+        return self._frontier.checkpoint(final=False)
+
     def __aiter__(self) -> AsyncIterator[E]:
         if self._started:
             raise RuntimeError("an IncrementalSync can be iterated only once; call changes_since")
@@ -269,10 +339,8 @@ class IncrementalSync(Generic[E]):
 
     async def _run(self) -> AsyncIterator[Any]:
         already = frozenset(self.previous.seen)
-        high = self.previous.updated_on
         raw = self._raw
-        # (updatedOn, id, version) of the entries inside the overlap before the newest one.
-        recent: deque[tuple[datetime, UUID, int]] = deque()
+        frontier = self._frontier
         async for row, cursor in self._walk.rows():
             key = cursor.key
             assert key is not None
@@ -288,23 +356,14 @@ class IncrementalSync(Generic[E]):
                 item = _to_entry(row)
                 assert item.id is not None
                 entry_id, version = item.id, item.resource_version
-            if high is None or key > high:
-                high = key
             pair: tuple[UUID, int] = (entry_id, _version(version, key))
-            recent.append((key, *pair))
-            while recent[0][0] < high - self.overlap:
-                recent.popleft()
+            frontier.add(key, pair)
             if pair in already:
                 self.skipped += 1
                 continue
+            self.delivered += 1
             yield item
-        floor = None if high is None else high - self.overlap
-        seen = tuple(
-            (entry_id, version)
-            for key, entry_id, version in recent
-            if floor is not None and key >= floor
-        )
-        self._result = SyncCheckpoint(updated_on=high, seen=seen)
+        self._result = frontier.checkpoint(final=True)
 
 
 @overload
