@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
@@ -17,7 +16,7 @@ from _helpers import SandboxClock
 
 from awork_async import AworkClient
 from awork_async._timeutil import format_datetime
-from awork_async.sandbox import Sandbox, SandboxConfig
+from awork_async.sandbox import Sandbox
 from awork_async.sync import (
     SyncCheckpoint,
     changes_since,
@@ -36,10 +35,7 @@ class Crash(Exception):
     pass
 
 
-@pytest.fixture
-async def sandbox(clock: SandboxClock) -> AsyncIterator[Sandbox]:
-    async with Sandbox(SandboxConfig(entries=60, seed=11, now=clock)) as sb:
-        yield sb
+pytestmark = [pytest.mark.awork_sandbox(entries=60, seed=11), pytest.mark.sandbox_clock]
 
 
 def _key(entry: dict[str, object]) -> datetime:
@@ -147,45 +143,45 @@ def _late_and_tied_changes(sandbox: Sandbox, watermark: datetime) -> None:
 
 @pytest.mark.parametrize("every", [1, 4])
 async def test_first_sync_resumes_after_a_crash_at_every_entry(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, every: int
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, every: int
 ) -> None:
-    ids = sorted(sandbox.store.entries)
-    moment = max(_key(e) for e in sandbox.store.entries.values()) - timedelta(hours=2)
+    ids = sorted(sb.store.entries)
+    moment = max(_key(e) for e in sb.store.entries.values()) - timedelta(hours=2)
     for entry_id in ids[30:42]:  # a tie group (a bulk operation) in the middle of the data
-        _stamp(sandbox, entry_id, moment)
-    expected = set(_pairs(sandbox).items())
+        _stamp(sb, entry_id, moment)
+    expected = set(_pairs(sb).items())
     for crash_at in range(len(expected) + 1):
         state = tmp_path / f"state-{crash_at}.json"
-        handled = await _crashing_run(awork, sandbox, state, crash_at=crash_at, every=every)
-        resumed = await _complete_run(awork, state)
+        handled = await _crashing_run(sandbox_client, sb, state, crash_at=crash_at, every=every)
+        resumed = await _complete_run(sandbox_client, state)
         _assert_resumed(handled, resumed, expected, every)
-        assert await _complete_run(awork, state) == []
+        assert await _complete_run(sandbox_client, state) == []
 
 
 @pytest.mark.parametrize("every", [1, 3])
 async def test_catch_up_resumes_after_a_crash_inside_and_after_the_overlap(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path, every: int
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, every: int
 ) -> None:
-    newest = max(_key(e) for e in sandbox.store.entries.values())
-    for n, entry_id in enumerate(sorted(sandbox.store.entries)[40:60]):  # a busy last hours
-        _stamp(sandbox, entry_id, newest - timedelta(minutes=20 * n))
+    newest = max(_key(e) for e in sb.store.entries.values())
+    for n, entry_id in enumerate(sorted(sb.store.entries)[40:60]):  # a busy last hours
+        _stamp(sb, entry_id, newest - timedelta(minutes=20 * n))
     first = tmp_path / "first.json"
-    await _complete_run(awork, first)
+    await _complete_run(sandbox_client, first)
     start = load_checkpoint(first)
     assert start is not None and start.updated_on is not None
     inside = len(start.seen)
     assert inside >= 10, "the overlap re-reads many entries delivered before"
-    before = set(_pairs(sandbox).items())
-    _late_and_tied_changes(sandbox, start.updated_on)
-    expected = set(_pairs(sandbox).items()) - before
+    before = set(_pairs(sb).items())
+    _late_and_tied_changes(sb, start.updated_on)
+    expected = set(_pairs(sb).items()) - before
     assert len(expected) == 20
     for crash_at in range(len(expected) + 1):
         state = tmp_path / f"state-{crash_at}.json"
         state.write_bytes(first.read_bytes())
-        handled = await _crashing_run(awork, sandbox, state, crash_at=crash_at, every=every)
-        resumed = await _complete_run(awork, state)
+        handled = await _crashing_run(sandbox_client, sb, state, crash_at=crash_at, every=every)
+        resumed = await _complete_run(sandbox_client, state)
         _assert_resumed(handled, resumed, expected, every)
-        assert await _complete_run(awork, state) == []
+        assert await _complete_run(sandbox_client, state) == []
 
 
 async def _worker(
@@ -203,19 +199,19 @@ async def _worker(
 
 
 async def test_cancelled_worker_resumes_from_its_last_saved_checkpoint(
-    sandbox: Sandbox, awork: AworkClient, tmp_path: Path
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
 ) -> None:
-    expected = set(_pairs(sandbox).items())
+    expected = set(_pairs(sb).items())
     for stop_at in range(0, len(expected), 5):
         state = tmp_path / f"state-{stop_at}.json"
         handled: list[Pair] = []
         reached = asyncio.Event()
-        task = asyncio.create_task(_worker(awork, state, handled, stop_at, reached))
+        task = asyncio.create_task(_worker(sandbox_client, state, handled, stop_at, reached))
         await reached.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        resumed = await _complete_run(awork, state)
+        resumed = await _complete_run(sandbox_client, state)
         _assert_resumed(handled, resumed, expected, 1)
 
 
@@ -250,15 +246,17 @@ async def _churning_run(
 
 
 async def test_crash_under_churn_then_catch_up_misses_nothing(
-    sandbox: Sandbox, awork: AworkClient, clock: SandboxClock, tmp_path: Path
+    sb: Sandbox, sandbox_client: AworkClient, clock: SandboxClock, tmp_path: Path
 ) -> None:
     rng = random.Random(5)
     for crash_at in (0, 5, 17, 29):
         state = tmp_path / f"state-{crash_at}.json"
-        delivered = await _churning_run(awork, sandbox, clock, state, rng, crash_at)
-        delivered += await _complete_run(awork, state)
-        delivered += await _complete_run(awork, state)  # nothing changed meanwhile: a no-op
+        delivered = await _churning_run(sandbox_client, sb, clock, state, rng, crash_at)
+        delivered += await _complete_run(sandbox_client, state)
+        delivered += await _complete_run(
+            sandbox_client, state
+        )  # nothing changed meanwhile: a no-op
         counts = Counter(delivered)
         assert [pair for pair, n in counts.items() if n > 1] == [], "no version twice"
-        missing = set(_pairs(sandbox).items()) - set(counts)
+        missing = set(_pairs(sb).items()) - set(counts)
         assert missing == set(), "every entry's current version was delivered"
