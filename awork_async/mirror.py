@@ -50,11 +50,16 @@ Choices
   ``pg_advisory_xact_lock`` on the same key, so webhook deletions and upserts are serialised.
   SQLite serves one process: an exclusive ``flock`` on ``FILE.lock`` beside the database (a
   second process is refused; a dead one's lock is released by the OS).
-* **Speed**: a pass walks ``changes_since(..., raw=True)``; each JSON object becomes a
-  :class:`MirrorRow` (its typed columns computed and validated from the object, which is stored
-  as ``data`` as is: no decoding into models and no re-encoding). SQLite runs in WAL mode with
-  ``synchronous=NORMAL`` (a power loss may undo the last transactions, never corrupt the file;
-  a checkpoint commits with its rows, so the rerun reads them again).
+* **Speed**: a pass walks ``changes_since(..., raw=True)``; each entry's JSON text becomes a
+  :class:`MirrorRow` (:meth:`MirrorRow.from_bytes`: msgspec decodes only the typed columns,
+  with the same checks as :meth:`MirrorRow.from_json`; the text is stored as ``data`` as is).
+  SQLite: one ``executemany`` of the compiled upsert per batch, with plain tuples, in WAL mode
+  with ``synchronous=NORMAL`` (a power loss may undo the last transactions, never corrupt the
+  file; a checkpoint commits with its rows, so the rerun reads them again). PostgreSQL: the
+  batch goes by binary ``COPY`` (asyncpg's ``copy_records_to_table`` on the transaction's own
+  connection) into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO UPDATE …
+  WHERE`` newer applies it. A batch commits while the walk reads the next one (one commit in
+  flight at most).
 """
 
 from __future__ import annotations
@@ -64,15 +69,19 @@ import contextlib
 import functools
 import hashlib
 import logging
+import operator
+import re
 import time
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from datetime import time as dt_time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Optional, TypeAlias
 from uuid import UUID
 
 import attrs
+import msgspec
 import orjson
 import sqlalchemy as sa
 
@@ -388,6 +397,105 @@ class MirrorRow:
             ) from None
         return cls(entry_id, updated_on, version, values)
 
+    @classmethod
+    def from_bytes(cls, data: bytes) -> MirrorRow:
+        """The row of one time entry's JSON text as awork sent it (stored as ``data`` as is).
+
+        The same validation and the same row as :meth:`from_json` of the parsed object, without
+        building the object: only the typed columns are decoded (``values["data"]`` is an
+        ``orjson.Fragment`` of ``data``). An entry outside the common shape (say an upper-case
+        UUID or a malformed field) goes through :meth:`from_json`, so it gets the same row or
+        the same :class:`~awork_async.APIResponseValidationError`.
+        """
+        try:
+            columns = _decode_columns(data)
+            for value in (
+                columns.id,
+                columns.userId,
+                columns.projectId,
+                columns.taskId,
+                columns.typeOfWorkId,
+            ):
+                if value is not None and _canonical_uuid(value) is None:
+                    raise ValueError("not a lower-case UUID")
+            start_day = _utc_or_none(columns.startDateUtc)
+            end_day = _utc_or_none(columns.endDateUtc)
+            updated_on = _utc_or_none(columns.updatedOn)
+            created_on = _utc_or_none(columns.createdOn)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError, OverflowError):
+            return cls.from_json(orjson.loads(data))
+        version = columns.resourceVersion
+        values = {
+            "id": columns.id,
+            "user_id": columns.userId,
+            "project_id": columns.projectId,
+            "task_id": columns.taskId,
+            "type_of_work_id": columns.typeOfWorkId,
+            "start_utc": _fast_instant(start_day, columns.startTimeUtc),
+            "end_utc": _fast_instant(end_day, columns.endTimeUtc),
+            "duration": columns.duration,
+            "is_billable": columns.isBillable,
+            "is_billed": columns.isBilled,
+            "note": columns.note,
+            "created_on": created_on,
+            "updated_on": updated_on,
+            "resource_version": version,
+            "data": orjson.Fragment(data),
+        }
+        return cls(uuid_from_str(columns.id), updated_on, version, values)
+
+
+#: A lower-case, hyphenated UUID: already in the form the columns store (anything else takes
+#: :meth:`MirrorRow.from_json`, which normalises or refuses it). Checked in Python: msgspec's
+#: ``Meta(pattern=...)`` costs several times as much.
+_canonical_uuid: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+).fullmatch
+
+
+class _AnyObject(msgspec.Struct):
+    """Any JSON object (its content skipped): the type check of an object-valued field."""
+
+
+def _columns_struct() -> type[msgspec.Struct]:
+    """A struct of every ``TimeEntry`` field with its JSON type (or null): decoding an entry
+    into it checks the same types as :meth:`MirrorRow.from_json` and builds only scalars."""
+    kinds: dict[type, Any] = {
+        str: str,
+        int: int,
+        bool: bool,
+        dict: _AnyObject,
+        list: list[msgspec.Raw],
+    }
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for name, kind in _ENTRY_FIELDS.items():
+        hint = kinds[kind[0]]
+        fields.append((name, hint) if name == "id" else (name, Optional[hint], None))  # noqa: UP045
+    fields.sort(key=lambda field: len(field) == 3)  # the required id first
+    return msgspec.defstruct("_EntryColumns", fields)
+
+
+_decode_columns: Final[Callable[[bytes], Any]] = msgspec.json.Decoder(_columns_struct()).decode
+
+
+def _utc_or_none(value: str | None) -> datetime | None:
+    return None if value is None else parse_utc_datetime(value).astimezone(_UTC)
+
+
+def _fast_instant(day: datetime | None, time_of_day: str | None) -> datetime | None:
+    """:func:`_raw_instant` of a string time of day (``HH:MM:SS`` parsed by the standard
+    library, other forms by :func:`parse_time_of_day`)."""
+    if day is None or time_of_day is None:
+        return None
+    try:
+        if len(time_of_day) == 8 and time_of_day[2] == ":" and time_of_day[5] == ":":
+            moment = dt_time.fromisoformat(time_of_day)
+        else:
+            moment = parse_time_of_day(time_of_day)
+    except ValueError:
+        return None
+    return datetime.combine(day.date(), moment, tzinfo=_UTC)
+
 
 #: An entry to upsert: a decoded entry, or a row built from the JSON object awork sent.
 MirrorEntry: TypeAlias = "TimeEntry | MirrorRow"
@@ -645,13 +753,19 @@ class MirrorDatabase:
             params = [_sqlite_params(row.values, order, stamp) for row in live]
             result = await conn.exec_driver_sql(sql, params)
             return max(result.rowcount, 0)
-        # One statement compiled once (and cached); SQLAlchemy sends the rows as batched
-        # multi-row VALUES ("insertmanyvalues"). RETURNING lists the rows inserted or changed.
-        values = [{**row.values, "mirrored_on": now} for row in live]
-        result = await conn.execute(
-            _upsert_statement("postgresql").returning(time_entries.c.id), values
+        # The rows go to a temporary table by binary COPY (asyncpg's copy_records_to_table,
+        # on the transaction's own connection), then one INSERT … SELECT … ON CONFLICT applies
+        # the version rule: no per-row statement, no per-row RETURNING. Its status counts the
+        # rows inserted or changed.
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        await conn.execute(sa.schema.CreateTable(batch_table, if_not_exists=True))
+        await driver.copy_records_to_table(
+            batch_table.name,
+            records=[_pg_record(row.values, now) for row in live],
+            columns=_COLUMN_NAMES,
         )
-        return len(result.all())
+        result = await conn.execute(_pg_upsert_from_batch())
+        return max(int(result.rowcount), 0)
 
     async def upsert(self, entries: Sequence[MirrorEntry]) -> int:
         """Upsert ``entries`` (the version rule applies), without touching the checkpoint."""
@@ -784,6 +898,35 @@ def _upsert_statement(dialect: str) -> Any:
     )
 
 
+#: The PostgreSQL upsert's staging table: one per connection, emptied at each commit.
+batch_table = sa.Table(
+    "_awork_mirror_batch",
+    sa.MetaData(),
+    *(sa.Column(c.name, c.type) for c in time_entries.columns),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DELETE ROWS",
+)
+
+
+_COLUMN_NAMES: Final = tuple(c.name for c in time_entries.columns)
+assert _COLUMN_NAMES[-2:] == ("data", "mirrored_on"), _COLUMN_NAMES
+_plain_values: Final = operator.itemgetter(*_COLUMN_NAMES[:-2])
+
+
+def _pg_record(values: dict[str, Any], now: datetime) -> tuple[Any, ...]:
+    """A row of :data:`batch_table` for ``copy_records_to_table`` (``data`` as JSON text)."""
+    return (*_plain_values(values), orjson.dumps(values["data"]).decode(), now)
+
+
+@functools.cache
+def _pg_upsert_from_batch() -> Any:
+    """``INSERT INTO time_entries SELECT * FROM`` :data:`batch_table` ``ON CONFLICT …`` (the
+    version rule of :func:`_upsert_statement`)."""
+    stmt = _upsert_statement("postgresql")
+    names = [c.name for c in time_entries.columns]
+    return stmt.from_select(names, sa.select(*(batch_table.c[name] for name in names)))
+
+
 @functools.cache
 def _sqlite_upsert() -> tuple[str, tuple[str, ...]]:
     """The SQLite upsert's SQL (``?`` parameters) and the columns in parameter order."""
@@ -811,17 +954,23 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 def _sqlite_params(
     values: dict[str, Any], order: tuple[str, ...], stamp: str | None
 ) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for name in order:
-        if name == "mirrored_on":
-            out.append(stamp)
-        elif name == "data":
-            out.append(orjson.dumps(values["data"]).decode())
-        elif name in _SQLITE_DATETIMES:
-            out.append(_sqlite_datetime(values[name]))
-        else:
-            out.append(values[name])
+    out: list[Any] = [values[name] if name != "mirrored_on" else stamp for name in order]
+    datetimes, data = _sqlite_positions(order)
+    for index in datetimes:
+        value = out[index]
+        if value is not None:
+            if value.tzinfo is not _UTC:
+                value = value.astimezone(_UTC)
+            out[index] = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    out[data] = orjson.dumps(out[data]).decode()
     return tuple(out)
+
+
+@functools.cache
+def _sqlite_positions(order: tuple[str, ...]) -> tuple[tuple[int, ...], int]:
+    """Where in ``order`` the datetimes to format (all but ``mirrored_on``) and ``data`` are."""
+    datetimes = _SQLITE_DATETIMES - {"mirrored_on"}
+    return tuple(i for i, name in enumerate(order) if name in datetimes), order.index("data")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -1007,7 +1156,7 @@ class _Run:
         read = 0
         try:
             async for raw in changes:
-                entry = MirrorRow.from_json(raw)
+                entry = MirrorRow.from_bytes(orjson.dumps(raw))
                 read += 1
                 batch.append(entry)
                 if len(batch) >= self.batch_size:
