@@ -1140,9 +1140,9 @@ class _Run:
             page = await self.client.time_entries.list(page_size=1).raw().first_page()
             total = page.total_items
             self.on_progress(0, total)
-        # Raw entries: each becomes a row without being decoded whole (validated: a
-        # wrong-typed entry raises APIResponseValidationError), stored as the JSON object
-        # awork sent (no re-encoding).
+        # Raw entries: each entry's JSON text becomes a row without being decoded whole
+        # (validated: a wrong-typed entry raises APIResponseValidationError) and is stored
+        # as ``data``. (The raw walk yields dicts today: orjson encodes each back to text.)
         changes = changes_since(
             self.client,
             state.checkpoint,
