@@ -107,6 +107,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "MirrorCounters",
     "MirrorDatabase",
+    "MirrorLeadershipLostError",
     "MirrorLockedError",
     "MirrorRow",
     "PassReport",
@@ -198,6 +199,12 @@ MIGRATIONS: Final[dict[int, Callable[[sa.Connection], None]]] = {1: _create_v1}
 
 class MirrorLockedError(RuntimeError):
     """Another process mirrors into this SQLite database."""
+
+
+class MirrorLeadershipLostError(RuntimeError):
+    """This worker no longer holds the leadership (PostgreSQL): its leader connection broke or
+    was closed, so the lock may be another worker's now. The write that found it out was rolled
+    back; :func:`mirror` stands by and tries to lead again."""
 
 
 def async_database_url(url: str) -> sa.URL:
@@ -579,6 +586,7 @@ class MirrorDatabase:
         self._write_lock = asyncio.Lock()
         self._file_lock: Any = None
         self._leader_conn: AsyncConnection | None = None
+        self._leader_pid: int | None = None
 
     def __repr__(self) -> str:
         return f"<MirrorDatabase {self.url.render_as_string(hide_password=True)!r} {self.name!r}>"
@@ -718,8 +726,16 @@ class MirrorDatabase:
 
         Returns the rows inserted or changed (an entry at a version already stored, or older,
         or deleted, changes nothing).
+
+        On PostgreSQL storing a checkpoint is the leader's act: the transaction first checks
+        that this process's leader connection (see :meth:`try_lead`) still holds the lock, and
+        raises :class:`MirrorLeadershipLostError` (nothing written) when it does not. Every
+        write takes the same transaction lock, so a worker that lost the leadership cannot
+        write a batch after its successor's.
         """
         async with self._write() as conn:
+            if checkpoint is not None:
+                await self._check_leader(conn)
             changed = await self._upsert(conn, entries)
             if checkpoint is not None:
                 await conn.execute(
@@ -825,6 +841,23 @@ class MirrorDatabase:
 
     # -- leadership -----------------------------------------------------------------------
 
+    async def _check_leader(self, conn: AsyncConnection) -> None:
+        """Raise :class:`MirrorLeadershipLostError` unless the leader lock is held by this
+        process's leader connection (PostgreSQL; checked in ``pg_locks`` by its backend)."""
+        if self.dialect != "postgresql":
+            return
+        pid = self._leader_pid
+        if pid is not None:
+            key = self._leader_key & 0xFFFFFFFFFFFFFFFF  # a bigint key: two oids and subid 1
+            held = await conn.scalar(
+                _HELD_ADVISORY_LOCK, {"pid": pid, "hi": key >> 32, "lo": key & 0xFFFFFFFF}
+            )
+            if held:
+                return
+        raise MirrorLeadershipLostError(
+            f"mirror {self.name!r}: this worker does not hold the leadership (any more)"
+        )
+
     @property
     def is_leader(self) -> bool:
         """Whether this process holds the leadership (always, for SQLite once opened)."""
@@ -839,6 +872,7 @@ class MirrorDatabase:
         if self._leader_conn is not None:
             try:
                 await self._leader_conn.execute(sa.select(1))
+                await self._leader_conn.commit()  # never left idle in a transaction
                 return True
             except Exception:
                 log.warning("lost the leader connection; standing by")
@@ -846,13 +880,19 @@ class MirrorDatabase:
                 return False
         conn = await self.engine.connect()
         try:
-            got = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(self._leader_key)))
+            got, pid = (
+                await conn.execute(
+                    sa.select(
+                        sa.func.pg_try_advisory_lock(self._leader_key), sa.func.pg_backend_pid()
+                    )
+                )
+            ).one()
             await conn.commit()
         except BaseException:
             await conn.close()
             raise
         if got:
-            self._leader_conn = conn
+            self._leader_conn, self._leader_pid = conn, pid
             return True
         await conn.close()
         return False
@@ -860,11 +900,20 @@ class MirrorDatabase:
     async def resign(self) -> None:
         """Release the leadership (PostgreSQL); closing the connection releases the lock."""
         conn, self._leader_conn = self._leader_conn, None
+        self._leader_pid = None
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.execute(sa.select(sa.func.pg_advisory_unlock(self._leader_key)))
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+#: Whether backend ``pid`` holds the session advisory lock on the bigint key ``hi, lo``.
+_HELD_ADVISORY_LOCK: Final = sa.text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = :pid AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid)"
+    " AND objsubid = 1"
+)
 
 
 def _upsert_statement(dialect: str) -> Any:
@@ -1223,6 +1272,18 @@ class _Run:
             await self.db.upsert([entry])
 
 
+def _lost_leadership(db: MirrorDatabase, exc: Exception) -> bool:
+    """Whether a pass's error means this PostgreSQL worker lost the leadership: the write fence
+    refused (:class:`MirrorLeadershipLostError`) or a connection to the database broke."""
+    if isinstance(exc, MirrorLeadershipLostError):
+        return True
+    return (
+        db.dialect == "postgresql"
+        and isinstance(exc, sa.exc.DBAPIError)
+        and exc.connection_invalidated
+    )
+
+
 def _check_seconds(name: str, value: float | None, *, allow_none: bool) -> None:
     if value is None and allow_none:
         return
@@ -1315,14 +1376,28 @@ async def mirror(
                         return last
                     await sleep(standby_poll)
                     continue
-                last = report(await run.one_pass())
-                if sweep_every is not None:
-                    swept = (await db.state()).last_sweep_on
-                    due = swept is None or datetime.now(_UTC) - swept >= timedelta(
-                        seconds=sweep_every
-                    )
-                    if due:
-                        last = report(await run.sweep())
+                try:
+                    last = report(await run.one_pass())
+                    if sweep_every is not None:
+                        swept = (await db.state()).last_sweep_on
+                        due = swept is None or datetime.now(_UTC) - swept >= timedelta(
+                            seconds=sweep_every
+                        )
+                        if due:
+                            last = report(await run.sweep())
+                except Exception as exc:
+                    if not _lost_leadership(db, exc):
+                        raise
+                    # The batches committed so far stand (each with its checkpoint); another
+                    # worker may lead now: stand by, and lead again when the lock is free.
+                    log.warning("mirror %r: lost the leadership during a pass; standing by", name)
+                    await db.resign()
+                    last = report(PassReport(kind="standby", deleted=run.deleted))
+                    run.deleted = 0
+                    if once:
+                        return last
+                    await sleep(standby_poll)
+                    continue
                 if once:
                     return last
                 await sleep(poll_every)

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from _helpers import FakeSleep, SandboxClock, quiet_client
@@ -14,7 +15,7 @@ from postgres_server import PostgresServer, running_postgres_server
 from test_mirror import Crash, assert_in_step, churn, crash_commits, table
 
 from awork_async import AworkClient, RetryPolicy, ServerError
-from awork_async.mirror import PassReport, mirror
+from awork_async.mirror import MirrorDatabase, MirrorLeadershipLostError, PassReport, mirror
 from awork_async.sandbox import Sandbox
 
 asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is not installed (awork-async[postgres])")
@@ -126,6 +127,79 @@ async def test_two_workers_one_leader_and_a_dead_leader_is_replaced(
             await worker_b
     assert [r.kind for r in b_reports] == ["standby", "pass"]
     assert b_reports[1].upserted == 5 + 3 + 1
+    await assert_in_step(pg_url, sb)
+
+
+async def test_a_leader_that_loses_its_connection_stops_writing_and_a_standby_takes_over(
+    sb: Sandbox, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker A leads a first load; after its second batch the server ends A's leader
+    connection (the process lives on). A's next batch is refused with nothing written, A stands
+    by; B, standing by, takes over from A's checkpoint and finishes; the table is exact."""
+    real_commit = MirrorDatabase.commit_batch
+    commits: dict[MirrorDatabase, list[str]] = {}
+    a_leads, a_lost, b_standing_by = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    a_reports: list[PassReport] = []
+    b_reports: list[PassReport] = []
+
+    async def watched(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
+        outcomes = commits.setdefault(self, [])
+        try:
+            changed = await real_commit(self, entries, checkpoint)
+        except MirrorLeadershipLostError:
+            outcomes.append("refused")
+            raise
+        outcomes.append("ok")
+        a_leads.set()
+        if len(commits) == 1 and outcomes == ["ok", "ok"]:  # A's second batch
+            await b_standing_by.wait()
+            killer = await asyncpg.connect(pg_url)
+            try:
+                ended = await killer.fetchval(
+                    "SELECT pg_terminate_backend($1, 30000)", self._leader_pid
+                )
+            finally:
+                await killer.close()
+            assert ended
+        return changed
+
+    class Stop(Exception):
+        pass
+
+    async def a_sleep(_seconds: float) -> None:
+        a_lost.set()
+        raise Stop
+
+    async def b_sleep(_seconds: float) -> None:
+        if b_reports[-1].kind == "standby":
+            b_standing_by.set()
+            await a_lost.wait()
+            return
+        raise Stop
+
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", watched)
+    options: dict[str, Any] = {"sweep_every": None, "batch_size": 50, "page_size": 50}
+    async with (
+        quiet_client(sb.token, sb.base_url) as awork_a,
+        quiet_client(sb.token, sb.base_url) as awork_b,
+    ):
+        worker_a = asyncio.create_task(
+            mirror(awork_a, pg_url, on_pass=a_reports.append, sleep=a_sleep, **options)
+        )
+        await a_leads.wait()  # A leads (it has committed a batch) before B starts
+        worker_b = asyncio.create_task(
+            mirror(awork_b, pg_url, on_pass=b_reports.append, sleep=b_sleep, **options)
+        )
+        for worker in (worker_a, worker_b):
+            with pytest.raises(Stop):
+                await worker
+    db_a, db_b = commits
+    assert set(commits[db_b]) == {"ok"}
+    assert commits[db_a][:2] == ["ok", "ok"]
+    assert set(commits[db_a][2:]) == {"refused"}  # nothing written once the leadership was gone
+    assert [r.kind for r in a_reports] == ["standby"]
+    assert [r.kind for r in b_reports] == ["standby", "pass"]
+    assert b_reports[1].read >= 300 - 2 * 50
     await assert_in_step(pg_url, sb)
 
 
