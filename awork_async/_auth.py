@@ -273,8 +273,8 @@ def transport_token_requester(
                 secrets=secrets,
             )
         else:
-            assert isinstance(answer.data, dict)  # expect="object"
-            return answer.data
+            assert isinstance(answer.parsed, dict)  # expect="object"
+            return answer.parsed
         raise failure  # outside the ``except``: the replaced error is not kept as context
 
     return request

@@ -15,6 +15,7 @@ instead of ending the walk (:func:`_sansio.checked_total_items`).
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -22,14 +23,18 @@ import attrs
 
 from . import _constants as C
 from ._pages import Lane, LaneContext, PageEngine
-from ._response import RawResponse
+from ._response import APIResponse, RawResponse
 
 __all__ = ["AsyncPaginator", "Page", "PageFetcher", "validate_page_size"]
 
 T = TypeVar("T")
 
-#: Fetches one page: ``(page_number, page_size) -> (items, raw response)``.
-PageFetcher = Callable[[int, int], Awaitable[tuple[Sequence[T], RawResponse]]]
+#: Fetches one page: ``(page_number, page_size) -> APIResponse`` whose ``parsed`` is the page's
+#: items (the call's one record: its raw response comes with it).
+PageFetcher = Callable[[int, int], Awaitable[APIResponse[Sequence[T]]]]
+#: The former fetcher shape, ``(page_number, page_size) -> (items, raw response)``: still
+#: accepted, with a :class:`DeprecationWarning`.
+TuplePageFetcher = Callable[[int, int], Awaitable[tuple[Sequence[T], RawResponse]]]
 
 
 def validate_page_size(page_size: int) -> int:
@@ -83,7 +88,10 @@ class AsyncPaginator(Generic[T]):
     """Streams a paginated list, item by item or page by page.
 
     Args:
-        fetch: fetches one page (the resource supplies it).
+        fetch: fetches one page (the resource supplies it): an :class:`APIResponse` whose
+            ``parsed`` holds the page's items. A fetcher returning an ``(items, raw response)``
+            tuple still works but is deprecated (a :class:`DeprecationWarning` on its first
+            page).
         page_size: items per request, 1..1000 (always sent; the API's defaults disagree).
         start_page: the first page to fetch (to resume a walk).
         max_items: stop after this many items.
@@ -94,13 +102,13 @@ class AsyncPaginator(Generic[T]):
 
     def __init__(
         self,
-        fetch: PageFetcher[T],
+        fetch: PageFetcher[T] | TuplePageFetcher[T],
         *,
         page_size: int = C.DEFAULT_PAGE_SIZE,
         start_page: int = 1,
         max_items: int | None = None,
         prefetch: int = 0,
-        fetch_raw: PageFetcher[dict[str, Any]] | None = None,
+        fetch_raw: PageFetcher[dict[str, Any]] | TuplePageFetcher[dict[str, Any]] | None = None,
     ) -> None:
         self._fetch = fetch
         self._fetch_raw = fetch_raw
@@ -126,7 +134,10 @@ class AsyncPaginator(Generic[T]):
         return await self._get(self.start_page)
 
     async def _get(self, number: int) -> Page[T]:
-        items, raw = await self._fetch(number, self.page_size)
+        answer = await self._fetch(number, self.page_size)
+        if isinstance(answer, tuple):
+            answer = _from_tuple(answer, self._fetch)
+        items, raw = answer.parsed, answer.raw
         total = raw.checked_total_items(page=number, page_size=self.page_size, received=len(items))
         return Page(
             items=items,
@@ -241,3 +252,18 @@ class AsyncPaginator(Generic[T]):
             max_items=self.max_items,
             prefetch=self.prefetch,
         )
+
+
+def _from_tuple(
+    answer: tuple[Sequence[T], RawResponse], fetch: Callable[..., object]
+) -> APIResponse[Sequence[T]]:
+    """The record of a page from a fetcher of the former ``(items, raw)`` shape."""
+    name = getattr(fetch, "__qualname__", repr(fetch))
+    warnings.warn(
+        f"AsyncPaginator: the page fetcher {name} returns an (items, raw response) tuple; "
+        "return APIResponse(parsed=items, raw=raw) instead (tuples are deprecated)",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    items, raw = answer
+    return APIResponse(items, raw)

@@ -1,5 +1,6 @@
 """The small interface resources depend on: something that sends one call and returns its
-:class:`~awork_async._response.Answer` (the client's :class:`~awork_async._transport.Transport`).
+:class:`~awork_async._response.APIResponse` record (the client's
+:class:`~awork_async._transport.Transport`).
 
 Resources know this protocol only, never the client, so ``resources`` and ``_client`` import
 each other in one direction (the client builds resources on its transport).
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ._decipher import Expect
-    from ._response import Answer
+    from ._response import APIResponse
     from ._sansio import QueryValue
     from ._timeouts import Timeouts
 
@@ -34,4 +35,4 @@ class Requester(Protocol):
         idempotent: bool | None = None,
         expect: Expect = None,
         secrets: Sequence[str] = (),
-    ) -> Answer: ...
+    ) -> APIResponse[object]: ...

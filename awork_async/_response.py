@@ -1,10 +1,25 @@
-"""What the server answered: the raw response of a call, kept next to the typed result."""
+"""What the server answered: one record per call, kept next to the typed result.
+
+Every answer is deciphered once (:func:`~awork_async._decipher.decipher_response`) into a
+:class:`RawResponse`. A call's outcome on the request path is one :class:`APIResponse`: the
+decoded data (``parsed``), the final answer (``raw``) and every answer the call received
+(``responses``: a 429 before its retry, a 401 before a token refresh). Resources decode
+``parsed`` into models, paginators turn it into pages, ``with_raw_response`` hands it back:
+everything reads that record, nothing re-reads headers.
+
+:func:`capture_responses` sees the calls made inside its block. Why a
+:class:`~contextvars.ContextVar`: the function takes no client (it spans every client used in
+the block) and must see only the calls awaited *in this task* (and in tasks it starts) while
+the block is open, which is exactly a context variable's scope. The variable holds only that
+scope, the open sinks; what reaches them is each finished call's record, handed over by the
+transport in one place (:func:`report_call`), the same record the call returns.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
@@ -105,19 +120,12 @@ class RawResponse:
 
 
 @attrs.frozen
-class Answer:
-    """One call's outcome on the request path: the decoded data and the raw response."""
-
-    data: object = attrs.field(repr=False)
-    response: RawResponse
-
-
-@attrs.frozen
 class APIResponse(Generic[T]):
     """A typed result together with the raw response that carried it.
 
     ``raw`` is the final answer's; ``responses`` holds every answer the call received, in order
     (each chunk of a chunked ``time_entries.batch``, a 429 before its retry), ``raw`` last.
+    The request path returns one for every call, with the decoded JSON as ``parsed``.
     """
 
     parsed: T
@@ -145,27 +153,32 @@ class APIResponse(Generic[T]):
         return self.raw.rate_limit
 
 
+#: The sinks of the :func:`capture_responses` blocks open in this context (innermost last).
 _captured: contextvars.ContextVar[tuple[list[RawResponse], ...]] = contextvars.ContextVar(
     "awork_async_captured_responses", default=()
 )
 
 
-def record_response(response: RawResponse) -> None:
-    """Called by the transport for every answer; cheap when nobody captures. Nested
-    :func:`capture_responses` blocks each see it."""
+def report_call(responses: Sequence[RawResponse]) -> None:
+    """Hand a finished call's answers (its record's ``responses``, or those received before it
+    failed) to every open :func:`capture_responses` block; nothing when none is open."""
     for sink in _captured.get():
-        sink.append(response)
+        sink.extend(responses)
 
 
 @contextlib.asynccontextmanager
 async def capture_responses() -> AsyncIterator[list[RawResponse]]:
-    """Collect the raw responses of the calls made inside the block (in this task).
+    """Collect the raw responses of the calls made inside the block (in this task and the
+    tasks it starts), in the order the calls finished; a failed call's answers too.
 
     ::
 
         async with capture_responses() as responses:
             entry = await awork.time_entries.get(entry_id)
         print(responses[-1].trace_id, responses[-1].rate_limit.remaining)
+
+    Blocks nest: each open block sees every call. (Implemented on the calls' one record; see
+    the module docstring for why the scope is a context variable.)
     """
     sink: list[RawResponse] = []
     token = _captured.set((*_captured.get(), sink))

@@ -39,7 +39,7 @@ from ._exceptions import (
 from ._ratelimit import LimiterRequest, acquire_for, observe_for, wait_listener
 from ._ratelimit_headers import RateLimitInfo
 from ._redact import detach_request_info, secrets_of, shorten
-from ._response import Answer, RawResponse, record_response
+from ._response import APIResponse, RawResponse, report_call
 from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, join_url
 from ._version import __version__
 
@@ -111,16 +111,18 @@ class _Progress:
     ``attempt``: requests sent (1 = the first). ``in_doubt``: the latest one may be at the server
     without a known outcome (it left the client and neither a complete answer nor a connect
     failure came back yet). ``token``: the bearer token the latest one carried.
-    ``refreshed``: a 401 already led to a token refresh (once per call).
+    ``refreshed``: a 401 already led to a token refresh (once per call). ``responses``: every
+    answer received so far, in order (the call's record holds them).
     """
 
-    __slots__ = ("attempt", "in_doubt", "refreshed", "token")
+    __slots__ = ("attempt", "in_doubt", "refreshed", "responses", "token")
 
     def __init__(self) -> None:
         self.attempt = 0
         self.in_doubt = False
         self.refreshed = False
         self.token = ""
+        self.responses: list[RawResponse] = []
 
 
 class Transport:
@@ -199,8 +201,9 @@ class Transport:
         form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         authenticate: bool = True,
-    ) -> Answer:
-        """Send one logical call (with retries): the decoded JSON and the raw response.
+    ) -> APIResponse[object]:
+        """Send one logical call (with retries): its record, the decoded JSON as ``parsed``
+        with the final answer (``raw``) and every answer received (``responses``).
 
         204 and empty bodies decode to ``None``. Error answers raise the typed exceptions of
         ``_exceptions``; a POST whose answer was lost raises :class:`OutcomeUnknownError`.
@@ -250,7 +253,7 @@ class Transport:
         def time_left() -> float | None:
             return None if deadline is None else deadline - self._clock()
 
-        async def attempt() -> Answer:
+        async def attempt() -> APIResponse[object]:
             return await self._attempt(call, progress)
 
         async def recover(error: Exception) -> bool:
@@ -280,8 +283,10 @@ class Transport:
                     method=method, url=call.url_text, error=exc, attempt=progress.attempt
                 )
             raise
+        finally:
+            report_call(progress.responses)
 
-    async def _attempt(self, call: _Call, progress: _Progress) -> Answer:
+    async def _attempt(self, call: _Call, progress: _Progress) -> APIResponse[object]:
         """One attempt, in order: limiter, auth, send, body, decipher, observe, hooks, outcome."""
         try:
             session = self._get_session()
@@ -316,12 +321,12 @@ class Transport:
                 elapsed=elapsed,
                 attempt=progress.attempt,
             )
-            record_response(raw)
+            progress.responses.append(raw)
             if self.hooks:
                 await self.hooks.emit_response(raw)
             if answer.error is not None:
                 raise answer.error
-            return Answer(answer.data, raw)
+            return APIResponse(answer.data, raw, tuple(progress.responses))
         except Exception as exc:
             detach_request_info(exc)  # before retry hooks see it
             raise

@@ -284,7 +284,7 @@ class KeysetWalk:
             "pageSize": self.page_size,
         }
         answer = await self._requester.request("GET", self.path, params=params, expect="array")
-        data, raw = answer.data, answer.response
+        data, raw = answer.parsed, answer.raw
         self.pages += 1
         if data is None:
             return [], raw.checked_total_items(page=1, page_size=self.page_size, received=0), raw

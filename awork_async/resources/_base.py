@@ -16,7 +16,7 @@ from .._converter import (
 )
 from .._exceptions import APIResponseValidationError
 from .._paginator import AsyncPaginator, validate_page_size
-from .._response import Answer, RawResponse
+from .._response import APIResponse, RawResponse
 from .._sansio import QueryValue
 from .._validation import FilterLike, OrderLike, ensure_uuid, filter_string, order_string
 
@@ -73,7 +73,7 @@ class APIResource:
         timeout: float | Timeouts | None = None,
         idempotent: bool | None = None,
         expect: Expect = None,
-    ) -> Answer:
+    ) -> APIResponse[object]:
         json = None if body is None else unstructure(body)
         # A form holding a secret (a webhook's header value) names it, so error answers that
         # echo it are scrubbed like the token.
@@ -104,7 +104,7 @@ class APIResource:
         answer = await self._send(
             method, path, params=params, body=body, timeout=timeout, expect="object"
         )
-        return _decode_one(answer.data, cls, answer.response)
+        return _decode_one(answer.parsed, cls, answer.raw)
 
     async def _call_optional(
         self,
@@ -125,14 +125,14 @@ class APIResource:
         answer = await self._send(
             method, path, params=params, body=body, timeout=timeout, idempotent=idempotent
         )
-        data = answer.data
+        data = answer.parsed
         if data is None:
             return None
         if isinstance(data, list):
             if not data:
                 return None
             data = data[0]
-        return _decode_one(data, cls, answer.response)
+        return _decode_one(data, cls, answer.raw)
 
     async def _call_list(
         self,
@@ -145,10 +145,7 @@ class APIResource:
     ) -> list[T]:
         """Send a call whose answer is a (not paginated) JSON array of ``cls``."""
         answer = await self._send(method, path, params=params, timeout=timeout, expect="array")
-        data = answer.data  # a JSON array (checked where it was deciphered), or None for a 204
-        if data is None:
-            return []
-        return _decode_list(cast("list[Any]", data), cls, answer.response)
+        return _decode_list(_items(answer), cls, answer.raw)
 
     async def _call_none(
         self,
@@ -182,17 +179,17 @@ class APIResource:
         base["filterby"] = filter_string(filterby)
         base["orderby"] = order_string(orderby)
 
-        async def fetch_raw(page: int, size: int) -> tuple[Sequence[dict[str, Any]], RawResponse]:
+        async def fetch_raw(page: int, size: int) -> APIResponse[Sequence[dict[str, Any]]]:
             query = dict(base)
             query["page"] = page
             query["pageSize"] = size
             answer = await self._send("GET", path, params=query, timeout=timeout, expect="array")
-            data = answer.data  # a JSON array (the transport checked it), or None for a 204
-            return ([] if data is None else data), answer.response  # type: ignore[return-value]
+            return APIResponse(_items(answer), answer.raw, answer.responses)
 
-        async def fetch(page: int, size: int) -> tuple[Sequence[T], RawResponse]:
-            data, raw = await fetch_raw(page, size)
-            return _decode_list(data, cls, raw), raw
+        async def fetch(page: int, size: int) -> APIResponse[Sequence[T]]:
+            answer = await fetch_raw(page, size)
+            items = _decode_list(answer.parsed, cls, answer.raw)
+            return APIResponse(items, answer.raw, answer.responses)
 
         return AsyncPaginator(
             fetch,
@@ -207,6 +204,12 @@ class APIResource:
 def path_id(value: uuid.UUID | str, name: str) -> str:
     """Validate an id for use in a path (``ValueError`` before any request when malformed)."""
     return str(ensure_uuid(value, name))
+
+
+def _items(answer: APIResponse[object]) -> list[Any]:
+    """The items of a JSON array answer (its shape was checked where it was deciphered; a 204
+    has none)."""
+    return [] if answer.parsed is None else cast("list[Any]", answer.parsed)
 
 
 def _expect(data: object, kind: type[dict[str, Any]] | type[list[Any]], raw: RawResponse) -> None:

@@ -70,7 +70,7 @@ class TypesOfWorkResource(APIResource):
     async def icons(self, *, timeout: float | Timeouts | None = None) -> builtins.list[str]:
         """The icon names a type of work may use."""
         answer = await self._send("GET", "/typeofwork/icons", timeout=timeout, expect="array")
-        data = cast("list[Any] | None", answer.data)  # checked where it was deciphered
+        data = cast("list[Any] | None", answer.parsed)  # checked where it was deciphered
         return [str(i) for i in data or ()]
 
     async def create(

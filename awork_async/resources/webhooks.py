@@ -85,7 +85,7 @@ class WebhooksResource(APIResource):
             raise TypeError("slack must be a bool")
         path = "/webhooks/eventtypes/slack" if slack else "/webhooks/eventtypes"
         answer = await self._send("GET", path, timeout=timeout, expect="array")
-        data, raw = answer.data, answer.response
+        data, raw = answer.parsed, answer.raw
         if data is None:
             return []
         assert isinstance(data, builtins.list)  # checked where it was deciphered

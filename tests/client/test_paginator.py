@@ -10,7 +10,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from awork_async._exceptions import APIResponseValidationError
 from awork_async._paginator import AsyncPaginator
-from awork_async._response import RawResponse
+from awork_async._response import APIResponse, RawResponse
 
 
 def _raw(total: int | None) -> RawResponse:
@@ -40,7 +40,7 @@ class FakeList:
         self.max_in_flight = 0
         self.gate: asyncio.Event | None = None
 
-    async def fetch(self, page: int, size: int) -> tuple[Sequence[int], RawResponse]:
+    async def fetch(self, page: int, size: int) -> APIResponse[Sequence[int]]:
         self.requests.append((page, size))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -50,7 +50,7 @@ class FakeList:
             chunk = self.items[(page - 1) * size : page * size]
             if page in self.short_pages:
                 chunk = chunk[: self.short_pages[page]]
-            return chunk, _raw(len(self.items) if self.send_total else None)
+            return APIResponse(chunk, _raw(len(self.items) if self.send_total else None))
         finally:
             self.in_flight -= 1
 
@@ -235,13 +235,35 @@ async def test_impossible_total_raises_instead_of_ending(
     items = list(range(50))
     requested: list[int] = []
 
-    async def fetch(page: int, size: int) -> tuple[Sequence[int], RawResponse]:
+    async def fetch(page: int, size: int) -> APIResponse[Sequence[int]]:
         requested.append(page)
         header = total if page == bad_page else "50"
-        return items[(page - 1) * size : page * size], _raw_text(header)
+        return APIResponse(items[(page - 1) * size : page * size], _raw_text(header))
 
     paginator = AsyncPaginator(fetch, page_size=10, prefetch=prefetch)
     with pytest.raises(APIResponseValidationError, match="aw-totalitems") as info:
         await paginator.collect()
     assert "not the end of the list" in str(info.value)
     assert bad_page in requested
+
+
+async def test_a_fetcher_returning_the_former_tuple_still_works_with_a_warning() -> None:
+    """The constructor's former fetcher shape, ``(items, raw)``: same pages, deprecated."""
+    server = FakeList(25)
+
+    async def fetch(page: int, size: int) -> tuple[Sequence[int], RawResponse]:
+        answer = await server.fetch(page, size)
+        return answer.parsed, answer.raw
+
+    with pytest.warns(DeprecationWarning, match=r"APIResponse\(parsed=items, raw=raw\)"):
+        pages = [p async for p in AsyncPaginator(fetch, page_size=10).pages()]
+    assert [p.items for p in pages] == [list(range(10)), list(range(10, 20)), list(range(20, 25))]
+    assert [p.total_items for p in pages] == [25, 25, 25]
+    assert pages[0].response is not None
+
+
+async def test_pages_carry_the_fetchers_record() -> None:
+    server = FakeList(3)
+    page = await AsyncPaginator(server.fetch, page_size=10).first_page()
+    assert page.items == [0, 1, 2] and page.total_items == 3
+    assert page.response.headers["aw-totalitems"] == "3"

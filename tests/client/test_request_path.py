@@ -17,6 +17,7 @@ from awork_async import (
     OAuth2Token,
     RateLimitError,
     RetryPolicy,
+    ServerError,
     capture_responses,
 )
 from awork_async._exceptions import make_status_error
@@ -68,10 +69,28 @@ async def test_401_refresh_is_a_retry_reason_not_counted_as_an_attempt() -> None
         async with client, capture_responses() as responses:
             answer = await client._transport.request("GET", "/me")
         assert _tokens(m) == ["Bearer t1", "Bearer t2"]
-    assert answer.data == {"ok": 1}
+    assert answer.parsed == {"ok": 1}
     assert auth.failed == ["t1"]
     assert [(r.status, r.attempt) for r in responses] == [(401, 1), (200, 2)]
+    assert answer.responses == tuple(responses)  # the call's one record holds every answer
+    assert answer.raw is responses[-1]
     assert events == []  # a refresh is not a retry of the policy's
+
+
+async def test_a_failed_calls_answers_are_captured_once_in_call_order() -> None:
+    """A capture block gets each call's answers when the call ends, failed calls included."""
+    with aioresponses() as m:
+        m.get(URL, status=503, payload={})
+        m.get(URL, status=502, payload={})
+        m.get(f"{BASE}/other", status=200, payload=[])
+        client = _client(RotatingAuth(), retry=RetryPolicy(max_attempts=2, jitter=0))
+        async with client, capture_responses() as outer:
+            async with capture_responses() as inner:
+                with pytest.raises(ServerError):
+                    await client._transport.request("GET", "/me")
+            other = await client._transport.request("GET", "/other")
+    assert [(r.status, r.attempt) for r in inner] == [(503, 1), (502, 2)]
+    assert outer == [*inner, *other.responses]
 
 
 async def test_one_refresh_per_call() -> None:
@@ -106,7 +125,7 @@ async def test_refresh_between_retries_leaves_the_policy_its_attempts() -> None:
             auth, retry=RetryPolicy(max_attempts=2, jitter=0), hooks=Hooks(on_retry=[events.append])
         ) as client:
             answer = await client._transport.request("GET", "/me")
-    assert answer.data == {"ok": 2}
+    assert answer.parsed == {"ok": 2}
     assert [(e.attempt, e.reason) for e in events] == [(1, "503")]
 
 
@@ -161,7 +180,7 @@ async def test_refresh_goes_through_the_clients_request_path() -> None:
         async with client:
             answer = await client._transport.request("GET", "/me")
         sent = [(k[0], str(k[1]), c.kwargs["headers"]) for k, v in m.requests.items() for c in v]
-    assert answer.data == {"ok": 3}
+    assert answer.parsed == {"ok": 3}
     assert [r.access_token for r in rotated] == ["acc-SECRET-1"]
     assert [(e.method, e.url) for e in seen] == [
         ("GET", URL),

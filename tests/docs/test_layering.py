@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from _helpers import ENTRY, ENTRY_ID
 
 from awork_async import TimeEntry
-from awork_async._response import Answer, RawResponse
+from awork_async._response import APIResponse, RawResponse
 from awork_async.resources import TimeEntriesResource, TimerResource, TimerState
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "awork_async"
@@ -33,10 +33,10 @@ class FakeRequester:
         idempotent: bool | None = None,
         expect: object = None,
         secrets: Sequence[str] = (),
-    ) -> Answer:
+    ) -> APIResponse[object]:
         self.calls.append((method, path))
         raw = RawResponse(method=method, url=path, status=200, headers={})
-        return Answer(self.data, raw)
+        return APIResponse(self.data, raw)
 
 
 async def test_resources_need_only_a_requester() -> None:
