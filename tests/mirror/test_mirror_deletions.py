@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from test_mirror import assert_in_step, churn, table
 
 from awork_async import AworkClient
 from awork_async.mirror import MirrorCounters, PassReport, mirror
-from awork_async.models import WebhookConfigForm
+from awork_async.models import TimeEntryCreate, TimeEntryUpdate, WebhookConfigForm
 from awork_async.sandbox import Sandbox, WebhookDeliveryConfig
 from awork_async.webhooks import TIME_TRACKING_EVENTS, WebhookReceiver
 
@@ -133,3 +135,98 @@ def test_cli_serves_webhooks_during_a_pass(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("first-load: 50 read, 50 upserted")
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_cli_with_webhooks_over_several_passes(tmp_path: Path) -> None:
+    """``awork-async mirror --webhooks-port … --sweep-every never --json`` left running: three
+    rounds of updates, inserts, a timer entry and deletions through the API. The passes bring
+    the changes, the webhooks (subscribed to deletions only) the deletions: no sweep runs. Once
+    every deletion is reported and two more passes ran, the stopped process leaves the table
+    equal to the sandbox."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from _helpers import threaded_sandbox
+
+    url = f"sqlite:///{tmp_path / 'passes.db'}"
+    port = _free_port()
+    with threaded_sandbox(entries=80, seed=21, token="tok-mirror-passes-0001", webhooks=True) as sb:
+
+        async def register() -> None:
+            async with quiet_client(sb.token, sb.base_url) as awork:
+                await awork.webhooks.create(
+                    WebhookConfigForm(
+                        name="mirror",
+                        uri=f"http://127.0.0.1:{port}/awork/webhooks",
+                        events=["timetracking_deleted"],  # the rest comes with the passes
+                        is_active=True,
+                        auth_header="X-Awork-Secret",
+                        auth_value=SECRET,
+                    )
+                )
+
+        async def change(seed: int) -> None:
+            rng = random.Random(seed)
+            tow = next(i for i, t in sb.store.types_of_work.items() if not t.get("isArchived"))
+            start = datetime(2025, 8, 1, 9, 0, tzinfo=timezone.utc)
+            plain = sorted(i for i, e in sb.store.entries.items() if not e.get("breaks"))
+            async with quiet_client(sb.token, sb.base_url) as awork:
+                updated = rng.sample(plain, 3)
+                for entry_id in updated:
+                    span = timedelta(minutes=rng.randint(5, 200))
+                    await awork.time_entries.update(
+                        entry_id,
+                        TimeEntryUpdate.from_span(
+                            start=start, end=start + span, timezone="UTC", type_of_work_id=tow
+                        ),
+                    )
+                for _ in range(2):
+                    await awork.time_entries.create(
+                        TimeEntryCreate.from_span(
+                            start=start,
+                            duration=rng.randint(60, 7200),
+                            timezone="UTC",
+                            type_of_work_id=tow,
+                            user_id=sb.store.me_id,
+                        )
+                    )
+                await awork.timer.start(tow, timezone="UTC", note="timer")
+                await awork.timer.stop()
+                for entry_id in rng.sample(sorted(set(plain) - set(updated)), 2):
+                    await awork.time_entries.delete(entry_id)
+
+        asyncio.run(register())
+        args = [sys.executable, "-m", "awork_async", "--base-url", sb.base_url, "--token"]
+        args += [sb.token, "mirror", "--db", url, "--json", "--poll-every", "0.2"]
+        args += ["--sweep-every", "never", "--webhooks-port", str(port)]
+        args += ["--auth-header", "X-Awork-Secret"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWORK_")}
+        env["AWORK_WEBHOOK_SECRET"] = SECRET
+        with (tmp_path / "stderr.txt").open("wb") as errors:
+            worker = subprocess.Popen(
+                args, env=env, stdout=subprocess.PIPE, stderr=errors, text=True
+            )
+            try:
+                assert worker.stdout is not None
+                reports = [json.loads(worker.stdout.readline())]
+                assert reports[0]["kind"] == "first-load"
+                assert reports[0]["read"] == 80
+                for round_ in range(3):
+                    before = len(reports)
+                    asyncio.run(change(round_))  # 2 deletions each, as webhooks
+                    while (
+                        sum(r["deleted"] for r in reports) < 2 * (round_ + 1)
+                        or len(reports) < before + 2  # a whole pass after the changes
+                    ):
+                        reports.append(json.loads(worker.stdout.readline()))
+            finally:
+                worker.send_signal(signal.SIGINT)
+                worker.communicate()
+        assert SECRET not in (tmp_path / "stderr.txt").read_text()
+        assert {r["kind"] for r in reports[1:]} == {"pass"}  # no sweep: deletions by webhook
+        assert sum(r["deleted"] for r in reports) == 6
+        assert sum(r["upserted"] for r in reports[1:]) == 3 * (3 + 2 + 1)  # by the passes
+        asyncio.run(assert_in_step(url, sb))
