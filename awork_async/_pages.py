@@ -38,6 +38,8 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from typing import IO, Generic, TypeVar
 
+from ._validation import ensure_int
+
 __all__ = ["Lane", "LaneContext", "PageEngine", "validate_concurrency"]
 
 T = TypeVar("T")
@@ -48,11 +50,7 @@ Lane = Callable[["LaneContext[T]"], Awaitable[None]]
 
 def validate_concurrency(concurrency: int) -> int:
     """Return ``concurrency`` or raise ``ValueError``/``TypeError`` (an int >= 1)."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        raise TypeError(f"concurrency must be an int, got {type(concurrency).__name__}")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be an int >= 1, got {concurrency}")
-    return concurrency
+    return ensure_int(concurrency, "concurrency", minimum=1)
 
 
 #: How pages are written to and read back from the temporary file.

@@ -24,6 +24,7 @@ import attrs
 from . import _constants as C
 from ._pages import Lane, LaneContext, PageEngine
 from ._response import APIResponse, RawResponse
+from ._validation import ensure_int
 
 __all__ = ["AsyncPaginator", "Page", "PageFetcher", "validate_page_size"]
 
@@ -39,13 +40,7 @@ TuplePageFetcher = Callable[[int, int], Awaitable[tuple[Sequence[T], RawResponse
 
 def validate_page_size(page_size: int) -> int:
     """Return ``page_size`` or raise ``ValueError``/``TypeError`` when the API would reject it."""
-    if isinstance(page_size, bool) or not isinstance(page_size, int):
-        raise TypeError(f"page_size must be an int, got {type(page_size).__name__}")
-    if not C.MIN_PAGE_SIZE <= page_size <= C.MAX_PAGE_SIZE:
-        raise ValueError(
-            f"page_size must be between {C.MIN_PAGE_SIZE} and {C.MAX_PAGE_SIZE}, got {page_size}"
-        )
-    return page_size
+    return ensure_int(page_size, "page_size", minimum=C.MIN_PAGE_SIZE, maximum=C.MAX_PAGE_SIZE)
 
 
 @attrs.frozen

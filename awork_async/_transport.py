@@ -41,6 +41,7 @@ from ._ratelimit_headers import RateLimitInfo
 from ._redact import detach_request_info, secrets_of, shorten
 from ._response import APIResponse, RawResponse, report_call
 from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, join_url
+from ._validation import ensure_int
 from ._version import __version__
 
 if sys.version_info >= (3, 11):
@@ -68,11 +69,7 @@ class _BodyTimeout(Exception):
 
 def validate_max_response_bytes(value: int) -> int:
     """Return ``value`` or raise ``TypeError``/``ValueError`` (a positive int of bytes)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"max_response_bytes must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"max_response_bytes must be >= 1, got {value}")
-    return value
+    return ensure_int(value, "max_response_bytes", minimum=1)
 
 
 def user_agent() -> str:

@@ -12,7 +12,7 @@ import functools
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, TypeVar, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ __all__ = [
     "IdLike",
     "OrderLike",
     "ensure_aware",
+    "ensure_instance",
+    "ensure_int",
     "ensure_non_negative",
     "ensure_timezone",
     "ensure_uuid",
@@ -37,6 +39,27 @@ IdLike = uuid.UUID | str
 FilterLike = Union[str, "Expr", None]
 #: An ``orderby`` value: a raw string, or what :func:`awork_async.filters.order_by` builds.
 OrderLike = Union[str, "OrderKey", None]
+
+
+T = TypeVar("T")
+
+
+def ensure_instance(value: object, cls: type[T], name: str) -> T:
+    """Accept an instance of ``cls`` (a form, a flag): ``TypeError`` naming both otherwise."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+    return value
+
+
+def ensure_int(value: object, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    """Accept an ``int`` (not a ``bool``) from ``minimum`` to ``maximum`` (inclusive)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if maximum is not None and not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return value
 
 
 def ensure_uuid(value: object, name: str) -> uuid.UUID:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from typing_extensions import Unpack
 
 from .._paginator import AsyncPaginator
-from .._validation import IdLike, ensure_uuid
+from .._validation import IdLike, ensure_instance, ensure_uuid
 from ..models import TimeBooking, TimeBookingForm, UserTimeBookings
 from ._base import APIResource, ListOptions, path_id
 
@@ -45,7 +45,7 @@ class _BookingsBase(APIResource):
         self, form: TimeBookingForm, *, timeout: float | Timeouts | None = None
     ) -> TimeBooking:
         """Create a booking (answers 200 with it)."""
-        _expect_form(form)
+        ensure_instance(form, TimeBookingForm, "form")
         return await self._call("POST", self._prefix, TimeBooking, body=form, timeout=timeout)
 
     async def update(
@@ -56,7 +56,7 @@ class _BookingsBase(APIResource):
         timeout: float | Timeouts | None = None,
     ) -> TimeBooking:
         """Change a booking."""
-        _expect_form(form)
+        ensure_instance(form, TimeBookingForm, "form")
         return await self._call(
             "PUT",
             f"{self._prefix}/{path_id(time_booking_id, 'time_booking_id')}",
@@ -136,8 +136,3 @@ def _date(value: object, name: str) -> dt.date:
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         raise TypeError(f"{name} must be a datetime.date, got {type(value).__name__}")
     return value
-
-
-def _expect_form(form: object) -> None:
-    if not isinstance(form, TimeBookingForm):
-        raise TypeError(f"form must be a TimeBookingForm, got {type(form).__name__}")

@@ -12,7 +12,7 @@ from typing_extensions import Unpack
 
 from .. import _constants as C
 from .._paginator import AsyncPaginator
-from .._validation import IdLike, ensure_uuid
+from .._validation import IdLike, ensure_instance, ensure_uuid
 from ..models import (
     IdsForm,
     MultiStatusResult,
@@ -134,7 +134,7 @@ class TimeEntriesResource(APIResource):
         Not retried after it may have reached the server (awork has no idempotency keys): a
         lost answer raises :class:`OutcomeUnknownError`.
         """
-        _expect(form, TimeEntryCreate, "form")
+        ensure_instance(form, TimeEntryCreate, "form")
         return await self._call("POST", "/timeentries", TimeEntry, body=form, timeout=timeout)
 
     async def update(
@@ -145,7 +145,7 @@ class TimeEntriesResource(APIResource):
         timeout: float | Timeouts | None = None,
     ) -> TimeEntry:
         """Replace an entry's fields (``PUT /timeentries/{id}``). Breaks are kept."""
-        _expect(form, TimeEntryUpdate, "form")
+        ensure_instance(form, TimeEntryUpdate, "form")
         return await self._call(
             "PUT",
             f"/timeentries/{path_id(time_entry_id, 'time_entry_id')}",
@@ -252,7 +252,10 @@ class TimeEntriesResource(APIResource):
     ) -> MultiStatusResult:
         """Set ``isBillable`` on entries (batch ``setIsBillable``)."""
         return await self.batch(
-            "setIsBillable", time_entry_ids, is_billable=_bool(billable, "billable"), **options
+            "setIsBillable",
+            time_entry_ids,
+            is_billable=ensure_instance(billable, bool, "billable"),
+            **options,
         )
 
     async def set_billed(
@@ -260,7 +263,10 @@ class TimeEntriesResource(APIResource):
     ) -> MultiStatusResult:
         """Set ``isBilled`` on entries (batch ``setIsBilled``)."""
         return await self.batch(
-            "setIsBilled", time_entry_ids, is_billed=_bool(billed, "billed"), **options
+            "setIsBilled",
+            time_entry_ids,
+            is_billed=ensure_instance(billed, bool, "billed"),
+            **options,
         )
 
     async def set_type_of_work(
@@ -343,14 +349,3 @@ def _as_id_list(ids: Iterable[IdLike]) -> list[IdLike]:
     if isinstance(ids, (str, uuid.UUID)):
         raise TypeError("time_entry_ids must be an iterable of ids, not a single id")
     return list(ids)
-
-
-def _bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
-
-
-def _expect(value: object, cls: type, name: str) -> None:
-    if not isinstance(value, cls):
-        raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")

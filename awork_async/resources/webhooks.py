@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from typing_extensions import Unpack
 
 from .._paginator import AsyncPaginator
-from .._validation import IdLike
+from .._validation import IdLike, ensure_instance
 from ..models import WebhookConfig, WebhookConfigForm, WebhookLog
 from ._base import APIResource, ListOptions, _invalid, path_id
 
@@ -17,11 +17,6 @@ if TYPE_CHECKING:
     from .._timeouts import Timeouts
 
 __all__ = ["WebhooksResource"]
-
-
-def _check_form(form: object) -> None:
-    if not isinstance(form, WebhookConfigForm):
-        raise TypeError(f"form must be a WebhookConfigForm, got {type(form).__name__}")
 
 
 class WebhooksResource(APIResource):
@@ -46,7 +41,7 @@ class WebhooksResource(APIResource):
         self, form: WebhookConfigForm, *, timeout: float | Timeouts | None = None
     ) -> WebhookConfig:
         """Register a webhook (``POST /webhooks``)."""
-        _check_form(form)
+        ensure_instance(form, WebhookConfigForm, "form")
         return await self._call("POST", "/webhooks", WebhookConfig, body=form, timeout=timeout)
 
     async def update(
@@ -59,7 +54,7 @@ class WebhooksResource(APIResource):
         """Replace a webhook's configuration (``PUT``); ``is_active=True`` re-enables a webhook
         awork paused after repeated failures."""
         path = f"/webhooks/{path_id(webhook_id, 'webhook_id')}"
-        _check_form(form)
+        ensure_instance(form, WebhookConfigForm, "form")
         return await self._call("PUT", path, WebhookConfig, body=form, timeout=timeout)
 
     async def delete(self, webhook_id: IdLike, *, timeout: float | Timeouts | None = None) -> None:
