@@ -130,6 +130,8 @@ _CHECKPOINT_VERSIONS: Final = (
     _ORDERED_CHECKPOINT_VERSION,
     _FRONTIER_CHECKPOINT_VERSION,
 )
+#: Fields only a sync checkpoint has: such a file is refused, not read as an empty export one.
+_SYNC_FIELDS: Final = frozenset({"updatedOn", "seen"})
 DEFAULT_ORDERED_PREFETCH: Final = C.DEFAULT_ORDERED_PREFETCH
 
 # ------------------------------------------------------------------------------ keyset windows
@@ -707,6 +709,20 @@ class ExportCheckpoint:
                 f"awork-async cannot resume (it reads versions {known}); start the export "
                 "afresh (without resume)"
             )
+        if _SYNC_FIELDS & data.keys():
+            raise ValueError(
+                "this is a sync checkpoint (awork_async.sync.SyncCheckpoint, with updatedOn and "
+                "seen), not an export checkpoint; give the export its own checkpoint file"
+            )
+        try:
+            return cls._from_fields(data)
+        except ValueError as exc:
+            if str(exc).startswith("checkpoint field"):
+                raise
+            raise ValueError(f"the export checkpoint is corrupted: {exc}") from None
+
+    @classmethod
+    def _from_fields(cls, data: dict[str, object]) -> ExportCheckpoint:
         created = _opt_str(data.get("createdOn"), "createdOn")
         group_after = _opt_str(data.get("groupAfter"), "groupAfter")
         count = _opt_int(data.get("count", 0), "count")
@@ -787,7 +803,12 @@ def load_checkpoint(path: Path) -> ExportCheckpoint | None:
     The same name as :func:`awork_async.sync.load_checkpoint` (one checkpoint store).
     """
     text = read_if_exists(path)
-    return None if text is None else ExportCheckpoint.from_json(text)
+    if text is None:
+        return None
+    try:
+        return ExportCheckpoint.from_json(text)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def save_checkpoint(path: Path, checkpoint: ExportCheckpoint) -> None:
@@ -1136,6 +1157,13 @@ def _prepare_resume(output: BinaryIO, offset: int) -> None:
             f"the output has {size} bytes but the checkpoint expects at least {offset}: "
             "it is not the file this checkpoint belongs to"
         )
+    if offset > 0 and output.readable():
+        output.seek(offset - 1)
+        if output.read(1) != b"\n":
+            raise ValueError(
+                f"the output's byte {offset - 1} is not the end of a line, where the checkpoint "
+                "expects one: it is not the file this checkpoint belongs to"
+            )
     output.truncate(offset)
     output.seek(offset)
 

@@ -104,6 +104,8 @@ DEFAULT_SYNC_OVERLAP: Final = timedelta(seconds=C.DEFAULT_SYNC_OVERLAP_SECONDS)
 #: Sort key of the sync windows.
 SYNC_KEY_FIELD: Final = C.SYNC_KEY_FIELD
 _CHECKPOINT_VERSION: Final = 1
+#: Fields only an export checkpoint has: such a document is refused, not read as an empty sync one.
+_EXPORT_FIELDS: Final = frozenset({"createdOn", "boundaryIds", "byteOffset", "partitions"})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: What a run yields: a :class:`TimeEntry`, or with ``raw=True`` the entry as awork sent it.
 E = TypeVar("E", TimeEntry, dict[str, Any])
@@ -138,6 +140,11 @@ class SyncCheckpoint:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"the checkpoint is not valid JSON: {exc}") from None
+        if isinstance(data, dict) and _EXPORT_FIELDS & data.keys():
+            raise ValueError(
+                "this is an export checkpoint (awork_async.export.ExportCheckpoint), not a sync "
+                "checkpoint; give the sync its own checkpoint"
+            )
         if not isinstance(data, dict) or data.get("version") != _CHECKPOINT_VERSION:
             raise ValueError(f"not a sync checkpoint of version {_CHECKPOINT_VERSION}")
         updated = data.get("updatedOn")
@@ -157,11 +164,17 @@ class SyncCheckpoint:
             )
             if not ok:
                 raise ValueError(f"checkpoint field seen has a malformed item: {item!r}")
-            seen.append((UUID(item[0]), item[1]))
-        return cls(
-            updated_on=None if updated is None else parse_utc_datetime(updated),
-            seen=tuple(seen),
-        )
+            try:
+                seen.append((UUID(item[0]), item[1]))
+            except ValueError:
+                raise ValueError(f"checkpoint field seen has a malformed id: {item[0]!r}") from None
+        try:
+            updated_on = None if updated is None else parse_utc_datetime(updated)
+        except ValueError:
+            raise ValueError(
+                f"checkpoint field updatedOn is not a date-time: {updated!r}"
+            ) from None
+        return cls(updated_on=updated_on, seen=tuple(seen))
 
 
 def load_checkpoint(path: Path) -> SyncCheckpoint | None:
