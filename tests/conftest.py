@@ -1,6 +1,7 @@
 """Fixtures every area uses: the mocked client (`mocked_client` on `mocked`), the in-process
 sandbox `sb` (the package's `awork_sandbox`), its write `clock` and a client on it
-(`sandbox_client`), a throw-away Redis server (`redis_url`, `redis_client`); Hypothesis profiles.
+(`sandbox_client`), a module's threaded sandbox for code with its own event loop
+(`cli_sandbox`), a throw-away Redis server (`redis_url`, `redis_client`); Hypothesis profiles.
 
 Each fixture name has one meaning in the whole suite; a folder's conftest adds only what that
 folder alone uses."""
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 import _aioresponses_compat
 import attrs
 import pytest
-from _helpers import BASE, TOKEN, FakeSleep, SandboxClock, quiet_client
+from _helpers import BASE, TOKEN, FakeSleep, SandboxClock, quiet_client, threaded_sandbox
 from aioresponses import aioresponses
 from hypothesis import settings
 from redis_server import running_redis_server
@@ -59,6 +60,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sandbox_clock: the test's sandbox `sb` runs on the test's `clock` fixture"
     )
+    config.addinivalue_line(
+        "markers", "cli_sandbox(**fields): Sandbox arguments of the module's `cli_sandbox`"
+    )
 
 
 @pytest.fixture
@@ -93,6 +97,17 @@ async def sandbox_client(sb: Sandbox) -> AsyncIterator[AworkClient]:
     """A client on the test's in-process sandbox ``sb`` (no rate limiting, no real waits)."""
     async with quiet_client(sb.token, sb.base_url) as awork:
         yield awork
+
+
+@pytest.fixture(scope="module")
+def cli_sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A sandbox served from its own thread and event loop, shared by the test module: for code
+    that runs its own loop (the command line, ``asyncio.run`` examples). Configured by the
+    module's ``pytest.mark.cli_sandbox(entries=..., seed=..., token=..., ...)`` (the
+    :class:`~awork_async.sandbox.Sandbox` arguments)."""
+    marker = request.node.get_closest_marker("cli_sandbox")
+    with threaded_sandbox(**(marker.kwargs if marker is not None else {})) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture(scope="module")

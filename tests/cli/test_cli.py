@@ -27,16 +27,11 @@ TOKEN_MARK = "tok-"  # the sandbox's tokens are random; tests also pass their ow
 ANCHOR = dt.date(2025, 6, 30)
 
 
-@pytest.fixture(scope="module")
-def cli_sandbox() -> Iterator[Sandbox]:
-    """One read-only sandbox for the export and list tests (nothing here mutates it).
-
-    Its data ends on a fixed day (``ANCHOR``), since the tests filter by fixed dates.
-    """
-    with threaded_sandbox(
-        entries=600, seed=7, token="tok-export-sandbox-0001", anchor=ANCHOR
-    ) as sb:
-        yield sb
+#: One read-only sandbox for the export and list tests (nothing here mutates it). Its data ends
+#: on a fixed day (``ANCHOR``), since the tests filter by fixed dates.
+pytestmark = pytest.mark.cli_sandbox(
+    entries=600, seed=7, token="tok-export-sandbox-0001", anchor=ANCHOR
+)
 
 
 @pytest.fixture

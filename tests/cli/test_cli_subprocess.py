@@ -13,12 +13,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _helpers import threaded_sandbox
 from crashing_cli import CRASH_EXIT_CODE
 
 from awork_async.sandbox import Sandbox, SandboxConfig, Store
@@ -70,10 +68,7 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def cli_sandbox() -> Iterator[Sandbox]:
-    with threaded_sandbox(entries=ENTRIES, seed=11, token=TOKEN) as sb:
-        yield sb
+pytestmark = pytest.mark.cli_sandbox(entries=ENTRIES, seed=11, token=TOKEN)
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,10 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _helpers import threaded_sandbox
 from test_cli_subprocess import clean_env
 from typer.testing import CliRunner, Result
 
@@ -25,10 +23,7 @@ from awork_async.sandbox import Sandbox
 TOKEN = "tok-usability-sandbox-7"
 
 
-@pytest.fixture(scope="module")
-def cli_sandbox() -> Iterator[Sandbox]:
-    with threaded_sandbox(entries=300, seed=4, token=TOKEN) as sb:
-        yield sb
+pytestmark = pytest.mark.cli_sandbox(entries=300, seed=4, token=TOKEN)
 
 
 def run(*args: str) -> Result:

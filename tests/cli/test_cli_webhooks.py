@@ -22,7 +22,8 @@ HEADER = "X-Awork-Secret"
 
 
 @pytest.fixture
-def cli_sandbox() -> Iterator[Sandbox]:
+def webhooks_sandbox() -> Iterator[Sandbox]:
+    """A fresh sandbox per test (the tests register and delete webhooks)."""
     delivery = WebhookDeliveryConfig(sleep=FakeSleep())
     with threaded_sandbox(entries=30, seed=5, token="tok-webhooks-cli-01", webhooks=delivery) as sb:
         yield sb
@@ -32,13 +33,13 @@ def run(sb: Sandbox, *args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(app, ["--base-url", sb.base_url, "--token", sb.token, *args], env=env)
 
 
-def test_create_list_delete(cli_sandbox: Sandbox) -> None:
-    result = run(cli_sandbox, "webhooks", "list")
+def test_create_list_delete(webhooks_sandbox: Sandbox) -> None:
+    result = run(webhooks_sandbox, "webhooks", "list")
     assert result.exit_code == 0, result.stderr
     assert "0 webhooks" in result.stdout
 
     result = run(
-        cli_sandbox,
+        webhooks_sandbox,
         "webhooks",
         "create",
         "--uri",
@@ -50,13 +51,13 @@ def test_create_list_delete(cli_sandbox: Sandbox) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("created webhook ")
     assert "timetracking_added,timetracking_updated" in result.stdout
-    (hook_id,) = cli_sandbox.webhooks.hooks
-    assert cli_sandbox.webhooks.hooks[hook_id]["authentication"] == f"{HEADER}={SECRET}"
+    (hook_id,) = webhooks_sandbox.webhooks.hooks
+    assert webhooks_sandbox.webhooks.hooks[hook_id]["authentication"] == f"{HEADER}={SECRET}"
 
-    table = run(cli_sandbox, "webhooks", "list")
+    table = run(webhooks_sandbox, "webhooks", "list")
     assert table.exit_code == 0, table.stderr
     assert hook_id in table.stdout and HEADER in table.stdout
-    as_json = run(cli_sandbox, "webhooks", "list", "--json")
+    as_json = run(webhooks_sandbox, "webhooks", "list", "--json")
     assert as_json.exit_code == 0, as_json.stderr
     (listed,) = json.loads(as_json.stdout)
     assert listed["id"] == hook_id
@@ -64,9 +65,9 @@ def test_create_list_delete(cli_sandbox: Sandbox) -> None:
     for output in (table.stdout, table.stderr, as_json.stdout):
         assert SECRET not in output
 
-    deleted = run(cli_sandbox, "webhooks", "delete", hook_id)
+    deleted = run(webhooks_sandbox, "webhooks", "delete", hook_id)
     assert deleted.exit_code == 0, deleted.stderr
-    assert cli_sandbox.webhooks.hooks == {}
+    assert webhooks_sandbox.webhooks.hooks == {}
 
 
 @pytest.mark.parametrize(
@@ -88,12 +89,12 @@ def test_create_list_delete(cli_sandbox: Sandbox) -> None:
         (["listen", "--auth-header", HEADER], "--auth-header and --auth-value"),
     ],
 )
-def test_usage_errors(cli_sandbox: Sandbox, args: list[str], message: str) -> None:
-    result = run(cli_sandbox, "webhooks", *args)
+def test_usage_errors(webhooks_sandbox: Sandbox, args: list[str], message: str) -> None:
+    result = run(webhooks_sandbox, "webhooks", *args)
     assert result.exit_code == 2
     assert message in result.stderr
     assert SECRET not in result.stderr
-    assert cli_sandbox.webhooks.hooks == {}
+    assert webhooks_sandbox.webhooks.hooks == {}
 
 
 def _env() -> dict[str, str]:
@@ -103,7 +104,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def test_listen_prints_verified_events_as_json_lines(cli_sandbox: Sandbox) -> None:
+def test_listen_prints_verified_events_as_json_lines(webhooks_sandbox: Sandbox) -> None:
     listener = subprocess.Popen(
         [
             sys.executable,
@@ -130,7 +131,7 @@ def test_listen_prints_verified_events_as_json_lines(cli_sandbox: Sandbox) -> No
         url = first.split()[2]
         assert SECRET not in first
         created = run(
-            cli_sandbox,
+            webhooks_sandbox,
             "webhooks",
             "create",
             "--uri",
@@ -146,9 +147,9 @@ def test_listen_prints_verified_events_as_json_lines(cli_sandbox: Sandbox) -> No
             forged = {"eventType": "timetracking_deleted"}  # no header: not printed
             async with aiohttp.ClientSession() as session, session.post(url, json=forged) as r:
                 assert r.status == 401
-            async with quiet_client(cli_sandbox.token, cli_sandbox.base_url) as awork:
+            async with quiet_client(webhooks_sandbox.token, webhooks_sandbox.base_url) as awork:
                 tow = next(
-                    t for t in cli_sandbox.store.types_of_work.values() if not t["isArchived"]
+                    t for t in webhooks_sandbox.store.types_of_work.values() if not t["isArchived"]
                 )
                 entry = await awork.timer.start(tow["id"], timezone="Europe/Berlin")
                 await awork.timer.stop()

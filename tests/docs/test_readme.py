@@ -90,11 +90,9 @@ def _cli_examples(text: str) -> list[list[str]]:
 CLI_EXAMPLES = _cli_examples(README.read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def cli_sandbox() -> Iterator[Sandbox]:
-    """The sandbox the README points at (its data ends near today, like a live workspace)."""
-    with threaded_sandbox(entries=1000, seed=2, token="tok-readme-cli") as sb:
-        yield sb
+#: ``cli_sandbox``: the sandbox the README points at (its data ends near today, like a live
+#: workspace).
+pytestmark = pytest.mark.cli_sandbox(entries=1000, seed=2, token="tok-readme-cli")
 
 
 def _placeholders(sb: Sandbox) -> dict[str, str]:

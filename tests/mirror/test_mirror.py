@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from _helpers import FakeSleep, SandboxClock, threaded_sandbox
+from _helpers import FakeSleep, SandboxClock
 from typer.testing import CliRunner
 
 from awork_async import APIResponseValidationError, AworkClient, RetryPolicy, ServerError
@@ -35,7 +34,11 @@ from awork_async.sandbox import Sandbox
 UTC = timezone.utc
 
 
-pytestmark = [pytest.mark.awork_sandbox(entries=300, seed=5), pytest.mark.sandbox_clock]
+pytestmark = [
+    pytest.mark.awork_sandbox(entries=300, seed=5),
+    pytest.mark.sandbox_clock,
+    pytest.mark.cli_sandbox(entries=400, seed=9, token="tok-mirror-sandbox-0001"),
+]
 
 
 async def table(url: str) -> dict[str, tuple[int | None, dict[str, Any]]]:
@@ -374,12 +377,6 @@ async def test_bad_arguments_fail_before_any_request(
 
 
 # ------------------------------------------------------------------------------ CLI
-
-
-@pytest.fixture(scope="module")
-def cli_sandbox() -> Iterator[Sandbox]:
-    with threaded_sandbox(entries=400, seed=9, token="tok-mirror-sandbox-0001") as sb:
-        yield sb
 
 
 def test_cli_mirror_once_json(cli_sandbox: Sandbox, tmp_path: Path) -> None:

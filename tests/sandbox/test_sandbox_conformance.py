@@ -17,13 +17,11 @@ before Schemathesis reads it, so that every other check stays strict.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 import schemathesis
-from _helpers import threaded_sandbox
 from _spec import load_spec, validate_body
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -194,11 +192,7 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cli_sandbox() -> Iterator[Sandbox]:
-    config = SandboxConfig(**CONFIG, now=lambda: _FIXED_NOW)
-    with threaded_sandbox(config=config) as sb:
-        yield sb
+pytestmark = pytest.mark.cli_sandbox(config=SandboxConfig(**CONFIG, now=lambda: _FIXED_NOW))
 
 
 @schema.parametrize()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
 import pytest
+from _helpers import SandboxClock
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -297,14 +298,10 @@ def test_store_inserts_and_deletes_show_in_ranges() -> None:
     assert ids() == before + sorted(added[1:])
 
 
-CLOCK = [NOW]
-
-
 @pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    CLOCK[0] = NOW
-    async with Sandbox(SandboxConfig(entries=80, seed=5, now=lambda: CLOCK[0])) as sandbox:
-        yield sandbox
+def clock() -> SandboxClock:
+    """The HTTP tests' sandbox clock starts at ``NOW`` (sub-millisecond, to test rounding)."""
+    return SandboxClock(NOW)
 
 
 async def _window(http: aiohttp.ClientSession, sb: Sandbox, filterby: str) -> tuple[int, list[str]]:
@@ -315,7 +312,9 @@ async def _window(http: aiohttp.ClientSession, sb: Sandbox, filterby: str) -> tu
         return int(r.headers["aw-totalitems"]), [e["id"] for e in body]
 
 
-async def test_http_writes_show_in_keyset_windows(sb: Sandbox) -> None:
+@pytest.mark.awork_sandbox(entries=80, seed=5)
+@pytest.mark.sandbox_clock
+async def test_http_writes_show_in_keyset_windows(sb: Sandbox, clock: SandboxClock) -> None:
     store = sb.store
     rows = sorted(store.entries.values(), key=lambda e: (e["createdOn"], e["id"]))
     middle = rows[len(rows) // 2]["createdOn"]
@@ -337,7 +336,7 @@ async def test_http_writes_show_in_keyset_windows(sb: Sandbox) -> None:
             "startTimeUtc": "08:00:00",
             "duration": 600,
         }
-        CLOCK[0] = NOW + timedelta(microseconds=1000)
+        clock.now = NOW + timedelta(microseconds=1000)
         async with http.post(f"{sb.base_url}/timeentries", json=form) as r:
             created = await r.json()
         assert created["createdOn"] == "2025-07-10T12:00:00.251Z"
@@ -372,6 +371,8 @@ async def test_http_writes_show_in_keyset_windows(sb: Sandbox) -> None:
         assert total == len(rows) - len(rows) // 2
 
 
+@pytest.mark.awork_sandbox(entries=80, seed=5)
+@pytest.mark.sandbox_clock
 async def test_http_orders_fraction_less_date_times_first(sb: Sandbox) -> None:
     entries = list(sb.store.entries.values())[:3]
     for entry, created in zip(
