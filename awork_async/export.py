@@ -614,11 +614,19 @@ class ExportCheckpoint:
             not neutralised); resuming with the other setting is refused. Written to JSON
             (``csvRawValues``) only when true.
         partitions: the frontier of a concurrent consistent export: the cuts (``createdOn``)
-            between the partitions not delivered yet, all after ``created_on``. Everything up
-            to the cursor is delivered (entries are delivered in ``createdOn,id`` order, so the
-            cursor *is* the delivered frontier); a resume walks ``[cursor, cut 1)``,
-            ``[cut 1, cut 2)``, ... at once from the start instead of splitting again. What the
-            partitions ahead had read lived in a temporary file and is read again.
+            between the partitions not delivered yet, all after ``created_on``. With the
+            cursor this is the whole *durable* frontier: entries are delivered in
+            ``createdOn,id`` order, so every partition below the cursor is done (its entries
+            are in the output), the one holding the cursor stands at the cursor, and each
+            partition ahead stands at its lower cut. What the partitions ahead had read is not
+            recorded, on purpose: those pages waited in memory or in a temporary file that dies
+            with the process, and a position without its pages could only cause a gap. A resume
+            walks ``[cursor, cut 1)``, ``[cut 1, cut 2)``, ... at once from the start (no new
+            warm-up splits) and reads again what the partitions ahead had read: extra requests,
+            never a duplicate or a gap. As partitions ahead advance at the pace of the one being
+            written, that can be most of the requests made before the crash (20,000 entries,
+            100 per page, a checkpoint every 1000: a crash after 25% of the lines had made 92% of
+            the requests, and crash plus resume cost 1.7x a whole export's requests).
 
     The ordered-export fields are written to JSON only when ``orderby`` is set (as version
     2, which older readers refuse instead of misreading); keyset checkpoints are version 1, or
