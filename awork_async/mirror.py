@@ -338,14 +338,17 @@ def _raw_instant(day: datetime | None, time_of_day: object, key: str) -> datetim
 class MirrorRow:
     """A ``time_entries`` row ready to upsert (without ``mirrored_on``, set at the commit).
 
-    Build it with :meth:`from_json` (the JSON object awork sent, stored as ``data`` as is) or
-    :meth:`from_entry` (a decoded :class:`~awork_async.models.TimeEntry`).
+    Build it with :meth:`from_bytes` (the JSON text awork sent, stored as ``data`` as is),
+    :meth:`from_json` (the JSON object awork sent) or :meth:`from_entry` (a decoded
+    :class:`~awork_async.models.TimeEntry`). ``text``: the JSON text of ``data`` when the row
+    was built from it (:meth:`from_bytes`), else ``None``.
     """
 
     id: UUID
     updated_on: datetime | None
     resource_version: int | None
     values: dict[str, Any]
+    text: str | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
     def from_entry(cls, entry: TimeEntry) -> MirrorRow:
@@ -449,7 +452,7 @@ class MirrorRow:
             "resource_version": version,
             "data": orjson.Fragment(data),
         }
-        return cls(uuid_from_str(columns.id), updated_on, version, values)
+        return cls(uuid_from_str(columns.id), updated_on, version, values, data.decode())
 
 
 #: A lower-case, hyphenated UUID: already in the form the columns store (anything else takes
@@ -486,7 +489,19 @@ _decode_columns: Final[Callable[[bytes], Any]] = msgspec.json.Decoder(_columns_s
 
 
 def _utc_or_none(value: str | None) -> datetime | None:
-    return None if value is None else parse_utc_datetime(value).astimezone(_UTC)
+    """:func:`_raw_datetime` of a string: ``…Z`` by the standard library, the rest by
+    :func:`parse_utc_datetime`."""
+    if value is None:
+        return None
+    if value[-1:] == "Z" and len(value) <= 27:  # YYYY-MM-DDTHH:MM:SS[.ffffff]Z: UTC already
+        try:
+            return _fromisoformat(value)
+        except ValueError:
+            pass
+    return parse_utc_datetime(value).astimezone(_UTC)
+
+
+_fromisoformat: Final = datetime.fromisoformat
 
 
 def _fast_instant(day: datetime | None, time_of_day: str | None) -> datetime | None:
@@ -766,7 +781,7 @@ class MirrorDatabase:
             # the driver's (an upsert whose WHERE is false changes nothing).
             sql, order = _sqlite_upsert()
             stamp = _sqlite_datetime(now)
-            params = [_sqlite_params(row.values, order, stamp) for row in live]
+            params = [_sqlite_params(row.values, order, stamp, row.text) for row in live]
             result = await conn.exec_driver_sql(sql, params)
             return max(result.rowcount, 0)
         # The rows go to a temporary table by binary COPY (asyncpg's copy_records_to_table,
@@ -777,7 +792,7 @@ class MirrorDatabase:
         await conn.execute(sa.schema.CreateTable(batch_table, if_not_exists=True))
         await driver.copy_records_to_table(
             batch_table.name,
-            records=[_pg_record(row.values, now) for row in live],
+            records=[_pg_record(row, now) for row in live],
             columns=_COLUMN_NAMES,
         )
         result = await conn.execute(_pg_upsert_from_batch())
@@ -962,9 +977,10 @@ assert _COLUMN_NAMES[-2:] == ("data", "mirrored_on"), _COLUMN_NAMES
 _plain_values: Final = operator.itemgetter(*_COLUMN_NAMES[:-2])
 
 
-def _pg_record(values: dict[str, Any], now: datetime) -> tuple[Any, ...]:
+def _pg_record(row: MirrorRow, now: datetime) -> tuple[Any, ...]:
     """A row of :data:`batch_table` for ``copy_records_to_table`` (``data`` as JSON text)."""
-    return (*_plain_values(values), orjson.dumps(values["data"]).decode(), now)
+    text = row.text if row.text is not None else orjson.dumps(row.values["data"]).decode()
+    return (*_plain_values(row.values), text, now)
 
 
 @functools.cache
@@ -1001,25 +1017,37 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 
 
 def _sqlite_params(
-    values: dict[str, Any], order: tuple[str, ...], stamp: str | None
+    values: dict[str, Any], order: tuple[str, ...], stamp: str | None, text: str | None = None
 ) -> tuple[Any, ...]:
-    out: list[Any] = [values[name] if name != "mirrored_on" else stamp for name in order]
-    datetimes, data = _sqlite_positions(order)
+    """A row's parameters for the SQLite upsert, in SQLAlchemy's storage formats (``text``:
+    the JSON of ``data`` when known)."""
+    get, datetimes, data, mirrored_on = _sqlite_layout(order)
+    out = list(get(values))
     for index in datetimes:
         value = out[index]
         if value is not None:
             if value.tzinfo is not _UTC:
                 value = value.astimezone(_UTC)
-            out[index] = value.replace(tzinfo=None).isoformat(" ", "microseconds")
-    out[data] = orjson.dumps(out[data]).decode()
+            out[index] = value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+    out[data] = orjson.dumps(out[data]).decode() if text is None else text
+    out[mirrored_on] = stamp
     return tuple(out)
 
 
 @functools.cache
-def _sqlite_positions(order: tuple[str, ...]) -> tuple[tuple[int, ...], int]:
-    """Where in ``order`` the datetimes to format (all but ``mirrored_on``) and ``data`` are."""
+def _sqlite_layout(
+    order: tuple[str, ...],
+) -> tuple[Callable[[dict[str, Any]], tuple[Any, ...]], tuple[int, ...], int, int]:
+    """For ``order``: a getter of the values in that order (``mirrored_on`` stands for itself,
+    replaced by the stamp), where the datetimes to format, ``data`` and ``mirrored_on`` are."""
     datetimes = _SQLITE_DATETIMES - {"mirrored_on"}
-    return tuple(i for i, name in enumerate(order) if name in datetimes), order.index("data")
+    names = [name if name != "mirrored_on" else "id" for name in order]
+    return (
+        operator.itemgetter(*names),
+        tuple(i for i, name in enumerate(order) if name in datetimes),
+        order.index("data"),
+        order.index("mirrored_on"),
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
