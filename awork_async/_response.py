@@ -4,8 +4,9 @@ Every answer is deciphered once (:func:`~awork_async._decipher.decipher_response
 :class:`RawResponse`. A call's outcome on the request path is one :class:`APIResponse`: the
 decoded data (``parsed``), the final answer (``raw``) and every answer the call received
 (``responses``: a 429 before its retry, a 401 before a token refresh). Resources decode
-``parsed`` into models, paginators turn it into pages, ``with_raw_response`` hands it back:
-everything reads that record, nothing re-reads headers.
+``parsed`` into models, page fetchers hand it to the paginator, and ``with_raw_response``
+returns the answers of the calls a method made (every chunk of a chunked batch): everything
+reads that record, nothing re-reads headers.
 
 :func:`capture_responses` sees the calls made inside its block. Why a
 :class:`~contextvars.ContextVar`: the function takes no client (it spans every client used in
