@@ -79,6 +79,28 @@ async def test_first_load_churn_and_crashes_converge_on_postgres(
     assert isinstance(some["data"], dict)  # jsonb
 
 
+async def test_the_json_is_compressed_with_lz4_when_the_server_offers_it(
+    sb: Sandbox, pg_url: str
+) -> None:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        offered = await conn.fetchval(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        if not offered:
+            pytest.skip("this PostgreSQL has no lz4")
+        async with quiet_client(sb.token, sb.base_url) as awork:
+            await mirror(awork, pg_url, once=True, sweep_every=None)
+        methods = await conn.fetch(
+            "SELECT pg_column_compression(data) AS method, count(*) FROM time_entries GROUP BY 1"
+        )
+    finally:
+        await conn.close()
+    found = {row["method"] for row in methods}
+    assert "lz4" in found
+    assert found <= {"lz4", None}  # None: a short entry, stored uncompressed
+
+
 async def test_two_workers_one_leader_and_a_dead_leader_is_replaced(
     sb: Sandbox, clock: SandboxClock, pg_url: str
 ) -> None:
