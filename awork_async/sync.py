@@ -105,7 +105,7 @@ DEFAULT_SYNC_OVERLAP: Final = timedelta(seconds=C.DEFAULT_SYNC_OVERLAP_SECONDS)
 SYNC_KEY_FIELD: Final = C.SYNC_KEY_FIELD
 _CHECKPOINT_VERSION: Final = 1
 #: Fields only an export checkpoint has: such a document is refused, not read as an empty sync one.
-_EXPORT_FIELDS: Final = frozenset({"createdOn", "boundaryIds", "byteOffset", "partitions"})
+_EXPORT_FIELDS: Final = frozenset({"createdOn", "boundaryIds", "byteOffset", "format"})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: What a run yields: a :class:`TimeEntry`, or with ``raw=True`` the entry as awork sent it.
 E = TypeVar("E", TimeEntry, dict[str, Any])
