@@ -222,7 +222,7 @@ class AworkClient:
         status, headers, trace id and rate-limit state):
         ``resp = await awork.with_raw_response.time_entries.get(i); resp.parsed, resp.trace_id``.
         """
-        return AworkClientWithRawResponse(self)
+        return AworkClientWithRawResponse(self, self._account)
 
     async def me(self) -> UserAndWorkspace:
         """The caller's user and workspace (``GET /me``); with an API key, the API user."""

@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
+from typing_extensions import Self
+
 from .. import _constants as C
 from .._converter import (
     describe_structure_error,
@@ -53,6 +55,40 @@ class ListOptions(TypedDict, total=False):
     timeout: float | Timeouts | None
 
 
+class _Recorder:
+    """A :class:`~awork_async._requester.Requester` that sends through ``inner`` and appends the
+    record of every request to ``records``."""
+
+    def __init__(self, inner: Requester, records: list[APIResponse[object]]) -> None:
+        self._inner = inner
+        self._records = records
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        json: object = None,
+        timeout: float | Timeouts | None = None,
+        idempotent: bool | None = None,
+        expect: Expect = None,
+        secrets: Sequence[str] = (),
+    ) -> APIResponse[object]:
+        record = await self._inner.request(
+            method,
+            path,
+            params=params,
+            json=json,
+            timeout=timeout,
+            idempotent=idempotent,
+            expect=expect,
+            secrets=secrets,
+        )
+        self._records.append(record)
+        return record
+
+
 class APIResource:
     """Base of the resources under ``client.<name>``: sends through a :class:`Requester`
     (the client's request path), never through the client itself."""
@@ -62,6 +98,12 @@ class APIResource:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    def _recording(self) -> tuple[Self, list[APIResponse[object]]]:
+        """A copy of this resource that sends through the same request path and appends each
+        request's record to the returned list (``client.with_raw_response``)."""
+        records: list[APIResponse[object]] = []
+        return type(self)(_Recorder(self._requester, records)), records
 
     async def _send(
         self,

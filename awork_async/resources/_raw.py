@@ -4,6 +4,12 @@ Modelled on openai-python's ``*WithRawResponse`` classes: one class per resource
 methods have the resource method's signature and return an :class:`~awork_async.APIResponse`
 (the typed result, the raw response of the final answer and ``responses``, every answer the call
 received: all chunks of a chunked ``time_entries.batch``, a 401 before a token refresh).
+
+How: each call runs the resource method on a fresh copy of its resource whose requester is a
+recorder in front of the client's request path (``APIResource._recording``), which keeps the
+:class:`~awork_async.APIResponse` record of every request the method sends. The records come
+from the request path itself (no context variable, no second channel), and concurrent raw calls
+never see each other's answers.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from typing_extensions import ParamSpec
 
-from .._response import APIResponse, capture_responses
+from .._response import APIResponse, RawResponse
+from ._account import AccountResource
+from ._base import APIResource
 from .time_bookings import ProjectTimeBookingsResource, TimeBookingsResource
 from .time_entries import TimeEntriesResource
 from .time_reports import TimeReportsResource
@@ -45,15 +53,24 @@ R = TypeVar("R")
 def to_raw_response_wrapper(
     method: Callable[P, Awaitable[R]],
 ) -> Callable[P, Awaitable[APIResponse[R]]]:
-    """``method`` (a resource's coroutine method), returning an :class:`APIResponse` instead."""
+    """``method`` (a bound coroutine method of a resource), returning an :class:`APIResponse`
+    (the typed result and every answer of the requests it sent) instead."""
+    resource = getattr(method, "__self__", None)
+    if not isinstance(resource, APIResource):
+        raise TypeError(f"{method!r} is not a method of a resource")
+    name = method.__name__
 
     @functools.wraps(method)
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> APIResponse[R]:
-        async with capture_responses() as responses:
-            parsed = await method(*args, **kwargs)
+        copy, records = resource._recording()
+        recorded: Callable[P, Awaitable[R]] = getattr(copy, name)
+        parsed = await recorded(*args, **kwargs)
+        responses: tuple[RawResponse, ...] = tuple(
+            answer for record in records for answer in record.responses
+        )
         if not responses:  # pragma: no cover - every coroutine method makes a request
             raise RuntimeError(f"{getattr(method, '__qualname__', method)} made no request")
-        return APIResponse(parsed=parsed, raw=responses[-1], responses=tuple(responses))
+        return APIResponse(parsed=parsed, raw=responses[-1], responses=responses)
 
     return wrapped
 
@@ -163,10 +180,10 @@ class AworkClientWithRawResponse:
     """``client.with_raw_response``: the client's resources whose calls return an
     :class:`APIResponse` (typed result + status, headers, trace id, rate-limit state)."""
 
-    def __init__(self, client: AworkClient) -> None:
+    def __init__(self, client: AworkClient, account: AccountResource) -> None:
         self._client = client
         self.me: Callable[[], Awaitable[APIResponse[UserAndWorkspace]]] = to_raw_response_wrapper(
-            client.me
+            account.me
         )
 
     def __repr__(self) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 
 import pytest
+from _helpers import ENTRY
 
 from awork_async import (
     APIResponse,
@@ -12,7 +14,12 @@ from awork_async import (
     MultiStatusResult,
     capture_responses,
 )
-from awork_async.resources import AworkClientWithRawResponse, TimeEntriesResourceWithRawResponse
+from awork_async._response import RawResponse
+from awork_async.resources import (
+    AworkClientWithRawResponse,
+    TimeEntriesResource,
+    TimeEntriesResourceWithRawResponse,
+)
 from awork_async.sandbox import Sandbox
 
 #: The module's sandbox (the ``sb`` fixture: the package's ``awork_sandbox``).
@@ -47,6 +54,42 @@ async def test_wrappers_keep_the_methods_and_pass_list_methods_through(
     assert [e.id for e in [entry async for entry in page_walk]]
     me = await raw.me()
     assert me.status == 200 and me.responses == (me.raw,)
+
+
+class _OneRecordRequester:
+    """A request path that is not the client's: it answers every call with the same record."""
+
+    def __init__(self, record: APIResponse[object]) -> None:
+        self.record = record
+        self.calls: list[tuple[str, str]] = []
+
+    async def request(self, method: str, path: str, **_: object) -> APIResponse[object]:
+        self.calls.append((method, path))
+        return self.record
+
+
+async def test_raw_wrappers_read_the_record_the_request_path_returns() -> None:
+    # No client, no transport, no capture block: the wrapper gets the answers from the record.
+    entry_id = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    raw = RawResponse(method="GET", url="u", status=200, headers={"trace-id": "t-1"})
+    requester = _OneRecordRequester(APIResponse(parsed=dict(ENTRY, id=entry_id), raw=raw))
+    wrapped = TimeEntriesResourceWithRawResponse(TimeEntriesResource(requester))
+    resp = await wrapped.get(entry_id)
+    assert requester.calls == [("GET", f"/timeentries/{entry_id}")]
+    assert resp.responses == (raw,) and resp.trace_id == "t-1"
+    assert str(resp.parsed.id) == entry_id
+
+
+async def test_concurrent_raw_calls_keep_their_own_answers(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    ids = list(sb.store.entries)[:6]
+    answers = await asyncio.gather(
+        *(sandbox_client.with_raw_response.time_entries.get(i) for i in ids)
+    )
+    assert [str(a.parsed.id) for a in answers] == ids
+    assert [len(a.responses) for a in answers] == [1] * 6
+    assert [a.raw.url.rsplit("/", 1)[-1] for a in answers] == [str(i) for i in ids]
 
 
 def test_api_response_defaults_to_its_one_response() -> None:
