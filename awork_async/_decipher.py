@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Literal
 
 import attrs
+import msgspec
+import orjson
 
 from ._exceptions import APIResponseValidationError, AworkError, make_status_error
 from ._ratelimit_headers import RateLimitInfo
@@ -24,7 +26,13 @@ from ._sansio import PageInfo, decode_json, trace_id_of
 __all__ = ["Deciphered", "Expect", "decipher_response"]
 
 #: The JSON shape a call promises: an object, an array (a list page), or anything (``None``).
-Expect = Literal["object", "array"] | None
+#: ``"raw-array"`` is an array whose items are not decoded: ``data`` is a ``list[bytes]``, each
+#: item's JSON exactly as the body holds it (split by msgspec, ~8x cheaper than decoding the
+#: objects; the consistent walks decode only what they need).
+Expect = Literal["object", "array", "raw-array"] | None
+
+#: Splits a JSON array into its items' JSON (validates the whole body's syntax).
+_SPLIT = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 @attrs.frozen
@@ -121,14 +129,37 @@ def _decode(
             url=url,
         )
 
+    if expect == "raw-array" and status != 204:
+        items = _split(body)
+        if items is not None:
+            return items, None
+        # Not a well-formed array of UTF-8 JSON: the checks below say what it is.
     try:
         data = decode_json(status, body)
     except ValueError:
         return invalid("is not valid JSON (truncated, or not JSON at all)")
+    if expect == "raw-array" and isinstance(data, list):
+        # Only when msgspec refused what orjson reads (never seen): one item's JSON each.
+        return [orjson.dumps(item) for item in data], None
     if expect is None or (data is None and status == 204):
         return data, None
     wanted = dict if expect == "object" else list
     if not isinstance(data, wanted):
         got = "an empty body" if data is None else f"a JSON {type(data).__name__}"
-        return invalid(f"is {got}, not the JSON {expect} the API promises")
+        shape = "object" if expect == "object" else "array"
+        return invalid(f"is {got}, not the JSON {shape} the API promises")
     return data, None
+
+
+def _split(body: bytes) -> list[bytes] | None:
+    """The items of a JSON array body, each as its own JSON bytes; ``None`` when the body is
+    not a well-formed JSON array in UTF-8 (msgspec skips the items' strings without checking
+    their encoding, so that is checked here, once for the body)."""
+    try:
+        items = [bytes(item) for item in _SPLIT.decode(body)]
+        for item in items:
+            if not item.isascii():  # most entries are: only the others need decoding
+                item.decode("utf-8")
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        return None
+    return items

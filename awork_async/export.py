@@ -26,17 +26,23 @@ delivered when they land ahead of the cursor (new entries normally do: their ``c
 succeeded) or an open binary file, persisting checkpoints atomically so that ``resume=True``
 continues a crashed export byte-identically.
 
+**Pages stay JSON.** An answer is split into each entry's JSON (``expect="raw-array"``, msgspec),
+and the walk reads only what it needs of each entry (id, key, ``resourceVersion``) with a msgspec
+struct; no dict and no cursor is built per entry. The JSONL export writes the entries as they
+came; CSV, models and ``raw=True`` dicts are decoded once, at consumption, a page at a time.
+
 **Concurrency.** Each window depends on the previous page, so one walk requests its windows one
 after another. To have ``concurrency`` requests in flight, the ``createdOn`` range is cut into
 partitions walked at the same time, split adaptively where ``aw-totalitems`` shows the entries
 are (:mod:`awork_async._partitions`: the extra requests stay under 3% of a sequential walk's).
 The entries still come in ``createdOn,id`` order, so files and checkpoints are the same whatever
 the concurrency. **Order and memory:** pages of partitions ahead of the one being delivered
-wait in memory up to ``min(concurrency, 8)`` pages, then in a temporary file (marshal, deleted
-as read): strict order and flat memory (about twice that many pages) without slowing the partitions
-ahead, at the cost of disk space for what they read ahead (at worst the rest of the export).
-Making them wait instead would keep the disk untouched but make the walk as slow as one
-partition whenever partitions are large (see ``benchmarks/bench_export.py``).
+wait in memory up to ``min(concurrency, 8)`` pages, then in a temporary file (each entry's
+JSON as received, length-prefixed; deleted as read): strict order and flat memory (about
+twice that many pages) without slowing the partitions ahead, at the cost of disk space for
+what they read ahead (at worst the rest of the export). Making them wait instead would keep the
+disk untouched but make the walk as slow as one partition whenever partitions are large (see
+``benchmarks/bench_export.py``).
 
 ``export_time_entries(orderby=...)`` is the **ordered** mode for callers who need the file in
 their own order (e.g. ``duration desc,id``): plain offset pages through
@@ -54,23 +60,31 @@ import contextlib
 import csv
 import io
 import itertools
-import marshal
+import operator
 import os
 import pickle
 import time
 import warnings
+from array import array
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Final, Literal, TypeAlias, cast, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, TypeAlias, cast, overload
 from uuid import UUID
 
 import attrs
+import msgspec
 import orjson
 
 from . import _constants as C
 from ._client import requester_of
-from ._converter import JSONValue, describe_structure_error, structure, unstructure
+from ._converter import (
+    JSONValue,
+    describe_structure_error,
+    structure,
+    structure_list,
+    unstructure,
+)
 from ._exceptions import APIResponseValidationError
 from ._files import create_temp_beside, discard_temp, read_if_exists, replace_with, write_atomic
 from ._pages import Lane, LaneContext, PageEngine, validate_concurrency
@@ -210,6 +224,210 @@ def _row_key(row: Row, field: str) -> tuple[datetime, UUID]:
     return key, entry_id
 
 
+# --------------------------------------------------------------------- pages of a keyset walk
+
+
+def _key_struct(field: str) -> msgspec.json.Decoder[Any]:
+    """The decoder reading only what a walk needs of an entry's JSON (one per key field).
+
+    Unknown fields are skipped without being decoded. The key stays a string: msgspec rounds
+    fractional seconds beyond microseconds, and a consistent walk must truncate them like
+    :func:`~awork_async._timeutil.parse_utc_datetime` (an inclusive bound never above the stored
+    key). ``resourceVersion`` is read for the sync (``None`` when absent).
+    """
+    decoder = _KEY_DECODERS.get(field)
+    if decoder is None:
+        struct = msgspec.defstruct(
+            "EntryKey",
+            [("id", UUID), ("key", str), ("version", int | None, None)],
+            rename={"key": field, "version": "resourceVersion"},
+        )
+        decoder = _KEY_DECODERS[field] = msgspec.json.Decoder(struct)
+    return decoder
+
+
+_KEY_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {}
+
+
+def _fast_keys(
+    field: str, entries: Sequence[bytes]
+) -> tuple[list[datetime], list[UUID], list[int | None]] | None:
+    """(keys, ids, versions) of the entries, or ``None`` when one does not fit the fast path
+    (then :func:`_slow_keys` decides, with the messages of the reference checks)."""
+    decode = _key_struct(field).decode
+    try:
+        read = [decode(entry) for entry in entries]
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    parse = parse_utc_datetime
+    try:
+        keys = [parse(item.key) for item in read]
+    except (ValueError, TypeError):
+        return None
+    return keys, [item.id for item in read], [item.version for item in read]
+
+
+class _JsonPage:
+    """One page of a keyset walk: the entries delivered, each as its JSON, and their cursors.
+
+    Internal (the walk's page type). ``entries`` are the JSON objects exactly as the answer
+    held them; ``start`` is the cursor before the first. The keys, ids and versions the walk
+    read are kept while the page is in memory and read again (cheaply) when a spilled page
+    needs them. A cursor is built only where one is asked for (:meth:`cursor_after`).
+    """
+
+    __slots__ = ("_ids", "_keys", "_versions", "entries", "field", "start")
+
+    def __init__(
+        self,
+        entries: list[bytes],
+        start: KeysetCursor,
+        field: str,
+        keys: list[datetime] | None = None,
+        ids: list[UUID] | None = None,
+        versions: list[int | None] | None = None,
+    ) -> None:
+        self.entries = entries
+        self.start = start
+        self.field = field
+        self._keys = keys
+        self._ids = ids
+        self._versions = versions
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _read(self) -> tuple[list[datetime], list[UUID]]:
+        if self._keys is None or self._ids is None:
+            fast = _fast_keys(self.field, self.entries)
+            if fast is not None:
+                self._keys, self._ids, self._versions = fast
+            else:  # validated when it was walked: the reference reading cannot fail now
+                pairs = [_row_key(row, self.field) for row in self.rows()]
+                self._keys = [key for key, _ in pairs]
+                self._ids = [entry_id for _, entry_id in pairs]
+        return self._keys, self._ids
+
+    @property
+    def keys(self) -> list[datetime]:
+        """The key (``createdOn``/``updatedOn``) of each entry."""
+        return self._read()[0]
+
+    @property
+    def ids(self) -> list[UUID]:
+        """The id of each entry."""
+        return self._read()[1]
+
+    @property
+    def versions(self) -> list[int | None] | None:
+        """``resourceVersion`` of each entry (``None`` items when absent); ``None`` when they
+        were not read (an entry the fast reader refused: read them from the decoded rows)."""
+        self._read()
+        return self._versions
+
+    def rows(self) -> list[Row]:
+        """The entries decoded to dicts (camelCase keys, as the API sent them)."""
+        loads = orjson.loads
+        return [loads(entry) for entry in self.entries]
+
+    def _key_at(self, index: int) -> tuple[datetime, UUID]:
+        """The key and id of one entry (read alone when the page came back from the disk)."""
+        if self._keys is not None and self._ids is not None:
+            return self._keys[index], self._ids[index]
+        entry = self.entries[index]
+        fast = _fast_keys(self.field, [entry])
+        if fast is not None:
+            return fast[0][0], fast[1][0]
+        return _row_key(orjson.loads(entry), self.field)  # checked when it was walked
+
+    def cursor_after(self, index: int) -> KeysetCursor:
+        """The cursor after entry ``index`` (what a checkpoint there records)."""
+        start = self.start
+        key, entry_id = self._key_at(index)
+        if start.in_group:
+            return attrs.evolve(start, group_after=entry_id)
+        run = [entry_id]
+        first = index
+        while first > 0:
+            before, before_id = self._key_at(first - 1)
+            if before != key:
+                break
+            run.append(before_id)
+            first -= 1
+        run.reverse()
+        if first == 0 and key == start.key:
+            return KeysetCursor(key, (*start.boundary_ids, *run))
+        return KeysetCursor(key, tuple(run))
+
+    def cursors(self) -> list[KeysetCursor]:
+        """The cursor after each entry (one object per entry: only for per-entry checkpoints)."""
+        start = self.start
+        keys, ids = self._read()
+        if start.in_group:
+            return [attrs.evolve(start, group_after=entry_id) for entry_id in ids]
+        result: list[KeysetCursor] = []
+        cursor = start
+        for key, entry_id in zip(keys, ids, strict=True):
+            if key == cursor.key:
+                cursor = KeysetCursor(key, (*cursor.boundary_ids, entry_id))
+            else:
+                cursor = KeysetCursor(key, (entry_id,))
+            result.append(cursor)
+        return result
+
+    def json_lines(self) -> list[bytes]:
+        """The entries as JSONL lines (without their ``\\n``).
+
+        Each entry as the answer held it; a page whose answer had a raw line break between
+        tokens (pretty-printed) is re-encoded compactly, so a line is always one entry.
+        """
+        entries = self.entries
+        if any(b"\n" in entry or b"\r" in entry for entry in entries):
+            dumps, loads = orjson.dumps, orjson.loads
+            return [dumps(loads(entry)) for entry in entries]
+        return entries
+
+
+#: ``array`` type code of 8-byte unsigned lengths in the spill format.
+_SIZE_CODE: Final = "Q"
+
+
+def _dump_page(page: _JsonPage) -> bytes:
+    """A page for the temporary file: its start cursor, then the entries length-prefixed.
+
+    The file is this process's own and read back by the same interpreter (pickle for the one
+    cursor is fine); the entries stay the JSON bytes they were, with no object built per entry.
+    """
+    meta = pickle.dumps((page.start, page.field), protocol=pickle.HIGHEST_PROTOCOL)
+    sizes = array(_SIZE_CODE, [len(entry) for entry in page.entries])
+    return b"".join(
+        (
+            len(meta).to_bytes(8, "little"),
+            meta,
+            len(sizes).to_bytes(8, "little"),
+            sizes.tobytes(),
+            *page.entries,
+        )
+    )
+
+
+def _load_page(data: bytes) -> _JsonPage:
+    """The page :func:`_dump_page` wrote (our own temporary file, never foreign data)."""
+    size = int.from_bytes(data[:8], "little")
+    start, field = pickle.loads(data[8 : 8 + size])  # written by this process, see above
+    position = 8 + size
+    count = int.from_bytes(data[position : position + 8], "little")
+    position += 8
+    sizes = array(_SIZE_CODE)
+    sizes.frombytes(data[position : position + count * sizes.itemsize])
+    position += count * sizes.itemsize
+    entries: list[bytes] = []
+    for length in sizes:
+        entries.append(data[position : position + length])
+        position += length
+    return _JsonPage(entries, start, field)
+
+
 class KeysetWalk:
     """Walks ``GET /timeentries`` in keyset windows ordered by ``field``, then id.
 
@@ -253,8 +471,8 @@ class KeysetWalk:
         self.total_estimate: int | None = None
         self._planner = SplitPlanner(page_size=self.page_size)
         self._partitions: list[Partition] = []
-        self._contexts: dict[int, LaneContext[list[tuple[Row, KeysetCursor]]]] = {}
-        self._engine: PageEngine[list[tuple[Row, KeysetCursor]]] | None = None
+        self._contexts: dict[int, LaneContext[_JsonPage]] = {}
+        self._engine: PageEngine[_JsonPage] | None = None
         self._splitting = False
         key = self.start.key
         #: The cuts between partitions (sorted): those ahead of the cursor form the frontier.
@@ -277,7 +495,7 @@ class KeysetWalk:
 
     async def _fetch(
         self, cursor: KeysetCursor, upper: datetime | None = None
-    ) -> tuple[list[Row], int | None, RawResponse]:
+    ) -> tuple[list[bytes], int | None, RawResponse]:
         filterby, orderby = window_query(self.field, cursor, self.filterby, upper)
         params: dict[str, str | int | None] = {
             "filterby": filterby,
@@ -285,19 +503,15 @@ class KeysetWalk:
             "page": 1,
             "pageSize": self.page_size,
         }
-        answer = await self._requester.request("GET", self.path, params=params, expect="array")
+        # The items stay JSON (split, not decoded): the walk reads only keys and ids.
+        answer = await self._requester.request("GET", self.path, params=params, expect="raw-array")
         data, raw = answer.parsed, answer.raw
         self.pages += 1
-        if data is None:
-            return [], raw.checked_total_items(page=1, page_size=self.page_size, received=0), raw
-        # A JSON array (checked where it was deciphered); each item must be an object.
-        if not all(isinstance(item, dict) for item in cast("list[object]", data)):
-            raise _not_an_object(raw)
-        rows = cast("list[Row]", data)
-        total = raw.checked_total_items(page=1, page_size=self.page_size, received=len(rows))
-        if self.total_estimate is None:
+        entries = [] if data is None else cast("list[bytes]", data)
+        total = raw.checked_total_items(page=1, page_size=self.page_size, received=len(entries))
+        if self.total_estimate is None and data is not None:
             self.total_estimate = total
-        return rows, total, raw
+        return entries, total, raw
 
     def _out_of_order(self, raw: RawResponse, what: str) -> APIResponseValidationError:
         return APIResponseValidationError(
@@ -318,15 +532,24 @@ class KeysetWalk:
         temporary file. Within a partition the next window is requested as soon as a page has
         arrived, ``prefetch`` pages ahead of the caller.
         """
+        async with contextlib.aclosing(self.json_pages()) as pages:
+            async for page in pages:
+                yield list(zip(page.rows(), page.cursors(), strict=True))
+
+    async def json_pages(self) -> AsyncGenerator[_JsonPage, None]:
+        """The pages of :meth:`batches` with each entry still its JSON (internal page type).
+
+        What the export and the sync consume: no dict and no cursor is built per entry.
+        """
         if self._engine is not None:
             raise RuntimeError("a KeysetWalk can be iterated only once")
-        engine: PageEngine[list[tuple[Row, KeysetCursor]]] = PageEngine(
+        engine: PageEngine[_JsonPage] = PageEngine(
             concurrency=self.concurrency,
             prefetch=self.prefetch,
             memory_pages=min(self.concurrency, C.MAX_MEMORY_PAGES),
             spill=self.concurrency > 1,
             on_idle=self._split,
-            codec=(_dump_batch, _load_batch),
+            codec=(_dump_page, _load_page),
         )
         self._engine = engine
         # One partition, or those of the frontier a resumed checkpoint recorded.
@@ -338,9 +561,9 @@ class KeysetWalk:
             part = Partition(hi=high, position=low)
             self._partitions.append(part)
             lanes.append(self._lane(part, KeysetCursor(low)))
-        async with contextlib.aclosing(engine.run(lanes)) as batches:
-            async for batch in batches:
-                yield batch
+        async with contextlib.aclosing(engine.run(lanes)) as pages:
+            async for page in pages:
+                yield page
 
     async def rows(self) -> AsyncGenerator[tuple[Row, KeysetCursor], None]:
         """Yield every entry once, in key order, each with the cursor after it.
@@ -371,10 +594,10 @@ class KeysetWalk:
         finally:
             self._splitting = False
 
-    def _lane(self, part: Partition, start: KeysetCursor) -> Lane[list[tuple[Row, KeysetCursor]]]:
+    def _lane(self, part: Partition, start: KeysetCursor) -> Lane[_JsonPage]:
         """The lane walking the windows of ``part`` from ``start`` on, one after another."""
 
-        async def run(ctx: LaneContext[list[tuple[Row, KeysetCursor]]]) -> None:
+        async def run(ctx: LaneContext[_JsonPage]) -> None:
             self._contexts[id(part)] = ctx
             try:
                 await self._walk_partition(ctx, part, start)
@@ -386,7 +609,7 @@ class KeysetWalk:
 
     async def _walk_partition(
         self,
-        ctx: LaneContext[list[tuple[Row, KeysetCursor]]],
+        ctx: LaneContext[_JsonPage],
         part: Partition,
         cursor: KeysetCursor,
     ) -> None:
@@ -394,150 +617,186 @@ class KeysetWalk:
             part.position, part.in_group = cursor.key, cursor.in_group
             await ctx.turn()
             upper = None if cursor.in_group else part.hi
-            rows, total, raw = await self._fetch(cursor, upper)
+            entries, total, raw = await self._fetch(cursor, upper)
             self._planner.observe_total(total)
-            cut = part.hi is not None and part.hi != upper and not cursor.in_group
-            if cut and rows:  # split while in flight: the entries from the cut on are not ours
-                kept = [row for row in rows if not self._at_or_after(row, part.hi)]
-                cut, rows = len(kept) < len(rows), kept
-            else:
-                cut = False
-            if not rows:
+            cut = False
+            if entries:
+                keys, ids, versions = self._read_keys(cursor, entries, raw)
+                self._check_order(cursor, keys, ids, raw)
+                if part.hi is not None and part.hi != upper and not cursor.in_group:
+                    # Split while in flight: the entries from the cut on are not ours.
+                    stop = bisect.bisect_left(keys, part.hi)
+                    if stop < len(keys):
+                        cut = True
+                        entries, keys, ids = entries[:stop], keys[:stop], ids[:stop]
+                        versions = versions[:stop] if versions is not None else None
+            if not entries:
                 if cut or not cursor.in_group:
                     return
                 cursor = _leave_group(cursor)
                 continue
-            batch, last = self._scan(cursor, rows, raw)
-            after = None if cut else self._next(cursor, last, rows, total, len(batch), raw)
-            self._observe(part, rows, total, fresh=upper == part.hi)
+            keep, last = self._advance(cursor, keys, ids)
+            delivered = len(entries) if keep is None else len(keep)
+            after = (
+                None
+                if cut
+                else self._next(cursor, last, len(entries), keys[0], total, delivered, raw)
+            )
+            self._observe(part, len(entries), keys[0], keys[-1], total, fresh=upper == part.hi)
             # Before handing the page over (which may wait): a cut made meanwhile must lie
             # after every entry of this page, and a finished partition is not cut at all.
             part.position, part.in_group = last.key, last.in_group
             if after is None:
                 part.left = 0
-            if batch:
-                await ctx.put(batch)
+            if delivered:
+                if keep is not None:
+                    entries = [entries[i] for i in keep]
+                    keys = [keys[i] for i in keep]
+                    ids = [ids[i] for i in keep]
+                    versions = None if versions is None else [versions[i] for i in keep]
+                await ctx.put(_JsonPage(entries, cursor, self.field, keys, ids, versions))
             if after is None:
                 return
             cursor = after
             part.position, part.in_group = cursor.key, cursor.in_group
             ctx.offer()
 
-    def _at_or_after(self, row: Row, bound: datetime | None) -> bool:
-        try:
-            return bound is not None and _row_key(row, self.field)[0] >= bound
-        except ValueError:
-            return False  # kept: the scan reports it
+    def _read_keys(
+        self, cursor: KeysetCursor, entries: list[bytes], raw: RawResponse
+    ) -> tuple[list[datetime], list[UUID], list[int | None] | None]:
+        """Keys, ids and (when read) versions of a page's entries, each checked.
+
+        The fast reader (msgspec, only the fields needed) takes the common case; anything it
+        refuses is read the reference way, which raises what is wrong (no value quoted: the
+        answer may echo a secret) in the order a per-entry reading meets it.
+        """
+        fast = _fast_keys(self.field, entries)
+        if fast is not None:
+            return fast
+        rows: list[object] = []
+        for entry in entries:
+            try:
+                rows.append(orjson.loads(entry))
+            except orjson.JSONDecodeError:  # pragma: no cover - split by the JSON decoder
+                raise _not_an_object(raw) from None
+        if not all(isinstance(row, dict) for row in rows):
+            raise _not_an_object(raw)
+        keys: list[datetime] = []
+        ids: list[UUID] = []
+        for row in cast("list[Row]", rows):
+            try:
+                key, entry_id = _row_key(row, self.field)
+            except ValueError as exc:
+                self._check_order(cursor, keys, ids, raw)  # an earlier problem comes first
+                raise APIResponseValidationError(
+                    f"{raw.method} {raw.url}: {exc}",
+                    status=raw.status,
+                    method=raw.method,
+                    url=raw.url,
+                ) from None
+            keys.append(key)
+            ids.append(entry_id)
+        return keys, ids, None
+
+    def _check_order(
+        self, cursor: KeysetCursor, keys: list[datetime], ids: list[UUID], raw: RawResponse
+    ) -> None:
+        """Raise unless the keys fit the window: one key inside a tie group, else not before
+        the cursor and never decreasing."""
+        if not keys:
+            return
+        if cursor.in_group:
+            if keys.count(cast(datetime, cursor.key)) != len(keys):
+                bad = next(i for i, key in enumerate(keys) if key != cursor.key)
+                raise self._out_of_order(raw, f"{ids[bad]} lies outside the tie group")
+            return
+        if cursor.key is not None and keys[0] < cursor.key:
+            raise self._out_of_order(raw, f"{ids[0]} comes before the window")
+        if any(map(operator.gt, keys, itertools.islice(keys, 1, None))):
+            bad = next(i for i in range(1, len(keys)) if keys[i] < keys[i - 1])
+            raise self._out_of_order(raw, f"{ids[bad]} comes before the window")
+
+    @staticmethod
+    def _advance(
+        cursor: KeysetCursor, keys: list[datetime], ids: list[UUID]
+    ) -> tuple[list[int] | None, KeysetCursor]:
+        """The entries of a checked page to deliver (``None``: all) and the cursor after it.
+
+        Entries at the cursor's key whose ids were delivered already are skipped (the window
+        is inclusive); inside a tie group the cursor moves to the page's last id.
+        """
+        count = len(keys)
+        keep: list[int] | None = None
+        if cursor.in_group:
+            if cursor.boundary_ids:
+                done = set(cursor.boundary_ids)
+                if not done.isdisjoint(ids):
+                    keep = [i for i, entry_id in enumerate(ids) if entry_id not in done]
+            return keep, attrs.evolve(cursor, group_after=ids[-1])
+        key = cursor.key
+        if key is not None and cursor.boundary_ids and keys[0] == key:
+            done = set(cursor.boundary_ids)
+            lead = 0
+            while lead < count and keys[lead] == key:
+                lead += 1
+            if not done.isdisjoint(ids[:lead]):
+                keep = [i for i in range(count) if i >= lead or ids[i] not in done]
+        indices: Sequence[int] = range(count) if keep is None else keep
+        if not indices:
+            return keep, cursor
+        last = keys[indices[-1]]
+        run: list[UUID] = []
+        for i in reversed(indices):
+            if keys[i] != last:
+                break
+            run.append(ids[i])
+        run.reverse()
+        if last == key:
+            return keep, KeysetCursor(last, (*cursor.boundary_ids, *run))
+        return keep, KeysetCursor(last, tuple(run))
 
     def _observe(
-        self, part: Partition, rows: Sequence[Row], total: int | None, fresh: bool
+        self,
+        part: Partition,
+        count: int,
+        first: datetime,
+        last: datetime,
+        total: int | None,
+        fresh: bool,
     ) -> None:
         """Record what a page says about its partition (entries left, density)."""
         if total is not None and fresh:
-            part.left = max(total - len(rows), 0)
-        first = _row_key(rows[0], self.field)[0]
-        last = _row_key(rows[-1], self.field)[0]
+            part.left = max(total - count, 0)
         span = (last - first).total_seconds()
-        part.density = len(rows) / span if span > 0 else None
-
-    def _scan(
-        self, cursor: KeysetCursor, rows: Sequence[Row], raw: RawResponse
-    ) -> tuple[list[tuple[Row, KeysetCursor]], KeysetCursor]:
-        """The page's new entries with the cursor after each, and the cursor after the page."""
-        batch: list[tuple[Row, KeysetCursor]] = []
-        previous: datetime | None = None
-        field = self.field
-        for row in rows:
-            # The common case inline (this runs for every entry); _row_key says what is wrong.
-            value, raw_id = row.get(field), row.get("id")
-            fast: tuple[datetime, UUID] | None = None
-            if value.__class__ is str and raw_id.__class__ is str:
-                try:  # not contextlib.suppress: a context manager per entry costs
-                    fast = parse_utc_datetime(value), UUID(raw_id)
-                except (ValueError, TypeError):
-                    fast = None
-            if fast is not None:
-                key, entry_id = fast
-            else:
-                try:
-                    key, entry_id = _row_key(row, field)
-                except ValueError as exc:
-                    raise APIResponseValidationError(
-                        f"{raw.method} {raw.url}: {exc}",
-                        status=raw.status,
-                        method=raw.method,
-                        url=raw.url,
-                    ) from None
-            if cursor.in_group:
-                if key != cursor.key:
-                    raise self._out_of_order(raw, f"{entry_id} lies outside the tie group")
-                skip = entry_id in cursor.boundary_ids
-                cursor = attrs.evolve(cursor, group_after=entry_id)
-                if skip:
-                    continue
-            else:
-                if (cursor.key is not None and key < cursor.key) or (
-                    previous is not None and key < previous
-                ):
-                    raise self._out_of_order(raw, f"{entry_id} comes before the window")
-                previous = key
-                if key == cursor.key:
-                    if entry_id in cursor.boundary_ids:
-                        continue
-                    cursor = KeysetCursor(key, (*cursor.boundary_ids, entry_id))
-                else:
-                    cursor = KeysetCursor(key, (entry_id,))
-            batch.append((row, cursor))
-        return batch, cursor
+        part.density = count / span if span > 0 else None
 
     def _next(
         self,
         before: KeysetCursor,
         cursor: KeysetCursor,
-        rows: Sequence[Row],
+        count: int,
+        first_key: datetime,
         total: int | None,
         delivered: int,
         raw: RawResponse,
     ) -> KeysetCursor | None:
         """The cursor of the next request after a non-empty page, or ``None`` when done."""
         # A short page is not proof of the end (awork#120), unless the total says so.
-        full = len(rows) >= self.page_size or (total is not None and total > len(rows))
+        full = count >= self.page_size or (total is not None and total > count)
         if cursor.in_group:
             if cursor.group_after == before.group_after:
                 raise self._out_of_order(raw, "the tie group did not advance (id filter ignored)")
             if full or total is None:
                 return cursor
             return _leave_group(cursor)
-        first_key = _row_key(rows[0], self.field)[0]
         if first_key == cursor.key and full:
             # The whole page shares one key: windows cannot move past it, walk it by id.
             return attrs.evolve(cursor, in_group=True, group_after=None)
         if delivered == 0:
             return None  # only entries already delivered: the window is exhausted
-        if total is not None and total <= len(rows):
+        if total is not None and total <= count:
             return None  # the page held the whole window
         return cursor
-
-
-def _dump_batch(batch: list[tuple[Row, KeysetCursor]]) -> bytes:
-    """A page of the walk for the temporary file: the rows with :mod:`marshal`, the cursors
-    with :mod:`pickle`.
-
-    The file is this process's own and is read back by the same interpreter, so the fastest
-    codecs fit: rows as decoded from JSON (dicts, lists, strings, numbers, booleans, ``None``)
-    load about 3x faster from marshal than from JSON, and pickled cursors skip re-parsing each
-    date-time and UUID (together ~4x less CPU per page read back than JSON).
-    """
-    rows = [row for row, _ in batch]
-    cursors = [cursor for _, cursor in batch]
-    return pickle.dumps((marshal.dumps(rows), cursors), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _load_batch(data: bytes) -> list[tuple[Row, KeysetCursor]]:
-    """The page :func:`_dump_batch` wrote (our own temporary file, never foreign data)."""
-    blob, cursors = pickle.loads(data)  # written by this process, see above
-    rows: list[Row] = marshal.loads(blob)
-    return list(zip(rows, cursors, strict=True))
 
 
 def _leave_group(cursor: KeysetCursor) -> KeysetCursor:
@@ -934,12 +1193,43 @@ def iter_time_entries_consistent(
 async def _iterate(
     walk: KeysetWalk, count: int, filterby: str | None, raw: bool
 ) -> AsyncGenerator[tuple[TimeEntry | Row, ExportCheckpoint], None]:
-    async for row, cursor in walk.rows():
-        count += 1
-        point = ExportCheckpoint.at(
-            cursor, count=count, filterby=filterby, partitions=walk.cuts_after(cursor.key)
-        )
-        yield (row if raw else _to_entry(row)), point
+    async with contextlib.aclosing(walk.json_pages()) as pages:
+        async for page in pages:
+            rows = page.rows()
+            items: Sequence[TimeEntry | Row] = rows
+            error: APIResponseValidationError | None = None
+            if not raw:
+                items, error = _page_entries(rows)
+            # On a bad entry, items are those before it: the error comes after them.
+            for item, cursor in zip(items, page.cursors(), strict=False):
+                count += 1
+                point = ExportCheckpoint.at(
+                    cursor, count=count, filterby=filterby, partitions=walk.cuts_after(cursor.key)
+                )
+                yield item, point
+            if error is not None:
+                raise error
+
+
+def _page_entries(
+    rows: list[Row],
+) -> tuple[list[TimeEntry], APIResponseValidationError | None]:
+    """A page's entries as models (decoded together: they share the decoding caches).
+
+    On an entry that does not decode: the entries before it and its error (raised once those
+    are handled, as when decoding one entry at a time).
+    """
+    try:
+        return structure_list(rows, TimeEntry), None
+    except Exception:  # decoded one by one below, which says what is wrong
+        pass
+    entries: list[TimeEntry] = []
+    for row in rows:
+        try:
+            entries.append(_to_entry(row))
+        except APIResponseValidationError as exc:
+            return entries, exc
+    return entries, None  # pragma: no cover - structure_list refused what structure reads
 
 
 def _to_entry(row: Row) -> TimeEntry:
@@ -1147,6 +1437,22 @@ class _Tally:
         responses.clear()
 
 
+def _write_all(output: BinaryIO, data: bytes) -> None:
+    """Write all of ``data`` (a page at a time is large).
+
+    A buffered pipe write that the reader cuts short (``... | head``) returns the count written
+    instead of raising: write the rest, so the error (a ``BrokenPipeError``, a full disk) is
+    raised rather than the lines silently lost.
+    """
+    while data:
+        written = output.write(data)
+        if written is None or written >= len(data):  # None: a file object that writes all
+            return
+        if written <= 0:
+            raise OSError(f"the output accepted {written} of {len(data)} bytes")
+        data = data[written:]
+
+
 def _sync_output(output: BinaryIO) -> None:
     """Flush ``output`` and fsync it when it is a real file."""
     output.flush()
@@ -1215,7 +1521,7 @@ class _StreamSink:
             self.write(preamble)
 
     def write(self, data: bytes) -> None:
-        self.output.write(data)
+        _write_all(self.output, data)
         self.position += len(data)
 
     def _save(self, point: ExportCheckpoint) -> None:
@@ -1287,7 +1593,7 @@ class _FileSink:
         return self.handle
 
     def write(self, data: bytes) -> None:
-        self._opened().write(data)
+        _write_all(self._opened(), data)
         self.position += len(data)
 
     def _into_place(self) -> None:
@@ -1359,9 +1665,9 @@ class _KeysetRows:
         total = self.walk.total_estimate  # what is left after the resumed position
         return None if total is None else self.base + total
 
-    def batches(self) -> AsyncGenerator[list[tuple[Row, KeysetCursor]], None]:
-        """Pages of rows with the cursor after each (the checkpoint is built only when saved)."""
-        return self.walk.batches()
+    def batches(self) -> AsyncGenerator[_JsonPage, None]:
+        """Pages of entries as JSON (a checkpoint's cursor is built only when one is saved)."""
+        return self.walk.json_pages()
 
     def checkpoint(self, mark: KeysetCursor | ExportCheckpoint, count: int) -> ExportCheckpoint:
         """The checkpoint after the row ``mark`` came with, ``count`` entries in all."""
@@ -1597,8 +1903,11 @@ async def export_time_entries(
     # The last resumable position (what its row came with, entries, byte offset); the
     # checkpoint itself is built only when one is saved, not for every entry.
     mark: KeysetCursor | ExportCheckpoint | None = None
-    mark_count = mark_offset = 0
-    batches: AsyncGenerator[Sequence[tuple[Row, KeysetCursor | ExportCheckpoint | None]], None]
+    mark_page: _JsonPage | None = None  # a keyset walk's mark: a page and an entry of it
+    mark_count = mark_offset = mark_index = 0
+    batches: AsyncGenerator[
+        Sequence[tuple[Row, KeysetCursor | ExportCheckpoint | None]] | _JsonPage, None
+    ]
     try:
         async with (
             capture_responses() as responses,
@@ -1608,6 +1917,44 @@ async def export_time_entries(
             jsonl = format == "jsonl"
             write = sink.write
             async for batch in batches:
+                if isinstance(batch, _JsonPage):
+                    # A page at a time, cut only where a checkpoint or a progress call falls.
+                    error: APIResponseValidationError | None = None
+                    if jsonl:
+                        lines, end = batch.json_lines(), b"\n"
+                    else:
+                        models, error = _page_entries(batch.rows())
+                        lines, end = [encoder.entry(model) for model in models], b""
+                    count = len(lines)
+                    position = 0
+                    while position < count:
+                        step = min(
+                            checkpoint_every - since,
+                            page_size - (done - base) % page_size,
+                            count - position,
+                        )
+                        chunk = lines if step == count else lines[position : position + step]
+                        write(end.join([*chunk, b""]) if end else b"".join(chunk))
+                        position += step
+                        done += step
+                        since += step
+                        mark_page, mark_index = batch, position - 1
+                        mark_count, mark_offset = done, sink.position
+                        if since >= checkpoint_every:
+                            since = 0
+                            last = attrs.evolve(
+                                source.checkpoint(batch.cursor_after(mark_index), done),
+                                byte_offset=mark_offset,
+                                format=format,
+                                csv_raw_values=raw_cells,
+                            )
+                            await sink.save(last)
+                            tally.drain(responses)
+                        if on_progress is not None and (done - base) % page_size == 0:
+                            on_progress(done, source.estimate())
+                    if error is not None:
+                        raise error
+                    continue
                 for row, point in batch:
                     write(entry_to_json_line(row) if jsonl else encoder.entry(_to_entry(row)))
                     done += 1
@@ -1627,6 +1974,8 @@ async def export_time_entries(
                     if on_progress is not None and (done - base) % page_size == 0:
                         # once per page's worth of entries, after any checkpoint at this entry
                         on_progress(done, source.estimate())
+            if mark_page is not None:
+                mark = mark_page.cursor_after(mark_index)
             if mark is not None:
                 last = attrs.evolve(
                     source.checkpoint(mark, mark_count),

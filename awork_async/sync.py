@@ -20,6 +20,10 @@ versions in ``updatedOn`` order, since a change moves it to a later key), or not
 the range it moved to had already been read; its new ``updatedOn`` then lies after the returned
 watermark minus the overlap, so the next run delivers it.
 
+Callers that store the JSON as awork sent it (the mirror) iterate
+:meth:`IncrementalSync.raw_pages` instead: :class:`SyncPage` objects holding each entry's JSON
+(``bytes``) with its id, ``updatedOn`` and ``resourceVersion``, no dict or model built.
+
 Deletions are not visible here: a deleted entry simply stops appearing, and awork has no
 tombstones in the list. Receive the ``timetracking_deleted`` webhook (API notes §8;
 :class:`awork_async.webhooks.WebhookReceiver`) and run :func:`awork_async.find_deleted` now and
@@ -66,8 +70,9 @@ A complete worker loop that persists its checkpoint to a file::
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, overload
@@ -81,7 +86,7 @@ from ._converter import JSONValue
 from ._exceptions import APIResponseValidationError
 from ._files import read_if_exists, write_atomic
 from ._timeutil import format_datetime, parse_utc_datetime
-from .export import KeysetCursor, KeysetWalk, _to_entry
+from .export import KeysetCursor, KeysetWalk, _page_entries
 from .filters import to_filter_string
 from .models import TimeEntry
 
@@ -94,6 +99,7 @@ __all__ = [
     "IncrementalSync",
     "SyncBatch",
     "SyncCheckpoint",
+    "SyncPage",
     "changes_since",
     "load_checkpoint",
     "save_checkpoint",
@@ -257,6 +263,25 @@ def _raw_version(row: dict[str, Any], entry_id: UUID) -> int | None:
     )
 
 
+@attrs.frozen
+class SyncPage:
+    """One page of a sync run with each entry still its JSON (see
+    :meth:`IncrementalSync.raw_pages`). The lists are parallel, in ``updatedOn,id`` order.
+
+    Attributes:
+        entries: each entry's JSON object exactly as awork sent it (``bytes``; store it as is
+            or decode it with ``orjson.loads``).
+        ids: each entry's ``id``.
+        updated_on: each entry's ``updatedOn`` (timezone-aware, UTC).
+        versions: each entry's ``resourceVersion`` (``None`` when awork sent none).
+    """
+
+    entries: list[bytes]
+    ids: list[UUID]
+    updated_on: list[datetime]
+    versions: list[int | None]
+
+
 class IncrementalSync(Generic[E]):
     """One sync run; iterate it once (``async for``), then read :attr:`checkpoint`.
 
@@ -350,32 +375,92 @@ class IncrementalSync(Generic[E]):
         entries = [entry async for entry in self]
         return SyncBatch(entries=tuple(entries), checkpoint=self.checkpoint)
 
+    def raw_pages(self) -> AsyncIterator[SyncPage]:
+        """Iterate the run a page at a time, each entry still its JSON (instead of ``async for``).
+
+        For callers that store the JSON as awork sent it (the mirror): no dict and no model is
+        built. Each :class:`SyncPage` holds the page's entries as ``bytes`` (one JSON object
+        each, exactly as in the answer) with their ids, ``updatedOn`` and ``resourceVersion``
+        read and checked like ``raw=True`` does (a wrong type raises
+        :class:`~awork_async.APIResponseValidationError` after the entries before it). Entries
+        skipped as delivered by the previous run are left out; a page left empty is not yielded.
+        The run is the same as iterating it (same entries, order, :attr:`checkpoint`,
+        :attr:`checkpoint_so_far` covering every page yielded); ``raw`` makes no difference.
+        Iterate one way or the other, once.
+        """
+        if self._started:
+            raise RuntimeError("an IncrementalSync can be iterated only once; call changes_since")
+        self._started = True
+        return self._json_pages()
+
+    async def _pages(
+        self, decode: Literal["model", "dict", "json"]
+    ) -> AsyncGenerator[
+        tuple[Sequence[Any], list[datetime], list[UUID], list[int | None], Exception | None],
+        None,
+    ]:
+        """Per page of the walk: the items (models, dicts or JSON), keys, ids, versions, and
+        the error of an entry that does not decode (the items are then those before it)."""
+        async with contextlib.aclosing(self._walk.json_pages()) as pages:
+            async for page in pages:
+                keys, ids, versions = page.keys, page.ids, page.versions
+                error: Exception | None = None
+                items: Sequence[Any]
+                if decode == "model":
+                    items, error = _page_entries(page.rows())
+                    versions = [item.resource_version for item in items]
+                else:
+                    items = page.rows() if decode == "dict" else page.entries
+                    if versions is None:  # the fast reader refused one: the typed check says
+                        rows: Sequence[Any] = items if decode == "dict" else page.rows()
+                        versions = []
+                        try:
+                            for row, entry_id in zip(rows, ids, strict=True):
+                                versions.append(_raw_version(row, entry_id))
+                        except APIResponseValidationError as exc:
+                            error = exc
+                            items = items[: len(versions)]
+                yield items, keys, ids, versions, error
+
     async def _run(self) -> AsyncIterator[Any]:
         already = frozenset(self.previous.seen)
-        raw = self._raw
         frontier = self._frontier
-        async for row, cursor in self._walk.rows():
-            key = cursor.key
-            assert key is not None
-            item: TimeEntry | dict[str, Any]
-            entry_id: UUID
-            version: int | None
-            if raw:
-                # The walk checked the id (a UUID string) and updatedOn (the cursor's key).
-                item = row
-                entry_id = UUID(str(row["id"]))
-                version = _raw_version(row, entry_id)
-            else:
-                item = _to_entry(row)
-                assert item.id is not None
-                entry_id, version = item.id, item.resource_version
-            pair: tuple[UUID, int] = (entry_id, _version(version, key))
-            frontier.add(key, pair)
-            if pair in already:
-                self.skipped += 1
-                continue
-            self.delivered += 1
-            yield item
+        async with contextlib.aclosing(self._pages("dict" if self._raw else "model")) as pages:
+            async for items, keys, ids, versions, error in pages:
+                # On a bad entry, items are those before it: the error comes after them.
+                for item, key, entry_id, version in zip(items, keys, ids, versions, strict=False):
+                    pair: tuple[UUID, int] = (entry_id, _version(version, key))
+                    frontier.add(key, pair)
+                    if pair in already:
+                        self.skipped += 1
+                        continue
+                    self.delivered += 1
+                    yield item
+                if error is not None:
+                    raise error
+        self._result = frontier.checkpoint(final=True)
+
+    async def _json_pages(self) -> AsyncIterator[SyncPage]:
+        already = frozenset(self.previous.seen)
+        frontier = self._frontier
+        async with contextlib.aclosing(self._pages("json")) as pages:
+            async for items, keys, ids, versions, error in pages:
+                kept = SyncPage([], [], [], [])
+                for item, key, entry_id, version in zip(items, keys, ids, versions, strict=False):
+                    pair: tuple[UUID, int] = (entry_id, _version(version, key))
+                    frontier.add(key, pair)
+                    if pair in already:
+                        self.skipped += 1
+                        continue
+                    kept.entries.append(item)
+                    kept.ids.append(entry_id)
+                    kept.updated_on.append(key)
+                    kept.versions.append(version)
+                if kept.entries:
+                    self.delivered += len(kept.entries)
+                    yield kept
+                if error is not None:
+                    raise error
         self._result = frontier.checkpoint(final=True)
 
 

@@ -138,6 +138,32 @@ class CrashingWriter:
         return getattr(self.inner, name)
 
 
+class LineTearingWriter:
+    """A file wrapper that fails in the middle of line number ``line`` (1-based), writing the
+    first half of it (a crash mid-line), however the writer groups its lines into writes (a
+    consistent export writes a page at a time); every other attribute is the wrapped file's."""
+
+    def __init__(self, inner: BinaryIO, line: int, message: str = "disk on fire") -> None:
+        self.inner = inner
+        self.line = line
+        self.message = message
+        self.lines = 0  # complete lines written
+
+    def write(self, data: bytes) -> int:
+        needed = self.line - self.lines  # line ends up to and including the torn line's
+        if data.count(b"\n") < needed:
+            self.lines += data.count(b"\n")
+            return self.inner.write(data)
+        start, end = 0, -1
+        for _ in range(needed):
+            start, end = end + 1, data.index(b"\n", end + 1)
+        self.inner.write(data[: start + (end + 1 - start) // 2])
+        raise OSError(self.message)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 #: One valid time entry as awork sends it (the fields ``TimeEntry`` requires, and a span).
 ENTRY_ID = "2b0b2ef6-0c9b-4c8e-9d43-2f8a0d9b4c11"
 ENTRY: dict[str, Any] = {

@@ -159,3 +159,26 @@ async def test_rate_limit_headers_are_parsed_once_per_answer(
     assert len(calls) == 2  # one per answer, whoever reads it
     assert len(trace_calls) == 2
     assert 1.0 in clock.waits
+
+
+def test_a_raw_array_is_split_into_each_items_json() -> None:
+    body = b'[{"id": 1, "note": "caf\xc3\xa9"} , \n {"id":2}, []]'
+    answer = decipher_response(200, {}, body, expect="raw-array")
+    assert answer.ok
+    assert answer.data == [b'{"id": 1, "note": "caf\xc3\xa9"}', b'{"id":2}', b"[]"]
+    assert decipher_response(204, {}, b"", expect="raw-array").data is None
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'[{"id": 1}', "not valid JSON"),
+        (b'[{"note": "\xff"}]', "not valid JSON"),  # msgspec skips strings unchecked
+        (b'{"id": 1}', "is a JSON dict, not the JSON array"),
+        (b"", "is an empty body, not the JSON array"),
+    ],
+)
+def test_a_raw_array_that_breaks_its_promise_is_the_typed_error(body: bytes, problem: str) -> None:
+    answer = decipher_response(200, {}, body, method="GET", url="u", expect="raw-array")
+    assert isinstance(answer.error, APIResponseValidationError)
+    assert problem in str(answer.error)

@@ -375,7 +375,9 @@ async def test_resume_after_a_crash_is_byte_identical(
 
     target, checkpoint = tmp_path / "part.out", tmp_path / "part.cp"
     with target.open("wb") as raw_output:
-        crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at=40))
+        # The 15th write: a consistent export writes a page at a time (cut at checkpoints and
+        # progress calls), an ordered one an entry at a time.
+        crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at=15))
         with pytest.raises(OSError, match="disk on fire"):
             await export_time_entries(
                 sandbox_client,
@@ -663,3 +665,114 @@ def test_the_old_checkpoint_names_still_work_and_are_deprecated(tmp_path: Path) 
         assert export.read_checkpoint(path) == ExportCheckpoint(count=2)
     assert export.load_checkpoint(path) == ExportCheckpoint(count=2)
     assert export.load_checkpoint(tmp_path / "missing.json") is None
+
+
+async def test_jsonl_lines_are_the_entries_as_before_byte_for_byte(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    """The export writes each entry's JSON as the answer held it, without decoding it: for the
+    sandbox's compact answers that is byte for byte what decoding and encoding each entry gave."""
+    sb.store.entries[sorted(sb.store.entries)[1]]["note"] = 'Grüße, "quoted" \\ tab\t ☃'
+    sb.store.touch()
+    buffer = io.BytesIO()
+    await export_time_entries(
+        sandbox_client, buffer, format="jsonl", page_size=7, checkpoint_every=5
+    )
+    rows = [row async for row, _ in iter_time_entries_consistent(sandbox_client, raw=True)]
+    assert len(rows) == len(sb.store.entries)
+    assert buffer.getvalue() == b"".join(entry_to_json_line(row) for row in rows)
+
+
+@pytest.mark.parametrize("line_break", [b"\n", b"\r\n"])
+async def test_an_answer_with_raw_line_breaks_is_written_one_entry_a_line(
+    sandbox_client: AworkClient, line_break: bytes
+) -> None:
+    """A pretty-printed answer has line breaks between the tokens of an entry: that page is
+    re-encoded compactly, so a JSONL line is still one entry."""
+    base = sandbox_client.base_url
+    rows = [
+        {"id": str(UUID(int=n)), "createdOn": f"2024-01-0{n}T00:00:00Z", "note": "a\nb"}
+        for n in (1, 2, 3)
+    ]
+    body = orjson.dumps(rows, option=orjson.OPT_INDENT_2).replace(b"\n", line_break)
+    assert line_break in body
+    with aioresponses(passthrough=[]) as mocked:
+        mocked.get(
+            re.compile(re.escape(base) + r"/timeentries.*"),
+            body=body,
+            headers={"aw-totalitems": "3", "Content-Type": "application/json"},
+        )
+        buffer = io.BytesIO()
+        summary = await export_time_entries(sandbox_client, buffer, format="jsonl")
+    assert summary.entries == 3
+    assert buffer.getvalue() == b"".join(orjson.dumps(row) + b"\n" for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ({"id": "not-a-uuid", "createdOn": "2024-01-01T00:00:00Z"}, "no valid id"),
+        ({"id": str(UUID(int=1))}, "has no createdOn"),
+        ({"id": str(UUID(int=1)), "createdOn": "yesterday"}, "invalid createdOn"),
+        ({"id": str(UUID(int=1)), "createdOn": 5}, "has no createdOn"),
+        ([1, 2], "array of objects"),
+    ],
+)
+async def test_a_malformed_entry_is_refused_before_anything_is_written(
+    sandbox_client: AworkClient, row: object, problem: str
+) -> None:
+    """The walk reads each entry's key and id (fast reader, then the reference checks for
+    what it refuses) and refuses the page, whatever the export writes."""
+    base = sandbox_client.base_url
+    good = {"id": str(UUID(int=9)), "createdOn": "2023-01-01T00:00:00Z"}
+    with aioresponses(passthrough=[]) as mocked:
+        mocked.get(
+            re.compile(re.escape(base) + r"/timeentries.*"),
+            payload=[good, row],
+            headers={"aw-totalitems": "2"},
+        )
+        buffer = io.BytesIO()
+        with pytest.raises(APIResponseValidationError, match=problem):
+            await export_time_entries(sandbox_client, buffer, format="jsonl")
+    assert buffer.getvalue() == b""
+
+
+class _ShortWriter:
+    """A pipe-like output taking at most ``chunk`` bytes a write (like a buffered pipe write cut
+    short by a reader that went away); after ``fail_after`` writes the reader is gone."""
+
+    def __init__(self, chunk: int, fail_after: int | None = None) -> None:
+        self.chunk, self.fail_after = chunk, fail_after
+        self.data = bytearray()
+        self.calls = 0
+
+    def write(self, data: bytes) -> int:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise BrokenPipeError(32, "Broken pipe")
+        taken = bytes(data[: self.chunk])
+        self.data += taken
+        return len(taken)
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        pass
+
+
+async def test_a_short_write_is_completed_or_its_error_raised(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    """A page is one large write: a write that takes only part of it is continued, so the
+    lines are all written, or the output's error (a closed pipe) is raised; never lost."""
+    whole = io.BytesIO()
+    await export_time_entries(sandbox_client, whole, format="jsonl", page_size=50)
+    short = _ShortWriter(chunk=4096)
+    await export_time_entries(sandbox_client, cast(BinaryIO, short), format="jsonl", page_size=50)
+    assert bytes(short.data) == whole.getvalue()
+    gone = _ShortWriter(chunk=4096, fail_after=3)
+    with pytest.raises(BrokenPipeError):
+        await export_time_entries(
+            sandbox_client, cast(BinaryIO, gone), format="jsonl", page_size=50
+        )

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, cast
 
 import orjson
 import pytest
-from _helpers import CrashingWriter, FakeSleep
+from _helpers import FakeSleep, LineTearingWriter
 
 from awork_async import APIStatusError, AworkClient, Hooks, NoRateLimiter, RetryPolicy
 from awork_async._timeutil import parse_utc_datetime
@@ -46,11 +46,10 @@ async def _whole(client: AworkClient, path: Path, **options: Any) -> bytes:
 async def _crash_at_write(
     client: AworkClient, tmp_path: Path, crash_at: int, **options: Any
 ) -> tuple[Path, Path, ExportCheckpoint | None]:
-    """An export that tears the line of entry number ``crash_at`` (1-based) and fails (write
-    number 1 is the preamble: the CSV header, empty for JSONL)."""
+    """A JSONL export that tears the line of entry number ``crash_at`` (1-based) and fails."""
     target, checkpoint = tmp_path / f"part{crash_at}.out", tmp_path / f"part{crash_at}.cp"
     with target.open("wb") as raw_output:
-        crashing = cast(BinaryIO, CrashingWriter(raw_output, crash_at + 1, "power cut"))
+        crashing = cast(BinaryIO, LineTearingWriter(raw_output, crash_at, "power cut"))
         with pytest.raises(OSError, match="power cut"):
             await export_time_entries(
                 client,
@@ -112,14 +111,14 @@ async def test_a_crash_at_any_entry_resumes_byte_identical(
 
 
 class CountingWriter:
-    """A file wrapper counting the writes (one per line after the preamble)."""
+    """A file wrapper counting the lines written."""
 
     def __init__(self, inner: BinaryIO) -> None:
         self.inner = inner
-        self.writes = 0
+        self.lines = 0
 
     def write(self, data: bytes) -> int:
-        self.writes += 1
+        self.lines += data.count(b"\n")
         return self.inner.write(data)
 
     def __getattr__(self, name: str) -> Any:
@@ -144,7 +143,7 @@ async def test_a_failed_request_anywhere_resumes_byte_identical(
     def on_response(event: Any) -> None:
         if event.status == 400:
             assert output is not None
-            lines_at_failure.append(output.writes - 1)
+            lines_at_failure.append(output.lines)
 
     client = AworkClient(
         token=sb.token,

@@ -6,16 +6,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
 
+import orjson
 import pytest
 from _helpers import SandboxClock
 
 from awork_async import APIResponseValidationError, AworkClient
-from awork_async._timeutil import format_datetime
+from awork_async._timeutil import format_datetime, parse_utc_datetime
 from awork_async.models import TimeEntryCreate, TimeEntryUpdate
 from awork_async.sandbox import Sandbox
 from awork_async.sync import (
     IncrementalSync,
     SyncCheckpoint,
+    SyncPage,
     changes_since,
     load_checkpoint,
     save_checkpoint,
@@ -231,3 +233,49 @@ async def test_raw_mode_refuses_a_wrong_typed_resource_version(
         async for _row in changes_since(sandbox_client, None, page_size=9, raw=True):
             pass
     assert bad in str(caught.value)
+
+
+async def test_raw_pages_give_each_entry_as_its_json_with_the_same_run(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    """``raw_pages()``: the entries of a ``raw=True`` run, a page at a time, each as the JSON
+    awork sent (bytes), with their ids, updatedOn and resourceVersion; the same checkpoint."""
+    raw = changes_since(sandbox_client, None, page_size=9, raw=True)
+    rows = [row async for row in raw]
+    paged = changes_since(sandbox_client, None, page_size=9)
+    pages = [page async for page in paged.raw_pages()]
+    assert all(isinstance(page, SyncPage) and page.entries for page in pages)
+    entries = [entry for page in pages for entry in page.entries]
+    assert all(isinstance(entry, bytes) for entry in entries)
+    assert [orjson.loads(entry) for entry in entries] == rows
+    assert [i for page in pages for i in page.ids] == [UUID(row["id"]) for row in rows]
+    assert [v for page in pages for v in page.versions] == [r["resourceVersion"] for r in rows]
+    assert [u for page in pages for u in page.updated_on] == [
+        parse_utc_datetime(row["updatedOn"]) for row in rows
+    ]
+    assert paged.checkpoint == raw.checkpoint
+    assert paged.delivered == len(rows)
+    again = changes_since(sandbox_client, paged.checkpoint, page_size=9)
+    assert [page async for page in again.raw_pages()] == []
+    assert again.skipped > 0
+    with pytest.raises(RuntimeError, match="once"):
+        paged.raw_pages()
+
+
+async def test_raw_pages_refuse_a_wrong_typed_resource_version_after_the_entries_before_it(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    bad = sorted(sb.store.entries)[3]
+    sb.store.entries[bad]["resourceVersion"] = "7"
+    sb.store.touch()
+    got: list[bytes] = []
+
+    async def drain() -> None:
+        async for page in changes_since(sandbox_client, None, page_size=1000).raw_pages():
+            got.extend(page.entries)
+
+    with pytest.raises(APIResponseValidationError, match="resourceVersion") as caught:
+        await drain()
+    assert bad in str(caught.value)
+    assert bad not in b"".join(got).decode()
+    assert len(got) < len(sb.store.entries)
