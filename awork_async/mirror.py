@@ -342,15 +342,15 @@ class MirrorRow:
 
     Build it with :meth:`from_bytes` (the JSON text awork sent, stored as ``data`` as is),
     :meth:`from_json` (the JSON object awork sent) or :meth:`from_entry` (a decoded
-    :class:`~awork_async.models.TimeEntry`). ``text``: the JSON text of ``data`` when the row
-    was built from it (:meth:`from_bytes`), else ``None``.
+    :class:`~awork_async.models.TimeEntry`). ``json``: the JSON text of ``data`` (UTF-8) when
+    the row was built from it (:meth:`from_bytes`), else ``None``.
     """
 
     id: UUID
     updated_on: datetime | None
     resource_version: int | None
     values: dict[str, Any]
-    text: str | None = attrs.field(default=None, eq=False, repr=False)
+    json: bytes | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
     def from_entry(cls, entry: TimeEntry) -> MirrorRow:
@@ -454,7 +454,7 @@ class MirrorRow:
             "resource_version": version,
             "data": orjson.Fragment(data),
         }
-        return cls(uuid_from_str(columns.id), updated_on, version, values, data.decode())
+        return cls(uuid_from_str(columns.id), updated_on, version, values, bytes(data))
 
 
 #: A lower-case, hyphenated UUID: already in the form the columns store (anything else takes
@@ -769,37 +769,39 @@ class MirrorDatabase:
         rows = _newest(entries)
         if not rows:
             return 0
-        ids = [row.values["id"] for row in rows]
-        dead = set(
-            (await conn.execute(sa.select(tombstones.c.id).where(tombstones.c.id.in_(ids))))
-            .scalars()
-            .all()
-        )
         now = datetime.now(_UTC)
-        live = [row for row in rows if row.values["id"] not in dead]
-        if not live:
-            return 0
         if self.dialect == "sqlite":
+            live = rows
+            if await conn.scalar(sa.select(tombstones.c.id).limit(1)) is not None:
+                ids = [row.values["id"] for row in rows]
+                dead = set(
+                    (await conn.execute(sa.select(tombstones.c.id).where(tombstones.c.id.in_(ids))))
+                    .scalars()
+                    .all()
+                )
+                live = [row for row in rows if row.values["id"] not in dead]
+            if not live:
+                return 0
             # The same statement, compiled once by SQLAlchemy, run as the driver's executemany
             # with plain tuples in SQLAlchemy's SQLite storage formats: SQLAlchemy's per-row
             # parameter handling cost twice what SQLite itself does. The changed-row count is
             # the driver's (an upsert whose WHERE is false changes nothing).
             sql, order = _sqlite_upsert()
             stamp = _sqlite_datetime(now)
-            params = [_sqlite_params(row.values, order, stamp, row.text) for row in live]
+            params = [_sqlite_params(row.values, order, stamp, row.json) for row in live]
             result = await conn.exec_driver_sql(sql, params)
             return max(result.rowcount, 0)
         # The rows go to a temporary table by binary COPY (asyncpg's copy_records_to_table,
-        # on the transaction's own connection), then one INSERT … SELECT … ON CONFLICT applies
-        # the version rule: no per-row statement, no per-row RETURNING. Its status counts the
-        # rows inserted or changed.
+        # on the transaction's own connection; the JSON as UTF-8 bytes), then one INSERT …
+        # SELECT … ON CONFLICT applies the version rule and skips the tombstones: no per-row
+        # statement, no per-row RETURNING. Its status counts the rows inserted or changed.
         driver: Any = (await conn.get_raw_connection()).driver_connection
         if self._lz4:  # the JSON is TOASTed: lz4 costs the server a fraction of pglz's CPU
             await conn.execute(sa.text("SET LOCAL default_toast_compression = 'lz4'"))
         await conn.execute(sa.schema.CreateTable(batch_table, if_not_exists=True))
         await driver.copy_records_to_table(
             batch_table.name,
-            records=[_pg_record(row, now) for row in live],
+            records=[_pg_record(row, now) for row in rows],
             columns=_COLUMN_NAMES,
         )
         result = await conn.execute(_pg_upsert_from_batch())
@@ -974,11 +976,15 @@ def _upsert_statement(dialect: str) -> Any:
     )
 
 
-#: The PostgreSQL upsert's staging table: one per connection, emptied at each commit.
+#: The PostgreSQL upsert's staging table: one per connection, emptied at each commit. ``data``
+#: is the JSON's UTF-8 text (``bytea``: sent as is), made ``jsonb`` by the INSERT … SELECT.
 batch_table = sa.Table(
-    "_awork_mirror_batch",
+    "_awork_mirror_batch_v2",
     sa.MetaData(),
-    *(sa.Column(c.name, c.type) for c in time_entries.columns),
+    *(
+        sa.Column(c.name, c.type if c.name != "data" else sa.LargeBinary())
+        for c in time_entries.columns
+    ),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DELETE ROWS",
 )
@@ -990,8 +996,8 @@ _plain_values: Final = operator.itemgetter(*_COLUMN_NAMES[:-2])
 
 
 def _pg_record(row: MirrorRow, now: datetime) -> tuple[Any, ...]:
-    """A row of :data:`batch_table` for ``copy_records_to_table`` (``data`` as JSON text)."""
-    text = row.text if row.text is not None else orjson.dumps(row.values["data"]).decode()
+    """A row of :data:`batch_table` for ``copy_records_to_table`` (``data`` as UTF-8 JSON)."""
+    text = row.json if row.json is not None else orjson.dumps(row.values["data"])
     return (*_plain_values(row.values), text, now)
 
 
@@ -999,9 +1005,17 @@ def _pg_record(row: MirrorRow, now: datetime) -> tuple[Any, ...]:
 def _pg_upsert_from_batch() -> Any:
     """``INSERT INTO time_entries SELECT * FROM`` :data:`batch_table` ``ON CONFLICT …`` (the
     version rule of :func:`_upsert_statement`)."""
+    from sqlalchemy.dialects.postgresql import JSONB
+
     stmt = _upsert_statement("postgresql")
     names = [c.name for c in time_entries.columns]
-    return stmt.from_select(names, sa.select(*(batch_table.c[name] for name in names)))
+    new = batch_table.c
+    columns = [
+        new[name] if name != "data" else sa.cast(sa.func.convert_from(new.data, "UTF8"), JSONB)
+        for name in names
+    ]
+    dead = sa.select(tombstones.c.id).where(tombstones.c.id == new.id).exists()
+    return stmt.from_select(names, sa.select(*columns).where(~dead))
 
 
 @functools.cache
@@ -1029,7 +1043,7 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 
 
 def _sqlite_params(
-    values: dict[str, Any], order: tuple[str, ...], stamp: str | None, text: str | None = None
+    values: dict[str, Any], order: tuple[str, ...], stamp: str | None, text: bytes | None = None
 ) -> tuple[Any, ...]:
     """A row's parameters for the SQLite upsert, in SQLAlchemy's storage formats (``text``:
     the JSON of ``data`` when known)."""
@@ -1041,7 +1055,7 @@ def _sqlite_params(
             if value.tzinfo is not _UTC:
                 value = value.astimezone(_UTC)
             out[index] = value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
-    out[data] = orjson.dumps(out[data]).decode() if text is None else text
+    out[data] = (orjson.dumps(out[data]) if text is None else text).decode()
     out[mirrored_on] = stamp
     return tuple(out)
 

@@ -13,6 +13,8 @@ import pytest
 from _helpers import FakeSleep, SandboxClock, quiet_client
 from postgres_server import PostgresServer, running_postgres_server
 from test_mirror import Crash, assert_in_step, churn, crash_commits, table
+from test_mirror import test_a_deleted_entry_is_not_resurrected_by_a_late_upsert as no_resurrection
+from test_mirror import test_an_older_version_never_replaces_a_newer_one as version_rule
 
 from awork_async import AworkClient, RetryPolicy, ServerError
 from awork_async.mirror import MirrorDatabase, MirrorLeadershipLostError, PassReport, mirror
@@ -77,6 +79,15 @@ async def test_first_load_churn_and_crashes_converge_on_postgres(
     some = next(iter(rows.values()))[1]
     assert some["updated_on"].tzinfo is not None  # timestamptz
     assert isinstance(some["data"], dict)  # jsonb
+
+
+async def test_the_version_rule_and_the_tombstones_on_postgres(
+    sb: Sandbox, sandbox_client: AworkClient, clock: SandboxClock, pg_url: str
+) -> None:
+    """The SQLite tests of the version rule and of tombstones, on PostgreSQL's upsert (COPY,
+    then INSERT … SELECT with the rule and the tombstones in SQL)."""
+    await version_rule(sb, sandbox_client, clock, pg_url)
+    await no_resurrection(sandbox_client, sb, pg_url)
 
 
 async def test_the_json_is_compressed_with_lz4_when_the_server_offers_it(
