@@ -50,7 +50,7 @@ Choices
   ``pg_advisory_xact_lock`` on the same key, so webhook deletions and upserts are serialised.
   SQLite serves one process: an exclusive ``flock`` on ``FILE.lock`` beside the database (a
   second process is refused; a dead one's lock is released by the OS).
-* **Speed**: a pass walks ``changes_since(..., raw=True)``; each entry's JSON text becomes a
+* **Speed**: a pass walks ``changes_since(...).raw_pages()``; each entry's JSON text becomes a
   :class:`MirrorRow` (:meth:`MirrorRow.from_bytes`: msgspec decodes only the typed columns,
   with the same checks as :meth:`MirrorRow.from_json`; the text is stored as ``data`` as is).
   SQLite: one ``executemany`` of the compiled upsert per batch, with plain tuples, in WAL mode
@@ -1243,29 +1243,35 @@ class _Run:
             page = await self.client.time_entries.list(page_size=1).raw().first_page()
             total = page.total_items
             self.on_progress(0, total)
-        # Raw entries: each entry's JSON text becomes a row without being decoded whole
-        # (validated: a wrong-typed entry raises APIResponseValidationError) and is stored
-        # as ``data``. (The raw walk yields dicts today: orjson encodes each back to text.)
+        # Pages of raw entries: each entry's JSON text as awork sent it becomes a row without
+        # being decoded whole (validated: a wrong-typed entry raises
+        # APIResponseValidationError) and is stored as ``data``.
         changes = changes_since(
             self.client,
             state.checkpoint,
             overlap=self.overlap,
             page_size=self.page_size,
             concurrency=self.concurrency,
-            raw=True,
         )
         writer = _Writer(self.db, total, self.on_progress)
         batch: list[MirrorEntry] = []
         read = 0
         try:
-            async for raw in changes:
-                entry = MirrorRow.from_bytes(orjson.dumps(raw))
-                read += 1
-                batch.append(entry)
-                if len(batch) >= self.batch_size:
-                    # Covers the entries read so far: committed with them, a resume point.
-                    await writer.submit(batch, changes.checkpoint_so_far, read)
-                    batch = []
+            # checkpoint_so_far covers the pages yielded, the current one included: a batch
+            # ending inside a page carries the checkpoint of the pages before it (each of
+            # their entries is in this batch or committed before it), one ending with the
+            # page carries the page's.
+            covered: SyncCheckpoint | None = None
+            async for chunk in changes.raw_pages():
+                last = len(chunk.entries)
+                for index, data in enumerate(chunk.entries, 1):
+                    batch.append(MirrorRow.from_bytes(data))
+                    read += 1
+                    if len(batch) >= self.batch_size:
+                        mark = changes.checkpoint_so_far if index == last else covered
+                        await writer.submit(batch, mark, read)
+                        batch = []
+                covered = changes.checkpoint_so_far
             await writer.submit(batch, changes.checkpoint, read)
             upserted = await writer.drain()
         except BaseException:

@@ -323,6 +323,34 @@ async def test_each_batch_commits_with_its_checkpoint(
     await assert_in_step(db_url, sb)
 
 
+async def test_a_batch_inside_a_page_carries_the_checkpoint_of_the_pages_before_it(
+    sb: Sandbox, sandbox_client: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 50, batches of 30: the second batch (entries 31-60) ends inside the second
+    page, so it carries the checkpoint after the first page (50 entries), never one covering
+    entries 61-100 that are not committed. Stopped after it, the rerun reads the other 250."""
+    real_commit = MirrorDatabase.commit_batch
+    marks: list[Any] = []
+
+    async def stop_after_two(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
+        if len(marks) == 2:
+            raise Crash("stop")
+        marks.append(checkpoint)
+        return await real_commit(self, entries, checkpoint)
+
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", stop_after_two)
+    with pytest.raises(Crash):
+        await mirror(
+            sandbox_client, db_url, once=True, sweep_every=None, batch_size=30, page_size=50
+        )
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", real_commit)
+    assert marks[0] is None  # inside the first page: nothing before it to cover
+    assert marks[1] is not None
+    rest = await mirror(sandbox_client, db_url, once=True, sweep_every=None, page_size=50)
+    assert (rest.kind, rest.read, rest.upserted) == ("pass", 250, 240)
+    await assert_in_step(db_url, sb)
+
+
 # ------------------------------------------------------------------------------ schema, lock
 
 
@@ -423,6 +451,7 @@ def test_a_killed_process_resumes_and_converges(cli_sandbox: Sandbox, tmp_path: 
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     args = [sys.executable, "-m", "awork_async", "--base-url", cli_sandbox.base_url]
     args += ["--token", cli_sandbox.token, "mirror", "--db", url, "--once", "--batch-size", "100"]
+    args += ["--page-size", "100"]  # a checkpoint needs whole pages
     env = {k: v for k, v in os.environ.items() if k not in {"AWORK_TOKEN", ENV_CRASH_AFTER}}
     crashed = subprocess.run(
         args, env={**env, ENV_CRASH_AFTER: "200"}, capture_output=True, text=True, check=False
