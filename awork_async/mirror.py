@@ -195,6 +195,17 @@ def _create_v1(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[time_entries, tombstones, mirror_state])
 
 
+def _create_indexes(conn: sa.Connection) -> None:
+    """Create the indexes of ``time_entries`` that are missing (a first load drops them)."""
+    for index in sorted(time_entries.indexes, key=lambda i: str(i.name)):
+        index.create(conn, checkfirst=True)
+
+
+def _drop_indexes(conn: sa.Connection) -> None:
+    for index in sorted(time_entries.indexes, key=lambda i: str(i.name)):
+        index.drop(conn, checkfirst=True)
+
+
 #: ``version -> step`` bringing a database from ``version - 1`` to ``version``.
 MIGRATIONS: Final[dict[int, Callable[[sa.Connection], None]]] = {1: _create_v1}
 
@@ -605,6 +616,7 @@ class MirrorDatabase:
         self._leader_conn: AsyncConnection | None = None
         self._leader_pid: int | None = None
         self._lz4 = False  # PostgreSQL can compress TOASTed values with lz4
+        self._sync_engine: sa.Engine | None = None  # SQLite: batch commits in a thread
 
     def __repr__(self) -> str:
         return f"<MirrorDatabase {self.url.render_as_string(hide_password=True)!r} {self.name!r}>"
@@ -643,6 +655,13 @@ class MirrorDatabase:
             ) from exc
         if self.dialect == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            if self.url.database and self.url.database != ":memory:":
+                # Batches are committed by the standard library's sqlite3 in a worker thread,
+                # each in one hop (see commit_batch).
+                self._sync_engine = sa.create_engine(
+                    self.url.set(drivername="sqlite+pysqlite"), **options
+                )
+                sa.event.listen(self._sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
         try:
             await self.migrate()
@@ -681,6 +700,9 @@ class MirrorDatabase:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+            self._sync_engine = None
         self._unlock_sqlite_file()
 
     @contextlib.asynccontextmanager
@@ -707,6 +729,7 @@ class MirrorDatabase:
                 )
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 await conn.run_sync(MIGRATIONS[version])
+            await conn.run_sync(_create_indexes)  # dropped by a first load that stopped
             now = datetime.now(_UTC)
             if found != SCHEMA_VERSION:
                 await conn.execute(sa.delete(schema_table))
@@ -752,7 +775,17 @@ class MirrorDatabase:
         raises :class:`MirrorLeadershipLostError` (nothing written) when it does not. Every
         write takes the same transaction lock, so a worker that lost the leadership cannot
         write a batch after its successor's.
+
+        On SQLite the whole transaction runs in one worker thread (the standard library's
+        sqlite3 through SQLAlchemy): one hop instead of a round trip through the event loop
+        per statement, each of which waited behind the walk's work on the loop.
         """
+        if self.dialect == "sqlite":
+            async with self._write_lock:
+                if self._sync_engine is None:  # in memory: the one connection of the pool
+                    async with self.engine.begin() as conn:
+                        return await conn.run_sync(_commit_sqlite, self.name, entries, checkpoint)
+                return await asyncio.to_thread(self._commit_in_thread, entries, checkpoint)
         async with self._write() as conn:
             if checkpoint is not None:
                 await self._check_leader(conn)
@@ -765,32 +798,19 @@ class MirrorDatabase:
                 )
             return changed
 
+    def _commit_in_thread(
+        self, entries: Sequence[MirrorEntry], checkpoint: SyncCheckpoint | None
+    ) -> int:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return _commit_sqlite(conn, self.name, entries, checkpoint)
+
     async def _upsert(self, conn: AsyncConnection, entries: Sequence[MirrorEntry]) -> int:
+        """PostgreSQL's upsert (SQLite's: :func:`_commit_sqlite`)."""
         rows = _newest(entries)
         if not rows:
             return 0
         now = datetime.now(_UTC)
-        if self.dialect == "sqlite":
-            live = rows
-            if await conn.scalar(sa.select(tombstones.c.id).limit(1)) is not None:
-                ids = [row.values["id"] for row in rows]
-                dead = set(
-                    (await conn.execute(sa.select(tombstones.c.id).where(tombstones.c.id.in_(ids))))
-                    .scalars()
-                    .all()
-                )
-                live = [row for row in rows if row.values["id"] not in dead]
-            if not live:
-                return 0
-            # The same statement, compiled once by SQLAlchemy, run as the driver's executemany
-            # with plain tuples in SQLAlchemy's SQLite storage formats: SQLAlchemy's per-row
-            # parameter handling cost twice what SQLite itself does. The changed-row count is
-            # the driver's (an upsert whose WHERE is false changes nothing).
-            sql, order = _sqlite_upsert()
-            stamp = _sqlite_datetime(now)
-            params = [_sqlite_params(row.values, order, stamp, row.json) for row in live]
-            result = await conn.exec_driver_sql(sql, params)
-            return max(result.rowcount, 0)
         # The rows go to a temporary table by binary COPY (asyncpg's copy_records_to_table,
         # on the transaction's own connection; the JSON as UTF-8 bytes), then one INSERT …
         # SELECT … ON CONFLICT applies the version rule and skips the tombstones: no per-row
@@ -806,6 +826,18 @@ class MirrorDatabase:
         )
         result = await conn.execute(_pg_upsert_from_batch())
         return max(int(result.rowcount), 0)
+
+    async def drop_indexes(self) -> None:
+        """Drop the secondary indexes of ``time_entries`` (a first load fills the table
+        without them, then :meth:`create_indexes` builds each at once: half the database's
+        work per entry). Opening the database creates any that are missing."""
+        async with self._write() as conn:
+            await conn.run_sync(_drop_indexes)
+
+    async def create_indexes(self) -> None:
+        """Create the secondary indexes of ``time_entries`` that are missing."""
+        async with self._write() as conn:
+            await conn.run_sync(_create_indexes)
 
     async def upsert(self, entries: Sequence[MirrorEntry]) -> int:
         """Upsert ``entries`` (the version rule applies), without touching the checkpoint."""
@@ -1018,6 +1050,40 @@ def _pg_upsert_from_batch() -> Any:
     return stmt.from_select(names, sa.select(*columns).where(~dead))
 
 
+def _commit_sqlite(
+    conn: sa.Connection,
+    name: str,
+    entries: Sequence[MirrorEntry],
+    checkpoint: SyncCheckpoint | None,
+) -> int:
+    """SQLite's :meth:`MirrorDatabase.commit_batch` inside its transaction: the rows inserted or
+    changed."""
+    changed = 0
+    live = _newest(entries)
+    if live and conn.scalar(sa.select(tombstones.c.id).limit(1)) is not None:
+        ids = [row.values["id"] for row in live]
+        dead = set(
+            conn.execute(sa.select(tombstones.c.id).where(tombstones.c.id.in_(ids))).scalars()
+        )
+        live = [row for row in live if row.values["id"] not in dead]
+    if live:
+        # The same statement, compiled once by SQLAlchemy, run as the driver's executemany
+        # with plain tuples in SQLAlchemy's SQLite storage formats: SQLAlchemy's per-row
+        # parameter handling cost twice what SQLite itself does. The changed-row count is the
+        # driver's (an upsert whose WHERE is false changes nothing).
+        sql, order = _sqlite_upsert()
+        stamp = _sqlite_datetime(datetime.now(_UTC))
+        params = [_sqlite_params(row.values, order, stamp, row.json) for row in live]
+        changed = max(conn.exec_driver_sql(sql, params).rowcount, 0)
+    if checkpoint is not None:
+        conn.execute(
+            sa.update(mirror_state)
+            .where(mirror_state.c.name == name)
+            .values(checkpoint=checkpoint.to_json(), updated_on=datetime.now(_UTC))
+        )
+    return changed
+
+
 @functools.cache
 def _sqlite_upsert() -> tuple[str, tuple[str, ...]]:
     """The SQLite upsert's SQL (``?`` parameters) and the columns in parameter order."""
@@ -1164,6 +1230,12 @@ ProgressCallback = Callable[[int, "int | None"], object]
 PassCallback = Callable[[PassReport], object]
 
 
+#: Rows built between two turns of the event loop during a pass: each step of the commit in
+#: flight (a round trip to the database driver) waits for a turn, so a whole page (about 10 ms
+#: of rows) between turns would hold each step back by as much.
+_YIELD_EVERY: Final = 100
+
+
 class _Writer:
     """Commits a pass's batches one after another while the next batch is read: at most one
     commit runs (in order, each with its checkpoint) while the walk goes on. A failed commit
@@ -1253,6 +1325,10 @@ class _Run:
             page_size=self.page_size,
             concurrency=self.concurrency,
         )
+        if first:
+            await self.db.drop_indexes()  # built at once at the end: half the work per entry
+        else:
+            await self.db.create_indexes()  # after a first load that stopped before its end
         writer = _Writer(self.db, total, self.on_progress)
         batch: list[MirrorEntry] = []
         read = 0
@@ -1271,6 +1347,8 @@ class _Run:
                         mark = changes.checkpoint_so_far if index == last else covered
                         await writer.submit(batch, mark, read)
                         batch = []
+                    elif not index % _YIELD_EVERY:
+                        await asyncio.sleep(0)  # let the commit in flight take its next step
                 covered = changes.checkpoint_so_far
             await writer.submit(batch, changes.checkpoint, read)
             upserted = await writer.drain()
@@ -1278,6 +1356,7 @@ class _Run:
             await writer.abandon()
             raise
         if first:
+            await self.db.create_indexes()
             await self.db.mark_swept(datetime.now(_UTC))  # a full load needs no sweep
         after = self._requests()
         lag = time.monotonic() - started

@@ -27,6 +27,7 @@ from awork_async.mirror import (
     PassReport,
     async_database_url,
     mirror,
+    time_entries,
 )
 from awork_async.models import TimeEntry, TimeEntryCreate, TimeEntryUpdate
 from awork_async.sandbox import Sandbox
@@ -349,6 +350,45 @@ async def test_a_batch_inside_a_page_carries_the_checkpoint_of_the_pages_before_
     rest = await mirror(sandbox_client, db_url, once=True, sweep_every=None, page_size=50)
     assert (rest.kind, rest.read, rest.upserted) == ("pass", 250, 240)
     await assert_in_step(db_url, sb)
+
+
+def _index_names(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {i["name"] for i in sa.inspect(conn).get_indexes("time_entries")}
+    finally:
+        engine.dispose()
+
+
+async def test_a_first_load_builds_the_indexes_at_its_end_and_a_stopped_one_gets_them_back(
+    sandbox_client: AworkClient, sb: Sandbox, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = {str(index.name) for index in time_entries.indexes}
+    real_commit = MirrorDatabase.commit_batch
+    during: list[set[str]] = []
+
+    async def stop_after_one(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
+        if during:
+            raise Crash("stop")
+        during.append(_index_names(db_url))
+        return await real_commit(self, entries, checkpoint)
+
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", stop_after_one)
+    with pytest.raises(Crash):
+        await mirror(
+            sandbox_client, db_url, once=True, sweep_every=None, batch_size=50, page_size=50
+        )
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", real_commit)
+    assert during == [set()]  # the first load writes without them
+    assert _index_names(db_url) == set()
+    async with MirrorDatabase(db_url):  # opening the database builds what is missing
+        pass
+    assert _index_names(db_url) == expected
+    fresh = db_url.replace(".db", "-fresh.db")
+    await mirror(sandbox_client, fresh, once=True, sweep_every=None)
+    assert _index_names(fresh) == expected
+    await assert_in_step(fresh, sb)
 
 
 # ------------------------------------------------------------------------------ schema, lock
