@@ -811,13 +811,24 @@ class MirrorDatabase:
         if not rows:
             return 0
         now = datetime.now(_UTC)
-        # The rows go to a temporary table by binary COPY (asyncpg's copy_records_to_table,
-        # on the transaction's own connection; the JSON as UTF-8 bytes), then one INSERT …
-        # SELECT … ON CONFLICT applies the version rule and skips the tombstones: no per-row
-        # statement, no per-row RETURNING. Its status counts the rows inserted or changed.
+        # Binary COPY (asyncpg's copy_records_to_table, on the transaction's own connection):
+        # new ids straight into the table; otherwise into a temporary table (the JSON as UTF-8
+        # bytes), then one INSERT … SELECT … ON CONFLICT applies the version rule and skips
+        # the tombstones. No per-row statement, no per-row RETURNING; the INSERT's status
+        # counts the rows inserted or changed.
         driver: Any = (await conn.get_raw_connection()).driver_connection
         if self._lz4:  # the JSON is TOASTed: lz4 costs the server a fraction of pglz's CPU
             await conn.execute(sa.text("SET LOCAL default_toast_compression = 'lz4'"))
+        ids = [row.values["id"] for row in rows]
+        if not await conn.scalar(_pg_any_known(), {"ids": ids}):
+            # None of these ids is stored or deleted (a first load, new entries): straight
+            # into the table (under the write lock, so no other writer adds one meanwhile).
+            await driver.copy_records_to_table(
+                time_entries.name,
+                records=[_pg_record(row, now, text=True) for row in rows],
+                columns=_COLUMN_NAMES,
+            )
+            return len(rows)
         await conn.execute(sa.schema.CreateTable(batch_table, if_not_exists=True))
         await driver.copy_records_to_table(
             batch_table.name,
@@ -1027,10 +1038,26 @@ assert _COLUMN_NAMES[-2:] == ("data", "mirrored_on"), _COLUMN_NAMES
 _plain_values: Final = operator.itemgetter(*_COLUMN_NAMES[:-2])
 
 
-def _pg_record(row: MirrorRow, now: datetime) -> tuple[Any, ...]:
-    """A row of :data:`batch_table` for ``copy_records_to_table`` (``data`` as UTF-8 JSON)."""
-    text = row.json if row.json is not None else orjson.dumps(row.values["data"])
-    return (*_plain_values(row.values), text, now)
+def _pg_record(row: MirrorRow, now: datetime, *, text: bool = False) -> tuple[Any, ...]:
+    """A row for ``copy_records_to_table``: ``data`` as UTF-8 JSON for :data:`batch_table`,
+    as ``str`` (``text``) for ``time_entries``' ``jsonb``."""
+    data = row.json if row.json is not None else orjson.dumps(row.values["data"])
+    return (*_plain_values(row.values), data.decode() if text else data, now)
+
+
+@functools.cache
+def _pg_any_known() -> Any:
+    """Whether any of ``:ids`` is in ``time_entries`` or among the tombstones (one array
+    parameter, not one per id)."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    ids = sa.bindparam("ids", type_=ARRAY(sa.String()))
+    return sa.select(
+        sa.or_(
+            sa.select(time_entries.c.id).where(time_entries.c.id == sa.any_(ids)).exists(),
+            sa.select(tombstones.c.id).where(tombstones.c.id == sa.any_(ids)).exists(),
+        )
+    )
 
 
 @functools.cache
