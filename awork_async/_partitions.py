@@ -13,7 +13,20 @@ bounds are whole microseconds, so a tie group (entries sharing one key, walked b
 window ``[X, X + 1 µs)``) always lies inside one partition. The last partition is open
 (``hi = None``): entries created or updated during the walk land there.
 
-Adaptive splitting: the walk starts with one partition. Every window's answer carries
+Partitions from offset quantiles: after the walk's first window (whose ``aw-totalitems`` is
+the size ``N`` of the whole range), the walk reads ``min(concurrency, pages) - 1`` offset pages
+of the same window at once, near even quantiles of ``N`` (:func:`offset_plan`). Partition i
+starts at the first key of its page greater than the page's first key (the first tie group
+stays with the partition before: bounds stay whole microseconds), and the rest of that page is
+its first window: exactly the entries of ``[start, last key]`` present when the page was read,
+like a window query would have answered. A page that is empty or a single tie group adds no
+partition. The starts are *aligned* so that every partition's last window is full: the walk
+makes about the requests of a sequential one (201 for 200,000 entries, either way), and all
+partitions end together.
+
+Adaptive splitting (what is left of the first design; it still uses idle lane slots, e.g. on a
+resumed walk or when data arrive where no partition expected them): the walk starts with one
+partition. Every window's answer carries
 ``aw-totalitems``, the exact number of entries left in that partition's range; whenever a lane
 slot is free, the partition with the most entries left is cut in two (at the middle of its
 range; for the open one, the earlier of where its last page's density puts half of them and
@@ -33,7 +46,7 @@ from typing import Final
 
 import attrs
 
-__all__ = ["MAX_EXTRA", "MIN_PAGES", "Partition", "SplitPlanner"]
+__all__ = ["MAX_EXTRA", "MIN_PAGES", "Partition", "SplitPlanner", "offset_plan"]
 
 #: The extra requests that splitting may cost, as a fraction of a sequential walk's.
 MAX_EXTRA: Final = 0.03
@@ -79,6 +92,8 @@ class SplitPlanner:
     now: datetime = attrs.field(factory=lambda: datetime.now(timezone.utc))
     max_extra: float = MAX_EXTRA
     min_pages: int = MIN_PAGES
+    #: Start with partitions read from offset quantiles (:func:`offset_plan`).
+    quantiles: bool = True
     budget: int | None = None
     splits: int = 0
 
@@ -136,3 +151,57 @@ class SplitPlanner:
         part.left = None  # unknown until its next answer
         self.splits += 1
         return new
+
+
+def offset_plan(total: int, page_size: int, first: int, partitions: int) -> list[tuple[int, int]]:
+    """The offset requests (``page``, ``pageSize``) that start partitions 1..n-1 (pure).
+
+    ``total`` entries lie in the walk's range (``aw-totalitems`` of its first window, which
+    holds the first ``first`` of them); ``partitions`` is the wanted count. Request number i
+    reads the entries at positions ``[t_i, t_i + q_i)`` of the range: partition i starts after
+    that page's first entry (and its key), so it holds ``q_i - 1`` of them and walks on from
+    there in windows of ``page_size``.
+
+    The starts are placed near even quantiles (``i * total / partitions``) but *aligned*: a
+    partition whose first page ends at position ``e`` reads ``page_size - 1`` new entries in
+    each further window (a window re-reads the entry its inclusive bound starts at), so the
+    next start is chosen with ``t ≡ e - 1 (mod page_size - 1)`` (the ``- 1``: the next page's
+    first entry belongs to this partition). Each partition's last
+    window is then full and ``aw-totalitems`` says it is the last: no request more than a
+    sequential walk's (without ties at a start or churn, which cost one window at most). A
+    start is a multiple of its page size, so the page size is a divisor of an aligned
+    position between ``page_size / 2`` and ``page_size``, searched a few pages around the
+    quantile; where none exists the start is a plain page (unaligned: one window more).
+    """
+    plan: list[tuple[int, int]] = []
+    # Each further window re-reads the last entry before it (its bound is inclusive): it
+    # brings page_size - 1 new entries.
+    period = max(page_size - 1, 1)
+    end = first  # where the previous partition's first page ends
+    previous = 0  # where the previous partition starts
+    for index in range(1, partitions):
+        # The rest shared evenly (a start moved by the alignment does not pile up).
+        wanted = previous + (total - previous) // (partitions - index + 1)
+        residue = (end - 1) % period
+        best: tuple[float, int, int] | None = None
+        for size in range(page_size, max(1, page_size // 2) - 1, -1):
+            low = max(wanted - 2 * period, end + 1)
+            high = min(wanted + 2 * period, total - size)
+            for start in range(-(-low // size) * size, high + 1, size):
+                # An offset page of ``size`` entries costs a request all the same; a start
+                # short of the aligned one leaves the partition before a last window that
+                # is not full (the share missing is wasted); a start away from the quantile
+                # makes one partition longer (the walk ends with its longest partition).
+                cost = (
+                    (page_size - size) / page_size
+                    + (residue - start) % period / period
+                    + 0.4 * abs(start - wanted) / page_size
+                )
+                if best is None or cost < best[0]:
+                    best = (cost, start, size)
+        if best is None:
+            break
+        _, start, size = best
+        plan.append((start // size + 1, size))
+        previous, end = start, start + size
+    return plan

@@ -33,8 +33,10 @@ came; CSV, models and ``raw=True`` dicts are decoded once, at consumption, a pag
 
 **Concurrency.** Each window depends on the previous page, so one walk requests its windows one
 after another. To have ``concurrency`` requests in flight, the ``createdOn`` range is cut into
-partitions walked at the same time, split adaptively where ``aw-totalitems`` shows the entries
-are (:mod:`awork_async._partitions`: the extra requests stay under 3% of a sequential walk's).
+partitions walked at the same time: after the first window, at offset quantiles of its range
+(read all at once; each offset page is its partition's first window), then adaptively where
+``aw-totalitems`` shows the entries are (:mod:`awork_async._partitions`: about the requests of a
+sequential walk).
 The entries still come in ``createdOn,id`` order, so files and checkpoints are the same whatever
 the concurrency. **Order and memory:** pages of partitions ahead of the one being delivered
 wait in memory up to ``min(concurrency, 8)`` pages, then in a temporary file (each entry's
@@ -66,10 +68,20 @@ import pickle
 import time
 import warnings
 from array import array
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, TypeAlias, cast, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    BinaryIO,
+    Final,
+    Literal,
+    TypeAlias,
+    TypeVar,
+    cast,
+    overload,
+)
 from uuid import UUID
 
 import attrs
@@ -89,7 +101,7 @@ from ._exceptions import APIResponseValidationError
 from ._files import create_temp_beside, discard_temp, read_if_exists, replace_with, write_atomic
 from ._pages import Lane, LaneContext, PageEngine, validate_concurrency
 from ._paginator import validate_page_size
-from ._partitions import Partition, SplitPlanner
+from ._partitions import Partition, SplitPlanner, offset_plan
 from ._response import RawResponse, capture_responses
 from ._timeutil import format_datetime, parse_utc_datetime
 from .filters import Expr, F, Field, OrderBy, and_, to_filter_string, to_order_string
@@ -124,6 +136,7 @@ __all__ = [
 
 #: A time entry exactly as the API sent it (camelCase keys).
 Row: TypeAlias = dict[str, JSONValue]
+T_ = TypeVar("T_")
 #: The file formats of :func:`export_time_entries`.
 ExportFormat: TypeAlias = Literal["jsonl", "csv"]
 
@@ -428,6 +441,34 @@ def _load_page(data: bytes) -> _JsonPage:
     return _JsonPage(entries, start, field)
 
 
+@attrs.frozen
+class _Read:
+    """A page's entries with what the walk read of them (checked)."""
+
+    entries: list[bytes]
+    keys: list[datetime]
+    ids: list[UUID]
+    versions: list[int | None] | None
+    raw: RawResponse
+
+    def tail(self, start: int) -> _Read:
+        """The entries from ``start`` on."""
+        versions = None if self.versions is None else self.versions[start:]
+        return _Read(self.entries[start:], self.keys[start:], self.ids[start:], versions, self.raw)
+
+
+async def _all(calls: Sequence[Awaitable[T_]]) -> list[T_]:
+    """Await ``calls`` at once; when one fails the others are cancelled (and awaited)."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 class KeysetWalk:
     """Walks ``GET /timeentries`` in keyset windows ordered by ``field``, then id.
 
@@ -477,6 +518,8 @@ class KeysetWalk:
         key = self.start.key
         #: The cuts between partitions (sorted): those ahead of the cursor form the frontier.
         self._cuts = sorted({cut for cut in partitions if key is None or cut > key})
+        #: Whether the first window has been seen (the partitions are planned after it).
+        self._planned = bool(self._cuts)
         self._frontier: tuple[int, int, tuple[datetime, ...]] = (0, 0, ())
 
     def cuts_after(self, key: datetime | None) -> tuple[datetime, ...]:
@@ -594,13 +637,16 @@ class KeysetWalk:
         finally:
             self._splitting = False
 
-    def _lane(self, part: Partition, start: KeysetCursor) -> Lane[_JsonPage]:
-        """The lane walking the windows of ``part`` from ``start`` on, one after another."""
+    def _lane(
+        self, part: Partition, start: KeysetCursor, first: _Read | None = None
+    ) -> Lane[_JsonPage]:
+        """The lane walking the windows of ``part`` from ``start`` on, one after another
+        (``first``: its first window, already read from an offset page)."""
 
         async def run(ctx: LaneContext[_JsonPage]) -> None:
             self._contexts[id(part)] = ctx
             try:
-                await self._walk_partition(ctx, part, start)
+                await self._walk_partition(ctx, part, start, first)
             finally:
                 part.done = True
                 del self._contexts[id(part)]
@@ -612,19 +658,34 @@ class KeysetWalk:
         ctx: LaneContext[_JsonPage],
         part: Partition,
         cursor: KeysetCursor,
+        first: _Read | None = None,
     ) -> None:
         while True:
             part.position, part.in_group = cursor.key, cursor.in_group
-            await ctx.turn()
-            upper = None if cursor.in_group else part.hi
-            entries, total, raw = await self._fetch(cursor, upper)
-            self._planner.observe_total(total)
+            read: _Read | None
+            if first is not None:
+                # An offset page, checked already: read without this partition's bound and
+                # its total counts the whole range (so says nothing about this partition).
+                read, first, upper, total = first, None, None, None
+                entries, raw = read.entries, read.raw
+            else:
+                await ctx.turn()
+                upper = None if cursor.in_group else part.hi
+                entries, total, raw = await self._fetch(cursor, upper)
+                self._planner.observe_total(total)
+                read = None
+                if entries:
+                    read = self._read_checked(cursor, entries, raw)
+                if not self._planned:
+                    await self._plan(ctx, part, cursor, entries, total)
             cut = False
-            if entries:
-                keys, ids, versions = self._read_keys(cursor, entries, raw)
-                self._check_order(cursor, keys, ids, raw)
+            keys: list[datetime] = []
+            ids: list[UUID] = []
+            versions: list[int | None] | None = None
+            if read is not None:
+                keys, ids, versions = read.keys, read.ids, read.versions
                 if part.hi is not None and part.hi != upper and not cursor.in_group:
-                    # Split while in flight: the entries from the cut on are not ours.
+                    # Bounded after it was requested: the entries from the bound on are not ours.
                     stop = bisect.bisect_left(keys, part.hi)
                     if stop < len(keys):
                         cut = True
@@ -660,6 +721,95 @@ class KeysetWalk:
             cursor = after
             part.position, part.in_group = cursor.key, cursor.in_group
             ctx.offer()
+
+    def _read_checked(self, cursor: KeysetCursor, entries: list[bytes], raw: RawResponse) -> _Read:
+        """A page's entries with their keys, ids and versions, checked against the window."""
+        keys, ids, versions = self._read_keys(cursor, entries, raw)
+        self._check_order(cursor, keys, ids, raw)
+        return _Read(entries, keys, ids, versions, raw)
+
+    async def _fetch_offset(
+        self, cursor: KeysetCursor, page: int, size: int
+    ) -> tuple[list[bytes], RawResponse]:
+        """Offset page ``page`` (of ``size`` entries) of the window after ``cursor``."""
+        filterby, orderby = window_query(self.field, cursor, self.filterby)
+        params: dict[str, str | int | None] = {
+            "filterby": filterby,
+            "orderby": orderby,
+            "page": page,
+            "pageSize": size,
+        }
+        answer = await self._requester.request("GET", self.path, params=params, expect="raw-array")
+        data, raw = answer.parsed, answer.raw
+        self.pages += 1
+        entries = [] if data is None else cast("list[bytes]", data)
+        raw.checked_total_items(page=page, page_size=size, received=len(entries))
+        return entries, raw
+
+    async def _plan(
+        self,
+        ctx: LaneContext[_JsonPage],
+        part: Partition,
+        cursor: KeysetCursor,
+        entries: list[bytes],
+        total: int | None,
+    ) -> None:
+        """After the walk's first window: cut its range into partitions at offset quantiles.
+
+        The offset pages (:func:`~awork_async._partitions.offset_plan`) are requested at once.
+        Partition i starts at the first key of its page greater than the page's first key
+        (that first tie group belongs to the partition before, so a tie group never straddles
+        a bound), and the rest of the page is its first window: exactly the entries of
+        ``[start, last key]`` that existed when the page was read, like a window would give.
+        A page that is empty or one tie group adds no partition (its range stays with the
+        one before). The first partition ends where the second starts. Every partition then
+        walks its windows as usual; their last windows are full, so the requests are about
+        a sequential walk's.
+        """
+        self._planned = True
+        planner = self._planner
+        size = self.page_size
+        if (
+            not planner.quantiles
+            or self.concurrency < 2
+            or self.prefetch == 0  # a lazy walk asks for nothing ahead
+            or cursor.in_group
+            or part.hi is not None
+            or total is None
+            or len(entries) < size
+            or total <= len(entries)
+        ):
+            return
+        count = min(self.concurrency, -(-total // size))
+        plan = offset_plan(total, size, len(entries), count)
+        if not plan:
+            return
+        answers = await _all([self._fetch_offset(cursor, page, rows) for page, rows in plan])
+        starts: list[tuple[datetime, _Read]] = []
+        for offset_entries, raw in answers:
+            if not offset_entries:
+                continue
+            read = self._read_checked(cursor, offset_entries, raw)
+            skip = bisect.bisect_right(read.keys, read.keys[0])
+            if skip == len(read.keys):
+                continue  # one tie group: no bound here
+            low = read.keys[skip]
+            if starts and low <= starts[-1][0]:
+                continue  # changes meanwhile put it behind the previous start
+            starts.append((low, read.tail(skip)))
+        if not starts:
+            return
+        part.hi = starts[0][0]
+        highs: list[datetime | None] = [low for low, _ in starts[1:]]
+        highs.append(None)
+        lanes: list[Lane[_JsonPage]] = []
+        for (low, read), high in zip(starts, highs, strict=True):
+            new = Partition(hi=high, position=low)
+            self._partitions.append(new)
+            bisect.insort(self._cuts, low)
+            lanes.append(self._lane(new, KeysetCursor(low), read))
+        for lane in reversed(lanes):  # each goes right after this lane: last first
+            ctx.insert_after(lane)
 
     def _read_keys(
         self, cursor: KeysetCursor, entries: list[bytes], raw: RawResponse

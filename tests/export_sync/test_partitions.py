@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,7 +23,7 @@ from _helpers import CrashingWriter, SandboxClock
 
 from awork_async import AworkClient
 from awork_async import export as export_module
-from awork_async._partitions import Partition, SplitPlanner
+from awork_async._partitions import Partition, SplitPlanner, offset_plan
 from awork_async._timeutil import format_datetime, parse_utc_datetime
 from awork_async.export import (
     ExportCheckpoint,
@@ -44,14 +45,14 @@ pytestmark = [pytest.mark.awork_sandbox(entries=400, seed=11), pytest.mark.sandb
 
 def eager(field_max: datetime) -> SplitPlanner:
     """A planner that splits small data sets (the production one waits for 34+ pages)."""
-    return SplitPlanner(page_size=PAGE, now=field_max, max_extra=1.0, min_pages=1)
+    return SplitPlanner(page_size=PAGE, now=field_max, max_extra=1.0, min_pages=1, quantiles=False)
 
 
 class FixedCuts(SplitPlanner):
     """Splits at the given keys (in this order) whenever they fall inside a partition."""
 
     def __init__(self, cuts: list[datetime]) -> None:
-        super().__init__(page_size=PAGE, max_extra=1.0, min_pages=1)
+        super().__init__(page_size=PAGE, max_extra=1.0, min_pages=1, quantiles=False)
         self.cuts = cuts
 
     def cut(self, part: Partition) -> datetime | None:
@@ -497,3 +498,202 @@ def test_spilled_pages_round_trip_exactly(start: KeysetCursor) -> None:
     assert [back.cursor_after(i) for i in range(3)] == page.cursors()
     empty = _load_page(_dump_page(_JsonPage([], start, "updatedOn")))
     assert (empty.entries, empty.start, empty.field) == ([], start, "updatedOn")
+
+
+# --------------------------------------------------------------------- offset-quantile partitions
+
+
+@pytest.mark.parametrize(
+    ("total", "page_size", "first", "count"),
+    [
+        (200_000, 1000, 1000, 20),
+        (1_000_000, 1000, 1000, 20),
+        (400, 10, 10, 20),
+        (5_000, 100, 99, 7),
+    ],
+)
+def test_offset_plan_starts_are_aligned_and_about_even(
+    total: int, page_size: int, first: int, count: int
+) -> None:
+    """Partition i starts after the first entry of offset page i, and each further window
+    brings ``page_size - 1`` new entries: the starts are chosen so that every partition's
+    last window is (about) full, near even shares of the range."""
+    plan = offset_plan(total, page_size, first, count)
+    assert 0 < len(plan) <= count - 1
+    starts = [(page - 1) * size for page, size in plan]
+    assert starts == sorted(set(starts))
+    assert starts[0] > first
+    assert all(start + size <= total for start, (_, size) in zip(starts, plan, strict=True))
+    assert all(page_size // 2 <= size <= page_size for _, size in plan)
+    end, waste = first, 0.0
+    for start, (_, size) in zip(starts, plan, strict=True):
+        # What the offset page lacks of a full one, and what the last window of the
+        # partition before it lacks of a full one (in requests).
+        waste += (page_size - size) / page_size
+        waste += (end - 1 - start) % (page_size - 1) / (page_size - 1)
+        end = start + size
+    widths = [b - a for a, b in itertools.pairwise([0, *starts, total])]
+    assert max(widths) <= total / (len(plan) + 1) + 2 * page_size
+    if page_size >= 100:
+        assert waste <= 1.0
+
+
+def quantile_walk(client: AworkClient, concurrency: int = 6, page_size: int = PAGE) -> KeysetWalk:
+    walk = KeysetWalk(client, field="createdOn", page_size=page_size, concurrency=concurrency)
+    return walk
+
+
+def before_each_offset(walk: KeysetWalk, action: Callable[[int], None]) -> None:
+    """Run ``action(offset request number)`` right before each offset request of ``walk``."""
+    original: Fetch = walk._fetch_offset
+    count = [0]
+
+    async def fetch(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        action(count[0])
+        return await original(*args, **kwargs)
+
+    walk._fetch_offset = fetch  # type: ignore[method-assign]
+
+
+async def test_quantile_partitions_give_the_sequential_walk_with_its_requests(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    sequential = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=1)
+    one = await walk_ids(sequential)
+    concurrent = quantile_walk(sandbox_client, concurrency=8)
+    many = await walk_ids(concurrent)
+    assert [i for i, _, _ in many] == [i for i, _, _ in one]  # same entries, same order
+    assert [c for _, _, c in many] == [c for _, _, c in one]  # same checkpoints
+    assert concurrent.partitions == 8
+    # The offset pages are the partitions' first windows; the partitions' last windows are
+    # full. Small offset pages (a start aligned) cost a fraction of a request each.
+    assert concurrent.pages <= sequential.pages + 2
+
+
+class StartChurn:
+    """Changes while the partitions are planned: before each offset request, entries are
+    inserted (at existing keys: ties, and between them) and deleted all over the range;
+    later, before each window, around every partition start."""
+
+    def __init__(self, sandbox: Sandbox, walk: KeysetWalk) -> None:
+        self.sandbox = sandbox
+        self.walk = walk
+        self.initial = set(sandbox.store.entries)
+        self.inserted: set[str] = set()
+        self.deleted: set[str] = set()
+
+    def _delete(self, entry_id: str) -> None:
+        if entry_id in self.sandbox.store.entries:
+            self.sandbox.store.remove_entry(entry_id)
+            self.deleted.add(entry_id)
+
+    def offsets(self, number: int) -> None:
+        order = self.sandbox.store.ordered_entries()
+        for index in range(number, len(order), 23):
+            self.inserted.add(
+                insert_at(self.sandbox, parse_utc_datetime(order[index]["createdOn"]))
+            )
+        for index in range(number * 3, len(order), 31):
+            self._delete(str(order[index]["id"]))
+
+    def windows(self, number: int) -> None:
+        if number < 2:
+            return
+        store = self.sandbox.store
+        for part in self.walk._partitions:
+            if part.hi is None:
+                continue
+            self.inserted.add(insert_at(self.sandbox, part.hi))
+            self.inserted.add(insert_at(self.sandbox, part.hi - timedelta(microseconds=1)))
+            near = sorted(
+                (abs((parse_utc_datetime(e["createdOn"]) - part.hi).total_seconds()), e["id"])
+                for e in store.entries.values()
+                if e["id"] in self.initial
+            )
+            for _, entry_id in near[:1]:
+                self._delete(str(entry_id))
+
+    @property
+    def stable(self) -> set[str]:
+        return self.initial - self.deleted
+
+
+@pytest.mark.parametrize("concurrency", [3, 8, 20])
+async def test_churn_while_partitions_are_planned_gives_exactly_once(
+    sb: Sandbox, sandbox_client: AworkClient, concurrency: int
+) -> None:
+    walk = quantile_walk(sandbox_client, concurrency=concurrency)
+    churn = StartChurn(sb, walk)
+    before_each_offset(walk, churn.offsets)
+    before_each_request(walk, churn.windows)
+    got = await walk_ids(walk)
+    ids = [i for i, _, _ in got]
+    assert walk.partitions > 1
+    assert churn.deleted and churn.inserted
+    assert len(ids) == len(set(ids)), "an entry was delivered twice"
+    assert churn.stable <= set(ids), "an entry that existed throughout was missed"
+    assert set(ids) <= churn.initial | churn.inserted
+    stamps = [parse_utc_datetime(c) for _, c, _ in got]
+    assert stamps == sorted(stamps), "not in createdOn order"
+
+
+async def test_tie_groups_at_the_starts_and_an_offset_page_of_one_tie_group(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    """Every offset page starts inside a tie group (the group stays in the partition before);
+    one offset page is a single tie group (no start there: merged with the one before)."""
+    order = sb.store.ordered_entries()
+    created = [parse_utc_datetime(e["createdOn"]) for e in order]
+    tied: set[str] = set()
+    for index in range(0, len(created), 40):  # offset pages start every 40 or so (concurrency 10)
+        tied |= {insert_at(sb, created[index]) for _ in range(3)}
+    big = created[len(created) // 2]
+    tied |= {insert_at(sb, big) for _ in range(3 * PAGE)}  # more than a page: a whole offset page
+    walk = quantile_walk(sandbox_client, concurrency=10)
+    got = await walk_ids(walk)
+    ids = [i for i, _, _ in got]
+    assert len(ids) == len(set(ids)) == len(sb.store.entries)
+    assert tied <= set(ids)
+    assert 1 < walk.partitions < 10  # at least the single-tie-group page added no partition
+    stamps = [parse_utc_datetime(c) for _, c, _ in got]
+    assert stamps == sorted(stamps)
+    bounds = [p.hi for p in walk._partitions if p.hi is not None]
+    assert big not in bounds
+
+
+async def test_empty_offset_pages_add_no_partition(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    """Entries deleted between the first window and the offset requests: the last offset
+    pages are empty, their ranges stay with the partition before."""
+    initial = set(sb.store.entries)
+    order = [str(e["id"]) for e in sb.store.ordered_entries()]
+    deleted: set[str] = set()
+
+    def delete_the_second_half(number: int) -> None:
+        if number == 1:
+            for entry_id in order[len(order) // 2 :]:
+                sb.store.remove_entry(entry_id)
+                deleted.add(entry_id)
+
+    walk = quantile_walk(sandbox_client, concurrency=8)
+    before_each_offset(walk, delete_the_second_half)
+    got = await walk_ids(walk)
+    ids = [i for i, _, _ in got]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == initial - deleted
+    assert 1 < walk.partitions < 8
+
+
+async def test_a_lazy_walk_or_one_page_plans_no_partitions(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    lazy = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, prefetch=0)
+    offsets: list[int] = []
+    before_each_offset(lazy, offsets.append)
+    assert len(await walk_ids(lazy)) == len(sb.store.entries)
+    assert offsets == []  # a walk asked one window at a time reads nothing ahead
+    whole = KeysetWalk(sandbox_client, field="createdOn", page_size=1000)
+    assert len(await walk_ids(whole)) == len(sb.store.entries)
+    assert (whole.partitions, whole.pages) == (1, 1)
