@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from _helpers import FakeSleep, SandboxClock, quiet_client
 from postgres_server import PostgresServer, running_postgres_server
 from test_mirror import Crash, assert_in_step, churn, crash_commits, table
@@ -233,6 +234,37 @@ async def test_a_leader_that_loses_its_connection_stops_writing_and_a_standby_ta
     assert [r.kind for r in a_reports] == ["standby"]
     assert [r.kind for r in b_reports] == ["standby", "pass"]
     assert b_reports[1].read >= 300 - 2 * 50
+    await assert_in_step(pg_url, sb)
+
+
+async def test_a_connection_broken_during_a_pass_makes_the_leader_stand_by(
+    sb: Sandbox, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends the connection of the second batch's transaction mid-way: the pass
+    stops, the worker gives up the leadership and reports ``standby`` instead of dying; the
+    next pass finishes the load."""
+    real_upsert = MirrorDatabase._upsert
+    calls = {"n": 0}
+
+    async def broken(self: MirrorDatabase, conn: Any, entries: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            pid = await conn.scalar(sa.select(sa.func.pg_backend_pid()))
+            killer = await asyncpg.connect(pg_url)
+            try:
+                assert await killer.fetchval("SELECT pg_terminate_backend($1, 30000)", pid)
+            finally:
+                await killer.close()
+        return await real_upsert(self, conn, entries)
+
+    monkeypatch.setattr(MirrorDatabase, "_upsert", broken)
+    options: dict[str, Any] = {"sweep_every": None, "batch_size": 50, "page_size": 50}
+    async with quiet_client(sb.token, sb.base_url) as awork:
+        first = await mirror(awork, pg_url, once=True, **options)
+        assert first.kind == "standby"
+        assert 0 < len(await table(pg_url)) < 300
+        second = await mirror(awork, pg_url, once=True, **options)
+    assert second.kind == "pass"
     await assert_in_step(pg_url, sb)
 
 
