@@ -120,6 +120,12 @@ class SandboxProcess:
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(options, child), daemon=True)
 
+    @property
+    def pid(self) -> int:
+        """The sandbox process's id (once started)."""
+        assert self._process.pid is not None
+        return self._process.pid
+
     def __enter__(self) -> tuple[str, str]:
         self._process.start()
         if not self._conn.poll(180):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from awork_async._converter import structure
 from awork_async.cli import app
 from awork_async.mirror import (
     SCHEMA_VERSION,
+    SQLITE_PAGE_SIZE,
     MirrorDatabase,
     MirrorLockedError,
     MirrorRow,
@@ -410,6 +412,31 @@ async def test_schema_is_versioned_and_a_newer_one_refused(db_url: str) -> None:
     with pytest.raises(RuntimeError, match="schema version 99"):
         async with MirrorDatabase(db_url):
             pass
+
+
+async def test_a_new_sqlite_database_gets_16k_pages_an_old_one_keeps_its_own(
+    db_url: str, tmp_path: Path
+) -> None:
+    """An entry's row (about 2.6 KB) took a 4 KB page of its own: new files get 16 KB pages."""
+
+    def page_size(path: Path) -> int:
+        with sqlite3.connect(path) as conn:
+            size: int = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.close()
+        return size
+
+    async with MirrorDatabase(db_url):
+        pass
+    assert page_size(Path(db_url.removeprefix("sqlite:///"))) == SQLITE_PAGE_SIZE == 16384
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    async with MirrorDatabase(f"sqlite:///{old}") as db:
+        await db.upsert([MirrorRow.from_json({"id": "00000000-0000-4000-8000-000000000001"})])
+        assert len(await db.entries()) == 1
+    assert page_size(old) == 4096
 
 
 async def test_sqlite_serves_one_process(db_url: str) -> None:
