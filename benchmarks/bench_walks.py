@@ -16,22 +16,29 @@ window edge and repeats whole walks for ``--duration`` seconds:
 * ``list(prefetch)``: ``time_entries.list(page_size=1000, prefetch=8)`` (offset pages, not
   consistent), the reference for what the rate limit allows.
 
-Columns: entries/s, that as a fraction of the ceiling, 429 answers, and requests per complete
-walk against a sequential walk's (the same walk with ``concurrency=1``, counted once per data
-set). Each figure is the median over ``--repeat`` runs. Targets: consistent export and first
-sync >= 0.9 of the ceiling at 0.1 and 1.0 s, zero 429s, <= 1.03x the sequential requests.
+Columns: entries/s and that as a fraction of the ceiling (entries *received*: for the
+consistent walks, every window and offset page read, delivered in order or still waiting in a
+partition ahead), the fraction *delivered in order* (the run is cut at its deadline: a walk
+under way has read pages of all its partitions but delivered only the first ones, so this
+under-counts by up to most of a walk; over whole walks the two agree), 429 answers, and
+requests per complete walk against a sequential walk's (the same walk with ``concurrency=1``,
+counted once per data set). Each figure is the median over ``--repeat`` runs. Keep
+``--duration`` a multiple of 20 s (a scaled minute): the ceiling counts whole windows. Targets:
+consistent export and first sync >= 0.9 of the ceiling at 0.1 and 1.0 s, zero 429s, <= 1.03x
+the sequential requests.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -100,10 +107,41 @@ async def _list_pass(client: AworkClient, deadline: float, seen: list[int]) -> i
 PASSES = {"export": _export_pass, "first sync": _sync_pass, "list(prefetch)": _list_pass}
 
 
+class _Received:
+    """Counts the entries the consistent walks receive (every window and offset page), read
+    or not yet: the run is cut at its deadline, when the partitions ahead of the one being
+    delivered hold pages that count for the rate limit but not yet for the in-order count."""
+
+    def __init__(self) -> None:
+        self.entries = 0
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        fetch, offset = KeysetWalk._fetch, KeysetWalk._fetch_offset
+
+        async def counted_fetch(walk: KeysetWalk, *args: Any, **kwargs: Any) -> Any:
+            answer = await fetch(walk, *args, **kwargs)
+            self.entries += len(answer[0])
+            return answer
+
+        async def counted_offset(walk: KeysetWalk, *args: Any, **kwargs: Any) -> Any:
+            answer = await offset(walk, *args, **kwargs)
+            self.entries += len(answer[0])
+            return answer
+
+        KeysetWalk._fetch = counted_fetch  # type: ignore[method-assign]
+        KeysetWalk._fetch_offset = counted_offset  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            KeysetWalk._fetch, KeysetWalk._fetch_offset = fetch, offset  # type: ignore[method-assign]
+
+
 def one_run(
     mode: str, latency: float, entries: int, duration: float
-) -> tuple[float, int, float | None]:
-    """(fraction of the ceiling, 429s, requests per complete walk) of one run."""
+) -> tuple[float, int, float | None, float]:
+    """(fraction of the ceiling delivered in order, 429s, requests per complete walk,
+    fraction received) of one run."""
     origin = time.monotonic() + 12.0 + entries / 40_000  # after the sandbox has started
     clock = ScaledClock(origin=origin, scale=SCALE)
     options = ServerOptions(entries=entries, clock=clock, latency=latency / SCALE)
@@ -122,18 +160,21 @@ def one_run(
                 deadline = start + duration
                 seen = [0]
                 walks: list[int] = []
-                while time.monotonic() < deadline:
-                    pages = await PASSES[mode](client, deadline, seen)
-                    if pages is not None:
-                        walks.append(pages)
+                with received.counting():
+                    while time.monotonic() < deadline:
+                        pages = await PASSES[mode](client, deadline, seen)
+                        if pages is not None:
+                            walks.append(pages)
                 elapsed = time.monotonic() - start
                 return seen[0], elapsed, statuses.counts.get(429, 0), walks
 
+        received = _Received()
         count, elapsed, limited, walks = asyncio.run(run())
     windows = max(1, round(duration * SCALE / 60))
     ceiling = windows * PER_MINUTE * PAGE / duration
     per_walk = statistics.median(walks) if walks else None
-    return count / elapsed / ceiling, limited, per_walk
+    got = received.entries if mode != "list(prefetch)" else count
+    return count / elapsed / ceiling, limited, per_walk, got / elapsed / ceiling
 
 
 def sequential_requests(entries: int) -> dict[str, int]:
@@ -175,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for latency in latencies:
         for mode in modes:
             runs = [one_run(mode, latency, args.entries, args.duration) for _ in range(args.repeat)]
-            fraction = statistics.median(r[0] for r in runs)
+            fraction = statistics.median(r[3] for r in runs)
+            in_order = statistics.median(r[0] for r in runs)
             limited = max(r[1] for r in runs)
             walks = [r[2] for r in runs if r[2] is not None]
             ratio = f"{statistics.median(walks) / sequential[mode]:.3f}x" if walks else "-"
@@ -185,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     mode,
                     f"{fraction * PER_MINUTE * PAGE / 20:,.0f}",
                     f"{fraction:.2f}",
+                    f"{in_order:.2f}",
                     limited,
                     ratio,
                 ]
@@ -197,7 +240,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         + ", ".join(f"{k} {v}" for k, v in sequential.items())
     )
     print_table(
-        ["latency", "walk", "entries/s", "of ceiling", "429s", "requests / sequential"], rows
+        [
+            "latency",
+            "walk",
+            "entries/s",
+            "of ceiling",
+            "delivered in order",
+            "429s",
+            "requests / sequential",
+        ],
+        rows,
     )
     print(f"\nmachine: {machine_info()}")
 
