@@ -92,6 +92,44 @@ async def test_rate_limit_headers_and_429_over_http() -> None:
         assert sb.stats.by_status[429] == 1
 
 
+async def test_requests_received_together_are_counted_on_arrival() -> None:
+    """Two requests received at once are counted in the window they arrived in, even when
+    building the first one's answer takes past the window's end (was: the second one was
+    counted after it, in the next window, next to that window's own requests)."""
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from awork_async.sandbox.app import build_app, sandbox_middleware
+
+    clock = FakeClock(1000.5)
+    config = SandboxConfig(
+        entries=1, rate_limit=RateLimitConfig(per_second=1, per_minute=100, clock=clock)
+    )
+    app = build_app(config)
+
+    async def slow_page(request: web.Request) -> web.StreamResponse:
+        clock.now += 1.0  # building this answer took into the next window
+        return web.json_response([])
+
+    async def received() -> web.Request:
+        request = make_mocked_request(
+            "GET",
+            "/api/v1/timeentries",
+            headers={"Authorization": f"Bearer {config.token}"},
+            app=app,
+        )
+        info = await app.router.resolve(request)  # as the server routes it
+        info.add_app(app)
+        request._match_info = info
+        return request
+
+    requests = [await received(), await received()]
+    first, second = await asyncio.gather(
+        *(sandbox_middleware(request, slow_page) for request in requests)
+    )
+    assert [first.status, second.status] == [200, 429]
+
+
 # ---------------------------------------------------------------------------------- faults
 
 
