@@ -315,8 +315,9 @@ class LocalRateLimiter:
         per_minute: requests per minute (default 1000; ``RateLimits.ENTERPRISE`` has 3000).
         reserve: a window reported with this many requests left (or fewer) pauses all requests until
             it resets.
-        window_margin: seconds added to each window to absorb network jitter between this client's
-            clock and the server's windows.
+        window_margin: seconds added to each window to absorb the varying delay between this
+            limiter's admission and the server's count (network jitter, a busy event loop);
+            default 0.1 (see ``_constants.DEFAULT_RATE_WINDOW_MARGIN``).
         default_pause: pause after a 429 without ``Retry-After`` or ``RateLimit-Reset``.
         max_hold: longest pause any response can impose.
         clock: monotonic time source in seconds (inject a fake one in tests).
