@@ -36,11 +36,11 @@ import pickle
 import tempfile
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
-from typing import IO, Generic, TypeVar
+from typing import IO, Generic, Protocol, TypeVar
 
 from ._validation import ensure_int
 
-__all__ = ["Lane", "LaneContext", "PageEngine", "validate_concurrency"]
+__all__ = ["Lane", "LaneContext", "PageEngine", "Spool", "validate_concurrency"]
 
 T = TypeVar("T")
 
@@ -66,6 +66,25 @@ def _pickle_codec() -> Codec[T]:
         return page
 
     return dump, load
+
+
+class Spool(Protocol[T]):
+    """Where one lane's pages ahead of the consumer wait, in order (the engine's spill seam).
+
+    The default is an anonymous temporary file per lane; a strategy may pass its own (the
+    consistent export's durable spool beside its checkpoint) with ``PageEngine(spool=...)``.
+    """
+
+    pages: int
+
+    def append(self, page: T) -> None:
+        """Keep ``page`` after the pages kept so far."""
+
+    def pop(self) -> T:
+        """The first page kept (there is one)."""
+
+    def close(self) -> None:
+        """Drop what is kept."""
 
 
 class _Spool(Generic[T]):
@@ -118,13 +137,13 @@ class _Slot(Generic[T]):
         self,
         lane: Lane[T] | None = None,
         source: Iterator[Lane[T]] | None = None,
-        codec: Codec[T] | None = None,
+        spool: Spool[T] | None = None,
     ):
         self.lane = lane
         self.source = source  # a lazy series of lanes (pulled one at a time when scheduling)
         self.task: asyncio.Task[None] | None = None
         self.memory: deque[T] = deque()
-        self.spool: _Spool[T] = _Spool(codec)
+        self.spool: Spool[T] = spool if spool is not None else _Spool()
         self.finished = False
         self.error: BaseException | None = None
 
@@ -151,7 +170,7 @@ class LaneContext(Generic[T]):
 
     def insert_after(self, lane: Lane[T]) -> None:
         """Insert ``lane`` right after this lane in the order (before earlier insertions)."""
-        self._engine._insert(self._slot, _Slot(lane=lane, codec=self._engine.codec))
+        self._engine._insert(self._slot, self._engine._lane_slot(lane))
 
     def follow(self, lanes: Iterable[Lane[T]]) -> None:
         """Insert a lazy series of lanes right after this lane (pulled when they can run)."""
@@ -181,6 +200,8 @@ class PageEngine(Generic[T]):
             it may split a running lane (:meth:`LaneContext.insert_after`) to use the slot.
         on_page: called with each page as it is yielded.
         codec: ``(dump, load)`` of spilled pages (default: pickle).
+        spool: makes each lane's spill (instead of an anonymous temporary file with ``codec``),
+            e.g. a durable one whose pages survive the process.
     """
 
     def __init__(
@@ -193,6 +214,7 @@ class PageEngine(Generic[T]):
         on_idle: Callable[[], None] | None = None,
         on_page: Callable[[T], None] | None = None,
         codec: Codec[T] | None = None,
+        spool: Callable[[], Spool[T]] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -201,6 +223,7 @@ class PageEngine(Generic[T]):
         self.memory_pages = concurrency if memory_pages is None else memory_pages
         self.spill = spill
         self.codec = codec
+        self._spool = spool
         self._on_idle = on_idle
         self._on_page = on_page
         self._slots: list[_Slot[T]] = []
@@ -249,6 +272,10 @@ class PageEngine(Generic[T]):
             await self._wait_change()
         self._notify()
 
+    def _lane_slot(self, lane: Lane[T]) -> _Slot[T]:
+        spool = self._spool() if self._spool is not None else _Spool(self.codec)
+        return _Slot(lane=lane, spool=spool)
+
     def _keep(self, slot: _Slot[T], page: T) -> None:
         slot.memory.append(page)
         self._in_memory += 1
@@ -293,7 +320,7 @@ class PageEngine(Generic[T]):
                     if lane is None:
                         del self._slots[index]
                     else:
-                        new = _Slot(lane=lane, codec=self.codec)
+                        new = self._lane_slot(lane)
                         self._slots.insert(index, new)
                         self._start(new)
                     started = True

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+import attrs
 import orjson
 import pytest
 from _helpers import FakeSleep, LineTearingWriter
@@ -75,6 +76,10 @@ async def _resume(client: AworkClient, target: Path, checkpoint: Path, **options
     assert done is not None and done.complete
 
 
+def _spool(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + ".pages")
+
+
 def _created(expected: bytes) -> list[datetime]:
     return [parse_utc_datetime(orjson.loads(line)["createdOn"]) for line in expected.splitlines()]
 
@@ -86,6 +91,7 @@ async def test_a_crash_at_any_entry_resumes_byte_identical(
     created = _created(expected)
     total = len(created)
     cuts: set[datetime] = set()
+    spooled = [0]
 
     async def crash_and_resume(crash_at: int) -> None:
         target, checkpoint, saved = await _crash_at_write(sandbox_client, tmp_path, crash_at)
@@ -96,12 +102,15 @@ async def test_a_crash_at_any_entry_resumes_byte_identical(
                 saved.created_on is None or cut > saved.created_on for cut in saved.partitions
             )
             cuts.update(saved.partitions)
+            spooled[0] += sum(len(part.pages) for part in saved.frontier)
         await _resume(sandbox_client, target, checkpoint)
         assert target.read_bytes() == expected, f"crash at entry {crash_at}"
+        assert not _spool(checkpoint).exists(), "the spool is removed when the export is done"
 
     for crash_at in range(1, total + 1, 11):
         await crash_and_resume(crash_at)
     assert cuts, "no checkpoint recorded partitions ahead of the one being written"
+    assert spooled[0], "no checkpoint recorded durable pages"
     # At each partition bound: the last entry before a cut, the first one after it, the next.
     bounds = {sum(key < cut for key in created) for cut in cuts}
     for index in sorted(bounds):
@@ -184,19 +193,31 @@ async def test_a_failed_request_anywhere_resumes_byte_identical(
 @pytest.mark.parametrize(
     ("version", "options"),
     [
-        (1, {"concurrency": 1}),  # the keyset cursor alone
+        (1, {"concurrency": 1}),  # the keyset cursor alone (written by earlier releases)
         (2, {"orderby": "duration desc,id"}),  # an ordered export: the page to continue with
-        (3, {}),  # the cursor and the partitions ahead of it
+        (3, {}),  # the cursor and the partitions ahead of it (written by earlier releases)
+        (4, {}),  # the durable frontier: each partition's spooled pages and position
     ],
 )
-async def test_each_checkpoint_version_written_resumes(
+async def test_each_checkpoint_version_resumes(
     sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, version: int, options: Any
 ) -> None:
     expected = await _whole(sandbox_client, tmp_path / "whole.jsonl", **options)
     target, checkpoint, saved = await _crash_at_write(sandbox_client, tmp_path, 60, **options)
     assert saved is not None
+    if version in (1, 3):  # what earlier releases wrote: no frontier, no spool
+        saved = attrs.evolve(
+            saved,
+            frontier=(),
+            spool_id=None,
+            spool_size=0,
+            partitions=saved.partitions if version == 3 else (),
+        )
+        checkpoint.write_text(saved.to_json())
+        _spool(checkpoint).unlink(missing_ok=True)
     assert orjson.loads(checkpoint.read_bytes())["version"] == version
-    assert bool(saved.partitions) == (version == 3)
+    assert bool(saved.partitions) == (version in (3, 4))
+    assert bool(saved.frontier) == (version == 4)
     await _resume(sandbox_client, target, checkpoint, **options)
     assert target.read_bytes() == expected
     if version != 2:  # the iterator continues a consistent export's checkpoint the same way
@@ -230,7 +251,7 @@ def _with(**fields: object) -> str:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (_with(version=4), "version 4, which this release of awork-async cannot resume"),
+        (_with(version=5), "version 5, which this release of awork-async cannot resume"),
         (_with(version=0), "version 0, which this release"),
         (_with(version="3"), "version '3', which this release"),
         (_with(version=None), "version None, which this release"),
@@ -284,3 +305,171 @@ def test_a_sync_checkpoint_refuses_an_export_one_and_the_reverse() -> None:
         SyncCheckpoint.from_json(ExportCheckpoint(count=1).to_json())  # version 1, like sync's
     with pytest.raises(ValueError, match="sync checkpoint"):
         ExportCheckpoint.from_json(SyncCheckpoint().to_json())
+
+
+# ------------------------------------------------------------------ the durable spool (version 4)
+
+
+async def _crash_with_pages(
+    client: AworkClient, tmp_path: Path, crash_at: int
+) -> tuple[Path, Path, ExportCheckpoint]:
+    target, checkpoint, saved = await _crash_at_write(client, tmp_path, crash_at)
+    assert saved is not None and saved.frontier
+    assert any(part.pages for part in saved.frontier), "the checkpoint relies on spooled pages"
+    return target, checkpoint, saved
+
+
+async def test_a_resume_requests_only_what_the_crash_had_not_read(
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
+) -> None:
+    """The pages of partitions ahead are durable: a resume replays them from the spool, so
+    crash plus resume request about what one whole export does. (A checkpoint after every
+    entry, so that the crash comes right after one: what was read after the last checkpoint
+    is not in it, and is read again.)"""
+    before = sb.stats.requests
+    expected = await _whole(sandbox_client, tmp_path / "whole.jsonl")
+    whole = sb.stats.requests - before
+    total = len(expected.splitlines())
+    for crash_at in (total // 16, total // 4, total * 19 // 20):
+        target, checkpoint = tmp_path / f"r{crash_at}.jsonl", tmp_path / f"r{crash_at}.cp"
+        before = sb.stats.requests
+        with target.open("wb") as raw_output:
+            crashing = cast(BinaryIO, LineTearingWriter(raw_output, crash_at, "power cut"))
+            with pytest.raises(OSError, match="power cut"):
+                await export_time_entries(
+                    sandbox_client,
+                    crashing,
+                    checkpoint_path=checkpoint,
+                    checkpoint_every=1,
+                    **OPTIONS,
+                )
+        crashed = sb.stats.requests - before
+        saved = load_checkpoint(checkpoint)
+        assert saved is not None and any(part.pages for part in saved.frontier)
+        before = sb.stats.requests
+        with target.open("r+b") as output:
+            await export_time_entries(
+                sandbox_client,
+                output,
+                checkpoint_path=checkpoint,
+                resume=True,
+                checkpoint_every=1,
+                **OPTIONS,
+            )
+        resumed = sb.stats.requests - before
+        assert target.read_bytes() == expected
+        # Read again: each lane's request in flight at the crash (or its answer not yet
+        # spooled) and the page after the one being written (kept in memory for the writer).
+        assert crashed + resumed <= whole + OPTIONS["concurrency"] + 2, (crash_at, crashed, resumed)
+
+
+class _FailingSave:
+    """``save_checkpoint`` failing at its ``fail_at``-th call (the output and the spool are
+    fsynced by then: a crash between the spool's fsync and the checkpoint's write)."""
+
+    def __init__(self, save: Any, fail_at: int) -> None:
+        self.save, self.fail_at, self.calls = save, fail_at, 0
+
+    def __call__(self, path: Path, point: ExportCheckpoint) -> None:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OSError("power cut")
+        self.save(path, point)
+
+
+async def test_a_crash_between_the_spool_fsync_and_the_checkpoint_write(
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spool has records the checkpoint does not know: the resume cuts them off."""
+    import awork_async.export as export_module
+
+    expected = await _whole(sandbox_client, tmp_path / "whole.jsonl")
+    real_save = export_module.save_checkpoint
+    grew = []
+    for fail_at in (2, 5, 9, 20):
+        failing_save = _FailingSave(real_save, fail_at)
+
+        target, checkpoint = tmp_path / f"s{fail_at}.jsonl", tmp_path / f"s{fail_at}.cp"
+        monkeypatch.setattr(export_module, "save_checkpoint", failing_save)
+        with target.open("wb") as output, pytest.raises(OSError, match="power cut"):
+            await export_time_entries(
+                sandbox_client,
+                output,
+                checkpoint_path=checkpoint,
+                checkpoint_every=EVERY,
+                **OPTIONS,
+            )
+        monkeypatch.setattr(export_module, "save_checkpoint", real_save)
+        saved = load_checkpoint(checkpoint)
+        assert saved is not None and saved.frontier
+        assert _spool(checkpoint).stat().st_size >= saved.spool_size
+        grew.append(_spool(checkpoint).stat().st_size > saved.spool_size)
+        await _resume(sandbox_client, target, checkpoint)
+        assert target.read_bytes() == expected, f"checkpoint write {fail_at} failed"
+    assert any(grew), "no crash left spool records the checkpoint did not know"
+
+
+@pytest.mark.parametrize("tail", [b"\x01", b"\x07" * 5000])
+async def test_a_torn_spool_record_after_the_checkpoint_is_cut_off(
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, tail: bytes
+) -> None:
+    expected = await _whole(sandbox_client, tmp_path / "whole.jsonl")
+    target, checkpoint, saved = await _crash_with_pages(sandbox_client, tmp_path, 150)
+    spool = _spool(checkpoint)
+    data = spool.read_bytes()
+    # A record torn by the power cut: the first bytes of a record, or garbage, at the end.
+    spool.write_bytes(data[: saved.spool_size] + data[saved.spool_size :][:7] + tail)
+    await _resume(sandbox_client, target, checkpoint)
+    assert target.read_bytes() == expected
+
+
+def _damage(kind: str, checkpoint: Path, saved: ExportCheckpoint) -> str:
+    """Damage the spool (or the checkpoint's frontier); the message expected."""
+    spool = _spool(checkpoint)
+    data = bytearray(spool.read_bytes())
+    offset = next(page[0] for part in saved.frontier for page in part.pages)
+    if kind == "missing":
+        spool.unlink()
+        return "is missing"
+    if kind == "short":
+        spool.write_bytes(bytes(data[: saved.spool_size - 1]))
+        return f"relies on {saved.spool_size}"
+    if kind == "corrupted":
+        data[offset + 40] ^= 0xFF
+        spool.write_bytes(bytes(data))
+        return f"is corrupted at byte {offset}"
+    if kind == "foreign":
+        data[10] ^= 0xFF
+        spool.write_bytes(bytes(data))
+        return "belongs to another export"
+    if kind == "symlink":
+        spool.rename(spool.with_name("elsewhere"))
+        spool.symlink_to(spool.with_name("elsewhere"))
+        return "cannot be opened"
+    text = orjson.loads(checkpoint.read_bytes())
+    if kind == "frontier":
+        text["frontier"] = text["frontier"][:-1]
+        checkpoint.write_bytes(orjson.dumps(text))
+        return "frontier does not match partitions"
+    assert kind == "beyond"
+    text["spool"]["size"] = offset
+    checkpoint.write_bytes(orjson.dumps(text))
+    return "spool.size must cover every page"
+
+
+@pytest.mark.parametrize(
+    "kind", ["missing", "short", "corrupted", "foreign", "symlink", "frontier", "beyond"]
+)
+async def test_a_checkpoint_whose_spool_is_damaged_is_refused_before_any_request(
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, kind: str
+) -> None:
+    target, checkpoint, saved = await _crash_with_pages(sandbox_client, tmp_path, 100)
+    message = _damage(kind, checkpoint, saved)
+    output, text = target.read_bytes(), checkpoint.read_bytes()
+    before = sb.stats.requests
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        await _resume(sandbox_client, target, checkpoint)
+    assert str(checkpoint) in str(caught.value), "the message names the checkpoint"
+    assert sb.stats.requests == before
+    assert target.read_bytes() == output
+    assert checkpoint.read_bytes() == text

@@ -425,8 +425,8 @@ def test_frontier_checkpoint_json_is_version_3_and_unknown_versions_are_refused(
     assert data["version"] == 3
     assert ExportCheckpoint.from_json(point.to_json()) == point
     assert orjson.loads(ExportCheckpoint(count=1).to_json())["version"] == 1
-    data["version"] = 4
-    with pytest.raises(ValueError, match="version 4, which this release of awork-async cannot"):
+    data["version"] = 5
+    with pytest.raises(ValueError, match="version 5, which this release of awork-async cannot"):
         ExportCheckpoint.from_json(orjson.dumps(data))
     data["version"] = 3
     data["partitions"] = [data["partitions"][1], data["partitions"][0]]
