@@ -991,24 +991,25 @@ class KeysetWalk:
         if self._spool is None or head is None:
             return ()
         cursor = page.cursor_after(index)
+        cuts = self.cuts_after(cursor.key)
+        uppers = [*cuts, None]  # each partition ends where the next one starts
         if page.spooled is None:
-            current = FrontierPartition(None, head.part.hi, cursor)
+            current = FrontierPartition(None, uppers[0], cursor)
         else:
             offset, length, skip = page.spooled
             rest = [(offset, length, skip + index + 1)] if index + 1 < len(page) else []
             current = FrontierPartition(
-                None, head.part.hi, head.position, head.ended(), (*rest, *head.pages)
+                None, uppers[0], head.position, head.ended(), (*rest, *head.pages)
             )
         ahead = [current]
-        for cut in self.cuts_after(cursor.key):
-            standing = self._standings[cut]
+        for cut, upper in zip(cuts, uppers[1:], strict=True):
+            standing = self._standings.get(cut)
+            if standing is None:  # pragma: no cover - every cut has its lane's standing
+                ahead.append(FrontierPartition(cut, upper, KeysetCursor(cut)))
+                continue
             ahead.append(
                 FrontierPartition(
-                    cut,
-                    standing.part.hi,
-                    standing.position,
-                    standing.ended(),
-                    tuple(standing.pages),
+                    cut, upper, standing.position, standing.ended(), tuple(standing.pages)
                 )
             )
         return tuple(ahead)
