@@ -18,7 +18,8 @@ lanes they hand to it.
   memory (plus ``prefetch`` pages of the lane being consumed). A lane ahead of the consumer
   whose pages do not fit either waits (``spill=False``) or, with ``spill=True``, appends them
   to an anonymous temporary file (encoded by the strategy's codec, pickle by default; read back
-  in order and deleted as soon as read):
+  in order and deleted as soon as read; a strategy may pass its own :class:`Spool`, such as the
+  consistent export's durable one beside its checkpoint):
   strict order, bounded RAM and every lane at full speed, at the cost of disk space for the
   pages ahead of the consumer.
 * **Cancellation**: closing the iterator (``aclose``, ``break`` under ``contextlib.aclosing``,
