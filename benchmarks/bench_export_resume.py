@@ -1,8 +1,9 @@
 """What a crash costs a resumable consistent export: requests of crash + resume vs a whole export.
 
-Run: ``python benchmarks/bench_export_resume.py`` (about 1 minute; ``--entries``, ``--repeat``).
+Run: ``python benchmarks/bench_export_resume.py`` (about 1 minute; ``--entries``, ``--repeat``,
+``--latency`` seconds added to every request, default 0).
 
-A sandbox (in a thread of its own, no rate limit, no latency) serves ``--entries`` entries
+A sandbox (in a thread of its own, no rate limit) serves ``--entries`` entries
 (20,000 by default). ``export_time_entries`` writes them as JSONL, 100 per page, default
 concurrency (20), a checkpoint every 1000 entries, to an open file; the file tears the line
 after 6%, 25% and 95% of the lines (a power cut) and the export is resumed from its checkpoint.
@@ -30,7 +31,7 @@ from _helpers import LineTearingWriter
 
 from awork_async import AworkClient, NoRateLimiter
 from awork_async.export import export_time_entries
-from awork_async.sandbox import Sandbox, SandboxConfig
+from awork_async.sandbox import FaultConfig, Sandbox, SandboxConfig
 
 SHARES = (0.06, 0.25, 0.95)
 OPTIONS = {"format": "jsonl", "page_size": 100, "checkpoint_every": 1000}
@@ -86,11 +87,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args(argv)
     runs = []
     for _ in range(args.repeat):
         with (
-            ThreadedSandbox(SandboxConfig(entries=args.entries)) as sandbox,
+            ThreadedSandbox(
+                SandboxConfig(entries=args.entries, faults=FaultConfig(latency=args.latency))
+            ) as sandbox,
             tempfile.TemporaryDirectory() as directory,
         ):
             runs.append(asyncio.run(measure(sandbox, Path(directory))))
@@ -101,7 +105,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         resumed = statistics.median(run[index][2] for run in runs)
         ratio = statistics.median((run[index][1] + run[index][2]) / run[index][0] for run in runs)
         rows.append([f"{share:.0%}", whole, crashed, resumed, f"{ratio:.2f}x"])
-    print(f"{args.entries} entries, 100 per page, a checkpoint every 1000; {machine_info()}")
+    print(
+        f"{args.entries} entries, 100 per page, a checkpoint every 1000, "
+        f"{args.latency} s per request; {machine_info()}"
+    )
     print_table(["crash after", "whole", "before crash", "resume", "crash + resume"], rows)
 
 
