@@ -473,3 +473,57 @@ async def test_a_checkpoint_whose_spool_is_damaged_is_refused_before_any_request
     assert sb.stats.requests == before
     assert target.read_bytes() == output
     assert checkpoint.read_bytes() == text
+
+
+async def test_a_resumed_export_that_crashes_again_resumes_byte_identical(
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
+) -> None:
+    """The resumed run cuts the spool to the checkpoint's size and appends after it; its own
+    checkpoints name records of both runs, and the next resume replays them."""
+    expected = await _whole(sandbox_client, tmp_path / "whole.jsonl")
+    for first, second in ((20, 90), (60, 200), (150, 330)):
+        target, checkpoint, saved = await _crash_with_pages(sandbox_client, tmp_path, first)
+        spool = _spool(checkpoint)
+        with spool.open("ab") as torn:
+            torn.write(b"\x00" * 100)  # a record torn by the first crash
+        with target.open("r+b") as raw_output:
+            crashing = cast(BinaryIO, LineTearingWriter(raw_output, second - saved.count))
+            with pytest.raises(OSError, match="disk on fire"):
+                await export_time_entries(
+                    sandbox_client,
+                    crashing,
+                    checkpoint_path=checkpoint,
+                    resume=True,
+                    checkpoint_every=EVERY,
+                    **OPTIONS,
+                )
+        again = load_checkpoint(checkpoint)
+        assert again is not None and again.count > saved.count
+        assert again.spool_id == saved.spool_id  # the same spool, continued
+        await _resume(sandbox_client, target, checkpoint)
+        assert target.read_bytes() == expected, (first, second)
+
+
+async def test_the_spool_is_created_exclusively_never_through_a_symlink(
+    sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path
+) -> None:
+    expected = await _whole(sandbox_client, tmp_path / "whole.jsonl")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    target, checkpoint = tmp_path / "out.jsonl", tmp_path / "out.cp"
+    _spool(checkpoint).symlink_to(victim)  # planted where the spool goes
+    with target.open("wb") as raw_output:
+        crashing = cast(BinaryIO, LineTearingWriter(raw_output, 100))
+        with pytest.raises(OSError, match="disk on fire"):
+            await export_time_entries(
+                sandbox_client,
+                crashing,
+                checkpoint_path=checkpoint,
+                checkpoint_every=EVERY,
+                **OPTIONS,
+            )
+    assert victim.read_bytes() == b"precious"
+    assert not _spool(checkpoint).is_symlink()
+    await _resume(sandbox_client, target, checkpoint)
+    assert target.read_bytes() == expected
+    assert victim.read_bytes() == b"precious"
