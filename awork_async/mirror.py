@@ -55,13 +55,14 @@ Choices
   with the same checks as :meth:`MirrorRow.from_json`; the text is stored as ``data`` as is).
   SQLite: one ``executemany`` of the compiled upsert per batch, with plain tuples, in WAL mode
   with ``synchronous=NORMAL`` (a power loss may undo the last transactions, never corrupt the
-  file; a checkpoint commits with its rows, so the rerun reads them again). PostgreSQL: the
-  batch goes by binary ``COPY`` (asyncpg's ``copy_records_to_table`` on the transaction's own
-  connection) into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO UPDATE …
-  WHERE`` newer applies it; the ``data`` JSON (TOASTed: about 2 KB per entry) is compressed
-  with lz4 when the server offers it (``SET LOCAL default_toast_compression``), about a third
-  of the server's CPU per entry. A batch commits while the walk reads the next one (one commit in
-  flight at most).
+  file; a checkpoint commits with its rows, so the rerun reads them again); a new file gets
+  16 KB pages (:data:`SQLITE_PAGE_SIZE`: a 2.6 KB row no longer takes a 4 KB page alone).
+  PostgreSQL: the batch goes by binary ``COPY`` (asyncpg's ``copy_records_to_table`` on the
+  transaction's own connection) into a temporary table, then one ``INSERT … SELECT … ON
+  CONFLICT DO UPDATE … WHERE`` newer applies it; the ``data`` JSON (TOASTed: about 2 KB per
+  entry) is compressed with lz4 when the server offers it (``SET LOCAL
+  default_toast_compression``), about a third of the server's CPU per entry. A batch commits
+  while the walk reads the next one (one commit in flight at most).
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ __all__ = [
     "DEFAULT_POLL_EVERY",
     "DEFAULT_SWEEP_EVERY",
     "SCHEMA_VERSION",
+    "SQLITE_PAGE_SIZE",
     "MirrorCounters",
     "MirrorDatabase",
     "MirrorLeadershipLostError",
