@@ -192,11 +192,12 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
                 if not decision.allowed:
                     stats.rate_limited += 1
                     raise SandboxError(429, "too-many-requests", "Rate limit exceeded.")
-                # Counted on arrival, like awork's gateway: the requests already received are
-                # counted before this one's answer is built (one loop at a time; a page of
-                # 1000 entries takes milliseconds), else a burst's last requests were counted
-                # that much later, in the next window, beside a burst a client correctly
-                # sent there (429s no real server gives).
+                # Closer to awork's gateway, which counts on arrival: the requests already
+                # received (ready on the loop) are counted before this one's answer is built
+                # (a page of 1000 entries takes milliseconds), else a burst's last requests
+                # were counted that much later, in the next window, beside a burst a client
+                # correctly sent there (429s no real server gives). A request read while an
+                # answer is built is still counted after it.
                 await asyncio.sleep(0)
             response = await handler(request)
             if request.method != "GET" and 200 <= response.status < 300:
