@@ -352,8 +352,14 @@ class VirtualTimeLimiter:
         self, clock: VirtualClock, per_second: int, per_minute: int, *, reserve: int = 1
     ) -> None:
         self.clock = clock
+        # No jitter to absorb (see above): windows of exactly 1 s and 60 s.
         self.inner = LocalRateLimiter(
-            per_second, per_minute, reserve=reserve, clock=clock, sleep=self.sleep
+            per_second,
+            per_minute,
+            reserve=reserve,
+            window_margin=0.0,
+            clock=clock,
+            sleep=self.sleep,
         )
         #: ``("admit", time, 0)`` and ``("answer", time, status)`` in the order they happened.
         self.events: list[tuple[str, float, int]] = []
