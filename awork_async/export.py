@@ -444,22 +444,29 @@ def _dump_page(page: _JsonPage) -> bytes:
     cursor is fine); the entries stay the JSON bytes they were, with no object built per entry.
     """
     meta = pickle.dumps((page.start, page.field), protocol=pickle.HIGHEST_PROTOCOL)
-    sizes = array(_SIZE_CODE, [len(entry) for entry in page.entries])
+    return _pack(meta, page.entries)
+
+
+def _pack(meta: bytes, entries: list[bytes]) -> bytes:
+    """``meta`` and ``entries`` in the one page layout of the spill file and the spool: the
+    meta's length and bytes, the entries' count and lengths, then the entries as they are."""
+    sizes = array(_SIZE_CODE, [len(entry) for entry in entries])
     return b"".join(
         (
             len(meta).to_bytes(8, "little"),
             meta,
             len(sizes).to_bytes(8, "little"),
             sizes.tobytes(),
-            *page.entries,
+            *entries,
         )
     )
 
 
-def _load_page(data: bytes) -> _JsonPage:
-    """The page :func:`_dump_page` wrote (our own temporary file, never foreign data)."""
+def _unpack(data: bytes) -> tuple[bytes, list[bytes]]:
+    """The ``(meta, entries)`` that :func:`_pack` wrote; ``ValueError`` when ``data`` does not
+    hold exactly that."""
     size = int.from_bytes(data[:8], "little")
-    start, field = pickle.loads(data[8 : 8 + size])  # written by this process, see above
+    meta = data[8 : 8 + size]
     position = 8 + size
     count = int.from_bytes(data[position : position + 8], "little")
     position += 8
@@ -470,6 +477,15 @@ def _load_page(data: bytes) -> _JsonPage:
     for length in sizes:
         entries.append(data[position : position + length])
         position += length
+    if len(meta) != size or len(sizes) != count or position != len(data):
+        raise ValueError("not a packed page")
+    return meta, entries
+
+
+def _load_page(data: bytes) -> _JsonPage:
+    """The page :func:`_dump_page` wrote (our own temporary file, never foreign data)."""
+    meta, entries = _unpack(data)
+    start, field = pickle.loads(meta)  # written by this process, see above
     return _JsonPage(entries, start, field)
 
 
@@ -628,16 +644,7 @@ class _PageSpool:
                 "final": page.final,
             }
         )
-        sizes = array(_SIZE_CODE, [len(entry) for entry in page.entries])
-        body = b"".join(
-            (
-                len(meta).to_bytes(8, "little"),
-                meta,
-                len(sizes).to_bytes(8, "little"),
-                sizes.tobytes(),
-                *page.entries,
-            )
-        )
+        body = _pack(meta, page.entries)
         head = len(body).to_bytes(8, "little")
         record = zlib.crc32(body, zlib.crc32(head)).to_bytes(4, "little") + head + body
         offset = self.size
@@ -663,20 +670,10 @@ class _PageSpool:
         ) != zlib.crc32(body, zlib.crc32(record[4:12])):
             raise SpoolError(problem)
         try:
-            size = int.from_bytes(body[:8], "little")
-            meta = orjson.loads(body[8 : 8 + size])
-            position = 8 + size
-            count = int.from_bytes(body[position : position + 8], "little")
-            position += 8
-            sizes = array(_SIZE_CODE)
-            sizes.frombytes(body[position : position + count * sizes.itemsize])
-            position += count * sizes.itemsize
-            entries: list[bytes] = []
-            for entry_size in sizes:
-                entries.append(body[position : position + entry_size])
-                position += entry_size
-            if position != len(body) or not 0 <= skip < len(entries):
-                raise ValueError("sizes")
+            packed_meta, entries = _unpack(body)
+            meta = orjson.loads(packed_meta)
+            if not 0 <= skip < len(entries):
+                raise ValueError("skip")
             start = _cursor_from(meta["start"], "start")
             after = meta["after"]
             page = _JsonPage(entries, start, self.field)
