@@ -76,9 +76,12 @@ def insert_at(sandbox: Sandbox, created: datetime) -> str:
     return str(entry["id"])
 
 
-def before_each_request(walk: KeysetWalk, action: Callable[[int], None]) -> None:
-    """Run ``action(request number)`` right before each window request of ``walk``."""
-    original: Fetch = walk._fetch
+def before_each_request(
+    walk: KeysetWalk, action: Callable[[int], None], which: str = "_fetch"
+) -> None:
+    """Run ``action(request number)`` right before each window request of ``walk`` (or each
+    offset request, with ``which="_fetch_offset"``)."""
+    original: Fetch = getattr(walk, which)
     count = [0]
 
     async def fetch(*args: Any, **kwargs: Any) -> Any:
@@ -86,7 +89,7 @@ def before_each_request(walk: KeysetWalk, action: Callable[[int], None]) -> None
         action(count[0])
         return await original(*args, **kwargs)
 
-    walk._fetch = fetch  # type: ignore[method-assign]
+    setattr(walk, which, fetch)
 
 
 async def walk_ids(walk: KeysetWalk) -> list[tuple[str, str, KeysetCursor]]:
@@ -545,15 +548,7 @@ def quantile_walk(client: AworkClient, concurrency: int = 6, page_size: int = PA
 
 def before_each_offset(walk: KeysetWalk, action: Callable[[int], None]) -> None:
     """Run ``action(offset request number)`` right before each offset request of ``walk``."""
-    original: Fetch = walk._fetch_offset
-    count = [0]
-
-    async def fetch(*args: Any, **kwargs: Any) -> Any:
-        count[0] += 1
-        action(count[0])
-        return await original(*args, **kwargs)
-
-    walk._fetch_offset = fetch  # type: ignore[method-assign]
+    before_each_request(walk, action, "_fetch_offset")
 
 
 async def test_quantile_partitions_give_the_sequential_walk_with_its_requests(
