@@ -110,7 +110,7 @@ def _apply_global_option(ctx: Any, param: Any, value: Any) -> Any:
         return value
     state = state_of(ctx)
     setattr(state, _STATE_FIELDS[param.name], value)
-    state._settings = None  # resolved again with this value
+    state.forget_settings()  # resolved again with this value
     _SECRETS.extend(state.secrets())
     if param.name == "verbose":
         _VERBOSE[0] = True
@@ -193,7 +193,8 @@ class AworkGroup(TyperGroup):
                 _SECRETS.extend(state.secrets())
             if _VERBOSE[0] and not isinstance(exc, CliError):
                 _traceback(exc)
-            base_url = state._settings.base_url if state and state._settings else None
+            resolved = state.resolved if state else None
+            base_url = resolved.base_url if resolved else None
             message, code = describe_error(exc, base_url=base_url)
             _error(message)
             raise typer.Exit(code) from None

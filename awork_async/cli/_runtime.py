@@ -77,6 +77,15 @@ class AppState:
             )
         return self._settings
 
+    def forget_settings(self) -> None:
+        """Resolve the settings again on next use (an option changed)."""
+        self._settings = None
+
+    @property
+    def resolved(self) -> Settings | None:
+        """The settings if they were resolved already (never resolves them)."""
+        return self._settings
+
     def secrets(self) -> list[str]:
         """Every token this invocation may know (never to be printed)."""
         found = [self.token_option, self.env.get("AWORK_TOKEN")]
