@@ -46,13 +46,34 @@ from typing import Final
 
 import attrs
 
-__all__ = ["MAX_EXTRA", "MIN_PAGES", "Partition", "SplitPlanner", "offset_plan"]
+__all__ = [
+    "MAX_EXTRA",
+    "MIN_PAGES",
+    "PARTITION_PAGES",
+    "Partition",
+    "SplitPlanner",
+    "offset_plan",
+    "partition_count",
+]
 
 #: The extra requests that splitting may cost, as a fraction of a sequential walk's.
 MAX_EXTRA: Final = 0.03
 #: Fewest pages each half of a split must be expected to hold (a split wastes <= 1 request).
 MIN_PAGES: Final = 17
+#: Pages of a partition planned from offset quantiles (many more partitions than lanes).
+PARTITION_PAGES: Final = 2
 _ONE_MICROSECOND: Final = timedelta(microseconds=1)
+
+
+def partition_count(total: int, page_size: int, concurrency: int) -> int:
+    """How many partitions a walk of ``total`` entries plans (its lanes start them lazily).
+
+    About :data:`PARTITION_PAGES` pages each, and never fewer than the lanes: the lanes work on
+    the partitions right ahead of the consumer, so the pages come in order at about the full
+    request rate and the walk's tail (the last partitions) is short.
+    """
+    pages = -(-total // page_size)
+    return min(pages, max(concurrency, -(-pages // PARTITION_PAGES)))
 
 
 @attrs.define(eq=False)

@@ -110,7 +110,7 @@ from ._files import (
 )
 from ._pages import Lane, LaneContext, PageEngine, validate_concurrency
 from ._paginator import validate_page_size
-from ._partitions import Partition, SplitPlanner, offset_plan
+from ._partitions import Partition, SplitPlanner, offset_plan, partition_count
 from ._response import RawResponse, capture_responses
 from ._timeutil import format_datetime, parse_utc_datetime
 from .filters import Expr, F, Field, OrderBy, and_, to_filter_string, to_order_string
@@ -817,6 +817,88 @@ async def _all(calls: Sequence[Awaitable[T_]]) -> list[T_]:
         raise
 
 
+class _Starts:
+    """The partition starts of a walk's offset plan, read lazily in key order (shared by lanes).
+
+    Plan entry ``j`` (1-based) is an offset page of the window after ``cursor``; it starts a
+    partition at the first key of the page greater than the page's first key, provided that
+    key lies after the previous start (changes meanwhile may have moved it behind); else, or
+    when the page is empty or one tie group, entry ``j`` starts nothing. Each page is read
+    once, when the lane of the partition before it starts (that partition needs its upper
+    bound), and is its own partition's first window.
+    """
+
+    def __init__(self, walk: KeysetWalk, cursor: KeysetCursor, plan: list[tuple[int, int]]):
+        self._walk = walk
+        self._cursor = cursor
+        self._plan = plan
+        self._fetches: dict[int, asyncio.Task[tuple[list[bytes], RawResponse]]] = {}
+        self._resolved: dict[
+            int, asyncio.Task[tuple[datetime | None, tuple[datetime, _Read] | None]]
+        ] = {}
+
+    def _fetch(self, index: int) -> asyncio.Task[tuple[list[bytes], RawResponse]]:
+        task = self._fetches.get(index)
+        if task is None:
+            page, size = self._plan[index - 1]
+            task = asyncio.ensure_future(self._walk._fetch_offset(self._cursor, page, size))
+            self._fetches[index] = task
+        return task
+
+    def _resolve(
+        self, index: int
+    ) -> asyncio.Task[tuple[datetime | None, tuple[datetime, _Read] | None]]:
+        task = self._resolved.get(index)
+        if task is None:
+            self._fetch(index)
+            task = asyncio.ensure_future(self._read(index))
+            self._resolved[index] = task
+        return task
+
+    async def _read(self, index: int) -> tuple[datetime | None, tuple[datetime, _Read] | None]:
+        """``(the last start up to index, the start of index or None)``."""
+        entries, raw = await asyncio.shield(self._fetch(index))
+        floor: datetime | None = None
+        if index > 1:
+            floor, _ = await asyncio.shield(self._resolve(index - 1))
+        if not entries:
+            return floor, None
+        read = self._walk._read_checked(self._cursor, entries, raw)
+        skip = bisect.bisect_right(read.keys, read.keys[0])
+        if skip == len(read.keys):
+            return floor, None  # one tie group: no bound here
+        low = read.keys[skip]
+        if floor is not None and low <= floor:
+            return floor, None  # changes meanwhile put it behind the previous start
+        return low, (low, read.tail(skip))
+
+    def read_ahead(self, index: int) -> None:
+        """Request the offset page of plan entry ``index`` now (if there is one)."""
+        if index <= len(self._plan):
+            self._fetch(index)
+
+    async def start(self, index: int) -> tuple[datetime, _Read] | None:
+        """The start of plan entry ``index`` and its first window (``None``: no partition)."""
+        _, start = await asyncio.shield(self._resolve(index))
+        return start
+
+    async def bound_after(self, index: int) -> datetime | None:
+        """The upper bound of the partition of entry ``index``: the next start (``None``: open)."""
+        for following in range(index + 1, len(self._plan) + 1):
+            _, start = await asyncio.shield(self._resolve(following))
+            if start is not None:
+                return start[0]
+        return None
+
+    async def aclose(self) -> None:
+        """Cancel the reads still under way and wait for them (their errors were raised to the
+        lanes that needed them, or nobody needs them any more)."""
+        tasks = [*self._resolved.values(), *self._fetches.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class KeysetWalk:
     """Walks ``GET /timeentries`` in keyset windows ordered by ``field``, then id.
 
@@ -877,6 +959,8 @@ class KeysetWalk:
         self._standings: dict[datetime, _Standing] = {}
         #: A version-4 checkpoint's frontier to continue (the partition being written first).
         self._resumed = tuple(frontier)
+        #: The partitions planned from offset quantiles, started lazily (after the first window).
+        self._starts: _Starts | None = None
 
     def cuts_after(self, key: datetime | None) -> tuple[datetime, ...]:
         """The cuts after ``key``: the partitions not delivered yet when ``key`` was reached."""
@@ -964,18 +1048,22 @@ class KeysetWalk:
             part = Partition(hi=high, position=low)
             self._partitions.append(part)
             lanes.append(self._lane(part, KeysetCursor(low), resumed=was))
-        async with contextlib.aclosing(engine.run(lanes)) as pages:
-            async for page in pages:
-                standing = page.standing
-                # Handed to the consumer: no longer a page the checkpoint must keep.
-                if (
-                    standing is not None
-                    and page.spooled is not None
-                    and standing.pages
-                    and standing.pages[0] == page.spooled
-                ):
-                    standing.pages.popleft()
-                yield page
+        try:
+            async with contextlib.aclosing(engine.run(lanes)) as pages:
+                async for page in pages:
+                    standing = page.standing
+                    # Handed to the consumer: no longer a page the checkpoint must keep.
+                    if (
+                        standing is not None
+                        and page.spooled is not None
+                        and standing.pages
+                        and standing.pages[0] == page.spooled
+                    ):
+                        standing.pages.popleft()
+                    yield page
+        finally:
+            if self._starts is not None:
+                await self._starts.aclose()
 
     def frontier_at(self, page: _JsonPage, index: int) -> tuple[FrontierPartition, ...]:
         """The durable frontier after entry ``index`` of ``page`` (the one being written).
@@ -1219,36 +1307,44 @@ class KeysetWalk:
             or total <= len(entries)
         ):
             return
-        count = min(self.concurrency, -(-total // size))
-        plan = offset_plan(total, size, len(entries), count)
+        plan = offset_plan(
+            total, size, len(entries), partition_count(total, size, self.concurrency)
+        )
         if not plan:
             return
-        answers = await _all([self._fetch_offset(cursor, page, rows) for page, rows in plan])
-        starts: list[tuple[datetime, _Read]] = []
-        for offset_entries, raw in answers:
-            if not offset_entries:
-                continue
-            read = self._read_checked(cursor, offset_entries, raw)
-            skip = bisect.bisect_right(read.keys, read.keys[0])
-            if skip == len(read.keys):
-                continue  # one tie group: no bound here
-            low = read.keys[skip]
-            if starts and low <= starts[-1][0]:
-                continue  # changes meanwhile put it behind the previous start
-            starts.append((low, read.tail(skip)))
-        if not starts:
-            return
-        part.hi = starts[0][0]
-        highs: list[datetime | None] = [low for low, _ in starts[1:]]
-        highs.append(None)
-        lanes: list[Lane[_JsonPage]] = []
-        for (low, read), high in zip(starts, highs, strict=True):
-            new = Partition(hi=high, position=low)
-            self._partitions.append(new)
-            bisect.insort(self._cuts, low)
-            lanes.append(self._lane(new, KeysetCursor(low), read))
-        for lane in reversed(lanes):  # each goes right after this lane: last first
-            ctx.insert_after(lane)
+        starts = _Starts(self, cursor, plan)
+        self._starts = starts
+        part.hi = await starts.bound_after(0)
+        if part.hi is not None:
+            bisect.insort(self._cuts, part.hi)
+        ctx.follow(self._start_lane(index) for index in range(1, len(plan) + 1))
+
+    def _start_lane(self, index: int) -> Lane[_JsonPage]:
+        """The lane of plan entry ``index``: reads its offset page (unless read already) and,
+        when it starts a partition, walks it (its upper bound is the next start)."""
+
+        async def run(ctx: LaneContext[_JsonPage]) -> None:
+            starts = self._starts
+            assert starts is not None
+            starts.read_ahead(index + 1)  # its upper bound, read with its own start
+            start = await starts.start(index)
+            if start is None:
+                return  # no partition here: its range stays with the one before
+            low, read = start
+            part = Partition(hi=None, position=low)
+            self._partitions.append(part)
+            lane = self._lane(part, KeysetCursor(low), read)
+            try:
+                # Its upper bound before any window (the first one is cut to it).
+                part.hi = await starts.bound_after(index)
+            except BaseException:
+                part.done = True
+                raise
+            if part.hi is not None:
+                bisect.insort(self._cuts, part.hi)
+            await lane(ctx)
+
+        return run
 
     def _read_keys(
         self, cursor: KeysetCursor, entries: list[bytes], raw: RawResponse

@@ -23,7 +23,7 @@ from _helpers import CrashingWriter, SandboxClock
 
 from awork_async import AworkClient
 from awork_async import export as export_module
-from awork_async._partitions import Partition, SplitPlanner, offset_plan
+from awork_async._partitions import Partition, SplitPlanner, offset_plan, partition_count
 from awork_async._timeutil import format_datetime, parse_utc_datetime
 from awork_async.export import (
     ExportCheckpoint,
@@ -511,6 +511,8 @@ def test_spilled_pages_round_trip_exactly(start: KeysetCursor) -> None:
     [
         (200_000, 1000, 1000, 20),
         (1_000_000, 1000, 1000, 20),
+        (200_000, 1000, 1000, partition_count(200_000, 1000, 20)),
+        (1_000_000, 1000, 1000, partition_count(1_000_000, 1000, 20)),
         (400, 10, 10, 20),
         (5_000, 100, 99, 7),
     ],
@@ -538,7 +540,7 @@ def test_offset_plan_starts_are_aligned_and_about_even(
     widths = [b - a for a, b in itertools.pairwise([0, *starts, total])]
     assert max(widths) <= total / (len(plan) + 1) + 2 * page_size
     if page_size >= 100:
-        assert waste <= 1.0
+        assert waste <= 1.0 + len(plan) / 1000  # a 1000th of a request per partition
 
 
 def quantile_walk(client: AworkClient, concurrency: int = 6, page_size: int = PAGE) -> KeysetWalk:
@@ -554,13 +556,16 @@ def before_each_offset(walk: KeysetWalk, action: Callable[[int], None]) -> None:
 async def test_quantile_partitions_give_the_sequential_walk_with_its_requests(
     sb: Sandbox, sandbox_client: AworkClient
 ) -> None:
-    sequential = KeysetWalk(sandbox_client, field="createdOn", page_size=PAGE, concurrency=1)
+    # Pages of 20: 10 entries leave the aligned starts too little room (see the plan test).
+    size = 2 * PAGE
+    sequential = KeysetWalk(sandbox_client, field="createdOn", page_size=size, concurrency=1)
     one = await walk_ids(sequential)
-    concurrent = quantile_walk(sandbox_client, concurrency=8)
+    concurrent = quantile_walk(sandbox_client, concurrency=4, page_size=size)
     many = await walk_ids(concurrent)
     assert [i for i, _, _ in many] == [i for i, _, _ in one]  # same entries, same order
     assert [c for _, _, c in many] == [c for _, _, c in one]  # same checkpoints
-    assert concurrent.partitions == 8
+    # More partitions than lanes (started lazily, in key order).
+    assert concurrent.partitions == partition_count(len(sb.store.entries), size, 4) > 4
     # The offset pages are the partitions' first windows; the partitions' last windows are
     # full. Small offset pages (a start aligned) cost a fraction of a request each.
     assert concurrent.pages <= sequential.pages + 2
@@ -650,7 +655,8 @@ async def test_tie_groups_at_the_starts_and_an_offset_page_of_one_tie_group(
     ids = [i for i, _, _ in got]
     assert len(ids) == len(set(ids)) == len(sb.store.entries)
     assert tied <= set(ids)
-    assert 1 < walk.partitions < 10  # at least the single-tie-group page added no partition
+    # At least the single-tie-group page added no partition.
+    assert 1 < walk.partitions < partition_count(len(sb.store.entries), PAGE, 10)
     stamps = [parse_utc_datetime(c) for _, c, _ in got]
     assert stamps == sorted(stamps)
     bounds = [p.hi for p in walk._partitions if p.hi is not None]
@@ -678,7 +684,7 @@ async def test_empty_offset_pages_add_no_partition(
     ids = [i for i, _, _ in got]
     assert len(ids) == len(set(ids))
     assert set(ids) == initial - deleted
-    assert 1 < walk.partitions < 8
+    assert 1 < walk.partitions < partition_count(len(initial), PAGE, 8)
 
 
 async def test_a_lazy_walk_or_one_page_plans_no_partitions(
