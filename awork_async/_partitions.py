@@ -14,15 +14,19 @@ window ``[X, X + 1 µs)``) always lies inside one partition. The last partition 
 (``hi = None``): entries created or updated during the walk land there.
 
 Partitions from offset quantiles: after the walk's first window (whose ``aw-totalitems`` is
-the size ``N`` of the whole range), the walk reads ``min(concurrency, pages) - 1`` offset pages
-of the same window at once, near even quantiles of ``N`` (:func:`offset_plan`). Partition i
-starts at the first key of its page greater than the page's first key (the first tie group
-stays with the partition before: bounds stay whole microseconds), and the rest of that page is
-its first window: exactly the entries of ``[start, last key]`` present when the page was read,
-like a window query would have answered. A page that is empty or a single tie group adds no
-partition. The starts are *aligned* so that every partition's last window is full: the walk
-makes about the requests of a sequential one (201 for 200,000 entries, either way), and all
-partitions end together.
+the size ``N`` of the whole range), the walk plans :func:`partition_count` partitions (about
+:data:`PARTITION_PAGES` pages each, never fewer than the lanes) at near even quantiles of ``N``
+(:func:`offset_plan`, computed once). Partition i starts at the first key of offset page i
+greater than the page's first key (the first tie group stays with the partition before: bounds
+stay whole microseconds), and the rest of that page is its first window: exactly the entries of
+``[start, last key]`` present when the page was read, like a window query would have answered.
+A page that is empty, a single tie group or (changes meanwhile) not after the previous start
+adds no partition. The partitions start **lazily, in key order**, as lane slots free up: a lane
+reads its own offset page and the next one (its upper bound) before its first window, so the
+lanes always work on the partitions right ahead of the consumer: in-order pages arrive at
+about the full request rate, little is spooled, and the walk's tail is a partition's few
+pages. The starts are *aligned* so that every partition's last window is full: the walk makes
+about the requests of a sequential one (a tie group at a start costs one window at most).
 
 Adaptive splitting (what is left of the first design; it still uses idle lane slots, e.g. on a
 resumed walk or when data arrive where no partition expected them): the walk starts with one

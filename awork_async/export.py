@@ -34,7 +34,8 @@ came; CSV, models and ``raw=True`` dicts are decoded once, at consumption, a pag
 **Concurrency.** Each window depends on the previous page, so one walk requests its windows one
 after another. To have ``concurrency`` requests in flight, the ``createdOn`` range is cut into
 partitions walked at the same time: after the first window, at offset quantiles of its range
-(read all at once; each offset page is its partition's first window), then adaptively where
+(many small partitions started lazily in key order, each offset page read when the partition
+before starts and serving as its own first window), then adaptively where
 ``aw-totalitems`` shows the entries are (:mod:`awork_async._partitions`: about the requests of a
 sequential walk).
 The entries still come in ``createdOn,id`` order, so files and checkpoints are the same whatever
