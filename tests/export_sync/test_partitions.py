@@ -698,3 +698,30 @@ async def test_a_lazy_walk_or_one_page_plans_no_partitions(
     whole = KeysetWalk(sandbox_client, field="createdOn", page_size=1000)
     assert len(await walk_ids(whole)) == len(sb.store.entries)
     assert (whole.partitions, whole.pages) == (1, 1)
+
+
+async def test_partitions_start_lazily_in_key_order(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    """Many more partitions than lanes: their offset pages are read a few at a
+    time as lanes free up (not all at once before the first page), each once."""
+    walk = quantile_walk(sandbox_client, concurrency=3)
+    pages: list[int] = []
+    original: Fetch = walk._fetch_offset
+
+    async def fetch(cursor: KeysetCursor, page: int, size: int) -> Any:
+        pages.append(page)
+        return await original(cursor, page, size)
+
+    walk._fetch_offset = fetch  # type: ignore[method-assign]
+    at_first_row: int | None = None
+    ids: list[str] = []
+    async for row, _ in walk.rows():
+        if at_first_row is None:
+            at_first_row = len(pages)
+        ids.append(str(row["id"]))
+    planned = partition_count(len(sb.store.entries), PAGE, 3) - 1
+    assert len(ids) == len(set(ids)) == len(sb.store.entries)
+    assert len(pages) == planned > 3
+    assert at_first_row is not None and at_first_row <= 2 * 3 + 1 < planned
+    assert walk.partitions == planned + 1
