@@ -41,14 +41,14 @@ from _common import machine_info, print_table
 from bench_export import (
     PAGE,
     PER_MINUTE,
-    PER_SECOND,
     SCALE,
     SandboxProcess,
     ScaledClock,
     ServerOptions,
+    scaled_limiter,
 )
 
-from awork_async import AworkClient, Hooks, LocalRateLimiter
+from awork_async import AworkClient, Hooks
 from awork_async.mirror import mirror
 from awork_async.sync import changes_since
 
@@ -135,9 +135,7 @@ async def _load(
     hooks = Hooks(on_response=[lambda event: statuses.update([event.status])])
     limiter = None
     if clock is not None:
-        limiter = LocalRateLimiter(
-            PER_SECOND, PER_MINUTE, clock=clock, sleep=lambda s: asyncio.sleep(s / SCALE)
-        )
+        limiter = scaled_limiter(clock)
     async with AworkClient(token, base_url=url, rate_limiter=limiter, hooks=hooks) as client:
         await asyncio.sleep(max(0.0, origin - time.monotonic()))  # start on a window edge
         start, thread0, process0 = time.monotonic(), time.thread_time(), time.process_time()

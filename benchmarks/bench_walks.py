@@ -47,16 +47,16 @@ from _common import machine_info, print_table
 from bench_export import (
     PAGE,
     PER_MINUTE,
-    PER_SECOND,
     SCALE,
     SandboxProcess,
     ScaledClock,
     ServerOptions,
     Statuses,
     _Sink,
+    scaled_limiter,
 )
 
-from awork_async import AworkClient, LocalRateLimiter, NoRateLimiter
+from awork_async import AworkClient, NoRateLimiter
 from awork_async._constants import DEFAULT_CONCURRENCY
 from awork_async.export import KeysetWalk, export_time_entries
 from awork_async.sync import changes_since
@@ -149,9 +149,7 @@ def one_run(
 
         async def run() -> tuple[int, float, int, list[int]]:
             statuses = Statuses()
-            limiter = LocalRateLimiter(
-                PER_SECOND, PER_MINUTE, clock=clock, sleep=lambda s: asyncio.sleep(s / SCALE)
-            )
+            limiter = scaled_limiter(clock)
             async with AworkClient(
                 token, base_url=url, rate_limiter=limiter, hooks=statuses.hooks()
             ) as client:
