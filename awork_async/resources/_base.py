@@ -6,8 +6,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
-from typing_extensions import Self
-
 from .. import _constants as C
 from .._converter import (
     describe_structure_error,
@@ -28,7 +26,7 @@ if TYPE_CHECKING:
 from .._decipher import Expect
 from .._timeouts import Timeouts
 
-__all__ = ["APIResource", "ListOptions"]
+__all__ = ["APIResource", "ListOptions", "recording_copy"]
 
 T = TypeVar("T")
 
@@ -53,6 +51,9 @@ class ListOptions(TypedDict, total=False):
     max_items: int | None
     prefetch: int
     timeout: float | Timeouts | None
+
+
+R = TypeVar("R", bound="APIResource")
 
 
 class _Recorder:
@@ -98,12 +99,6 @@ class APIResource:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-    def _recording(self) -> tuple[Self, list[APIResponse[object]]]:
-        """A copy of this resource that sends through the same request path and appends each
-        request's record to the returned list (``client.with_raw_response``)."""
-        records: list[APIResponse[object]] = []
-        return type(self)(_Recorder(self._requester, records)), records
 
     async def _send(
         self,
@@ -290,3 +285,10 @@ def _invalid(raw: RawResponse, problem: str, path: str | None = None) -> APIResp
         url=raw.url,
         path=path,
     )
+
+
+def recording_copy(resource: R) -> tuple[R, list[APIResponse[object]]]:
+    """A copy of ``resource`` that sends through the same request path and appends each
+    request's record to the returned list (how ``client.with_raw_response`` reads them)."""
+    records: list[APIResponse[object]] = []
+    return type(resource)(_Recorder(resource._requester, records)), records

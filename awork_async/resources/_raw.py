@@ -6,7 +6,7 @@ methods have the resource method's signature and return an :class:`~awork_async.
 received: all chunks of a chunked ``time_entries.batch``, a 401 before a token refresh).
 
 How: each call runs the resource method on a fresh copy of its resource whose requester is a
-recorder in front of the client's request path (``APIResource._recording``), which keeps the
+recorder in front of the client's request path (``_base.recording_copy``), which keeps the
 :class:`~awork_async.APIResponse` record of every request the method sends. The records come
 from the request path itself (no context variable, no second channel), and concurrent raw calls
 never see each other's answers.
@@ -22,7 +22,7 @@ from typing_extensions import ParamSpec
 
 from .._response import APIResponse, RawResponse
 from ._account import AccountResource
-from ._base import APIResource
+from ._base import APIResource, recording_copy
 from .time_bookings import ProjectTimeBookingsResource, TimeBookingsResource
 from .time_entries import TimeEntriesResource
 from .time_reports import TimeReportsResource
@@ -62,7 +62,7 @@ def to_raw_response_wrapper(
 
     @functools.wraps(method)
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> APIResponse[R]:
-        copy, records = resource._recording()
+        copy, records = recording_copy(resource)
         recorded: Callable[P, Awaitable[R]] = getattr(copy, name)
         parsed = await recorded(*args, **kwargs)
         responses: tuple[RawResponse, ...] = tuple(
