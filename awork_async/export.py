@@ -834,9 +834,11 @@ class _Starts:
         self._cursor = cursor
         self._plan = plan
         self._fetches: dict[int, asyncio.Task[tuple[list[bytes], RawResponse]]] = {}
-        self._resolved: dict[
-            int, asyncio.Task[tuple[datetime | None, tuple[datetime, _Read] | None]]
-        ] = {}
+        self._resolved: dict[int, asyncio.Task[tuple[datetime | None, datetime | None]]] = {}
+        # The first window of each start read and not yet taken by its lane (popped by
+        # ``start``: an offset page is held only until its lane takes it, so memory stays
+        # bounded by the lanes, not by the number of partitions).
+        self._firsts: dict[int, _Read] = {}
 
     def _fetch(self, index: int) -> asyncio.Task[tuple[list[bytes], RawResponse]]:
         task = self._fetches.get(index)
@@ -846,9 +848,7 @@ class _Starts:
             self._fetches[index] = task
         return task
 
-    def _resolve(
-        self, index: int
-    ) -> asyncio.Task[tuple[datetime | None, tuple[datetime, _Read] | None]]:
+    def _resolve(self, index: int) -> asyncio.Task[tuple[datetime | None, datetime | None]]:
         task = self._resolved.get(index)
         if task is None:
             self._fetch(index)
@@ -856,9 +856,11 @@ class _Starts:
             self._resolved[index] = task
         return task
 
-    async def _read(self, index: int) -> tuple[datetime | None, tuple[datetime, _Read] | None]:
-        """``(the last start up to index, the start of index or None)``."""
+    async def _read(self, index: int) -> tuple[datetime | None, datetime | None]:
+        """``(the last start up to index, the start of index or None)``; the start's first
+        window waits in ``_firsts`` for its lane."""
         entries, raw = await asyncio.shield(self._fetch(index))
+        del self._fetches[index]  # done; what is kept of it is in _firsts
         floor: datetime | None = None
         if index > 1:
             floor, _ = await asyncio.shield(self._resolve(index - 1))
@@ -871,24 +873,29 @@ class _Starts:
         low = read.keys[skip]
         if floor is not None and low <= floor:
             return floor, None  # changes meanwhile put it behind the previous start
-        return low, (low, read.tail(skip))
+        self._firsts[index] = read.tail(skip)
+        return low, low
 
     def read_ahead(self, index: int) -> None:
-        """Request the offset page of plan entry ``index`` now (if there is one)."""
-        if index <= len(self._plan):
+        """Request the offset page of plan entry ``index`` now (if there is one and it was not
+        requested yet)."""
+        if index <= len(self._plan) and index not in self._resolved:
             self._fetch(index)
 
     async def start(self, index: int) -> tuple[datetime, _Read] | None:
-        """The start of plan entry ``index`` and its first window (``None``: no partition)."""
-        _, start = await asyncio.shield(self._resolve(index))
-        return start
+        """The start of plan entry ``index`` and its first window (``None``: no partition);
+        for its lane, once."""
+        _, low = await asyncio.shield(self._resolve(index))
+        if low is None:
+            return None
+        return low, self._firsts.pop(index)
 
     async def bound_after(self, index: int) -> datetime | None:
         """The upper bound of the partition of entry ``index``: the next start (``None``: open)."""
         for following in range(index + 1, len(self._plan) + 1):
-            _, start = await asyncio.shield(self._resolve(following))
-            if start is not None:
-                return start[0]
+            _, low = await asyncio.shield(self._resolve(following))
+            if low is not None:
+                return low
         return None
 
     async def aclose(self) -> None:
@@ -898,6 +905,7 @@ class _Starts:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._firsts.clear()
 
 
 class KeysetWalk:

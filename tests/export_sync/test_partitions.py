@@ -725,3 +725,21 @@ async def test_partitions_start_lazily_in_key_order(
     assert len(pages) == planned > 3
     assert at_first_row is not None and at_first_row <= 2 * 3 + 1 < planned
     assert walk.partitions == planned + 1
+
+
+async def test_offset_pages_are_held_only_until_their_lane_takes_them(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    """Memory stays bounded by the lanes, not by the number of partitions: a start's offset
+    page is dropped once read, and its first window once its lane took it."""
+    walk = quantile_walk(sandbox_client, concurrency=3)
+    held: list[int] = []
+    count = 0
+    async for _ in walk.rows():
+        count += 1
+        starts = walk._starts
+        if starts is not None:
+            held.append(len(starts._firsts) + len(starts._fetches))
+    planned = partition_count(len(sb.store.entries), PAGE, 3) - 1
+    assert count == len(sb.store.entries) and planned > 3
+    assert held and max(held) <= 3 + 2 < planned
