@@ -72,7 +72,7 @@ import zlib
 from array import array
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -109,12 +109,13 @@ from ._files import (
     replace_with,
     write_atomic,
 )
+from ._keyset import KeysetCursor, Row, _leave_group, _row_key, window_query
 from ._pages import Lane, LaneContext, PageEngine, validate_concurrency
 from ._paginator import validate_page_size
 from ._partitions import Partition, SplitPlanner, offset_plan, partition_count
 from ._response import RawResponse, capture_responses
 from ._timeutil import format_datetime, parse_utc_datetime
-from .filters import Expr, F, Field, OrderBy, and_, to_filter_string, to_order_string
+from .filters import OrderBy, to_filter_string, to_order_string
 from .models import TimeEntry
 
 if TYPE_CHECKING:
@@ -146,15 +147,11 @@ __all__ = [
     "write_checkpoint",
 ]
 
-#: A time entry exactly as the API sent it (camelCase keys).
-Row: TypeAlias = dict[str, JSONValue]
 T_ = TypeVar("T_")
 #: The file formats of :func:`export_time_entries`.
 ExportFormat: TypeAlias = Literal["jsonl", "csv"]
 
 _FORMATS: Final = frozenset({"jsonl", "csv"})
-#: The finest step of a Python datetime: the width of a tie group's window.
-_ONE_MICROSECOND: Final = timedelta(microseconds=1)
 #: Entries written between two checkpoints of :func:`export_time_entries`.
 DEFAULT_CHECKPOINT_EVERY: Final = C.DEFAULT_EXPORT_CHECKPOINT_EVERY
 #: Sort key of the export windows.
@@ -175,82 +172,6 @@ _CHECKPOINT_VERSIONS: Final = (
 #: Fields only a sync checkpoint has: such a file is refused, not read as an empty export one.
 _SYNC_FIELDS: Final = frozenset({"updatedOn", "seen"})
 DEFAULT_ORDERED_PREFETCH: Final = C.DEFAULT_ORDERED_PREFETCH
-
-# ------------------------------------------------------------------------------ keyset windows
-
-
-@attrs.frozen
-class KeysetCursor:
-    """Where a keyset walk stands (pure data).
-
-    Attributes:
-        key: the sort key (e.g. ``createdOn``) of the last entry delivered; ``None`` before any.
-        boundary_ids: ids delivered whose key equals ``key``; the inclusive window re-reads them
-            and they are skipped.
-        in_group: walking a tie group (more entries share ``key`` than fit in one page) in the
-            server's id order.
-        group_after: inside a tie group, the last id done (``None`` at the group's start).
-    """
-
-    key: datetime | None = None
-    boundary_ids: tuple[UUID, ...] = ()
-    in_group: bool = False
-    group_after: UUID | None = None
-
-
-def window_query(
-    field: str,
-    cursor: KeysetCursor,
-    filterby: FilterLike = None,
-    upper: datetime | None = None,
-) -> tuple[str | None, str]:
-    """The ``filterby`` and ``orderby`` of the window after ``cursor`` (pure).
-
-    ``field`` is the camelCase sort key (``createdOn``, ``updatedOn``). The caller's filter is
-    combined by ``and`` (parenthesised as needed). ``upper`` is the exclusive upper bound of a
-    partition (not needed inside a tie group, which lies within one).
-    """
-    user = to_filter_string(filterby)
-    term: Field = getattr(F, field)
-    parts: list[Expr | str] = [] if user is None else [user]
-    if cursor.in_group:
-        if cursor.key is None:
-            raise ValueError("a tie group needs a key")
-        parts += [term >= cursor.key, term < cursor.key + _ONE_MICROSECOND]
-        if cursor.group_after is not None:
-            parts.append(F.id > cursor.group_after)
-        order = "id"
-    else:
-        if cursor.key is not None:
-            parts.append(term >= cursor.key)
-        if upper is not None:
-            parts.append(term < upper)
-        order = f"{field},id"
-    if not parts:
-        return None, order
-    return str(and_(*parts)), order
-
-
-def _row_key(row: Row, field: str) -> tuple[datetime, UUID]:
-    """(``field`` as an aware datetime, ``id``) of a raw entry; ``ValueError`` when missing.
-
-    The error quotes no value of the answer (which may echo a secret) and chains nothing.
-    """
-    raw_id, value = row.get("id"), row.get(field)
-    entry_id: UUID | None = None
-    key: datetime | None = None
-    with contextlib.suppress(ValueError, TypeError):
-        entry_id = UUID(raw_id) if isinstance(raw_id, str) else None
-    if entry_id is None:
-        raise ValueError("a time entry has no valid id")
-    if not isinstance(value, str):
-        raise ValueError(f"time entry {entry_id} has no {field}; it cannot be walked by {field}")
-    with contextlib.suppress(ValueError, TypeError):
-        key = parse_utc_datetime(value)
-    if key is None:
-        raise ValueError(f"time entry {entry_id} has an invalid {field}")
-    return key, entry_id
-
 
 # --------------------------------------------------------------------- pages of a keyset walk
 
@@ -1491,12 +1412,6 @@ class KeysetWalk:
         if total is not None and total <= count:
             return None  # the page held the whole window
         return cursor
-
-
-def _leave_group(cursor: KeysetCursor) -> KeysetCursor:
-    """The cursor just after a finished tie group."""
-    assert cursor.key is not None
-    return KeysetCursor(cursor.key + _ONE_MICROSECOND)
 
 
 # --------------------------------------------------------------------------------- checkpoints
