@@ -15,11 +15,11 @@ import pytest
 from _helpers import quiet_client
 
 from awork_async import APIResponseValidationError, AuthenticationError, AworkClient
+from awork_async._export_formats import _CsvEncoder
 from awork_async._files import write_atomic
 from awork_async.export import (
     CSV_COLUMNS,
     ExportCheckpoint,
-    _CsvEncoder,
     export_time_entries,
     load_checkpoint,
     neutralise_csv_cell,
