@@ -85,8 +85,9 @@ from . import _constants as C
 from ._converter import JSONValue
 from ._exceptions import APIResponseValidationError
 from ._files import read_if_exists, write_atomic
+from ._json_pages import _page_entries
 from ._timeutil import format_datetime, parse_utc_datetime
-from .export import KeysetCursor, KeysetWalk, _page_entries
+from .export import KeysetCursor, KeysetWalk
 from .filters import to_filter_string
 from .models import TimeEntry
 

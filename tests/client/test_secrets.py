@@ -34,12 +34,13 @@ from awork_async import (
     ServerError,
 )
 from awork_async._hooks import ErrorEvent
+from awork_async._json_pages import _to_entry
 from awork_async._response import RawResponse
 from awork_async._retry import RetryEvent
 from awork_async.cli import app
 from awork_async.cli._errors import redact
 from awork_async.cli._runtime import AppState, _RedactingFilter
-from awork_async.export import _to_entry, iter_time_entries_consistent
+from awork_async.export import iter_time_entries_consistent
 from awork_async.filters import F, Fields, and_, asc, desc, order_by, to_order_string
 from awork_async.models import TimeEntry
 

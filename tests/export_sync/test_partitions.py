@@ -483,7 +483,7 @@ async def test_a_cut_made_while_a_page_waits_to_be_handed_over_lies_after_it(
 def test_spilled_pages_round_trip_exactly(start: KeysetCursor) -> None:
     """A page goes to the temporary file as its entries' bytes, length-prefixed, and comes back
     the same (entries byte for byte, start cursor, and the keys and cursors read again)."""
-    from awork_async.export import _dump_page, _JsonPage, _load_page
+    from awork_async._json_pages import _dump_page, _JsonPage, _load_page
 
     entries = [
         orjson.dumps({"id": str(UUID(int=3)), "createdOn": "2025-01-02T03:04:05Z", "n": [1]}),
