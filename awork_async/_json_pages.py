@@ -25,7 +25,7 @@ from ._timeutil import parse_utc_datetime
 from .models import TimeEntry
 
 if TYPE_CHECKING:
-    from .export import _Standing
+    from ._spool import _Standing
 
 
 def _key_struct(field: str) -> msgspec.json.Decoder[Any]:
