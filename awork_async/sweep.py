@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Final, Literal
 from uuid import UUID
 
 from . import _constants as C
+from ._keyset_walk import KeysetWalk
 from ._paginator import validate_page_size
-from .export import KeysetWalk
 from .filters import F, or_
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import machine_info, print_table
 
 from awork_async import AworkClient, Hooks, LocalRateLimiter, NoRateLimiter
-from awork_async import export as export_module
+from awork_async import _keyset_walk as walk_module
 from awork_async._constants import DEFAULT_RATE_WINDOW_MARGIN
 from awork_async._partitions import SplitPlanner
 from awork_async.export import export_time_entries
@@ -313,7 +313,7 @@ def relax_split_rules() -> None:
     def planner(page_size: int) -> SplitPlanner:
         return SplitPlanner(page_size=page_size, max_extra=1.0, min_pages=2)
 
-    export_module.SplitPlanner = planner  # type: ignore[misc,assignment]
+    walk_module.SplitPlanner = planner  # type: ignore[misc,assignment]
 
 
 def _memory_child(url: str, token: str) -> None:

@@ -22,7 +22,7 @@ import pytest
 from _helpers import CrashingWriter, SandboxClock
 
 from awork_async import AworkClient
-from awork_async import export as export_module
+from awork_async import _keyset_walk as walk_module
 from awork_async._partitions import Partition, SplitPlanner, offset_plan, partition_count
 from awork_async._timeutil import format_datetime, parse_utc_datetime
 from awork_async.export import (
@@ -341,7 +341,7 @@ async def test_crash_at_every_checkpoint_then_resume_is_byte_identical(
     sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     latest = keys(sb, "createdOn")[-1]
-    monkeypatch.setattr(export_module, "SplitPlanner", lambda page_size: eager(latest))
+    monkeypatch.setattr(walk_module, "SplitPlanner", lambda page_size: eager(latest))
     options: dict[str, Any] = {"format": "jsonl", "page_size": PAGE, "concurrency": 4}
     whole = tmp_path / "whole.jsonl"
     with whole.open("wb") as output:
