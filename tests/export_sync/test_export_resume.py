@@ -381,16 +381,16 @@ async def test_a_crash_between_the_spool_fsync_and_the_checkpoint_write(
     sb: Sandbox, sandbox_client: AworkClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The spool has records the checkpoint does not know: the resume cuts them off."""
-    import awork_async.export as export_module
+    import awork_async._sinks as sinks_module
 
     expected = await _whole(sandbox_client, tmp_path / "whole.jsonl")
-    real_save = export_module.save_checkpoint
+    real_save = sinks_module.save_checkpoint
     grew = []
     for fail_at in (2, 5, 9, 20):
         failing_save = _FailingSave(real_save, fail_at)
 
         target, checkpoint = tmp_path / f"s{fail_at}.jsonl", tmp_path / f"s{fail_at}.cp"
-        monkeypatch.setattr(export_module, "save_checkpoint", failing_save)
+        monkeypatch.setattr(sinks_module, "save_checkpoint", failing_save)
         with target.open("wb") as output, pytest.raises(OSError, match="power cut"):
             await export_time_entries(
                 sandbox_client,
@@ -399,7 +399,7 @@ async def test_a_crash_between_the_spool_fsync_and_the_checkpoint_write(
                 checkpoint_every=EVERY,
                 **OPTIONS,
             )
-        monkeypatch.setattr(export_module, "save_checkpoint", real_save)
+        monkeypatch.setattr(sinks_module, "save_checkpoint", real_save)
         saved = load_checkpoint(checkpoint)
         assert saved is not None and saved.frontier
         assert _spool(checkpoint).stat().st_size >= saved.spool_size
