@@ -53,6 +53,15 @@ their own order (e.g. ``duration desc,id``): plain offset pages through
 created, deleted or re-sorted during the export may be skipped or repeated. Its checkpoints are
 taken at page boundaries (the next page number and the output's size), so a resume still never
 duplicates a line; a checkpoint of one mode (or order) is never resumed by the other.
+
+**Layout.** This module holds the public functions and re-exports the public names of the
+private modules that do the work, one job each: :mod:`~awork_async._keyset` (the cursor and
+the window query), :mod:`~awork_async._keyset_walk` (:class:`KeysetWalk`),
+:mod:`~awork_async._json_pages` (the walk's page of JSON entries),
+:mod:`~awork_async._checkpoint` (:class:`ExportCheckpoint` and its store),
+:mod:`~awork_async._spool` (the durable ``<checkpoint>.pages``),
+:mod:`~awork_async._export_sources` (the rows of each mode), :mod:`~awork_async._export_formats`
+(JSONL and CSV lines) and :mod:`~awork_async._sinks` (the output stream or file).
 """
 
 from __future__ import annotations
@@ -62,14 +71,7 @@ import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import (
-    TYPE_CHECKING,
-    BinaryIO,
-    Final,
-    Literal,
-    TypeAlias,
-    overload,
-)
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal, TypeAlias, overload
 
 import attrs
 
@@ -92,26 +94,16 @@ from ._export_formats import (
     entry_to_row,
     neutralise_csv_cell,
 )
-from ._files import (
-    write_atomic,
-)
-from ._json_pages import (
-    _JsonPage,
-    _page_entries,
-    _to_entry,
-)
+from ._export_sources import _KeysetRows, _OrderedRows
+from ._files import write_atomic
+from ._json_pages import _JsonPage, _page_entries, _to_entry
 from ._keyset import KeysetCursor, Row, window_query
-from ._keyset_walk import KeysetWalk, _not_an_object
+from ._keyset_walk import KeysetWalk
 from ._pages import validate_concurrency
 from ._paginator import validate_page_size
 from ._response import RawResponse, capture_responses
 from ._sinks import _FileSink, _make_sink, _StreamSink
-from ._spool import (
-    SpoolError,
-    _open_spool,
-    _PageSpool,
-    _spool_path,
-)
+from ._spool import SpoolError, _open_spool, _PageSpool, _spool_path
 from .filters import OrderBy, to_filter_string, to_order_string
 from .models import TimeEntry
 
@@ -295,106 +287,6 @@ class _Tally:
             self.retries += response.attempt > 1
             self.rate_limited += response.status == 429
         responses.clear()
-
-
-class _KeysetRows:
-    """Rows of the consistent keyset walk, each with the checkpoint after it."""
-
-    def __init__(self, walk: KeysetWalk, count: int) -> None:
-        self.walk = walk
-        self.base = count
-
-    @property
-    def pages(self) -> int:
-        return self.walk.pages
-
-    def estimate(self) -> int | None:
-        total = self.walk.total_estimate  # what is left after the resumed position
-        return None if total is None else self.base + total
-
-    def batches(self) -> AsyncGenerator[_JsonPage, None]:
-        """Pages of entries as JSON (a checkpoint's cursor is built only when one is saved)."""
-        return self.walk.json_pages()
-
-    def checkpoint(self, mark: KeysetCursor | ExportCheckpoint, count: int) -> ExportCheckpoint:
-        """The checkpoint after the row ``mark`` came with, ``count`` entries in all."""
-        assert isinstance(mark, KeysetCursor)
-        return ExportCheckpoint.at(
-            mark,
-            count=count,
-            filterby=self.walk.filterby,
-            partitions=self.walk.cuts_after(mark.key),
-        )
-
-    def page_checkpoint(self, page: _JsonPage, index: int, count: int) -> ExportCheckpoint:
-        """The checkpoint after entry ``index`` of ``page``, with the durable frontier when
-        the walk has a spool (version 4)."""
-        point = self.checkpoint(page.cursor_after(index), count)
-        frontier = self.walk.frontier_at(page, index)
-        spool = self.walk._spool
-        if not frontier or spool is None:
-            return point
-        return attrs.evolve(
-            point, frontier=frontier, spool_id=spool.ident.hex(), spool_size=spool.size
-        )
-
-
-class _OrderedRows:
-    """Rows of offset pages in the caller's order; a checkpoint comes only with a page's last row.
-
-    ``start`` is the checkpoint to continue from (``count``/``start_page``); a complete one
-    yields nothing (an offset walk cannot tell where new entries landed).
-    """
-
-    def __init__(
-        self,
-        client: AworkClient,
-        start: ExportCheckpoint,
-        *,
-        prefetch: int,
-    ) -> None:
-        assert start.orderby is not None
-        assert start.page_size is not None
-        self.start = start
-        self.pages = 0
-        self.total: int | None = None
-        self.paginator = client.time_entries.list(
-            filterby=start.filterby,
-            orderby=start.orderby,
-            page_size=start.page_size,
-            start_page=start.start_page,
-            prefetch=prefetch,
-        ).raw()
-
-    def estimate(self) -> int | None:
-        return self.total  # aw-totalitems of the whole list
-
-    async def batches(self) -> AsyncGenerator[list[tuple[Row, ExportCheckpoint | None]], None]:
-        if self.start.complete:
-            return
-        count = self.start.count
-        # Close the walk when this generator closes: that stops its prefetches at once.
-        async with contextlib.aclosing(self.paginator.pages()) as pages:
-            async for page in pages:
-                self.pages += 1
-                if self.total is None:
-                    self.total = page.total_items
-                items: list[Row] = []
-                for item in page.items:
-                    if not isinstance(item, dict):
-                        raise _not_an_object(page.response)
-                    items.append(item)
-                count += len(items)
-                point = attrs.evolve(self.start, count=count, start_page=page.page + 1)
-                batch: list[tuple[Row, ExportCheckpoint | None]] = [(row, None) for row in items]
-                if batch:
-                    batch[-1] = (items[-1], point)
-                yield batch
-
-    def checkpoint(self, mark: KeysetCursor | ExportCheckpoint, count: int) -> ExportCheckpoint:
-        """The checkpoint a page's last row came with (it knows its count)."""
-        assert isinstance(mark, ExportCheckpoint)
-        return mark
 
 
 async def export_time_entries(
