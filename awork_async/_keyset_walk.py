@@ -15,7 +15,7 @@ import itertools
 import operator
 from collections.abc import AsyncGenerator, Awaitable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 import attrs
@@ -39,6 +39,15 @@ if TYPE_CHECKING:
     from ._validation import FilterLike
 
 T_ = TypeVar("T_")
+
+
+class _Window(NamedTuple):
+    """One window's answer (:meth:`KeysetWalk._fetch`): its entries as JSON, ``aw-totalitems``
+    (``None`` when absent) and the response."""
+
+    entries: list[bytes]
+    total: int | None
+    raw: RawResponse
 
 
 @attrs.frozen
@@ -236,9 +245,7 @@ class KeysetWalk:
         """Partitions walked so far (1 + the splits)."""
         return len(self._partitions)
 
-    async def _fetch(
-        self, cursor: KeysetCursor, upper: datetime | None = None
-    ) -> tuple[list[bytes], int | None, RawResponse]:
+    async def _fetch(self, cursor: KeysetCursor, upper: datetime | None = None) -> _Window:
         filterby, orderby = window_query(self.field, cursor, self.filterby, upper)
         params: dict[str, str | int | None] = {
             "filterby": filterby,
@@ -254,7 +261,7 @@ class KeysetWalk:
         total = raw.checked_total_items(page=1, page_size=self.page_size, received=len(entries))
         if self.total_estimate is None and data is not None:
             self.total_estimate = total
-        return entries, total, raw
+        return _Window(entries, total, raw)
 
     def _out_of_order(self, raw: RawResponse, what: str) -> APIResponseValidationError:
         return APIResponseValidationError(
@@ -453,7 +460,8 @@ class KeysetWalk:
             else:
                 await ctx.turn()
                 upper = None if cursor.in_group else part.hi
-                entries, total, raw = await self._fetch(cursor, upper)
+                window = await self._fetch(cursor, upper)
+                entries, total, raw = window.entries, window.total, window.raw
                 self._planner.observe_total(total)
                 read = None
                 if entries:
