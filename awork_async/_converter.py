@@ -23,20 +23,28 @@ Two structuring paths, one set of rules:
   it alone is used for request forms (whose constructors convert and validate) and for every value
   the fast path refuses. Its errors (``cattrs.BaseValidationError`` with the failing path as notes)
   are the ones callers see.
-* The fast path, used by :func:`structure` and :func:`structure_list` for response models (frozen,
-  every field ``X | None``), is Python source generated once per class: the per-field checks are
-  inlined, objects are built with ``object.__new__`` and the slots' setters (what the attrs
-  ``__init__`` does, minus its per-call overhead), and each decode (one page, one object) has its
-  own bounded caches: UUID and date-time strings are parsed once, and equal nested objects (the
-  same user, project, task or type of work repeated across a page) are built once and shared. A
-  nested object is only reused for a dict with the same ``orjson`` encoding *and* equal by ``==``,
-  so unequal dicts (``1`` vs ``true``, ``NaN`` vs ``null``) never share. Whatever the fast path
-  does not accept exactly as the reference would, it hands to the reference for that item, so its
-  result is always equal to ``converter.structure(data, cls)``. Every such fallback is logged
-  (``DEBUG``); one the generated code did not mean (anything but its own ``TypeError``/
-  ``ValueError`` refusals: a bug) is logged as a ``WARNING`` once per class, so a broken fast
+* The fast path, used by :func:`structure`, :func:`structure_list` and
+  :func:`structure_json_list` for response models (frozen, every field ``X | None``), has two
+  parts per class, made once. A msgspec "shadow" struct (camelCase names, every field optional,
+  frozen) checks the JSON types in C: msgspec reads a page's entry bytes straight into it (no
+  dict is built; :func:`structure_json_list`) or converts an already parsed dict
+  (:func:`structure`, :func:`structure_list`). A generated builder then makes the model: objects
+  are built with ``object.__new__`` and the slots' setters (what the attrs ``__init__`` does,
+  minus its per-call overhead); UUIDs, date-times and dates are read as strings by the
+  reference's own tolerant parsers, each string parsed once per decode; equal nested objects
+  (the same user, project, task or type of work repeated across a page) are built once and
+  shared, found by their shadow's value (its fields are typed: ``1`` and ``true`` never meet in
+  one field). Each decode (one page, one object) has its own bounded caches. Whatever the fast
+  path does not accept exactly as the reference would (msgspec's exact types refuse an integral
+  float for an int, a date-time object, a braced UUID), it hands to the reference for that item,
+  so its result is always equal to ``converter.structure(data, cls)``. Every such fallback is
+  logged (``DEBUG``); one the fast path did not mean (anything but a ``TypeError``/``ValueError``
+  refusal, msgspec's included: a bug) is logged as a ``WARNING`` once per class, so a broken fast
   path shows in the logs, not only as slowness. Nothing here touches process-wide state (no
-  garbage-collector toggling, no caches shared between clients).
+  garbage-collector toggling, no caches shared between clients). msgspec does the type checks
+  because no library builds attrs models from camelCase JSON with these rules (cattrs is the
+  reference; msgspec decodes attrs classes only under their attribute names); the builder is
+  the part written by hand.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ from uuid import UUID, SafeUUID
 
 import attrs
 import cattrs
+import msgspec
 import orjson
 from cattrs.errors import (
     AttributeValidationNote,
@@ -78,6 +87,7 @@ __all__ = [
     "converter",
     "describe_structure_error",
     "structure",
+    "structure_json_list",
     "structure_list",
     "unstructure",
 ]
@@ -361,19 +371,19 @@ converter: cattrs.Converter = _make_converter()
 
 
 # ---------------------------------------------------------------------------------------------
-# The fast path: structuring functions generated per response model
+# The fast path: a msgspec "shadow" struct and a generated builder per response model
 # ---------------------------------------------------------------------------------------------
 
 
 class _Page:
     """The caches of one decode (a page repeats users, projects, tasks, dates).
 
-    Keys are the JSON strings (UUID and date-time caches) or the ``orjson`` encoding of a nested
-    object (object caches, one per class, holding the source dict and the model built from it).
-    Only plain ``str`` keys are stored, so a value given as an object never hits a string's entry.
-    Each cache is emptied when it reaches :data:`CACHE_LIMIT` entries, so memory stays bounded.
-    A new one is made for every :func:`structure` and :func:`structure_list` call: nothing
-    outlives the decode or is shared between clients.
+    Keys are the JSON strings (UUID, date-time and date caches) or the shadow struct of a nested
+    object (object caches, one per class: equal shadows, equal models). Only plain ``str`` keys
+    are stored in the string caches. Each cache is emptied when it reaches :data:`CACHE_LIMIT`
+    entries, so memory stays bounded. A new one is made for every :func:`structure`,
+    :func:`structure_list` and :func:`structure_json_list` call: nothing outlives the decode or
+    is shared between clients.
     """
 
     __slots__ = ("dates", "local", "objects", "utc", "uuids")
@@ -383,7 +393,7 @@ class _Page:
         self.utc: dict[object, datetime] = {}
         self.local: dict[object, datetime] = {}
         self.dates: dict[object, date] = {}
-        self.objects: dict[type[Any], dict[bytes, tuple[object, object]]] = {}
+        self.objects: dict[type[Any], dict[object, object]] = {}
 
     def clear(self) -> None:
         """Forget everything."""
@@ -405,7 +415,7 @@ _warned: set[type[Any]] = set()
 
 def _fell_back(cls: type[Any], error: Exception) -> None:
     """Log that the fast path handed an object of ``cls`` to the reference (never the value)."""
-    if isinstance(error, (TypeError, ValueError, _MissingRequired)):
+    if isinstance(error, (TypeError, ValueError, _MissingRequired)):  # msgspec's errors too
         log.debug(
             "fast decoder of %s refused an object (%s); decoded by the reference converter",
             cls.__name__,
@@ -423,8 +433,11 @@ def _fell_back(cls: type[Any], error: Exception) -> None:
     )
 
 
-#: A generated decoder: a JSON object (a ``dict``) and the page's caches -> a model instance.
+#: A fast decoder: one JSON object (a ``dict``, or the ``bytes`` of its JSON for the decoders
+#: of :func:`_json_decoder`) and the page's caches -> a model instance.
 _Decoder: TypeAlias = Callable[[Any, _Page], Any]
+#: A generated builder: a shadow struct and the page's caches -> a model instance.
+_Builder: TypeAlias = Callable[[Any, _Page], Any]
 
 
 _R = TypeVar("_R")
@@ -463,50 +476,28 @@ def _date_miss(value: object, cache: dict[object, date]) -> date:
     return _remember(cache, value, result)
 
 
-def _not_an_object(value: object) -> TypeError:
-    return TypeError(f"expected a JSON object, got {type(value).__name__}")
+def _shared(cls: type[Any], build: _Builder) -> _Builder:
+    """Wrap the builder of a nested class so that equal objects of one page are built once.
 
+    The key is the shadow struct itself (frozen, hashed by value): equal shadows build equal
+    models. Its fields are typed, so ``1`` and ``true`` never meet in one field, and JSON has
+    no ``NaN`` (a ``NaN`` given in a dict is unequal to everything: never shared).
+    """
 
-def _not_a_list(value: object) -> TypeError:
-    return TypeError(f"expected a JSON array, got {type(value).__name__}")
-
-
-#: ``orjson.dumps`` options for the nested-object cache keys: anything that is not plain JSON
-#: (datetimes, subclasses, dataclasses) raises instead of being encoded like a JSON value.
-_KEY_OPTIONS = (
-    orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-)
-
-
-def _shared(cls: type[Any], decode: _Decoder) -> _Decoder:
-    """Wrap the decoder of a nested class so that equal objects of one page are built once."""
-    dumps = orjson.dumps
-    options = _KEY_OPTIONS
-
-    def decode_shared(value: Any, page: _Page) -> Any:
-        if value.__class__ is not dict:
-            return decode(value, page)
-        try:
-            key = dumps(value, None, options)
-        except TypeError:  # not plain JSON (or an int beyond 64 bits): no sharing
-            return decode(value, page)
+    def build_shared(shadow: Any, page: _Page) -> Any:
         cache = page.objects.get(cls)
         if cache is None:
             cache = page.objects[cls] = {}
-        hit = cache.get(key)
-        # Equal encodings and equal dicts: ``==`` alone would mix up ``1`` and ``true``, the
-        # encoding alone ``NaN`` and ``null``.
-        if hit is not None and hit[0] == value:
-            return hit[1]
-        result = decode(value, page)
+        hit = cache.get(shadow)
+        if hit is not None:
+            return hit
+        result = build(shadow, page)
         if len(cache) >= CACHE_LIMIT:
             cache.clear()
-        cache[key] = (value, result)
+        cache[shadow] = result
         return result
 
-    return decode_shared
+    return build_shared
 
 
 def _optional_inner(tp: object) -> object | None:
@@ -517,8 +508,26 @@ def _optional_inner(tp: object) -> object | None:
     return inner
 
 
+#: Field types msgspec checks exactly as the reference hooks do (a bool is not an int, an int
+#: is taken for a float): kept as they are.
+_NATIVE: tuple[object, ...] = (str, bool, int, float)
+#: Field types read as strings and parsed by the reference's own (tolerant) parsers, cached per
+#: page: ``(cache attribute, miss function)``.
+#: UUIDs too: msgspec would build them itself, but nested objects are shared by their shadow's
+#: hash, and ``UUID.__hash__`` is Python code (a string's hash is cached).
+_PARSED: dict[tuple[object, bool], tuple[str, Callable[..., object]]] = {
+    (UUID, False): ("uuids", _uuid_miss),
+    (UUID, True): ("uuids", _uuid_miss),
+    (datetime, False): ("utc", _utc_miss),
+    (datetime, True): ("local", _local_miss),
+    (date, False): ("dates", _date_miss),
+    (date, True): ("dates", _date_miss),
+}
+
+
 class _Codegen:
-    """Writes the source of one class's decoder; ``names`` collects what the source refers to."""
+    """Writes one class's shadow struct field types and builder source; ``names`` collects what
+    the source refers to."""
 
     def __init__(self, names: dict[str, object]) -> None:
         self.names = names
@@ -532,66 +541,53 @@ class _Codegen:
         self.names[name] = obj
         return name
 
-    def scalar(self, var: str, tp: object, wall_clock: bool, indent: str) -> bool:
-        """Lines turning the non-``None`` JSON value in ``var`` into ``tp``; False if unknown."""
-        add = self.lines.append
-        checks: dict[object, tuple[str, Callable[[object, object], object]]] = {
-            str: ("str", _structure_str),
-            bool: ("bool", _structure_bool),
-            int: ("int", _structure_int),
-            float: ("float", _structure_float),
-        }
-        if tp in checks:
-            exact, hook = checks[tp]
-            add(f"{indent}if {var}.__class__ is not {exact}:")
-            add(f"{indent}    {var} = {self.ref('hook', hook)}({var}, None)")
-            return True
-        caches: dict[object, tuple[str, Callable[..., object]]] = {
-            UUID: ("uuids", _uuid_miss),
-            datetime: ("local", _local_miss) if wall_clock else ("utc", _utc_miss),
-            date: ("dates", _date_miss),
-        }
-        if tp in caches:
-            attr, miss = caches[tp]
-            self.caches.add(attr)
-            add(f"{indent}{var} = {attr}_get({var}) or {self.ref('miss', miss)}({var}, {attr})")
-            return True
-        return False
+    def scalar(self, var: str, tp: object, wall_clock: bool, indent: str) -> object | None:
+        """The shadow type for a scalar ``tp`` and the lines turning the non-``None`` shadow
+        value in ``var`` into ``tp``; ``None`` if unsupported."""
+        if tp in _NATIVE:
+            return tp
+        parsed = _PARSED.get((tp, wall_clock))
+        if parsed is None:
+            return None
+        attr, miss = parsed
+        self.caches.add(attr)
+        self.lines.append(
+            f"{indent}{var} = {attr}_get({var}) or {self.ref('miss', miss)}({var}, {attr})"
+        )
+        return str
 
-    def value(self, var: str, tp: object, wall_clock: bool, indent: str) -> bool:
-        """Lines for any supported field type (scalars, models, tuples of them)."""
-        if self.scalar(var, tp, wall_clock, indent):
-            return True
+    def value(self, var: str, tp: object, wall_clock: bool, indent: str) -> object | None:
+        """The shadow type and the lines for any supported field type (scalars, models, tuples
+        of them); ``None`` if unsupported."""
+        scalar = self.scalar(var, tp, wall_clock, indent)
+        if scalar is not None:
+            return scalar
+        add = self.lines.append
         if isinstance(tp, type) and attrs.has(tp):
-            decoder = _fast_decoder(tp)
-            if decoder is None:
-                return False
-            add = self.lines.append
-            add(f"{indent}{var} = {self.ref('shared', _shared(tp, decoder))}({var}, page)")
-            return True
-        if typing.get_origin(tp) is tuple:
-            args = typing.get_args(tp)
-            if len(args) != 2 or args[1] is not Ellipsis:
-                return False
-            add = self.lines.append
-            add(f"{indent}if {var}.__class__ is not list and {var}.__class__ is not tuple:")
-            add(f"{indent}    raise {self.ref('error', _not_a_list)}({var})")
-            item = args[0]
+            fast = _fast(tp)
+            if fast is None:
+                return None
+            add(f"{indent}{var} = {self.ref('shared', _shared(tp, fast.build))}({var}, page)")
+            return fast.shadow
+        if _is_homogeneous_tuple(tp):
+            item = typing.get_args(tp)[0]
             if isinstance(item, type) and attrs.has(item):
-                decoder = _fast_decoder(item)
-                if decoder is None:
-                    return False
-                name = self.ref("decode", decoder)
+                fast = _fast(item)
+                if fast is None:
+                    return None
+                name = self.ref("build", fast.build)
                 add(f"{indent}{var} = tuple([{name}(e, page) for e in {var}])")
-                return True
-            add(f"{indent}items = []")
-            add(f"{indent}for e in {var}:")
-            if not self.scalar("e", item, wall_clock, indent + "    "):
-                return False
-            add(f"{indent}    items.append(e)")
-            add(f"{indent}{var} = tuple(items)")
-            return True
-        return False
+                return tuple[fast.shadow, ...]  # type: ignore[name-defined]
+            start = len(self.lines)
+            shadow = self.scalar("e", item, wall_clock, indent + "    ")
+            if shadow is None:
+                return None
+            if len(self.lines) > start:  # parsed items: convert each
+                self.lines[start:start] = [f"{indent}items = []", f"{indent}for e in {var}:"]
+                add(f"{indent}    items.append(e)")
+                add(f"{indent}{var} = tuple(items)")
+            return tuple[shadow, ...]  # type: ignore[valid-type]
+        return None
 
 
 class _MissingRequired(Exception):
@@ -606,7 +602,7 @@ def _fast_eligible(cls: type[Any]) -> bool:
         or cls.__setattr__ is object.__setattr__
     ):
         return False
-    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
         return False
     return all(
         f.init
@@ -619,67 +615,124 @@ def _fast_eligible(cls: type[Any]) -> bool:
     )
 
 
-def _generate(cls: type[Any]) -> _Decoder | None:
+@attrs.frozen
+class _Fast:
+    """A response model's fast path: its shadow struct, a JSON decoder into it, its builder."""
+
+    shadow: type[msgspec.Struct]
+    json: msgspec.json.Decoder[Any]
+    build: _Builder
+
+
+def _generate(cls: type[Any]) -> _Fast | None:
     names: dict[str, object] = {"__builtins__": __builtins__, "_new": _new, "cls": cls}
     gen = _Codegen(names)
     hints = typing.get_type_hints(cls)
+    fields: list[tuple[str, object, None]] = []
     setters: list[str] = []
     body = gen.lines
-    body.append("def decode(d, page):")
-    # A refusal the fast path means (TypeError), not an AttributeError from ``d.get``.
-    body.append(f"    if d.__class__ is not dict: raise {gen.ref('error', _not_an_object)}(d)")
-    body.append("    get = d.get")
+    body.append("def build(s, page):")
     required = {name for name, _key, _tp in _required(cls)}
     for number, field in enumerate(attrs.fields(cls)):
         inner = _optional_inner(hints[field.name])
         if inner is None:
             return None
         var = f"v{number}"
-        body.append(f"    {var} = get({to_camel(field.name)!r})")
+        body.append(f"    {var} = s.{field.name}")
         if field.name in required:  # the reference reports it, with the path
             body.append(f"    if {var} is None:")
             body.append(f"        raise {gen.ref('missing', _MissingRequired)}")
-        body.append(f"    if {var} is not None:")
         start = len(body)
-        if not gen.value(var, inner, bool(field.metadata.get(WALL_CLOCK)), "        "):
+        body.append(f"    if {var} is not None:")
+        shadow = gen.value(var, inner, bool(field.metadata.get(WALL_CLOCK)), "        ")
+        if shadow is None:
             return None
-        if len(body) == start:  # pragma: no cover - every branch adds lines
-            body.append("        pass")
+        if len(body) == start + 1:  # kept as msgspec checked it
+            del body[start:]
+        fields.append((field.name, shadow | None, None))  # type: ignore[operator]
         slot = next((k.__dict__[field.name] for k in cls.__mro__ if field.name in k.__dict__), None)
         if slot is None or not hasattr(slot, "__set__"):
             return None
-        setter = slot.__set__
-        setters.append(f"    {gen.ref('set', setter)}(o, {var})")
+        setters.append(f"    {gen.ref('set', slot.__set__)}(o, {var})")
     body.append("    o = _new(cls)")
     body.extend(setters)
     body.append("    return o")
     prologue = [
         f"    {attr} = page.{attr}\n    {attr}_get = {attr}.get" for attr in sorted(gen.caches)
     ]
-    body[3:3] = prologue
+    body[1:1] = prologue
     source = "\n".join(body) + "\n"
-    code = compile(source, f"<awork_async fast decoder {cls.__qualname__}>", "exec")
+    code = compile(source, f"<awork_async fast builder {cls.__qualname__}>", "exec")
     exec(code, names)
-    decoder = cast(_Decoder, names["decode"])
-    decoder.__qualname__ = decoder.__name__ = f"decode_{cls.__name__}"
-    return decoder
+    build = cast(_Builder, names["build"])
+    build.__qualname__ = build.__name__ = f"build_{cls.__name__}"
+    # Frozen: hashable by value (nested objects are shared by it). No cycles: gc=False.
+    shadow_type = msgspec.defstruct(
+        f"Shadow{cls.__name__}",
+        fields,
+        rename={field.name: to_camel(field.name) for field in attrs.fields(cls)},
+        frozen=True,
+        gc=False,
+    )
+    return _Fast(shadow_type, msgspec.json.Decoder(shadow_type), build)
 
 
+_fasts: dict[type[Any], _Fast | None] = {}
+#: The fast decoders of dicts, per class (tests replace one to watch or break it).
 _decoders: dict[type[Any], _Decoder | None] = {}
+#: The fast decoders of JSON bytes, per class.
+_json_decoders: dict[type[Any], _Decoder | None] = {}
 _decoders_lock = threading.RLock()
 
 
+def _fast(cls: type[Any]) -> _Fast | None:
+    """The fast path of ``cls`` (built on first use), or ``None`` if it has none."""
+    try:
+        return _fasts[cls]
+    except KeyError:
+        pass
+    with _decoders_lock:
+        if cls not in _fasts:
+            _fasts[cls] = None  # a class nested in itself gets the reference path
+            _fasts[cls] = _generate(cls) if _fast_eligible(cls) else None
+        return _fasts[cls]
+
+
 def _fast_decoder(cls: type[Any]) -> _Decoder | None:
-    """The generated decoder of ``cls`` (built on first use), or ``None`` if it has none."""
+    """The fast decoder of ``cls``'s dicts (msgspec checks and converts, the builder builds),
+    or ``None`` if it has none."""
     try:
         return _decoders[cls]
     except KeyError:
         pass
-    with _decoders_lock:
-        if cls not in _decoders:
-            _decoders[cls] = None  # a class nested in itself gets the reference path
-            _decoders[cls] = _generate(cls) if _fast_eligible(cls) else None
-        return _decoders[cls]
+    fast = _fast(cls)
+    decoder: _Decoder | None = None
+    if fast is not None:
+        convert, shadow, build = msgspec.convert, fast.shadow, fast.build
+
+        def decode(data: Any, page: _Page) -> Any:
+            return build(convert(data, shadow), page)
+
+        decoder = decode
+    return _decoders.setdefault(cls, decoder)
+
+
+def _json_decoder(cls: type[Any]) -> _Decoder | None:
+    """The fast decoder of ``cls``'s JSON bytes, or ``None`` if it has none."""
+    try:
+        return _json_decoders[cls]
+    except KeyError:
+        pass
+    fast = _fast(cls)
+    decoder: _Decoder | None = None
+    if fast is not None:
+        read, build = fast.json.decode, fast.build
+
+        def decode(data: Any, page: _Page) -> Any:
+            return build(read(data), page)
+
+        decoder = decode
+    return _json_decoders.setdefault(cls, decoder)
 
 
 def structure(data: object, cls: type[T]) -> T:
@@ -707,25 +760,45 @@ def structure_list(data: Iterable[object], cls: type[T]) -> list[T]:
     checked once, where it was deciphered (``expect="array"``); an item that is not an object
     raises :class:`TypeError`.
     """
-    decoder = _fast_decoder(cls)
+    return _structure_page(data, cls, _fast_decoder(cls), None)
+
+
+def structure_json_list(entries: Iterable[bytes], cls: type[T]) -> list[T]:
+    """Decode a page given as its entries' JSON (one ``bytes`` object each) into ``cls``.
+
+    The same result and errors as ``structure_list([orjson.loads(e) for e in entries], cls)``,
+    without building the dicts: msgspec reads each entry straight into the shadow struct.
+    """
+    return _structure_page(entries, cls, _json_decoder(cls), orjson.loads)
+
+
+def _structure_page(
+    data: Iterable[Any],
+    cls: type[T],
+    decoder: _Decoder | None,
+    parse: Callable[[Any], object] | None,
+) -> list[T]:
+    """Decode a page's items by ``decoder`` (for JSON bytes: ``parse``), the reference for
+    what it refuses."""
     hook = converter.get_structure_hook(cls)
     page = _Page()
     items: list[T] = []
     append = items.append
     for index, item in enumerate(data):
-        if decoder is not None and item.__class__ is dict:
+        if decoder is not None and (parse is not None or item.__class__ is dict):
             try:
                 append(decoder(item, page))
                 continue
             except Exception as exc:
                 _fell_back(cls, exc)
-        if not isinstance(item, Mapping):
+        value = item if parse is None else parse(item)
+        if not isinstance(value, Mapping):
             raise TypeError(
                 f"item {index}: expected a JSON object for {cls.__name__}, "
-                f"got {type(item).__name__}"
+                f"got {type(value).__name__}"
             )
         try:
-            append(hook(item, cls))
+            append(hook(value, cls))
         except Exception as exc:
             note = IterableValidationNote(f"Structuring item @ index {index}", index, cls)
             exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ import attrs
 import msgspec
 import orjson
 
-from ._converter import describe_structure_error, structure, structure_list
+from ._converter import describe_structure_error, structure, structure_json_list
 from ._exceptions import APIResponseValidationError
 from ._keyset import KeysetCursor, Row, _row_key
 from ._timeutil import parse_utc_datetime
@@ -264,24 +264,25 @@ def _load_page(data: bytes) -> _JsonPage:
 
 
 def _page_entries(
-    rows: list[Row],
+    entries: Sequence[bytes],
 ) -> tuple[list[TimeEntry], APIResponseValidationError | None]:
-    """A page's entries as models (decoded together: they share the decoding caches).
+    """A page's entries, given as their JSON, as models (decoded together: they share the
+    decoding caches; no dict is built).
 
     On an entry that does not decode: the entries before it and its error (raised once those
     are handled, as when decoding one entry at a time).
     """
     try:
-        return structure_list(rows, TimeEntry), None
+        return structure_json_list(entries, TimeEntry), None
     except Exception:  # decoded one by one below, which says what is wrong
         pass
-    entries: list[TimeEntry] = []
-    for row in rows:
+    models: list[TimeEntry] = []
+    for entry in entries:
         try:
-            entries.append(_to_entry(row))
+            models.append(_to_entry(orjson.loads(entry)))
         except APIResponseValidationError as exc:
-            return entries, exc
-    return entries, None  # pragma: no cover - structure_list refused what structure reads
+            return models, exc
+    return models, None  # pragma: no cover - structure_json_list refused what structure reads
 
 
 def _to_entry(row: Row) -> TimeEntry:

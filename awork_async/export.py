@@ -234,11 +234,10 @@ async def _iterate(
 ) -> AsyncGenerator[tuple[TimeEntry | Row, ExportCheckpoint], None]:
     async with contextlib.aclosing(walk.json_pages()) as pages:
         async for page in pages:
-            rows = page.rows()
-            items: Sequence[TimeEntry | Row] = rows
+            items: Sequence[TimeEntry | Row] = page.rows() if raw else ()
             error: APIResponseValidationError | None = None
             if not raw:
-                items, error = _page_entries(rows)
+                items, error = _page_entries(page.entries)
             # On a bad entry, items are those before it: the error comes after them.
             for item, cursor in zip(items, page.cursors(), strict=False):
                 count += 1
@@ -479,7 +478,7 @@ async def export_time_entries(
                     if jsonl:
                         lines, end = batch.json_lines(), b"\n"
                     else:
-                        models, error = _page_entries(batch.rows())
+                        models, error = _page_entries(batch.entries)
                         lines, end = [encoder.entry(model) for model in models], b""
                     count = len(lines)
                     position = 0

@@ -408,7 +408,7 @@ class IncrementalSync(Generic[E]):
                 error: Exception | None = None
                 items: Sequence[Any]
                 if decode == "model":
-                    items, error = _page_entries(page.rows())
+                    items, error = _page_entries(page.entries)
                     versions = [item.resource_version for item in items]
                 else:
                     items = page.rows() if decode == "dict" else page.entries

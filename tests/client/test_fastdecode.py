@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awork_async import _converter, models
-from awork_async._converter import converter, structure, structure_list
+from awork_async._converter import converter, structure, structure_json_list, structure_list
 from awork_async.models import (
     TaskStatus,
     TimeEntry,
@@ -79,6 +79,65 @@ def test_fast_path_is_taken_for_valid_data() -> None:
     assert [decode(item, cache) for item in page] == [PLAIN.structure(i, TimeEntry) for i in page]
 
 
+def test_json_page_equals_the_dict_page_and_shares_alike() -> None:
+    page = _generated_page(300, seed=7)
+    encoded = [orjson.dumps(item) for item in page]
+    ours = structure_json_list(encoded, TimeEntry)
+    assert ours == structure_list(page, TimeEntry)
+    assert ours == [PLAIN.structure(item, TimeEntry) for item in page]
+    tasks = [e.task for e in ours if e.task is not None]
+    assert len({id(task) for task in tasks}) < len(tasks)  # repeated tasks are one object
+
+
+def test_json_page_takes_the_msgspec_path_without_any_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = _generated_page(200, seed=9)
+    expected = [PLAIN.structure(item, TimeEntry) for item in page]
+
+    def refuse(*_args: object) -> Any:
+        raise AssertionError("a fallback was used")
+
+    monkeypatch.setattr(_converter, "_fell_back", refuse)
+    monkeypatch.setattr(_converter.orjson, "loads", refuse)  # no dict is built
+    assert structure_json_list([orjson.dumps(i) for i in page], TimeEntry) == expected
+
+
+def test_json_page_errors_are_the_dict_page_errors() -> None:
+    page = _generated_page(100)
+    page[70]["user"]["id"] = "not-a-uuid"
+    with pytest.raises(cattrs.BaseValidationError) as info:
+        structure_json_list([orjson.dumps(item) for item in page], TimeEntry)
+    assert _converter.structure_error_path(info.value) == "$[70].user.id"
+    page[70]["user"]["id"] = UID
+    del page[40]["id"]  # required
+    with pytest.raises(cattrs.BaseValidationError) as info:
+        structure_json_list([orjson.dumps(item) for item in page], TimeEntry)
+    assert _converter.structure_error_path(info.value) == "$[40].id"
+    with pytest.raises(TypeError, match="item 1: expected a JSON object for TimeEntry, got list"):
+        structure_json_list([orjson.dumps(page[0]), b"[1]"], TimeEntry)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # refused by msgspec's exact types, decided by the reference (same result both ways)
+        ({"duration": 60.0}, {"duration": 60}),  # an integral float for an int
+        ({"createdOn": "2024-01-02T03:04:05.1234567"}, {}),  # 7 digits, no offset: UTC
+        ({"id": "{" + UID + "}"}, {}),  # a UUID form msgspec does not read
+        ({"note": None, "isBillable": None}, {}),
+    ],
+)
+def test_json_entries_msgspec_refuses_decode_like_the_reference(
+    changes: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    data = _e(**changes)
+    result = structure_json_list([orjson.dumps(data)], TimeEntry)
+    assert result == [converter.structure(data, TimeEntry)]
+    for key, value in expected.items():
+        assert getattr(result[0], key) == value
+
+
 def test_single_structure_equals_reference() -> None:
     for item in _generated_page(50, seed=11):
         assert structure(item, TimeEntry) == PLAIN.structure(item, TimeEntry)
@@ -96,6 +155,11 @@ def test_spec_data_equal_to_reference(schema_name: str) -> None:
         assert [decode(item, _converter._Page()) for item in items] == expected
         assert structure_list(items, cls) == expected
         assert structure_list(items, cls) == expected  # warm caches: still equal
+        try:
+            encoded = [orjson.dumps(item) for item in items]
+        except TypeError:  # an int beyond 64 bits: not JSON orjson writes
+            return
+        assert structure_json_list(encoded, cls) == expected
         assert [PLAIN.structure(item, cls) for item in items] == expected
 
     check()
@@ -372,7 +436,7 @@ def test_a_refusal_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
         structure_list([wrong], models.TimeReport)  # the reference reports it
     [record] = [r for r in caplog.records if "fast decoder" in r.getMessage()]
     assert record.levelno == logging.DEBUG
-    assert "TimeReport refused an object (TypeError)" in record.getMessage()
+    assert "TimeReport refused an object (ValidationError)" in record.getMessage()
 
 
 def test_an_unexpected_fast_path_failure_is_a_warning_once(
