@@ -617,11 +617,25 @@ def _fast_eligible(cls: type[Any]) -> bool:
 
 @attrs.frozen
 class _Fast:
-    """A response model's fast path: its shadow struct, a JSON decoder into it, its builder."""
+    """A response model's fast path: its shadow struct, its builder, and its two decoders (of a
+    parsed dict: msgspec converts it; of JSON bytes: msgspec reads them; the builder builds)."""
 
     shadow: type[msgspec.Struct]
-    json: msgspec.json.Decoder[Any]
     build: _Builder
+    from_dict: _Decoder
+    from_json: _Decoder
+
+    @classmethod
+    def of(cls, shadow: type[msgspec.Struct], build: _Builder) -> _Fast:
+        convert, read = msgspec.convert, msgspec.json.Decoder(shadow).decode
+
+        def from_dict(data: Any, page: _Page) -> Any:
+            return build(convert(data, shadow), page)
+
+        def from_json(data: Any, page: _Page) -> Any:
+            return build(read(data), page)
+
+        return cls(shadow, build, from_dict, from_json)
 
 
 def _generate(cls: type[Any]) -> _Fast | None:
@@ -674,14 +688,12 @@ def _generate(cls: type[Any]) -> _Fast | None:
         frozen=True,
         gc=False,
     )
-    return _Fast(shadow_type, msgspec.json.Decoder(shadow_type), build)
+    return _Fast.of(shadow_type, build)
 
 
 _fasts: dict[type[Any], _Fast | None] = {}
 #: The fast decoders of dicts, per class (tests replace one to watch or break it).
 _decoders: dict[type[Any], _Decoder | None] = {}
-#: The fast decoders of JSON bytes, per class.
-_json_decoders: dict[type[Any], _Decoder | None] = {}
 _decoders_lock = threading.RLock()
 
 
@@ -699,40 +711,17 @@ def _fast(cls: type[Any]) -> _Fast | None:
 
 
 def _fast_decoder(cls: type[Any]) -> _Decoder | None:
-    """The fast decoder of ``cls``'s dicts (msgspec checks and converts, the builder builds),
-    or ``None`` if it has none."""
-    try:
-        return _decoders[cls]
-    except KeyError:
-        pass
-    fast = _fast(cls)
-    decoder: _Decoder | None = None
-    if fast is not None:
-        convert, shadow, build = msgspec.convert, fast.shadow, fast.build
-
-        def decode(data: Any, page: _Page) -> Any:
-            return build(convert(data, shadow), page)
-
-        decoder = decode
-    return _decoders.setdefault(cls, decoder)
+    """The fast decoder of ``cls``'s dicts, or ``None`` if it has none."""
+    if cls not in _decoders:
+        fast = _fast(cls)
+        _decoders.setdefault(cls, None if fast is None else fast.from_dict)
+    return _decoders[cls]
 
 
 def _json_decoder(cls: type[Any]) -> _Decoder | None:
     """The fast decoder of ``cls``'s JSON bytes, or ``None`` if it has none."""
-    try:
-        return _json_decoders[cls]
-    except KeyError:
-        pass
     fast = _fast(cls)
-    decoder: _Decoder | None = None
-    if fast is not None:
-        read, build = fast.json.decode, fast.build
-
-        def decode(data: Any, page: _Page) -> Any:
-            return build(read(data), page)
-
-        decoder = decode
-    return _json_decoders.setdefault(cls, decoder)
+    return None if fast is None else fast.from_json
 
 
 def structure(data: object, cls: type[T]) -> T:
