@@ -50,27 +50,40 @@ Choices
   ``pg_advisory_xact_lock`` on the same key, so webhook deletions and upserts are serialised.
   SQLite serves one process: an exclusive ``flock`` on ``FILE.lock`` beside the database (a
   second process is refused; a dead one's lock is released by the OS).
-* **Speed**: a pass walks ``changes_since(...).raw_pages()``; each entry's JSON text becomes a
-  :class:`MirrorRow` (:meth:`MirrorRow.from_bytes`: msgspec decodes only the typed columns,
-  with the same checks as :meth:`MirrorRow.from_json`; the text is stored as ``data`` as is).
-  SQLite: one ``executemany`` of the compiled upsert per batch, with plain tuples, in WAL mode
-  with ``synchronous=NORMAL`` (a power loss may undo the last transactions, never corrupt the
-  file; a checkpoint commits with its rows, so the rerun reads them again); a new file gets
-  16 KB pages (:data:`SQLITE_PAGE_SIZE`: a 2.6 KB row no longer takes a 4 KB page alone).
-  PostgreSQL: the batch goes by binary ``COPY`` (asyncpg's ``copy_records_to_table`` on the
-  transaction's own connection) into a temporary table, then one ``INSERT … SELECT … ON
-  CONFLICT DO UPDATE … WHERE`` newer applies it; the ``data`` JSON (TOASTed: about 2 KB per
-  entry) is compressed with lz4 when the server offers it (``SET LOCAL
-  default_toast_compression``), about a third of the server's CPU per entry. A batch commits
-  while the walk reads the next one (one commit in flight at most).
+* **Speed**: a pass walks ``changes_since(...).raw_pages()`` and hands batches of each
+  entry's JSON text, as awork sent it, to the commit; no Python code runs per entry. The
+  commit checks the whole batch with a few C calls (one msgspec decode of the typed fields,
+  with the checks of :meth:`MirrorRow.from_json`; regular expressions over the ids and
+  instants) and sends the database two values: a small JSON array of each entry's column
+  values and the entries' texts one after another. One ``INSERT … SELECT … ON CONFLICT DO
+  UPDATE … WHERE`` newer makes the rows with the database's JSON functions and stores each
+  text as ``data`` (:func:`_json_upsert`). An entry outside the common shape (upper-case
+  UUID, an offset, seven decimals, ``HH:MM``…) sends its batch through
+  :meth:`MirrorRow.from_bytes` per entry, which normalises it (or raises
+  :class:`~awork_async.APIResponseValidationError`): the columns are the same either way.
+  Two batches may wait to commit while the walk reads the next one; they commit one after
+  another, in order, and one after a failed commit does not commit.
+  SQLite: the commit runs in one worker thread through the standard library's sqlite3,
+  where SQLite's JSON functions run without the GIL; WAL mode with ``synchronous=NORMAL`` (a
+  power loss may undo the last transactions, never corrupt the file; a checkpoint commits
+  with its rows, so the rerun reads them again); a new file gets 16 KB pages
+  (:data:`SQLITE_PAGE_SIZE`: a 2.6 KB row no longer takes a 4 KB page alone).
+  PostgreSQL: the server makes the rows (``jsonb_array_elements``); rows built in Python
+  (decoded entries, webhooks) go by binary ``COPY`` (asyncpg's ``copy_records_to_table`` on
+  the transaction's own connection) into a temporary table, then one ``INSERT … SELECT … ON
+  CONFLICT`` applies them. The ``data`` JSON (TOASTed: about 2 KB per entry) is compressed
+  with lz4 when the server offers it (``SET LOCAL default_toast_compression``), about a
+  third of the server's CPU per entry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
+import itertools
 import logging
 import operator
 import re
@@ -500,7 +513,8 @@ def _columns_struct() -> type[msgspec.Struct]:
     return msgspec.defstruct("_EntryColumns", fields)
 
 
-_decode_columns: Final[Callable[[bytes], Any]] = msgspec.json.Decoder(_columns_struct()).decode
+_EntryColumns: Final = _columns_struct()
+_decode_columns: Final[Callable[[bytes], Any]] = msgspec.json.Decoder(_EntryColumns).decode
 
 
 def _utc_or_none(value: str | None) -> datetime | None:
@@ -534,8 +548,9 @@ def _fast_instant(day: datetime | None, time_of_day: str | None) -> datetime | N
     return datetime.combine(day.date(), moment, tzinfo=_UTC)
 
 
-#: An entry to upsert: a decoded entry, or a row built from the JSON object awork sent.
-MirrorEntry: TypeAlias = "TimeEntry | MirrorRow"
+#: An entry to upsert: a decoded entry, a row built from the JSON object awork sent, or that
+#: object's JSON text (``bytes``, as :attr:`~awork_async.sync.SyncPage.entries` has it).
+MirrorEntry: TypeAlias = "TimeEntry | MirrorRow | bytes"
 
 
 def _entry_values(entry: TimeEntry) -> dict[str, Any]:
@@ -567,7 +582,9 @@ def _newest(entries: Iterable[MirrorEntry]) -> list[MirrorRow]:
     """One row per id (the highest version): a pass may meet an entry twice."""
     best: dict[UUID, MirrorRow] = {}
     for item in entries:
-        if isinstance(item, TimeEntry):
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            item = MirrorRow.from_bytes(bytes(item))
+        elif isinstance(item, TimeEntry):
             if item.id is None:
                 continue
             item = MirrorRow.from_entry(item)
@@ -582,6 +599,139 @@ _FLOOR: Final = datetime.min.replace(tzinfo=_UTC)
 
 def _order(row: MirrorRow) -> tuple[int, datetime]:
     return (row.resource_version or 0, row.updated_on or _FLOOR)
+
+
+# -- batches of JSON texts: the database makes the columns -------------------------------------
+
+#: The columns of a whole batch, decoded at once (the types :meth:`MirrorRow.from_bytes` checks).
+_decode_batch: Final[Callable[[bytes], list[Any]]] = msgspec.json.Decoder(
+    list[_EntryColumns]  # type: ignore[valid-type]
+).decode
+_uuid_fields: Final = operator.attrgetter("id", "userId", "projectId", "taskId", "typeOfWorkId")
+_instant_fields: Final = operator.attrgetter("startDateUtc", "endDateUtc", "createdOn", "updatedOn")
+_time_fields: Final = operator.attrgetter("startTimeUtc", "endTimeUtc")
+_entry_id: Final = operator.attrgetter("id")
+_not_none: Final = functools.partial(operator.is_not, None)
+
+#: Lines of lower-case, hyphenated UUIDs (the form the columns store).
+_UUID_LINES: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: Lines of UTC instants ``YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z``: the SQL of :func:`_json_upsert`
+#: turns them into the column values :func:`_utc_or_none` gives.
+_INSTANT_LINE: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z"
+#: Times of day ``HH:MM:SS`` (the form :func:`_fast_instant` reads with the standard library).
+_TIME_LINE: Final = r"[0-9]{2}:[0-9]{2}:[0-9]{2}"
+
+
+def _lines(pattern: str) -> Callable[[list[str]], bool]:
+    """Whether every string of a list has the form ``pattern`` (one regular expression over
+    the list joined by newlines; a string holding a newline fails the count)."""
+    match = re.compile(f"{pattern}(?:\n{pattern})*").fullmatch
+
+    def check(values: list[str]) -> bool:
+        if not values:
+            return True
+        text = "\n".join(values)
+        return match(text) is not None and text.count("\n") == len(values) - 1
+
+    return check
+
+
+_uuid_lines: Final = _lines(_UUID_LINES.pattern)
+_instant_lines: Final = _lines(_INSTANT_LINE)
+_time_lines: Final = _lines(_TIME_LINE)
+
+
+@attrs.frozen
+class _JsonBatch:
+    """A batch for :func:`_json_upsert`: ``columns``, one JSON array per entry of the values
+    the SQL turns into the typed columns (see :data:`_json_fields`) followed by the entry's
+    1-based offset and length in ``data``, the entries' JSON texts one after another."""
+
+    columns: bytes
+    data: bytes
+
+
+#: The fields of an entry in a row of :attr:`_JsonBatch.columns` (then offset and length).
+_JSON_FIELDS: Final = (
+    "id",
+    "userId",
+    "projectId",
+    "taskId",
+    "typeOfWorkId",
+    "startDateUtc",
+    "startTimeUtc",
+    "endDateUtc",
+    "endTimeUtc",
+    "duration",
+    "isBillable",
+    "isBilled",
+    "note",
+    "createdOn",
+    "updatedOn",
+    "resourceVersion",
+)
+_json_fields: Final = operator.attrgetter(*_JSON_FIELDS)
+_encode: Final = msgspec.json.Encoder().encode
+
+
+def _json_batch(entries: Sequence[bytes]) -> _JsonBatch | None:
+    """The batch for :func:`_json_upsert` (the newest entry per id), when every entry is in
+    the common shape whose columns that SQL makes into the very values
+    :meth:`MirrorRow.from_bytes` gives: the same types (checked by one msgspec decode of the
+    whole batch), ids lower-case UUIDs, instants ``…Z`` with at most six decimals and valid,
+    times of day ``HH:MM:SS`` and valid, no ``\\u0000``. Else ``None``: the batch takes
+    :meth:`MirrorRow.from_bytes` per entry (which normalises an unusual shape or raises
+    :class:`~awork_async.APIResponseValidationError`).
+
+    No Python code runs per entry (a handful of C calls per batch: msgspec, ``re``, ``map``),
+    so the GIL is held a few µs per entry; the database does the rest in C (SQLite, in the
+    commit thread, without the GIL) or in the server (PostgreSQL).
+    """
+    text = b"[" + b",".join(entries) + b"]"
+    if b"\\u0000" in text:  # SQLite's JSON functions end a string at NUL
+        return None
+    try:
+        columns = _decode_batch(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    flat = itertools.chain.from_iterable
+    instants = list(filter(_not_none, flat(map(_instant_fields, columns))))
+    times = list(filter(_not_none, flat(map(_time_fields, columns))))
+    if not (
+        _uuid_lines(list(filter(_not_none, flat(map(_uuid_fields, columns)))))
+        and _instant_lines(instants)
+        and _time_lines(times)
+    ):
+        return None
+    try:
+        for _ in map(_fromisoformat, instants):
+            pass
+        for _ in map(_time_fromisoformat, times):
+            pass
+    except ValueError:
+        return None
+    ids = list(map(_entry_id, columns))
+    if len(set(ids)) != len(ids):  # an entry met twice (a pass may): keep its newest version
+        best: dict[str, int] = {}
+        for index, item in enumerate(columns):
+            old = best.get(item.id)
+            if old is None or _columns_order(item) >= _columns_order(columns[old]):
+                best[item.id] = index
+        kept = sorted(best.values())
+        entries = [entries[i] for i in kept]
+        columns = [columns[i] for i in kept]
+    lengths = list(map(len, entries))
+    spans = zip(itertools.accumulate(lengths[:-1], initial=1), lengths, strict=True)
+    rows = list(map(operator.add, map(_json_fields, columns), spans))
+    return _JsonBatch(_encode(rows), b"".join(entries))
+
+
+_time_fromisoformat: Final = dt_time.fromisoformat
+
+
+def _columns_order(columns: Any) -> tuple[int, datetime]:
+    """:func:`_order` of decoded columns."""
+    return (columns.resourceVersion or 0, _utc_or_none(columns.updatedOn) or _FLOOR)
 
 
 # -- the database -----------------------------------------------------------------------------
@@ -809,6 +959,15 @@ class MirrorDatabase:
 
     async def _upsert(self, conn: AsyncConnection, entries: Sequence[MirrorEntry]) -> int:
         """PostgreSQL's upsert (SQLite's: :func:`_commit_sqlite`)."""
+        batch = _json_batch_of(entries)
+        if batch is not None:
+            # Two parameters: the columns as one JSON array and the entries' texts, made into
+            # rows by the server.
+            if self._lz4:
+                await conn.execute(sa.text("SET LOCAL default_toast_compression = 'lz4'"))
+            parameters = {"columns": batch.columns, "data": batch.data, "now": datetime.now(_UTC)}
+            result = await conn.execute(_json_upsert("postgresql"), parameters)
+            return max(int(result.rowcount), 0)
         rows = _newest(entries)
         if not rows:
             return 0
@@ -1021,6 +1180,103 @@ def _upsert_statement(dialect: str) -> Any:
     )
 
 
+@functools.cache
+def _json_upsert(dialect: str) -> Any:
+    """The upsert of a :class:`_JsonBatch` (``:columns`` and ``:data``, from
+    :func:`_json_batch`): the database splits the small JSON array of column values and makes
+    the typed columns with its own JSON functions (C code; on SQLite in the commit thread
+    without the GIL, on PostgreSQL in the server), instead of Python building a row of 16
+    values per entry; ``data`` is each entry's text cut from ``:data`` (SQLite: as sent;
+    PostgreSQL: made ``jsonb``). The version rule of :func:`_upsert_statement`; tombstoned ids
+    are skipped. ``:now`` is ``mirrored_on``."""
+    blob = sa.bindparam("data", type_=sa.LargeBinary())  # UTF-8: sent as is, no str built
+    array = sa.bindparam("columns", type_=sa.LargeBinary())
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        values = sa.cast(sa.func.convert_from(array, "UTF8", type_=sa.Text()), JSONB)
+        elements: Any = sa.func.jsonb_array_elements(values).table_valued(sa.column("value", JSONB))
+        value = elements.c.value
+
+        def field(index: int) -> Any:
+            return value[index].astext
+
+        def instant(text: Any) -> Any:
+            return sa.cast(text, _TS)
+
+        def day_and_time(day: Any, moment: Any) -> Any:
+            start = sa.func.substr(day, 1, 10, type_=sa.Text())
+            return sa.cast(start.concat(" ").concat(moment).concat("Z"), _TS)
+
+        def typed(text: Any, kind: sa.types.TypeEngine[Any]) -> Any:
+            return sa.cast(text, kind)
+
+        def cut(offset: Any, length: Any) -> Any:
+            text = sa.func.convert_from(sa.func.substr(blob, offset, length), "UTF8")
+            return sa.cast(text, JSONB)
+
+        now: Any = sa.bindparam("now", type_=_TS)
+    else:
+        # Materialised once: each reference to json_each's value renders the element again.
+        rows = (
+            sa.select(sa.func.json_each(sa.cast(array, sa.Text())).table_valued("value").c.value)
+            .cte("elements")
+            .prefix_with("MATERIALIZED")
+        )
+        value = rows.c.value
+        elements = rows
+
+        def field(index: int) -> Any:
+            return sa.func.json_extract(value, f"$[{index}]", type_=sa.Text())
+
+        def instant(text: Any) -> Any:
+            # YYYY-MM-DDTHH:MM:SS[.f]Z -> SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" (NULL stays)
+            fraction = sa.func.rtrim(sa.func.substr(text, 21, type_=sa.Text()), "Z")
+            return (
+                sa.func.substr(text, 1, 10, type_=sa.Text())
+                .concat(" ")
+                .concat(sa.func.substr(text, 12, 8, type_=sa.Text()))
+                .concat(".")
+                .concat(sa.func.substr(fraction.concat("000000"), 1, 6, type_=sa.Text()))
+            )
+
+        def day_and_time(day: Any, moment: Any) -> Any:
+            start = sa.func.substr(day, 1, 10, type_=sa.Text())
+            return start.concat(" ").concat(moment).concat(".000000")
+
+        def typed(text: Any, kind: sa.types.TypeEngine[Any]) -> Any:
+            return text  # json_extract gives SQLite's integer (booleans: 0 and 1)
+
+        def cut(offset: Any, length: Any) -> Any:
+            return sa.cast(sa.func.substr(blob, offset, length), sa.Text())  # bytes of a BLOB
+
+        now = sa.bindparam("now", type_=sa.String())
+    get = {name: field(index) for index, name in enumerate(_JSON_FIELDS)}
+    span = len(_JSON_FIELDS)
+    columns: dict[str, Any] = {
+        "id": get["id"],
+        "user_id": get["userId"],
+        "project_id": get["projectId"],
+        "task_id": get["taskId"],
+        "type_of_work_id": get["typeOfWorkId"],
+        "start_utc": day_and_time(get["startDateUtc"], get["startTimeUtc"]),
+        "end_utc": day_and_time(get["endDateUtc"], get["endTimeUtc"]),
+        "duration": typed(get["duration"], sa.Integer()),
+        "is_billable": typed(get["isBillable"], sa.Boolean()),
+        "is_billed": typed(get["isBilled"], sa.Boolean()),
+        "note": get["note"],
+        "created_on": instant(get["createdOn"]),
+        "updated_on": instant(get["updatedOn"]),
+        "resource_version": typed(get["resourceVersion"], sa.BigInteger()),
+        "data": cut(typed(field(span), sa.Integer()), typed(field(span + 1), sa.Integer())),
+        "mirrored_on": now,
+    }
+    assert list(columns) == list(_COLUMN_NAMES), list(columns)
+    dead = sa.select(tombstones.c.id).where(tombstones.c.id == get["id"]).exists()
+    select = sa.select(*columns.values()).select_from(elements).where(~dead)
+    return _upsert_statement(dialect).from_select(list(columns), select)
+
+
 #: The PostgreSQL upsert's staging table: one per connection, emptied at each commit. ``data``
 #: is the JSON's UTF-8 text (``bytea``: sent as is), made ``jsonb`` by the INSERT … SELECT.
 batch_table = sa.Table(
@@ -1087,6 +1343,17 @@ def _commit_sqlite(
 ) -> int:
     """SQLite's :meth:`MirrorDatabase.commit_batch` inside its transaction: the rows inserted or
     changed."""
+    batch = _json_batch_of(entries)
+    if batch is not None:
+        stamp = _sqlite_datetime(datetime.now(_UTC))
+        conn.execute(
+            _json_upsert("sqlite"), {"columns": batch.columns, "data": batch.data, "now": stamp}
+        )
+        # The rows inserted or changed (the driver's rowcount misses it: the SQL starts WITH).
+        changed = int(conn.scalar(sa.select(sa.func.changes())) or 0)
+        if checkpoint is not None:
+            _store_checkpoint(conn, name, checkpoint)
+        return changed
     changed = 0
     live = _newest(entries)
     if live and conn.scalar(sa.select(tombstones.c.id).limit(1)) is not None:
@@ -1105,12 +1372,23 @@ def _commit_sqlite(
         params = [_sqlite_params(row.values, order, stamp, row.json) for row in live]
         changed = max(conn.exec_driver_sql(sql, params).rowcount, 0)
     if checkpoint is not None:
-        conn.execute(
-            sa.update(mirror_state)
-            .where(mirror_state.c.name == name)
-            .values(checkpoint=checkpoint.to_json(), updated_on=datetime.now(_UTC))
-        )
+        _store_checkpoint(conn, name, checkpoint)
     return changed
+
+
+def _store_checkpoint(conn: sa.Connection, name: str, checkpoint: SyncCheckpoint) -> None:
+    conn.execute(
+        sa.update(mirror_state)
+        .where(mirror_state.c.name == name)
+        .values(checkpoint=checkpoint.to_json(), updated_on=datetime.now(_UTC))
+    )
+
+
+def _json_batch_of(entries: Sequence[MirrorEntry]) -> _JsonBatch | None:
+    """:func:`_json_batch` of a batch of JSON texts only (``None`` otherwise)."""
+    if not entries or not all(entry.__class__ is bytes for entry in entries):
+        return None
+    return _json_batch(typing.cast("Sequence[bytes]", entries))
 
 
 @functools.cache
@@ -1267,16 +1545,22 @@ ProgressCallback = Callable[[int, "int | None"], object]
 PassCallback = Callable[[PassReport], object]
 
 
-#: Rows built between two turns of the event loop during a pass: each step of the commit in
-#: flight (a round trip to the database driver) waits for a turn, so a whole page (about 10 ms
-#: of rows) between turns would hold each step back by as much.
-_YIELD_EVERY: Final = 100
+#: Batches committing or waiting to commit while the walk reads the next one: the walk waits
+#: for a commit only when this many are pending, so a slow commit (or a burst of pages) does
+#: not stall it at once. Commits still run one after another, in order.
+_IN_FLIGHT: Final = 2
+
+
+class _Skipped(Exception):
+    """A batch not committed because the one before it failed (its checkpoint would cover
+    that batch's entries)."""
 
 
 class _Writer:
-    """Commits a pass's batches one after another while the next batch is read: at most one
-    commit runs (in order, each with its checkpoint) while the walk goes on. A failed commit
-    is raised by the next :meth:`submit` or :meth:`drain`."""
+    """Commits a pass's batches one after another while the walk goes on: up to
+    :data:`_IN_FLIGHT` batches are pending, each committed (with its checkpoint) after the one
+    before it, and only if that one committed. A failed commit is raised by the next
+    :meth:`submit` or :meth:`drain`."""
 
     def __init__(
         self, db: MirrorDatabase, total: int | None, on_progress: ProgressCallback | None
@@ -1285,44 +1569,65 @@ class _Writer:
         self.total = total
         self.on_progress = on_progress
         self.upserted = 0
-        self._pending: asyncio.Task[int] | None = None
-        self._pending_read = 0
+        self._pending: collections.deque[tuple[asyncio.Task[int], int]] = collections.deque()
 
-    async def _finish(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            self.upserted += await pending
-            if self.on_progress is not None:
-                self.on_progress(self._pending_read, self.total)
+    async def _finish_oldest(self) -> None:
+        task, read = self._pending[0]
+        try:
+            self.upserted += await task
+        finally:
+            self._pending.popleft()
+        if self.on_progress is not None:
+            self.on_progress(read, self.total)
+
+    async def _commit_after(
+        self,
+        previous: asyncio.Task[int] | None,
+        batch: list[MirrorEntry],
+        checkpoint: SyncCheckpoint | None,
+    ) -> int:
+        if previous is not None:
+            await asyncio.wait({previous})
+            if previous.cancelled() or previous.exception() is not None:
+                raise _Skipped
+        return await self.db.commit_batch(batch, checkpoint)
 
     async def submit(
         self, batch: list[MirrorEntry], checkpoint: SyncCheckpoint | None, read: int
     ) -> None:
-        """Wait for the previous commit, then start committing ``batch`` with ``checkpoint``
-        (``read``: entries read up to it, for the progress callback)."""
-        await self._finish()
-        self._pending = asyncio.ensure_future(self.db.commit_batch(batch, checkpoint))
-        self._pending_read = read
+        """Queue ``batch`` with ``checkpoint`` to commit after the batches pending (waiting
+        for the oldest when :data:`_IN_FLIGHT` are; ``read``: entries read up to it, for the
+        progress callback)."""
+        while len(self._pending) >= _IN_FLIGHT:
+            await self._finish_oldest()
+        previous = self._pending[-1][0] if self._pending else None
+        task = asyncio.ensure_future(self._commit_after(previous, batch, checkpoint))
+        self._pending.append((task, read))
 
     async def drain(self) -> int:
-        """Wait for the last commit; the rows upserted by all of them."""
-        await self._finish()
+        """Wait for the pending commits; the rows upserted by all of them."""
+        while self._pending:
+            await self._finish_oldest()
         return self.upserted
 
     async def abandon(self) -> None:
-        """The pass failed: let a running commit end (it is a whole batch with its own
-        checkpoint), without raising its outcome over the pass's error."""
-        pending, self._pending = self._pending, None
-        if pending is None:
+        """The pass failed: let the pending commits end (each is a whole batch with its own
+        checkpoint; one after a failed one does not commit), without raising their outcome
+        over the pass's error."""
+        tasks = [task for task, _read in self._pending]
+        self._pending.clear()
+        if not tasks:
             return
         try:
-            await asyncio.wait({pending})  # never raises the commit's error
-        except BaseException:  # this task is cancelled: stop the commit too
-            pending.cancel()
+            await asyncio.wait(tasks)  # never raises the commits' errors
+        except BaseException:  # this task is cancelled: stop the commits too
+            for task in tasks:
+                task.cancel()
             raise
         finally:
-            if pending.done() and not pending.cancelled():
-                pending.exception()  # retrieved: the pass's own error is what is raised
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: the pass's own error is what is raised
 
 
 @attrs.define
@@ -1352,9 +1657,9 @@ class _Run:
             page = await self.client.time_entries.list(page_size=1).raw().first_page()
             total = page.total_items
             self.on_progress(0, total)
-        # Pages of raw entries: each entry's JSON text as awork sent it becomes a row without
-        # being decoded whole (validated: a wrong-typed entry raises
-        # APIResponseValidationError) and is stored as ``data``.
+        # Pages of raw entries: batches of each entry's JSON text as awork sent it, made into
+        # rows by the commit (validated there: a wrong-typed entry raises
+        # APIResponseValidationError and its batch writes nothing).
         changes = changes_since(
             self.client,
             state.checkpoint,
@@ -1377,15 +1682,16 @@ class _Run:
             covered: SyncCheckpoint | None = None
             async for chunk in changes.raw_pages():
                 last = len(chunk.entries)
-                for index, data in enumerate(chunk.entries, 1):
-                    batch.append(MirrorRow.from_bytes(data))
-                    read += 1
+                position = 0
+                while position < last:
+                    taken = chunk.entries[position : position + self.batch_size - len(batch)]
+                    batch.extend(taken)
+                    position += len(taken)
+                    read += len(taken)
                     if len(batch) >= self.batch_size:
-                        mark = changes.checkpoint_so_far if index == last else covered
+                        mark = changes.checkpoint_so_far if position == last else covered
                         await writer.submit(batch, mark, read)
                         batch = []
-                    elif not index % _YIELD_EVERY:
-                        await asyncio.sleep(0)  # let the commit in flight take its next step
                 covered = changes.checkpoint_so_far
             await writer.submit(batch, changes.checkpoint, read)
             upserted = await writer.drain()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,14 @@ from awork_async.mirror import (
     MirrorLockedError,
     MirrorRow,
     PassReport,
+    _json_batch,
     async_database_url,
     mirror,
     time_entries,
 )
 from awork_async.models import TimeEntry, TimeEntryCreate, TimeEntryUpdate
 from awork_async.sandbox import Sandbox
+from awork_async.sync import IncrementalSync
 
 UTC = timezone.utc
 
@@ -266,11 +269,13 @@ def crash_commits(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 async def test_crashes_at_random_points_converge(
-    sb: Sandbox, clock: SandboxClock, db_url: str, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox, clock: SandboxClock, any_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Failures before a commit, after a commit, and in the middle of a walk (a request that
-    fails for good): each rerun continues, and once the failures stop the table equals the
-    sandbox's entries."""
+    """On SQLite and on PostgreSQL: failures before a commit, after a commit, and in the
+    middle of a walk (a request that fails for good), with churn in between; each rerun
+    continues, and once the failures stop (a last round with deletions, a pass and a sweep)
+    the table equals the sandbox's entries."""
+    url = any_db_url
     rng = random.Random(20260612)
     plan = crash_commits(monkeypatch)
     client = AworkClient(
@@ -288,16 +293,21 @@ async def test_crashes_at_random_points_converge(
             sb.faults.error_rate = 0.05 if round_ < 10 else 0.0
             sb.faults.methods = ("GET",)
             try:
-                await mirror(client, db_url, once=True, sweep_every=None, batch_size=4)
+                await mirror(client, url, once=True, sweep_every=None, batch_size=4)
             except Crash:
                 crashes += 1
             except ServerError:  # an injected 5xx that the client did not retry
                 crashes += 1
         plan.update(fail_at=-1)
         sb.faults.error_rate = 0.0
-        await mirror(client, db_url, once=True, sweep_every=None)
+        await churn(client, sb, clock, rng, deletes=True)
+        await mirror(client, url, once=True, sweep_every=1e-9)  # a pass, then a sweep
     assert crashes >= 5
-    await assert_in_step(db_url, sb)
+    await assert_in_step(url, sb)
+    if url.startswith("postgresql"):
+        some = next(iter((await table(url)).values()))[1]
+        assert some["updated_on"].tzinfo is not None  # timestamptz
+        assert isinstance(some["data"], dict)  # jsonb
 
 
 async def test_each_batch_commits_with_its_checkpoint(
@@ -635,36 +645,197 @@ def test_a_wrong_typed_field_of_a_json_entry_is_a_typed_error(field: str, value:
             build({**raw, field: None, "id": 12})
 
 
-async def test_the_walk_goes_on_while_a_batch_commits(
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the entries the mirror's walk has read (``["n"]``, as each page is handed over)."""
+    real_raw_pages = IncrementalSync.raw_pages
+    read = {"n": 0}
+
+    async def counting(self: IncrementalSync[Any]) -> AsyncIterator[Any]:
+        async for page in real_raw_pages(self):
+            read["n"] += len(page.entries)
+            yield page
+
+    monkeypatch.setattr(IncrementalSync, "raw_pages", counting)
+    return read
+
+
+async def test_the_walk_goes_on_while_two_batches_wait_to_commit(
     sb: Sandbox, sandbox_client: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While the first batch's commit waits, the next batch is read (the writer overlaps the
-    walk); commits still happen in order, each with its checkpoint."""
+    """While the first batch's commit waits, the walk queues the second batch and reads the
+    third (two batches pending, then it waits); commits still happen one at a time, in order,
+    each with its checkpoint."""
     real_commit = MirrorDatabase.commit_batch
-    real_from_bytes = MirrorRow.from_bytes
-    read = {"n": 0}
+    read = count_reads(monkeypatch)
     seen_during_first: list[int] = []
-    order: list[int] = []
-
-    def counting(raw: Any) -> MirrorRow:
-        read["n"] += 1
-        return real_from_bytes(raw)
+    running: list[int] = []
+    order: list[tuple[str, int]] = []
 
     async def slow_first(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
-        order.append(len(order))
-        if len(order) == 1:
-            for _ in range(10_000):  # yield to the loop until the next batch is read
-                if read["n"] >= 100:
+        number = len(order) // 2
+        order.append(("start", number))
+        running.append(number)
+        assert len(running) == 1  # one commit at a time
+        if number == 0:
+            for _ in range(100_000):  # yield to the loop until the third batch is read
+                if read["n"] >= 150:
                     break
                 await asyncio.sleep(0)
             seen_during_first.append(read["n"])
-        return await real_commit(self, entries, checkpoint)
+        try:
+            return await real_commit(self, entries, checkpoint)
+        finally:
+            running.remove(number)
+            order.append(("end", number))
 
-    monkeypatch.setattr(MirrorRow, "from_bytes", staticmethod(counting))
     monkeypatch.setattr(MirrorDatabase, "commit_batch", slow_first)
     report = await mirror(
         sandbox_client, db_url, once=True, sweep_every=None, batch_size=50, page_size=50
     )
-    assert seen_during_first == [100]
+    # 50 committing, 50 queued, the third 50 read (pages of at most 50: with one batch
+    # pending at most, the walk would wait with fewer than 150 read)
+    assert len(seen_during_first) == 1 and seen_during_first[0] >= 150
+    assert order == [(step, n) for n in range(len(order) // 2) for step in ("start", "end")]
     assert report.read == report.upserted == 300
     await assert_in_step(db_url, sb)
+
+
+async def test_a_batch_after_a_failed_commit_is_not_committed(
+    sb: Sandbox, sandbox_client: AworkClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first commit fails while the second batch waits behind it: the second must not
+    commit (its checkpoint covers the first batch's entries); the rerun loads everything."""
+    real_commit = MirrorDatabase.commit_batch
+    read = count_reads(monkeypatch)
+    calls: list[int] = []
+
+    async def fail_first(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
+        calls.append(len(entries))
+        if len(calls) == 1:
+            for _ in range(100_000):  # let the walk queue the second batch behind this one
+                if read["n"] >= 150:
+                    break
+                await asyncio.sleep(0)
+            raise Crash("first commit")
+        return await real_commit(self, entries, checkpoint)
+
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", fail_first)
+    with pytest.raises(Crash):
+        await mirror(
+            sandbox_client, db_url, once=True, sweep_every=None, batch_size=50, page_size=50
+        )
+    assert calls == [50]  # the batch queued behind the failed one never reached the database
+    assert await table(db_url) == {}
+    monkeypatch.setattr(MirrorDatabase, "commit_batch", real_commit)
+    again = await mirror(sandbox_client, db_url, once=True, sweep_every=None)
+    assert (again.kind, again.upserted) == ("first-load", 300)
+    await assert_in_step(db_url, sb)
+
+
+def _shaped(index: int, **fields: object) -> dict[str, Any]:
+    """An entry with every typed column set, changed by ``fields``."""
+    raw: dict[str, Any] = {
+        "id": f"0b8e5a40-5f3c-4c53-9a0e-{index:012x}",
+        "userId": "d20b5d59-db61-4487-889d-a11b62397bc7",
+        "projectId": "f0a3a668-61e1-480d-99db-30aff8a10e70",
+        "taskId": "dabe1ffa-6e20-4fd6-8b58-bad501f12d28",
+        "typeOfWorkId": "ad9cedde-819d-4ca7-b461-08cc721754ef",
+        "startDateUtc": "2026-02-01T00:00:00Z",
+        "startTimeUtc": "20:28:00",
+        "endDateUtc": "2026-02-01T00:00:00Z",
+        "endTimeUtc": "22:13:59",
+        "duration": 6300,
+        "isBillable": True,
+        "isBilled": False,
+        "note": "Line one\nline two",
+        "createdOn": "2026-02-01T22:55:48Z",
+        "updatedOn": "2026-02-02T02:04:04.5Z",
+        "resourceVersion": 639055946440000000 + index,
+        "typeOfWork": {"id": "ad9cedde-819d-4ca7-b461-08cc721754ef", "name": "Dev"},
+        "breaks": [],
+    }
+    raw.update(fields)
+    return {key: value for key, value in raw.items() if value is not ...}
+
+
+#: Entries the SQL of a JSON batch makes into columns (the common shape and its edges).
+_COMMON_SHAPES: list[dict[str, Any]] = [
+    _shaped(1),
+    _shaped(2, updatedOn="2026-02-02T02:04:04Z", createdOn="2026-02-01T22:55:48.123456Z"),
+    _shaped(3, updatedOn="2024-02-29T23:59:59.1Z", createdOn=None, note=None),
+    _shaped(4, userId=None, projectId=None, taskId=None, typeOfWorkId=None),
+    _shaped(5, startTimeUtc=None, endDateUtc=None, duration=0, isBillable=False, isBilled=True),
+    _shaped(6, startDateUtc=..., endTimeUtc=..., isBillable=None, resourceVersion=None),
+    _shaped(7, note='quotes " and \\ and \u00e9\u20ac\U0001f600 and \t', duration=-5),
+    _shaped(8, resourceVersion=2**62, endTimeUtc="00:00:00", startTimeUtc="23:59:59"),
+]
+
+#: Entries outside it (each makes its whole batch take the per-entry rows).
+_UNUSUAL_SHAPES: list[dict[str, Any]] = [
+    _shaped(20, id="0B8E5A40-5F3C-4C53-9A0E-000000000014"),
+    _shaped(21, userId="{d20b5d59-db61-4487-889d-a11b62397bc7}"),
+    _shaped(22, updatedOn="2026-02-02T04:04:04+02:00"),
+    _shaped(23, updatedOn="2026-02-02T02:04:04.1234567Z"),
+    _shaped(24, startTimeUtc="08:30"),
+    _shaped(25, endTimeUtc="25:99:00"),
+    _shaped(26, note="NUL \u0000 ends a string in SQLite's JSON functions"),
+]
+
+#: Entries the regular expressions of the common shape alone would let through: refused.
+_INVALID_SHAPES: list[dict[str, Any]] = [
+    _shaped(27, createdOn="2026-02-30T00:00:00Z"),
+    _shaped(28, startDateUtc="2026-02-01T00:00:00Z\n2026-02-01T00:00:00Z"),
+    _shaped(
+        28, userId="d20b5d59-db61-4487-889d-a11b62397bc7\nd20b5d59-db61-4487-889d-a11b62397bc7"
+    ),
+]
+
+
+async def test_a_batch_of_json_texts_makes_the_same_rows_as_the_per_entry_path(
+    any_db_url: str,
+) -> None:
+    """A batch of JSON texts is made into rows by the database's JSON functions; each column
+    holds what :meth:`MirrorRow.from_bytes` gives (on SQLite and PostgreSQL), the version rule
+    and the tombstones apply, a repeated id keeps its newest version; an entry outside the
+    common shape sends its batch through the per-entry rows."""
+    common = [orjson.dumps(raw) for raw in _COMMON_SHAPES]
+    escaped = orjson.dumps(_shaped(9, note="@")).replace(b'"@"', rb'"\u00e9\ud83d\ude00\n\/"')
+    common.append(escaped)  # awork may escape what orjson would not
+    assert orjson.loads(escaped)["note"] == "\u00e9\U0001f600\n/"
+    unusual = [orjson.dumps(raw) for raw in _UNUSUAL_SHAPES]
+    if any_db_url.startswith("postgresql"):  # its text holds no NUL, whichever way it comes
+        unusual = [text for text in unusual if b"\\u0000" not in text]
+    assert _json_batch(common) is not None
+    for text in unusual:
+        assert _json_batch([*common, text]) is None, text
+    async with MirrorDatabase(any_db_url) as db:
+        for raw in _INVALID_SHAPES:
+            assert _json_batch([*common, orjson.dumps(raw)]) is None, raw
+            with pytest.raises(APIResponseValidationError, match=raw["id"]):
+                await db.upsert([*common, orjson.dumps(raw)])
+        assert await db.entries() == {}  # nothing of a refused batch
+        # each batch on its own: by the database's JSON functions or by per-entry rows
+        assert await db.upsert(common) == len(common)
+        assert await db.upsert(unusual) == len(unusual)
+        by_sql = await db.entries()
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.delete(time_entries))
+        assert await db.upsert([MirrorRow.from_bytes(text) for text in common + unusual]) == len(
+            common
+        ) + len(unusual)
+        by_rows = await db.entries()
+        assert set(by_sql) == set(by_rows) and len(by_sql) == len(common) + len(unusual)
+        for entry_id, (version, row) in by_rows.items():
+            assert by_sql[entry_id][0] == version
+            assert {**by_sql[entry_id][1], "mirrored_on": None} == {**row, "mirrored_on": None}
+
+        first = _COMMON_SHAPES[0]
+        older = orjson.dumps({**first, "resourceVersion": first["resourceVersion"] - 1})
+        newer = orjson.dumps({**first, "resourceVersion": first["resourceVersion"] + 1})
+        assert await db.upsert([older, common[1]]) == 0  # older, and the same version
+        assert await db.upsert([newer, older, common[1]]) == 1  # the newest of the id only
+        await db.delete([first["id"]], source="webhook")
+        assert await db.upsert([newer, common[2]]) == 0  # deleted: not resurrected
+        rows = await db.entries()
+    assert first["id"] not in rows
+    assert rows[_COMMON_SHAPES[1]["id"]][0] == _COMMON_SHAPES[1]["resourceVersion"]

@@ -4,82 +4,25 @@ exactly once under injected crashes, two workers at once, a dead leader taken ov
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from _helpers import FakeSleep, SandboxClock, quiet_client
-from postgres_server import PostgresServer, running_postgres_server
-from test_mirror import Crash, assert_in_step, churn, crash_commits, table
+from _helpers import SandboxClock, quiet_client
+from postgres_server import PostgresServer
+from test_mirror import assert_in_step, churn, table
 from test_mirror import test_a_deleted_entry_is_not_resurrected_by_a_late_upsert as no_resurrection
 from test_mirror import test_an_older_version_never_replaces_a_newer_one as version_rule
 
-from awork_async import AworkClient, RetryPolicy, ServerError
+from awork_async import AworkClient
 from awork_async.mirror import MirrorDatabase, MirrorLeadershipLostError, PassReport, mirror
 from awork_async.sandbox import Sandbox
 
 asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is not installed (awork-async[postgres])")
 
-_names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with running_postgres_server() as server:
-        yield server
-
-
-@pytest.fixture
-async def pg_url(postgres: PostgresServer) -> str:
-    """A fresh, empty database for each test."""
-    name = f"mirror_{next(_names)}"
-    conn = await asyncpg.connect(postgres.url())
-    try:
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
-    return postgres.url(name)
-
 
 pytestmark = [pytest.mark.awork_sandbox(entries=300, seed=15), pytest.mark.sandbox_clock]
-
-
-async def test_first_load_churn_and_crashes_converge_on_postgres(
-    sb: Sandbox, clock: SandboxClock, pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rng = random.Random(7)
-    plan = crash_commits(monkeypatch)
-    client = AworkClient(
-        token=sb.token,
-        base_url=sb.base_url,
-        retry=RetryPolicy(max_attempts=1),
-        sleep=FakeSleep(),
-    )
-    crashes = 0
-    async with client:
-        for round_ in range(10):
-            if round_ % 3 == 1:
-                await churn(client, sb, clock, rng, deletes=False)
-            plan.update(calls=0, fail_at=rng.randint(1, 3), after=rng.randint(0, 1))
-            sb.faults.error_rate = 0.05
-            sb.faults.methods = ("GET",)
-            try:
-                await mirror(client, pg_url, once=True, sweep_every=None, batch_size=8)
-            except (Crash, ServerError):
-                crashes += 1
-        plan.update(fail_at=-1)
-        sb.faults.error_rate = 0.0
-        await churn(client, sb, clock, rng, deletes=True)
-        await mirror(client, pg_url, once=True, sweep_every=1e-9)  # a pass, then a sweep
-    assert crashes >= 4
-    await assert_in_step(pg_url, sb)
-    rows = await table(pg_url)
-    some = next(iter(rows.values()))[1]
-    assert some["updated_on"].tzinfo is not None  # timestamptz
-    assert isinstance(some["data"], dict)  # jsonb
 
 
 async def test_the_version_rule_and_the_tombstones_on_postgres(
