@@ -13,7 +13,7 @@ import bisect
 import contextlib
 import itertools
 import operator
-from collections.abc import AsyncGenerator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 from uuid import UUID
@@ -64,18 +64,6 @@ class _Read:
         """The entries from ``start`` on."""
         versions = None if self.versions is None else self.versions[start:]
         return _Read(self.entries[start:], self.keys[start:], self.ids[start:], versions, self.raw)
-
-
-async def _all(calls: Sequence[Awaitable[T_]]) -> list[T_]:
-    """Await ``calls`` at once; when one fails the others are cancelled (and awaited)."""
-    tasks = [asyncio.ensure_future(call) for call in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 class _Starts:
