@@ -1,14 +1,17 @@
 """Fixtures every area uses: the mocked client (`mocked_client` on `mocked`), the in-process
 sandbox `sb` (the package's `awork_sandbox`), its write `clock` and a client on it
 (`sandbox_client`), a module's threaded sandbox for code with its own event loop
-(`cli_sandbox`), a throw-away Redis server (`redis_url`, `redis_client`); Hypothesis profiles.
+(`cli_sandbox`), a throw-away Redis server (`redis_url`, `redis_client`); Hypothesis profiles;
+an in-process `os.fsync` that checks its descriptor but does not wait for the disk.
 
 Each fixture name has one meaning in the whole suite; a folder's conftest adds only what that
 folder alone uses."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -37,6 +40,28 @@ settings.register_profile("dev", database=None, print_blob=True)
 settings.register_profile("ci", database=None, print_blob=True, deadline=None)
 _in_ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci else "dev"))
+
+
+def _page_cache_fsync(fd: int) -> None:
+    """``os.fsync`` without the wait for the disk: what the real one refuses, it refuses too (a
+    bad or closed descriptor: EBADF; a pipe, socket or terminal: EINVAL)."""
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+
+@pytest.fixture(autouse=True)
+def _fsync_without_disk_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's ``os.fsync`` (in this process) returns without waiting for the disk.
+
+    A crash in these tests is an exception or a killed task, never a power cut: what is in the
+    page cache survives it, so what fsync adds cannot be observed, but its wait is most of the
+    time of the crash-and-resume tests (an export's checkpoint fsyncs the output, the spool, the
+    temporary checkpoint and its folder: 2-4 ms each on a shared disk). The calls, their order
+    and their errors are unchanged. ``AWORK_TEST_REAL_FSYNC=1`` keeps the real one."""
+    if os.environ.get("AWORK_TEST_REAL_FSYNC", "") not in ("", "0"):
+        return
+    monkeypatch.setattr(os, "fsync", _page_cache_fsync)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ pytest-asyncio's default *strict* mode (mark the tests ``@pytest.mark.asyncio``)
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,24 @@ def awork_sandbox_config(request: pytest.FixtureRequest) -> SandboxConfig:
     marker = request.node.get_closest_marker("awork_sandbox")
     if marker is not None:
         fields.update(marker.kwargs)
-    return SandboxConfig(**fields)
+    return SandboxConfig(**_own_copies(fields))
+
+
+def _own_copies(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with a copy of each knob object (``faults=FaultConfig(...)``, ...): a module's
+    marker is one object for all its tests, and a sandbox changes its knobs (``sb.faults``:
+    queued faults, random draws, ``slow_delay``), which must not leak into the next test."""
+    import attrs
+
+    from awork_async.sandbox import FaultConfig
+
+    copied = dict(fields)
+    for name, value in fields.items():
+        if isinstance(value, FaultConfig):  # a new queue (with the marker's), a new rng
+            copied[name] = attrs.evolve(value, queue=deque(value.queue))
+        elif attrs.has(type(value)):
+            copied[name] = attrs.evolve(value)
+    return copied
 
 
 @_async_fixture

@@ -67,3 +67,36 @@ def test_fixtures_work_in_strict_mode(
         """
     )
     _run(pytester, pytestconfig, STRICT).assert_outcomes(passed=2)
+
+
+def test_a_marker_s_knobs_do_not_leak_from_one_test_into_the_next(
+    pytester: pytest.Pytester, pytestconfig: pytest.Config
+) -> None:
+    """A module's marker is one ``FaultConfig`` object for all its tests; what a test's sandbox
+    changes in it (queued faults, a knob, the random draws) is not what the next test starts
+    with. (The queued slow answers of one test used to hold the next one's first requests.)"""
+    pytester.makepyfile(
+        """
+        import random
+
+        import pytest
+        from awork_async.sandbox import FaultConfig, RateLimitConfig
+
+        pytestmark = pytest.mark.awork_sandbox(
+            entries=3, faults=FaultConfig(seed=5), rate_limit=RateLimitConfig(per_second=9)
+        )
+
+        async def test_changes_the_knobs(awork_sandbox):
+            awork_sandbox.faults.inject_next("slow", 4)
+            awork_sandbox.faults.slow_delay = 5.0
+            awork_sandbox.faults.rng.random()
+            awork_sandbox.config.rate_limit.per_second = 1
+
+        async def test_starts_from_the_marker(awork_sandbox):
+            assert list(awork_sandbox.faults.queue) == []
+            assert awork_sandbox.faults.slow_delay == FaultConfig().slow_delay
+            assert awork_sandbox.faults.rng.random() == random.Random(5).random()
+            assert awork_sandbox.config.rate_limit.per_second == 9
+        """
+    )
+    _run(pytester, pytestconfig, AUTO).assert_outcomes(passed=2)
