@@ -107,14 +107,20 @@ async def test_a_crash_at_any_entry_resumes_byte_identical(
         assert target.read_bytes() == expected, f"crash at entry {crash_at}"
         assert not _spool(checkpoint).exists(), "the spool is removed when the export is done"
 
-    for crash_at in range(1, total + 1, 11):
+    # A stride through the whole export: 17 is prime to the checkpoint interval (7) and to the
+    # page size (5), so the crashes fall at every distance from the last checkpoint and at every
+    # place in a page.
+    for crash_at in range(1, total + 1, 17):
         await crash_and_resume(crash_at)
     assert cuts, "no checkpoint recorded partitions ahead of the one being written"
     assert spooled[0], "no checkpoint recorded durable pages"
-    # At each partition bound: the last entry before a cut, the first one after it, the next.
-    bounds = {sum(key < cut for key in created) for cut in cuts}
-    for index in sorted(bounds):
-        for crash_at in (index, index + 1, index + 2):
+    # At each partition bound, one of: the last entry before its cut, the first one after it,
+    # the next (in turn, so each of the three at about a third of the ~40 bounds, at every
+    # distance from the last checkpoint); all three at the first and the last bounds.
+    bounds = sorted({sum(key < cut for key in created) for cut in cuts})
+    for number, index in enumerate(bounds):
+        every = number in (0, len(bounds) - 1)
+        for crash_at in (index, index + 1, index + 2) if every else (index + number % 3,):
             if 1 <= crash_at <= total:
                 await crash_and_resume(crash_at)
 

@@ -601,18 +601,27 @@ class StartChurn:
         if number < 2:
             return
         store = self.sandbox.store
+        initial = [
+            (parse_utc_datetime(e["createdOn"]), e["id"])
+            for e in store.entries.values()
+            if e["id"] in self.initial
+        ]
         for part in self.walk._partitions:
             if part.hi is None:
                 continue
             self.inserted.add(insert_at(self.sandbox, part.hi))
             self.inserted.add(insert_at(self.sandbox, part.hi - timedelta(microseconds=1)))
-            near = sorted(
-                (abs((parse_utc_datetime(e["createdOn"]) - part.hi).total_seconds()), e["id"])
-                for e in store.entries.values()
-                if e["id"] in self.initial
+            # The initial entry still there nearest to the start (the smallest id of a tie).
+            nearest = min(
+                (
+                    (abs((created - part.hi).total_seconds()), entry_id)
+                    for created, entry_id in initial
+                    if entry_id in store.entries
+                ),
+                default=None,
             )
-            for _, entry_id in near[:1]:
-                self._delete(str(entry_id))
+            if nearest is not None:
+                self._delete(str(nearest[1]))
 
     @property
     def stable(self) -> set[str]:
