@@ -491,7 +491,7 @@ _canonical_uuid: Final = re.compile(
 ).fullmatch
 
 
-class _AnyObject(msgspec.Struct):
+class _AnyObject(msgspec.Struct, gc=False):
     """Any JSON object (its content skipped): the type check of an object-valued field."""
 
 
@@ -510,7 +510,7 @@ def _columns_struct() -> type[msgspec.Struct]:
         hint = kinds[kind[0]]
         fields.append((name, hint) if name == "id" else (name, Optional[hint], None))  # noqa: UP045
     fields.sort(key=lambda field: len(field) == 3)  # the required id first
-    return msgspec.defstruct("_EntryColumns", fields)
+    return msgspec.defstruct("_EntryColumns", fields, gc=False)
 
 
 _EntryColumns: Final = _columns_struct()
@@ -613,8 +613,25 @@ _time_fields: Final = operator.attrgetter("startTimeUtc", "endTimeUtc")
 _entry_id: Final = operator.attrgetter("id")
 _not_none: Final = functools.partial(operator.is_not, None)
 
-#: Lines of lower-case, hyphenated UUIDs (the form the columns store).
-_UUID_LINES: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: Lower-case, hyphenated UUIDs (the form the columns store), one per line, as
+#: :func:`_uuid_lines` sees them: each hex digit made ``x``, any other byte but ``-`` ``?``.
+_UUID_SHAPE: Final = b"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\n"
+_UUID_TABLE: Final = bytes(
+    ord("x") if byte in b"0123456789abcdef" else byte if byte in b"-\n" else ord("?")
+    for byte in range(256)
+)
+
+
+def _uuid_lines(values: list[str]) -> bool:
+    """Whether every string of ``values`` is a lower-case, hyphenated UUID (one translation of
+    the strings joined by newlines, compared with as many UUID shapes)."""
+    try:
+        text = "\n".join(values).encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return text.translate(_UUID_TABLE) == (_UUID_SHAPE * len(values))[:-1]
+
+
 #: Lines of UTC instants ``YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z``: the SQL of :func:`_json_upsert`
 #: turns them into the column values :func:`_utc_or_none` gives.
 _INSTANT_LINE: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z"
@@ -636,7 +653,6 @@ def _lines(pattern: str) -> Callable[[list[str]], bool]:
     return check
 
 
-_uuid_lines: Final = _lines(_UUID_LINES.pattern)
 _instant_lines: Final = _lines(_INSTANT_LINE)
 _time_lines: Final = _lines(_TIME_LINE)
 
@@ -649,6 +665,19 @@ class _JsonBatch:
 
     columns: bytes
     data: bytes
+
+
+class _PreparedBatch(list):  # type: ignore[type-arg]
+    """A pass's batch (its entries' JSON texts) with its :class:`_JsonBatch`, made before its
+    turn to commit (``None``: the batch takes the per-entry rows)."""
+
+    prepared: _JsonBatch | None
+
+    @classmethod
+    def of(cls, entries: Sequence[MirrorEntry]) -> _PreparedBatch:
+        batch = cls(entries)
+        batch.prepared = _json_batch_of(entries)
+        return batch
 
 
 #: The fields of an entry in a row of :attr:`_JsonBatch.columns` (then offset and length).
@@ -720,10 +749,13 @@ def _json_batch(entries: Sequence[bytes]) -> _JsonBatch | None:
         kept = sorted(best.values())
         entries = [entries[i] for i in kept]
         columns = [columns[i] for i in kept]
+        text = b"[" + b",".join(entries) + b"]"
+    # Each entry's 1-based offset in the array's text (which is ``data``) and its length.
     lengths = list(map(len, entries))
-    spans = zip(itertools.accumulate(lengths[:-1], initial=1), lengths, strict=True)
+    starts = itertools.accumulate(map(operator.add, lengths[:-1], itertools.repeat(1)), initial=2)
+    spans = zip(starts, lengths, strict=True)
     rows = list(map(operator.add, map(_json_fields, columns), spans))
-    return _JsonBatch(_encode(rows), b"".join(entries))
+    return _JsonBatch(_encode(rows), text)
 
 
 _time_fromisoformat: Final = dt_time.fromisoformat
@@ -1386,6 +1418,8 @@ def _store_checkpoint(conn: sa.Connection, name: str, checkpoint: SyncCheckpoint
 
 def _json_batch_of(entries: Sequence[MirrorEntry]) -> _JsonBatch | None:
     """:func:`_json_batch` of a batch of JSON texts only (``None`` otherwise)."""
+    if isinstance(entries, _PreparedBatch):
+        return entries.prepared
     if not entries or not all(entry.__class__ is bytes for entry in entries):
         return None
     return _json_batch(typing.cast("Sequence[bytes]", entries))
@@ -1586,11 +1620,14 @@ class _Writer:
         batch: list[MirrorEntry],
         checkpoint: SyncCheckpoint | None,
     ) -> int:
+        # Made ready while the batches before it commit (in a worker thread: C calls, most of
+        # the time without the event loop's turn).
+        ready = await asyncio.to_thread(_PreparedBatch.of, batch)
         if previous is not None:
             await asyncio.wait({previous})
             if previous.cancelled() or previous.exception() is not None:
                 raise _Skipped
-        return await self.db.commit_batch(batch, checkpoint)
+        return await self.db.commit_batch(ready, checkpoint)
 
     async def submit(
         self, batch: list[MirrorEntry], checkpoint: SyncCheckpoint | None, read: int
