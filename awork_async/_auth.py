@@ -31,7 +31,7 @@ import yarl
 from . import _constants as C
 from ._exceptions import APIResponseValidationError, APIStatusError, AuthenticationError
 from ._ratelimit import NoRateLimiter
-from ._redact import scrub
+from ._redact import forget_callee_locals, scrub
 from ._retry import RetryPolicy
 from ._sansio import check_transport_url
 from ._timeouts import Timeouts
@@ -432,7 +432,9 @@ class OAuth2Provider:
         :class:`AuthenticationError`.
         """
         current = self._token
-        if current.access_token != failed_token:
+        replaced = current.access_token != failed_token
+        del failed_token  # a secret: off this frame's locals, which error reporters show
+        if replaced:
             return True
         if current.refresh_token is None:
             return False
@@ -461,10 +463,24 @@ class OAuth2Provider:
             task.exception()  # retrieved: callers that were cancelled meanwhile won't see it
 
     async def _do_refresh(self, stale: OAuth2Token) -> OAuth2Token:
+        # The refresh token, the client secret and the endpoint's answer stay off this frame's
+        # locals (error reporters show them, see ``_redact``): the frames holding them return,
+        # or forget their locals when an exception (a cancellation) leaves them.
+        with forget_callee_locals():
+            outcome = await self._exchange(stale)
+        if isinstance(outcome, AuthenticationError):
+            raise outcome  # outside any ``except``: it chains nothing
+        self._token = outcome
+        log.info("OAuth access token refreshed (expires at %s)", outcome.expires_at_datetime)
+        await self._notify(outcome)
+        return outcome
+
+    async def _exchange(self, stale: OAuth2Token) -> OAuth2Token | AuthenticationError:
+        """The new token set, or the (scrubbed, unchained) error to raise."""
         refresh_token = stale.refresh_token
         url = self._token_url
         if refresh_token is None:
-            raise _refresh_error(url, "token refresh failed: no refresh token")
+            return _refresh_error(url, "token refresh failed: no refresh token")
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         headers = {"Accept": "application/json"}
         if self._client_secret is None:
@@ -474,23 +490,17 @@ class OAuth2Provider:
         secrets = [refresh_token, stale.access_token, headers.get("Authorization", "")]
         if self._client_secret:
             secrets.append(self._client_secret)
-        # Errors are raised outside the ``except`` blocks: the exception they replace (an
-        # aiohttp error's ``request_info`` holds the request headers, Basic auth included)
-        # must not stay reachable as ``__context__``.
+        # Errors are returned, to be raised outside any ``except`` block: the exception they
+        # replace (an aiohttp error's ``request_info`` holds the request headers, Basic auth
+        # included) must not stay reachable as ``__context__``.
         answer = await self._send(url, form, headers, secrets)
         if isinstance(answer, AuthenticationError):
-            raise answer
-        problem: str | None = None
+            return answer
         try:
-            new = OAuth2Token.from_response(answer, now=self._clock(), previous=stale)
+            return OAuth2Token.from_response(answer, now=self._clock(), previous=stale)
         except (TypeError, ValueError) as exc:
             problem = f"token refresh failed: {exc}"
-        if problem is not None:
-            raise _refresh_error(url, problem, status=200, secrets=secrets)
-        self._token = new
-        log.info("OAuth access token refreshed (expires at %s)", new.expires_at_datetime)
-        await self._notify(new)
-        return new
+        return _refresh_error(url, problem, status=200, secrets=secrets)
 
     async def _send(
         self, url: str, form: Mapping[str, str], headers: Mapping[str, str], secrets: list[str]

@@ -7,12 +7,23 @@ One mechanism for the whole package:
 * :func:`shorten` cuts long text such as a URL with a 2 MB ``filterby`` (``…(N chars)``);
 * :func:`safe_url` is how a URL is shown: no user info, no query, no fragment, cut;
 * :func:`detach_request_info` drops links from an exception to suppressed contexts and to
-  aiohttp errors whose ``request_info`` holds the request headers (with the token).
+  aiohttp errors whose ``request_info`` holds the request headers (with the token);
+* :func:`forget_callee_locals` clears the local variables of the frames an exception leaves.
+
+Error reporters (Sentry by default, ``traceback.TracebackException(capture_locals=True)``, rich's
+``show_locals``, pytest's ``--showlocals``) print the ``repr`` of every local variable of every
+frame on an exception's traceback. So the package's frames keep secrets off their locals: a
+secret lives in an attribute of an object whose ``repr`` hides it (``_Progress.token``, the
+``repr=False`` fields of ``_Call``), or is passed on inline, and a parameter that brings one in is
+dropped (``del`` in a ``finally``) once handed on. Frames that cannot do so (aiohttp's, while a
+request is in flight, and ours holding its response) run inside :func:`forget_callee_locals`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import traceback
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Final
 
 import yarl
@@ -21,6 +32,7 @@ __all__ = [
     "MAX_SHOWN",
     "REDACTED",
     "detach_request_info",
+    "forget_callee_locals",
     "safe_url",
     "scrub",
     "scrub_json",
@@ -35,11 +47,17 @@ REDACTED: Final = "***"
 MAX_SHOWN: Final = 200
 
 
+#: Authorization schemes whose credentials (the text after the scheme) are a secret of their own:
+#: an answer may quote ``Basic <credentials>`` without the scheme.
+_SCHEMES: Final = ("Basic ", "Bearer ")
+
+
 def _variants(secrets: Iterable[str | None]) -> list[str]:
     """The secrets, stripped (the value sent is the stripped one, and it is part of the
     unstripped one), non-empty, longest first so that a secret containing another is
-    replaced whole."""
+    replaced whole. An ``Authorization`` value also counts without its scheme."""
     found = {secret.strip() for secret in secrets if isinstance(secret, str)}
+    found |= {s[len(p) :].strip() for s in found for p in _SCHEMES if s.startswith(p)}
     return sorted(filter(None, found), key=len, reverse=True)
 
 
@@ -133,3 +151,20 @@ def detach_request_info(exc: BaseException) -> BaseException:
 
 def _carries_request(exc: BaseException) -> bool:
     return getattr(exc, "request_info", None) is not None
+
+
+@contextmanager
+def forget_callee_locals() -> Iterator[None]:
+    """When an exception leaves the ``with`` block, clear the local variables of the frames it
+    left: those of the functions the block called (which have returned by raising), never the
+    block's own frame or its callers' (still running).
+
+    For frames the package cannot keep free of secrets: aiohttp's while a request is in flight
+    (its ``ClientSession._request`` holds the request headers and body) and ours that hold its
+    response (whose headers and body may echo the token).
+    """
+    try:
+        yield
+    except BaseException as exc:
+        traceback.clear_frames(exc.__traceback__)  # running frames are skipped
+        raise

@@ -38,7 +38,7 @@ from ._exceptions import (
 )
 from ._ratelimit import LimiterRequest, acquire_for, observe_for, wait_listener
 from ._ratelimit_headers import RateLimitInfo
-from ._redact import detach_request_info, secrets_of, shorten
+from ._redact import detach_request_info, forget_callee_locals, secrets_of, shorten
 from ._response import APIResponse, RawResponse, report_call
 from ._sansio import IDEMPOTENT_METHODS, QueryValue, build_query, join_url
 from ._validation import ensure_int
@@ -82,24 +82,39 @@ def user_agent() -> str:
 
 @attrs.frozen
 class _Call:
-    """One logical call, as decided before the first attempt (immutable)."""
+    """One logical call, as decided before the first attempt (immutable).
+
+    Its ``repr`` leaves out the fields that may hold a secret: error reporters show the locals
+    of every frame on a traceback, and a ``_Call`` is a local of several (see ``_redact``).
+    """
 
     method: str
     url: yarl.URL
     url_text: str
     query: dict[str, str]
-    body: bytes | None
+    body: bytes | None = attrs.field(repr=False)  # may carry a webhook secret, a refresh token
     timeouts: Timeouts
     idempotent: bool | None
     expect: Expect
-    secrets: tuple[str, ...]  # values of the request body scrubbed from answers (besides token)
-    headers: tuple[tuple[str, str], ...] = ()  # extra request headers
+    # values of the request body scrubbed from answers (besides the token)
+    secrets: tuple[str, ...] = attrs.field(repr=False)
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)  # extra headers
     form: bool = False  # the body is form-encoded (else JSON)
     authenticate: bool = True  # send the bearer token (and refresh it after a 401)
 
     @property
     def repeatable(self) -> bool:
         return bool(self.idempotent) or self.method in IDEMPOTENT_METHODS
+
+
+@attrs.frozen
+class _Received:
+    """An answer as received. Its ``repr`` shows the status only: the headers and the body may
+    echo the token (and it is a local of a frame on the traceback of the error it becomes)."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
 
 
 class _Progress:
@@ -221,29 +236,24 @@ class Transport:
         """
         self._get_session()  # fail fast when closed
         method = method.upper()
-        url = yarl.URL(path) if path.startswith(("https://", "http://")) else None
-        url = join_url(self.base_url, path) if url is None else url
-        query = build_query(params)
-        extra = tuple((headers or {}).items())
-        if form is not None:
-            body: bytes | None = urllib.parse.urlencode(dict(form)).encode()
-            secrets = (*secrets, *form.values(), *(value for _, value in extra))
-        else:
-            body = None if json is None else orjson.dumps(json)
-        call = _Call(
-            method=method,
-            url=url,
-            url_text=str(url.with_query(query)) if query else str(url),
-            query=query,
-            body=body,
-            timeouts=self.timeouts.merge(timeout),
-            idempotent=idempotent,
-            expect=expect,
-            secrets=tuple(value for value in secrets if value),
-            headers=extra,
-            form=form is not None,
-            authenticate=authenticate,
-        )
+        try:
+            call = self._plan(
+                method,
+                path,
+                params=params,
+                json=json,
+                timeout=timeout,
+                idempotent=idempotent,
+                expect=expect,
+                secrets=secrets,
+                form=form,
+                headers=headers,
+                authenticate=authenticate,
+            )
+        finally:
+            # Handed on to the call (whose repr hides them): off this frame's locals, which
+            # error reporters would show (see ``_redact``).
+            del json, secrets, form, headers
         progress = _Progress()
         deadline = call.timeouts.deadline(self._clock())
 
@@ -283,13 +293,53 @@ class Transport:
         finally:
             report_call(progress.responses)
 
+    def _plan(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None,
+        json: object,
+        timeout: float | Timeouts | None,
+        idempotent: bool | None,
+        expect: Expect,
+        secrets: Sequence[str],
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        authenticate: bool,
+    ) -> _Call:
+        """The call :meth:`request` describes, decided once before the first attempt."""
+        url = yarl.URL(path) if path.startswith(("https://", "http://")) else None
+        url = join_url(self.base_url, path) if url is None else url
+        query = build_query(params)
+        extra = tuple((headers or {}).items())
+        if form is not None:
+            body: bytes | None = urllib.parse.urlencode(dict(form)).encode()
+            secrets = (*secrets, *form.values(), *(value for _, value in extra))
+        else:
+            body = None if json is None else orjson.dumps(json)
+        return _Call(
+            method=method,
+            url=url,
+            url_text=str(url.with_query(query)) if query else str(url),
+            query=query,
+            body=body,
+            timeouts=self.timeouts.merge(timeout),
+            idempotent=idempotent,
+            expect=expect,
+            secrets=tuple(value for value in secrets if value),
+            headers=extra,
+            form=form is not None,
+            authenticate=authenticate,
+        )
+
     async def _attempt(self, call: _Call, progress: _Progress) -> APIResponse[object]:
         """One attempt, in order: limiter, auth, send, body, decipher, observe, hooks, outcome."""
         try:
             session = self._get_session()
             await self._acquire(call, progress.attempt + 1)
-            progress.token = token = await self.auth.token() if call.authenticate else ""
-            headers = self._headers(call, token)
+            # The token stays on ``progress`` (no local holds it: see ``_redact``).
+            progress.token = await self.auth.token() if call.authenticate else ""
             progress.attempt += 1
             progress.in_doubt = True  # until an answer or a connect failure says otherwise
             started = self._clock()
@@ -297,20 +347,24 @@ class Transport:
                 await self.hooks.emit_request(
                     method=call.method, url=call.url_text, attempt=progress.attempt
                 )
-            status, resp_headers, raw_body = await self._send(session, call, headers, progress)
+            received = await self._send(session, call, progress)
             progress.in_doubt = False  # answered: the status tells the outcome
             elapsed = self._clock() - started
             answer = decipher_response(
-                status,
-                resp_headers,
-                raw_body,
+                received.status,
+                received.headers,
+                received.body,
                 method=call.method,
                 url=call.url_text,
                 expect=call.expect,
-                secrets=(*secrets_of(self.auth, token), *call.secrets) if token else call.secrets,
+                secrets=(
+                    (*secrets_of(self.auth, progress.token), *call.secrets)
+                    if progress.token
+                    else call.secrets
+                ),
                 now=datetime.fromtimestamp(self.retry.clock(), timezone.utc),
             )
-            observe_for(self.limiter, status, resp_headers, answer.rate_limit)
+            observe_for(self.limiter, received.status, received.headers, answer.rate_limit)
             raw = RawResponse.of(
                 answer,
                 method=call.method,
@@ -369,32 +423,17 @@ class Transport:
             await acquire_for(self.limiter, request)
 
     async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        call: _Call,
-        headers: dict[str, str],
-        progress: _Progress,
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        """Send the request and read the whole body within the caps; map transport failures."""
+        self, session: aiohttp.ClientSession, call: _Call, progress: _Progress
+    ) -> _Received:
+        """Send the request and read the whole body within the caps; map transport failures.
+
+        The frames below this one (:meth:`_exchange`'s, aiohttp's) hold the request's headers
+        and body and the response: they forget their locals when an exception leaves them.
+        """
         method, url_text = call.method, call.url_text
         try:
-            async with session.request(
-                method,
-                call.url,
-                params=call.query or None,
-                data=call.body,
-                headers=headers,
-                timeout=call.timeouts.to_client_timeout(),
-                allow_redirects=False,
-            ) as resp:
-                try:
-                    body = await self._read_body(resp, call.timeouts.body, method, url_text)
-                except ResponseTooLargeError:
-                    progress.in_doubt = False  # answered; the answer is just too big to keep
-                    info = RateLimitInfo.from_headers(resp.headers)
-                    observe_for(self.limiter, resp.status, resp.headers, info)
-                    raise
-                return resp.status, resp.headers, body
+            with forget_callee_locals():
+                return await self._exchange(session, call, progress)
         except aiohttp.ClientConnectorError as exc:
             # DNS failure, connection refused, TLS handshake: nothing reached the server.
             progress.in_doubt = False
@@ -425,6 +464,29 @@ class Transport:
             raise self._lost(
                 call, f"connection lost ({type(exc).__name__})", timeout=False
             ) from None
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, call: _Call, progress: _Progress
+    ) -> _Received:
+        """One request and its whole answer (inside :meth:`_send`'s ``forget_callee_locals``:
+        ``resp`` shows the answer's headers, the body read so far may echo the token)."""
+        async with session.request(
+            call.method,
+            call.url,
+            params=call.query or None,
+            data=call.body,
+            headers=self._headers(call, progress.token),
+            timeout=call.timeouts.to_client_timeout(),
+            allow_redirects=False,
+        ) as resp:
+            try:
+                body = await self._read_body(resp, call.timeouts.body, call.method, call.url_text)
+            except ResponseTooLargeError:
+                progress.in_doubt = False  # answered; the answer is just too big to keep
+                info = RateLimitInfo.from_headers(resp.headers)
+                observe_for(self.limiter, resp.status, resp.headers, info)
+                raise
+            return _Received(resp.status, resp.headers, body)
 
     async def _read_body(
         self, resp: aiohttp.ClientResponse, limit_seconds: float | None, method: str, url: str

@@ -76,16 +76,19 @@ class _Recorder:
         expect: Expect = None,
         secrets: Sequence[str] = (),
     ) -> APIResponse[object]:
-        record = await self._inner.request(
-            method,
-            path,
-            params=params,
-            json=json,
-            timeout=timeout,
-            idempotent=idempotent,
-            expect=expect,
-            secrets=secrets,
-        )
+        try:
+            record = await self._inner.request(
+                method,
+                path,
+                params=params,
+                json=json,
+                timeout=timeout,
+                idempotent=idempotent,
+                expect=expect,
+                secrets=secrets,
+            )
+        finally:
+            del json, secrets  # may carry a webhook secret: off the traceback's locals
         self._records.append(record)
         return record
 
@@ -111,20 +114,17 @@ class APIResource:
         idempotent: bool | None = None,
         expect: Expect = None,
     ) -> APIResponse[object]:
-        json = None if body is None else unstructure(body)
-        # A form holding a secret (a webhook's header value) names it, so error answers that
-        # echo it are scrubbed like the token.
-        secret_values = getattr(body, "_secret_values", None)
-        secrets = tuple(secret_values()) if callable(secret_values) else ()
+        # The JSON body and the secrets go inline, never into this frame's locals (which error
+        # reporters show; see ``_redact``): a form's ``repr`` hides its secret, its JSON does not.
         return await self._requester.request(
             method,
             path,
             params=params,
-            json=json,
+            json=None if body is None else unstructure(body),
             timeout=timeout,
             idempotent=idempotent,
             expect=expect,
-            secrets=secrets,
+            secrets=_secrets_of(body),
         )
 
     async def _call(
@@ -257,6 +257,13 @@ def _expect(data: object, kind: type[dict[str, Any]] | type[list[Any]], raw: Raw
 
 # Decoding errors are raised outside the ``except`` blocks and name fields, never values: the
 # converter's exception quotes the answer, which may echo a secret (the bearer token).
+
+
+def _secrets_of(body: object) -> tuple[str, ...]:
+    """What a form holds that error answers must not show (a webhook's header value), scrubbed
+    from them like the token."""
+    secret_values = getattr(body, "_secret_values", None)
+    return tuple(secret_values()) if callable(secret_values) else ()
 
 
 def _decode_one(data: object, cls: type[T], raw: RawResponse) -> T:
