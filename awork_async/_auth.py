@@ -150,8 +150,10 @@ class OAuth2Token:
         token_type: ``"Bearer"``.
     """
 
-    access_token: str = attrs.field(validator=_check_access)
-    refresh_token: str | None = attrs.field(default=None, validator=_check_refresh)
+    # ``repr=False`` as well as the ``__repr__`` below: pretty printers that read attrs fields
+    # (rich's, in tracebacks with ``show_locals``) skip these.
+    access_token: str = attrs.field(validator=_check_access, repr=False)
+    refresh_token: str | None = attrs.field(default=None, validator=_check_refresh, repr=False)
     expires_at: float | None = attrs.field(default=None, converter=_to_epoch)
     token_type: str = "Bearer"
 

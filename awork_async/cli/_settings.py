@@ -40,26 +40,31 @@ CONFIG_KEYS = ("token", "base_url")
 class ConfigFile:
     """What the config file held (``None`` for a missing key) and any note about reading it."""
 
-    token: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)
     base_url: str | None = None
     note: str | None = None
     #: Problems worth a warning (unknown, e.g. misspelt, keys).
     warnings: tuple[str, ...] = ()
 
 
+def _shown_url(url: str) -> str:
+    from .._redact import safe_url  # no user info, password or query
+
+    return safe_url(url)
+
+
 @attrs.frozen(repr=False)
 class Settings:
-    """The resolved connection settings. The token is never shown by ``repr``."""
+    """The resolved connection settings. The token is never shown by ``repr`` (nor by pretty
+    printers that read attrs fields, such as rich's)."""
 
-    token: str | None
-    base_url: str
+    token: str | None = attrs.field(repr=False)
+    base_url: str = attrs.field(repr=lambda url: repr(_shown_url(url)))
     token_source: str | None = None
 
     def __repr__(self) -> str:
-        from .._redact import safe_url  # no user info, password or query
-
         token = "<set>" if self.token else None
-        url = safe_url(self.base_url)
+        url = _shown_url(self.base_url)
         return f"Settings(token={token}, base_url={url!r}, source={self.token_source!r})"
 
     def require_token(self) -> str:

@@ -27,6 +27,8 @@ from _helpers import BASE, FakeSleep
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aioresponses import aioresponses
+from rich.pretty import pretty_repr
+from rich.traceback import Traceback
 
 from awork_async import (
     APIConnectionError,
@@ -95,13 +97,32 @@ def exceptions_in(root: BaseException) -> list[BaseException]:
     return found
 
 
+def with_locals(exc: BaseException) -> dict[str, str]:
+    """The traceback's text with its locals, as the standard library and rich show them."""
+    formatted = traceback.TracebackException.from_exception(exc, capture_locals=True)
+    trace = Traceback.extract(
+        type(exc),
+        exc,
+        exc.__traceback__,
+        show_locals=True,
+        locals_max_length=100_000,
+        locals_max_string=100_000,
+    )
+    shown = [
+        f"{name} = {node.render(max_width=100_000)}"
+        for stack in trace.stacks
+        for frame in stack.frames
+        for name, node in (frame.locals or {}).items()
+    ]
+    return {"traceback": "".join(formatted.format()), "rich": "\n".join(shown)}
+
+
 def leaks(exc: BaseException) -> list[str]:
-    """Where a secret shows: in the traceback formatted with its locals (as error reporters
+    """Where a secret shows: in the traceback printed with its locals (as error reporters
     do), or in the ``repr`` of a local of a frame on the traceback of a reachable exception."""
     found: list[str] = []
-    formatted = traceback.TracebackException.from_exception(exc, capture_locals=True)
-    text = "".join(formatted.format())
-    found += [f"{what} in the formatted traceback" for what, s in SECRETS.items() if s in text]
+    for how, text in with_locals(exc).items():
+        found += [f"{what} in the {how} output" for what, s in SECRETS.items() if s in text]
     for error in exceptions_in(exc):
         tb = error.__traceback__
         while tb is not None:
@@ -483,6 +504,22 @@ async def test_no_secret_in_the_locals_when_a_refresh_in_flight_is_cancelled(
     assert_no_leak(info.value)
 
 
+def test_pretty_printers_reading_attrs_fields_see_no_secret() -> None:
+    """rich shows an attrs object by its fields, not by its ``__repr__``."""
+    from awork_async.cli._settings import ConfigFile, Settings
+
+    shown = [
+        OAuth2Token(access_token=TOKEN, refresh_token=REFRESH),
+        WEBHOOK_FORM,
+        ConfigFile(token=TOKEN),
+        Settings(token=TOKEN, base_url=f"https://u:{CLIENT_SECRET}@api.example.com/api/v1"),
+    ]
+    for value in shown:
+        text = pretty_repr(value)
+        assert type(value).__name__ in text
+        assert not [what for what, secret in SECRETS.items() if secret in text], text
+
+
 def test_the_check_finds_a_secret_in_a_frame() -> None:
     """The check itself: a local holding the token on the traceback is found."""
 
@@ -491,5 +528,6 @@ def test_the_check_finds_a_secret_in_a_frame() -> None:
 
     with pytest.raises(RuntimeError) as info:
         fails({"Authorization": f"Bearer {TOKEN}"})
-    assert "the token in the formatted traceback" in leaks(info.value)
+    assert "the token in the traceback output" in leaks(info.value)
+    assert "the token in the rich output" in leaks(info.value)
     assert any("fails's 'headers'" in where for where in leaks(info.value))
