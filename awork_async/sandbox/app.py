@@ -106,19 +106,23 @@ async def _truncated(request: web.Request, response: web.Response) -> web.Stream
     return stream
 
 
-async def _draw_fault(
+def _draw_fault(
     request: web.Request, faults: FaultConfig, stats: SandboxStats
 ) -> tuple[str, int | None] | None:
-    """Apply the latency knob, draw this request's fault (counted), sleep for ``slow``."""
-    if faults.latency:
-        await asyncio.sleep(faults.latency)
+    """Draw this request's fault (counted)."""
     path = request.path[len(API_PREFIX) :] if request.path.startswith(API_PREFIX) else request.path
     fault = faults.draw() if faults.applies_to(request.method, path) else None
     if fault is not None:
         stats.faults[fault[0]] += 1
-        if fault[0] == "slow":
-            await asyncio.sleep(faults.slow_delay)
     return fault
+
+
+async def _delay(faults: FaultConfig, fault: tuple[str, int | None] | None) -> None:
+    """The time the server takes: the latency knob, plus ``slow_delay`` for a ``slow`` fault."""
+    if faults.latency:
+        await asyncio.sleep(faults.latency)
+    if fault is not None and fault[0] == "slow":
+        await asyncio.sleep(faults.slow_delay)
 
 
 def _injected(
@@ -174,31 +178,38 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
         _check_auth(request, app[TOKEN_KEY])
     except SandboxError as exc:
         return _sent(_error_response(exc, trace_id), trace_id, {}, stats)
-    fault = await _draw_fault(request, faults, stats)
+    fault = _draw_fault(request, faults, stats)
     kind = fault[0] if fault else None
-    if kind == "drop" and not faults.drop_after_processing:
+    injected = _injected(fault, faults, trace_id) if fault is not None else None
+    dropped = kind == "drop" and not faults.drop_after_processing
+    decision = None
+    if limiter is not None and injected is None and not dropped:
+        # Counted on arrival, before the time the server takes (latency, slow): awork's limits
+        # are enforced by its gateway (the RateLimit-* and X-RateLimit-*-Second/-Minute headers
+        # are those of Kong's rate-limiting plugin, which counts a request in its access phase,
+        # before the upstream handles it). Counting after the latency counted each request
+        # when this process's loop came back to it, hundreds of ms late on a busy machine and
+        # bunched (requests a client spread over 1.3 s counted in one second: 429s no real
+        # server gives). A refused request is answered at once, like the gateway does.
+        # The requests already received (ready on the loop) are counted before this one's
+        # answer is built, too.
+        decision = limiter.hit()
+        rate_headers = decision.headers
+        await asyncio.sleep(0)
+    if decision is None or decision.allowed:
+        await _delay(faults, fault)
+    if dropped:
         stats.undelivered += 1
         _drop(request)
         return web.Response(status=499)
     response: web.StreamResponse
-    injected = _injected(fault, faults, trace_id) if fault is not None else None
     if injected is not None:
         response = injected
     else:
         try:
-            if limiter is not None:
-                decision = limiter.hit()
-                rate_headers = decision.headers
-                if not decision.allowed:
-                    stats.rate_limited += 1
-                    raise SandboxError(429, "too-many-requests", "Rate limit exceeded.")
-                # Closer to awork's gateway, which counts on arrival: the requests already
-                # received (ready on the loop) are counted before this one's answer is built
-                # (a page of 1000 entries takes milliseconds), else a burst's last requests
-                # were counted that much later, in the next window, beside a burst a client
-                # correctly sent there (429s no real server gives). A request read while an
-                # answer is built is still counted after it.
-                await asyncio.sleep(0)
+            if decision is not None and not decision.allowed:
+                stats.rate_limited += 1
+                raise SandboxError(429, "too-many-requests", "Rate limit exceeded.")
             response = await handler(request)
             if request.method != "GET" and 200 <= response.status < 300:
                 stats.writes[route] += 1

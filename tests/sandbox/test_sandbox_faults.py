@@ -7,6 +7,8 @@ import asyncio
 import aiohttp
 import pytest
 from _helpers import FakeClock
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from awork_async.sandbox import (
     FaultConfig,
@@ -15,6 +17,8 @@ from awork_async.sandbox import (
     Sandbox,
     SandboxConfig,
 )
+from awork_async.sandbox._http import STATS_KEY
+from awork_async.sandbox.app import build_app, sandbox_middleware
 
 #: The module's sandbox (the ``sb`` fixture: the package's ``awork_sandbox``).
 pytestmark = pytest.mark.awork_sandbox(entries=120, seed=5)
@@ -92,15 +96,21 @@ async def test_rate_limit_headers_and_429_over_http() -> None:
         assert sb.stats.by_status[429] == 1
 
 
+async def _received(app: web.Application, token: str | None) -> web.Request:
+    """A ``GET /timeentries`` as the server has read and routed it (for the middleware)."""
+    request = make_mocked_request(
+        "GET", "/api/v1/timeentries", headers={"Authorization": f"Bearer {token}"}, app=app
+    )
+    info = await app.router.resolve(request)  # as the server routes it
+    info.add_app(app)
+    request._match_info = info
+    return request
+
+
 async def test_requests_received_together_are_counted_on_arrival() -> None:
     """Two requests received at once are counted in the window they arrived in, even when
     building the first one's answer takes past the window's end (was: the second one was
     counted after it, in the next window, next to that window's own requests)."""
-    from aiohttp import web
-    from aiohttp.test_utils import make_mocked_request
-
-    from awork_async.sandbox.app import build_app, sandbox_middleware
-
     clock = FakeClock(1000.5)
     config = SandboxConfig(
         entries=1, rate_limit=RateLimitConfig(per_second=1, per_minute=100, clock=clock)
@@ -111,23 +121,36 @@ async def test_requests_received_together_are_counted_on_arrival() -> None:
         clock.now += 1.0  # building this answer took into the next window
         return web.json_response([])
 
-    async def received() -> web.Request:
-        request = make_mocked_request(
-            "GET",
-            "/api/v1/timeentries",
-            headers={"Authorization": f"Bearer {config.token}"},
-            app=app,
-        )
-        info = await app.router.resolve(request)  # as the server routes it
-        info.add_app(app)
-        request._match_info = info
-        return request
-
-    requests = [await received(), await received()]
+    requests = [await _received(app, config.token), await _received(app, config.token)]
     first, second = await asyncio.gather(
         *(sandbox_middleware(request, slow_page) for request in requests)
     )
     assert [first.status, second.status] == [200, 429]
+
+
+async def test_a_request_is_counted_on_arrival_not_after_the_latency() -> None:
+    """The latency knob is the time the server takes *behind* the limit (awork's gateway
+    counts a request when it arrives). One request arrives in second 1000 and one in second
+    1001, one allowed per second: both pass. Was: each was counted when its latency had passed
+    and this process's loop came back to it, so both landed in second 1001 (429); on a busy
+    machine that turned a client's correctly spaced requests into bunches and 429s."""
+    clock = FakeClock(1000.9)
+    config = SandboxConfig(
+        entries=1,
+        rate_limit=RateLimitConfig(per_second=1, per_minute=100, clock=clock),
+        faults=FaultConfig(latency=0.001),
+    )
+    app = build_app(config)
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        return web.json_response([])
+
+    first = asyncio.ensure_future(sandbox_middleware(await _received(app, config.token), page))
+    await asyncio.sleep(0)  # the first request is read and on its way (its latency)
+    clock.now = 1001.2  # the second one arrives in the next second
+    second = await sandbox_middleware(await _received(app, config.token), page)
+    assert [(await first).status, second.status] == [200, 200]
+    assert app[STATS_KEY].rate_limited == 0
 
 
 # ---------------------------------------------------------------------------------- faults
