@@ -38,6 +38,33 @@ TOKEN_KEY: Final = web.AppKey("awork_sandbox_token", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: Turns of the event loop a GET answer waits before it is built: a request the loop reads
+#: reaches the middleware (and the limiter) in its second turn (protocol, then handler task).
+_READ_TURNS: Final = 3
+
+
+class _Builds:
+    """With rate limits on, GET answers (pages: milliseconds each) are built one at a time,
+    each after the loop has read and counted the requests that arrived meanwhile.
+
+    Requests received in one burst end their latency together; built back to back in one turn
+    of the loop, 17 pages kept it from reading for up to a second, so requests a client sent
+    meanwhile were counted that late, bunched into one window (429s awork's gateway, which
+    counts independently of its backends' work, never gives).
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def build(self, handler: Handler, request: web.Request) -> web.StreamResponse:
+        async with self._lock:
+            for _ in range(_READ_TURNS):
+                await asyncio.sleep(0)
+            return await handler(request)
+
+
+BUILDS_KEY: Final = web.AppKey("awork_sandbox_builds", _Builds)
+
 
 def _route_key(request: web.Request) -> str:
     resource = request.match_info.route.resource
@@ -210,7 +237,10 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
             if decision is not None and not decision.allowed:
                 stats.rate_limited += 1
                 raise SandboxError(429, "too-many-requests", "Rate limit exceeded.")
-            response = await handler(request)
+            if limiter is not None and request.method == "GET":
+                response = await app[BUILDS_KEY].build(handler, request)
+            else:
+                response = await handler(request)
             if request.method != "GET" and 200 <= response.status < 300:
                 stats.writes[route] += 1
         except SandboxError as exc:
@@ -300,6 +330,7 @@ def build_app(
     data.listeners.append(hub.on_changes)
     if config.rate_limit is not None:
         app[LIMITER_KEY] = FixedWindowRateLimiter(config.rate_limit)
+        app[BUILDS_KEY] = _Builds()
     for table in (entry_routes, timer_routes, booking_routes, misc_routes, webhook_routes):
         for route in table:
             assert isinstance(route, web.RouteDef)

@@ -153,6 +153,32 @@ async def test_a_request_is_counted_on_arrival_not_after_the_latency() -> None:
     assert app[STATS_KEY].rate_limited == 0
 
 
+async def test_requests_read_while_answers_wait_are_counted_before_they_are_built() -> None:
+    """Answers that became ready together are built one at a time, each after the loop has
+    counted what arrived meanwhile. Two requests of second 1000 (the limit: 2) wait to be
+    built, 0.6 s each; a third arrives, still in second 1000: it is over the limit. Was: both
+    pages were built first and the third was counted in second 1001 (and, the other way
+    round, requests a client spread out were bunched into one window: 429s)."""
+    clock = FakeClock(1000.0)
+    config = SandboxConfig(
+        entries=1, rate_limit=RateLimitConfig(per_second=2, per_minute=100, clock=clock)
+    )
+    app = build_app(config)
+
+    async def slow_page(request: web.Request) -> web.StreamResponse:
+        clock.now += 0.6
+        return web.json_response([])
+
+    waiting = [
+        asyncio.ensure_future(sandbox_middleware(await _received(app, config.token), slow_page))
+        for _ in range(2)
+    ]
+    await asyncio.sleep(0)  # both counted; their answers are to be built next
+    third = asyncio.ensure_future(sandbox_middleware(await _received(app, config.token), slow_page))
+    statuses = [(await task).status for task in (*waiting, third)]
+    assert statuses == [200, 200, 429]
+
+
 # ---------------------------------------------------------------------------------- faults
 
 
