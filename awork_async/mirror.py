@@ -948,8 +948,12 @@ class MirrorDatabase:
     ) -> int:
         """Upsert ``entries`` and (unless ``None``) store ``checkpoint``, in one transaction.
 
-        An entry is a :class:`~awork_async.models.TimeEntry` or a :class:`MirrorRow` (built
-        from the JSON object awork sent, which is stored as ``data`` as is).
+        An entry is a :class:`~awork_async.models.TimeEntry`, a :class:`MirrorRow` (built
+        from the JSON object awork sent, which is stored as ``data`` as is) or that object's
+        JSON text (``bytes``): a batch of texts only is made into rows by the database's JSON
+        functions (the same columns as :meth:`MirrorRow.from_bytes`, whose checks apply:
+        a wrong-typed entry raises :class:`~awork_async.APIResponseValidationError` and
+        nothing of the batch is written).
 
         Returns the rows inserted or changed (an entry at a version already stored, or older,
         or deleted, changes nothing).
