@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
     import redis.asyncio as redis_asyncio
 
 _aioresponses_compat.install()
+
+# A shell starts a background job (`bash .ci/run &`, nohup) with SIGINT ignored, and an ignored
+# signal stays ignored in every process it starts: the command-line tests' Ctrl+C (SIGINT) would
+# never reach the programs they start. Handled here, it is reset to the default in each of them.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Hypothesis: no example database anywhere (a failure found once must not be replayed forever from
 # a `.hypothesis/` folder, and CI and fresh clones start from nothing); print_blob tells how to
