@@ -1,17 +1,21 @@
 """Consistent walks at the rate ceiling: export, first sync and list(prefetch) against page latency.
 
 Run: ``python benchmarks/bench_walks.py`` (about 10 minutes with the defaults; ``--quick`` for a
-short look). Options: ``--latencies 0.1,0.5,1.0``, ``--entries``, ``--duration``, ``--repeat``.
+short look). Options: ``--latencies 0.1,0.5,1.0``, ``--entries``, ``--duration``, ``--repeat``,
+``--concurrency``.
 
 For each per-page latency (0.1, 0.5 and 1.0 s) and each walk, a fresh sandbox process serves
 ``--entries`` entries (200,000 by default) with that latency added to every request, enforcing
 awork's 50 requests/s + 1000/min **scaled 3x in time** like ``bench_export.py``: the sandbox's
-windows, the client's limiter *and the latency* run on a clock 3x faster than real time, so a
-"minute" lasts 20 s, a "1.0 s" page takes 1/3 s, and the ceiling is 333 requests (333,000 entries)
-per 20 s, 16,650 entries/s, like awork's 1000/min with 1000-entry pages. Each run starts on a
-window edge and repeats whole walks for ``--duration`` seconds:
+windows and the client's limiter run on a clock 3x faster than real time, so a "minute" lasts
+20 s and holds 333 requests: the ceiling is 333 requests (333,000 entries) per 20 s, 16,650
+entries/s, awork's own rate (1000/min with 1000-entry pages). The latency is *not* scaled: a
+"1.0 s" page takes 1.0 s, so a walk needs as many requests in flight as against awork (the
+rate times the latency: about 17 at 1.0 s per page). Each run starts on a window edge and
+repeats whole walks for ``--duration`` seconds:
 
-* ``export``: ``export_time_entries`` (consistent, ``createdOn`` partitions, default concurrency);
+* ``export``: ``export_time_entries`` (consistent, ``createdOn`` partitions, ``--concurrency``,
+  the default by default);
 * ``first sync``: ``changes_since(None)`` (consistent, ``updatedOn`` partitions), entries decoded;
 * ``list(prefetch)``: ``time_entries.list(page_size=1000, prefetch=8)`` (offset pages, not
   consistent), the reference for what the rate limit allows.
@@ -65,6 +69,10 @@ MODES = ("export", "first sync", "list(prefetch)")
 LIST_PREFETCH = 8
 
 
+#: The consistent walks' ``concurrency`` (``--concurrency``; the package's default).
+CONCURRENCY = [DEFAULT_CONCURRENCY]
+
+
 async def _export_pass(client: AworkClient, deadline: float, seen: list[int]) -> int | None:
     """One whole export (its requests) or ``None`` when the deadline cut it."""
 
@@ -74,7 +82,12 @@ async def _export_pass(client: AworkClient, deadline: float, seen: list[int]) ->
     base = seen[0]
     run = asyncio.ensure_future(
         export_time_entries(
-            client, cast(BinaryIO, _Sink()), format="jsonl", page_size=PAGE, on_progress=progress
+            client,
+            cast(BinaryIO, _Sink()),
+            format="jsonl",
+            page_size=PAGE,
+            on_progress=progress,
+            concurrency=CONCURRENCY[0],
         )
     )
     try:
@@ -86,7 +99,7 @@ async def _export_pass(client: AworkClient, deadline: float, seen: list[int]) ->
 
 
 async def _sync_pass(client: AworkClient, deadline: float, seen: list[int]) -> int | None:
-    changes = changes_since(client, None, page_size=PAGE)
+    changes = changes_since(client, None, page_size=PAGE, concurrency=CONCURRENCY[0])
     async for _ in changes:
         seen[0] += 1
         if time.monotonic() >= deadline:
@@ -144,7 +157,7 @@ def one_run(
     fraction received) of one run."""
     origin = time.monotonic() + 12.0 + entries / 40_000  # after the sandbox has started
     clock = ScaledClock(origin=origin, scale=SCALE)
-    options = ServerOptions(entries=entries, clock=clock, latency=latency / SCALE)
+    options = ServerOptions(entries=entries, clock=clock, latency=latency)  # real seconds
     with SandboxProcess(options) as (url, token):
 
         async def run() -> tuple[int, float, int, list[int]]:
@@ -198,15 +211,17 @@ def sequential_requests(entries: int) -> dict[str, int]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--latencies", default="0.1,0.5,1.0", help="seconds per page, scaled")
+    parser.add_argument("--latencies", default="0.1,0.5,1.0", help="seconds per page (real)")
     parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--duration", type=float, default=40.0, help="real seconds per run")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median)")
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--quick", action="store_true", help="50,000 entries, 20 s, 1.0 s only")
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.duration, args.latencies = 50_000, 20.0, "1.0"
+    CONCURRENCY[0] = args.concurrency
     latencies = [float(x) for x in args.latencies.split(",")]
     modes = [m for m in args.modes.split(",") if m]
     sequential = sequential_requests(args.entries)
@@ -233,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(rows[-1], flush=True)
     print(
         f"\n{args.entries:,} entries, pages of {PAGE}, 50/s + {PER_MINUTE} per 20 s (1000/min "
-        f"scaled 3x), {args.duration:.0f} s per run, concurrency {DEFAULT_CONCURRENCY}, "
+        f"scaled 3x; latency not scaled), {args.duration:.0f} s per run, concurrency "
+        f"{args.concurrency}, "
         f"list prefetch {LIST_PREFETCH}, median of {args.repeat}; sequential requests per walk: "
         + ", ".join(f"{k} {v}" for k, v in sequential.items())
     )
