@@ -140,7 +140,7 @@ class TracingLimiter:
 def traced_run(mode: str, latency: float, entries: int, duration: float) -> list[dict[str, Any]]:
     origin = time.monotonic() + 12.0 + entries / 40_000
     clock = ScaledClock(origin=origin, scale=SCALE)
-    options = ServerOptions(entries=entries, clock=clock, latency=latency / SCALE)
+    options = ServerOptions(entries=entries, clock=clock, latency=latency)  # real, as bench_walks
     log: list[dict[str, Any]] = []
     with TracedSandboxProcess(options) as (url, token):
 
