@@ -97,7 +97,8 @@ DEFAULT_ORDERED_PREFETCH: Final = 4
 #: ceiling, 32 lanes 0.90, 48 lanes 0.90. Pages beyond MAX_MEMORY_PAGES wait on disk.
 DEFAULT_CONCURRENCY: Final = 32
 #: Pages of partitions ahead of the reader held in memory at most (the rest wait in a temporary
-#: file): ``min(concurrency, MAX_MEMORY_PAGES)``, so a higher concurrency costs disk, not RAM.
+#: file): ``min(concurrency, MAX_MEMORY_PAGES)``, so pages read ahead cost disk, not RAM (the
+#: bodies of the requests in flight, up to ``concurrency``, are in memory while they are read).
 MAX_MEMORY_PAGES: Final = 8
 
 #: Ids sent per request by the batch helpers; larger lists are split and the results merged.
