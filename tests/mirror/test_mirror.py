@@ -708,6 +708,7 @@ async def test_a_batch_after_a_failed_commit_is_not_committed(
     real_commit = MirrorDatabase.commit_batch
     read = count_reads(monkeypatch)
     calls: list[int] = []
+    queued_behind: list[int] = []
 
     async def fail_first(self: MirrorDatabase, entries: Any, checkpoint: Any) -> int:
         calls.append(len(entries))
@@ -716,6 +717,7 @@ async def test_a_batch_after_a_failed_commit_is_not_committed(
                 if read["n"] >= 150:
                     break
                 await asyncio.sleep(0)
+            queued_behind.append(read["n"])
             raise Crash("first commit")
         return await real_commit(self, entries, checkpoint)
 
@@ -724,7 +726,11 @@ async def test_a_batch_after_a_failed_commit_is_not_committed(
         await mirror(
             sandbox_client, db_url, once=True, sweep_every=None, batch_size=50, page_size=50
         )
-    assert calls == [50]  # the batch queued behind the failed one never reached the database
+    # a second batch was read and waiting (else this would pass without any queue at all) ...
+    assert len(queued_behind) == 1 and queued_behind[0] >= 150
+    assert calls == [
+        50
+    ]  # ... and the batch queued behind the failed one never reached the database
     assert await table(db_url) == {}
     monkeypatch.setattr(MirrorDatabase, "commit_batch", real_commit)
     again = await mirror(sandbox_client, db_url, once=True, sweep_every=None)
