@@ -148,6 +148,7 @@ def test_cli_with_webhooks_over_several_passes(tmp_path: Path) -> None:
     import signal
     import subprocess
     import sys
+    import threading
 
     from _helpers import threaded_sandbox
 
@@ -209,6 +210,10 @@ def test_cli_with_webhooks_over_several_passes(tmp_path: Path) -> None:
             worker = subprocess.Popen(
                 args, env=env, stdout=subprocess.PIPE, stderr=errors, text=True
             )
+            # A hang guard, not a timing assertion: a worker that stops reporting is killed, so
+            # ``readline`` returns "" and the test fails instead of waiting forever.
+            guard = threading.Timer(300, worker.kill)
+            guard.start()
             try:
                 assert worker.stdout is not None
                 reports = [json.loads(worker.stdout.readline())]
@@ -223,8 +228,9 @@ def test_cli_with_webhooks_over_several_passes(tmp_path: Path) -> None:
                     ):
                         reports.append(json.loads(worker.stdout.readline()))
             finally:
+                guard.cancel()
                 worker.send_signal(signal.SIGINT)
-                worker.communicate()
+                worker.communicate(timeout=60)
         assert SECRET not in (tmp_path / "stderr.txt").read_text()
         assert {r["kind"] for r in reports[1:]} == {"pass"}  # no sweep: deletions by webhook
         assert sum(r["deleted"] for r in reports) == 6
