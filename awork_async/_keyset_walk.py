@@ -570,10 +570,12 @@ class KeysetWalk:
             return
         starts = _Starts(self, cursor, plan)
         self._starts = starts
+        # The lanes of the next partitions start now, with this one's bound: their offset
+        # pages go out together with it (one round trip, not two, before the lanes are busy).
+        ctx.follow(self._start_lane(index) for index in range(1, len(plan) + 1))
         part.hi = await starts.bound_after(0)
         if part.hi is not None:
             bisect.insort(self._cuts, part.hi)
-        ctx.follow(self._start_lane(index) for index in range(1, len(plan) + 1))
 
     def _start_lane(self, index: int) -> Lane[_JsonPage]:
         """The lane of plan entry ``index``: reads its offset page (unless read already) and,

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import contextvars
 import json
 import multiprocessing
 import statistics
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,13 @@ import bench_walks
 from bench_export import PAGE, SCALE, ScaledClock, ServerOptions, Statuses, scaled_limiter
 
 from awork_async import AworkClient, Hooks, LocalRateLimiter
+from awork_async.export import KeysetWalk
 
 _STATE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "trace_state", default=None
 )
+#: What the request is for: ``window`` (a keyset window) or ``offset N`` (a partition start).
+_KIND: contextvars.ContextVar[str] = contextvars.ContextVar("trace_kind", default="")
 
 
 def _traced_serve(options: ServerOptions, conn: Connection) -> None:
@@ -110,7 +114,12 @@ class TracingLimiter:
     async def acquire(self, *, request: Any = None) -> None:
         want = self.clock()
         await self.inner.acquire()
-        state = {"want": want, "admit": self.clock(), "path": request.path if request else ""}
+        state = {
+            "want": want,
+            "admit": self.clock(),
+            "path": request.path if request else "",
+            "kind": _KIND.get(),
+        }
         _STATE.set(state)
 
     def observe(self, status: int, headers: Mapping[str, str], *, rate_limit: Any = None) -> None:
@@ -135,6 +144,27 @@ class TracingLimiter:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+@contextlib.contextmanager
+def _kinds() -> Iterator[None]:
+    """Tag each walk request with what it is for (``kind`` in the log)."""
+    fetch, offset = KeysetWalk._fetch, KeysetWalk._fetch_offset
+
+    async def tagged_fetch(walk: KeysetWalk, *args: Any, **kwargs: Any) -> Any:
+        _KIND.set("window")
+        return await fetch(walk, *args, **kwargs)
+
+    async def tagged_offset(walk: KeysetWalk, cursor: Any, page: int, size: int) -> Any:
+        _KIND.set(f"offset {page}x{size}")
+        return await offset(walk, cursor, page, size)
+
+    KeysetWalk._fetch = tagged_fetch  # type: ignore[method-assign]
+    KeysetWalk._fetch_offset = tagged_offset  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        KeysetWalk._fetch, KeysetWalk._fetch_offset = fetch, offset  # type: ignore[method-assign]
 
 
 def traced_run(mode: str, latency: float, entries: int, duration: float) -> list[dict[str, Any]]:
@@ -171,8 +201,9 @@ def traced_run(mode: str, latency: float, entries: int, duration: float) -> list
                 await asyncio.sleep(max(0.0, origin - time.monotonic()))
                 deadline = time.monotonic() + duration
                 seen = [0]
-                while time.monotonic() < deadline:
-                    await bench_walks.PASSES[mode](c, deadline, seen)
+                with _kinds():
+                    while time.monotonic() < deadline:
+                        await bench_walks.PASSES[mode](c, deadline, seen)
             print(f"{mode} {latency} s: {seen[0]:,} entries, statuses {dict(statuses.counts)}")
 
         asyncio.run(run())

@@ -752,3 +752,48 @@ async def test_offset_pages_are_held_only_until_their_lane_takes_them(
     planned = partition_count(len(sb.store.entries), PAGE, 3) - 1
     assert count == len(sb.store.entries) and planned > 3
     assert held and max(held) <= 3 + 2 < planned
+
+
+async def _settle(rounds: int = 200) -> None:
+    """Let every ready task run until nothing more happens (no time passes)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("field", ["createdOn", "updatedOn"])
+async def test_the_lanes_fan_out_right_after_the_first_window(
+    sb: Sandbox, sandbox_client: AworkClient, field: str
+) -> None:
+    """One round trip (the first window), not two, before the lanes are busy: the offset
+    pages of the first lanes' partitions are all requested before any of them answers (the
+    first partition's bound no longer has to arrive before the other lanes start)."""
+    concurrency = 6
+    walk = KeysetWalk(sandbox_client, field=field, page_size=PAGE, concurrency=concurrency)
+    gate = asyncio.Event()
+    first_window = asyncio.Event()
+    requested: list[tuple[int, int]] = []
+    fetch: Fetch = walk._fetch
+    offset: Fetch = walk._fetch_offset
+
+    async def windows(*args: Any) -> Any:
+        answer = await fetch(*args)
+        first_window.set()
+        return answer
+
+    async def offsets(cursor: KeysetCursor, page: int, size: int) -> Any:
+        requested.append((page, size))
+        await gate.wait()  # a slow server: no offset page answers until the gate opens
+        return await offset(cursor, page, size)
+
+    walk._fetch = windows  # type: ignore[method-assign]
+    walk._fetch_offset = offsets  # type: ignore[method-assign]
+    run = asyncio.ensure_future(walk_ids(walk))
+    await first_window.wait()
+    await _settle()
+    planned = partition_count(len(sb.store.entries), PAGE, concurrency) - 1
+    assert planned > concurrency
+    # Every lane's own offset page plus the next one (its upper bound), at once.
+    assert len(requested) == len(set(requested)) == concurrency
+    gate.set()
+    got = await run
+    assert len({i for i, _, _ in got}) == len(got) == len(sb.store.entries)
