@@ -27,6 +27,8 @@ lanes always work on the partitions right ahead of the consumer: in-order pages 
 about the full request rate, little is spooled, and the walk's tail is a partition's few
 pages. The starts are *aligned* so that every partition's last window is full: the walk makes
 about the requests of a sequential one (a tie group at a start costs one window at most).
+The windows that aligned shares leave over go to the first partition, walked while every lane
+is busy, not to the last ones, which would walk them alone at the end of the walk.
 
 Adaptive splitting (what is left of the first design; it still uses idle lane slots, e.g. on a
 resumed walk or when data arrive where no partition expected them): the walk starts with one
@@ -197,19 +199,51 @@ def offset_plan(total: int, page_size: int, first: int, partitions: int) -> list
     start is a multiple of its page size, so the page size is a divisor of an aligned
     position between ``page_size / 2`` and ``page_size``, searched a few pages around the
     quantile; where none exists the start is a plain page (unaligned: one window more).
+
+    The windows that do not fit (aligned partitions hold a little less than the even share, so
+    the rest piles up at the end: the last partitions take more windows than a typical one)
+    go to the *first* partition, not to the last ones: the lanes
+    start the partitions in key order, so a longer partition at the end is the walk's tail
+    (one lane walking windows one after another while the others are done), one at the start
+    runs while every lane is busy. The plan is made again with the first partition longer by
+    those windows and kept when it costs no more requests.
     """
+    plan = _aligned_plan(total, page_size, first, partitions, 0)
+    counts = _partition_requests(total, page_size, first, plan)
+    extra = _tail_excess(counts[1:])
+    if extra:
+        longer_first = _aligned_plan(total, page_size, first, partitions, extra)
+        if sum(_partition_requests(total, page_size, first, longer_first)) <= sum(counts):
+            plan = longer_first
+    return plan
+
+
+def _tail_excess(counts: list[int]) -> int:
+    """The windows the partitions of the second half take beyond a typical (median) one's."""
+    if not counts:
+        return 0
+    typical = sorted(counts)[len(counts) // 2]
+    return sum(max(0, count - typical) for count in counts[len(counts) // 2 :])
+
+
+def _aligned_plan(
+    total: int, page_size: int, first: int, partitions: int, lead: int
+) -> list[tuple[int, int]]:
+    """:func:`offset_plan`'s starts, the first partition ``lead`` windows longer than its share."""
     plan: list[tuple[int, int]] = []
     # Each further window re-reads the last entry before it (its bound is inclusive): it
     # brings page_size - 1 new entries.
     period = max(page_size - 1, 1)
     end = first  # where the previous partition's first page ends
-    previous = 0  # where the previous partition starts
+    previous = lead * period  # where the previous partition starts (the first: its lead)
     for index in range(1, partitions):
         # The rest shared evenly (a start moved by the alignment does not pile up).
         wanted = previous + (total - previous) // (partitions - index + 1)
         residue = (end - 1) % period
         best: tuple[float, int, int] | None = None
         for size in range(page_size, max(1, page_size // 2) - 1, -1):
+            if best is not None and (page_size - size) / page_size >= best[0]:
+                break  # smaller pages only cost more (the other terms are >= 0)
             low = max(wanted - 2 * period, end + 1)
             high = min(wanted + 2 * period, total - size)
             for start in range(-(-low // size) * size, high + 1, size):
@@ -230,3 +264,20 @@ def offset_plan(total: int, page_size: int, first: int, partitions: int) -> list
         plan.append((start // size + 1, size))
         previous, end = start, start + size
     return plan
+
+
+def _partition_requests(
+    total: int, page_size: int, first: int, plan: list[tuple[int, int]]
+) -> list[int]:
+    """The requests each partition of ``plan`` costs without changes (the first: its first
+    window and the windows after it; each other: its offset page and its windows)."""
+    period = max(page_size - 1, 1)
+    starts = [(page - 1) * size for page, size in plan]
+    # Partition i holds the entries after its page's first one up to the next page's first.
+    ends = [*starts, total - 1]
+    pages = [(0, first), *((start, size) for start, (_, size) in zip(starts, plan, strict=True))]
+    counts = []
+    for (start, size), end in zip(pages, ends, strict=True):
+        rest = end - (start + size - 1)  # entries after its first page (windows re-read one)
+        counts.append(1 + max(1, -(-rest // period)))
+    return counts

@@ -538,7 +538,9 @@ def test_offset_plan_starts_are_aligned_and_about_even(
         waste += (end - 1 - start) % (page_size - 1) / (page_size - 1)
         end = start + size
     widths = [b - a for a, b in itertools.pairwise([0, *starts, total])]
-    assert max(widths) <= total / (len(plan) + 1) + 2 * page_size
+    # The first partition also takes the windows the others' aligned shares leave over.
+    assert max(widths[1:]) <= total / (len(plan) + 1) + 2 * page_size
+    assert widths[0] <= total / (len(plan) + 1) + 2 * page_size + len(plan) * page_size / 100
     if page_size >= 100:
         assert waste <= 1.0 + len(plan) / 1000  # a 1000th of a request per partition
 
@@ -797,3 +799,55 @@ async def test_the_lanes_fan_out_right_after_the_first_window(
     gate.set()
     got = await run
     assert len({i for i, _, _ in got}) == len(got) == len(sb.store.entries)
+
+
+@pytest.mark.parametrize(
+    ("total", "page_size", "concurrency"),
+    [(200_000, 1000, 32), (1_000_000, 1000, 32), (1_779_197, 1000, 32), (400, 20, 4)],
+)
+def test_the_windows_that_do_not_fit_go_to_the_first_partition(
+    total: int, page_size: int, concurrency: int
+) -> None:
+    """Aligned partitions hold a little less than an even share: the rest takes extra windows
+    in the *first* partition (walked while every lane is busy), not in the last ones (started
+    last: one lane walking on alone at the end of the walk), for the same requests."""
+    count = partition_count(total, page_size, concurrency)
+    plan = offset_plan(total, page_size, first=page_size, partitions=count)
+    period = page_size - 1
+    starts = [(page - 1) * size for page, size in plan]
+    pages = [(0, page_size), *((s, size) for s, (_, size) in zip(starts, plan, strict=True))]
+    requests = []
+    for (start, size), end in zip(pages, [*starts, total - 1], strict=True):
+        # Its first page, then windows of ``period`` new entries up to the next page's first.
+        requests.append(1 + max(1, -(-(end - (start + size - 1)) // period)))
+    sequential = 1 + -(-(total - page_size) // period)
+    assert sum(requests) <= sequential + 2
+    assert max(requests[1:]) == 2  # every partition but the first: its page and one window
+    assert requests[0] > 2
+
+
+async def test_the_last_partitions_take_no_more_windows_than_the_others(
+    sb: Sandbox, sandbox_client: AworkClient
+) -> None:
+    """Against the sandbox: every partition but the first reads its offset page and one window
+    (the first partition walks the windows that do not fit), for the sequential requests."""
+    size = 2 * PAGE
+    sequential = KeysetWalk(sandbox_client, field="createdOn", page_size=size, concurrency=1)
+    one = await walk_ids(sequential)
+    walk = quantile_walk(sandbox_client, concurrency=4, page_size=size)
+    uppers: list[datetime | str | None] = []
+    fetch: Fetch = walk._fetch
+
+    async def windows(cursor: KeysetCursor, upper: datetime | None = None) -> Any:
+        uppers.append("first window" if cursor.key is None else upper)
+        return await fetch(cursor, upper)
+
+    walk._fetch = windows  # type: ignore[method-assign]
+    many = await walk_ids(walk)
+    assert [i for i, _, _ in many] == [i for i, _, _ in one]
+    assert walk.pages <= sequential.pages + 2  # as in the test above (ties at starts)
+    first_bound = walk._partitions[0].hi
+    per_partition = {bound: uppers.count(bound) for bound in set(uppers)}
+    assert per_partition.pop("first window") == 1
+    assert per_partition.pop(first_bound) >= 2  # the windows that do not fit elsewhere
+    assert walk.partitions > 4 and set(per_partition.values()) == {1}
