@@ -47,7 +47,10 @@ Choices
   ``pg_try_advisory_lock`` held on a dedicated connection: when the leader dies its connection
   closes and the lock is free; standby workers try again every ``standby_poll`` seconds and
   take over, starting from the committed checkpoint. Every write transaction first takes
-  ``pg_advisory_xact_lock`` on the same key, so webhook deletions and upserts are serialised.
+  ``pg_advisory_xact_lock`` on a write key, so webhook deletions and upserts are serialised;
+  a pass's batches take it shared and commit one at a time under a commit key, after the
+  leadership check (see :meth:`MirrorDatabase._commit_json`: a worker that lost the
+  leadership cannot commit a batch after its successor's).
   SQLite serves one process: an exclusive ``flock`` on ``FILE.lock`` beside the database (a
   second process is refused; a dead one's lock is released by the OS).
 * **Speed**: a pass walks ``changes_since(...).raw_pages()`` and hands batches of each
@@ -62,7 +65,11 @@ Choices
   :meth:`MirrorRow.from_bytes` per entry, which normalises it (or raises
   :class:`~awork_async.APIResponseValidationError`): the columns are the same either way.
   Two batches may wait to commit while the walk reads the next one; they commit one after
-  another, in order, and one after a failed commit does not commit.
+  another, in order, and one after a failed commit does not commit. On PostgreSQL the next
+  batch's ``INSERT`` already runs, on a second connection, while the one before commits
+  (:class:`_Turn`): the server (the larger part of the CPU per entry) no longer idles while
+  the client sends a batch or a COMMIT travels; only its checkpoint and COMMIT wait (a batch
+  sharing an id with the uncommitted one waits whole; rows are written in id order).
   SQLite: the commit runs in one worker thread through the standard library's sqlite3,
   where SQLite's JSON functions run without the GIL; WAL mode with ``synchronous=NORMAL`` (a
   power loss may undo the last transactions, never corrupt the file; a checkpoint commits
@@ -86,6 +93,7 @@ import hashlib
 import itertools
 import logging
 import operator
+import os
 import re
 import sys
 import time
@@ -666,6 +674,9 @@ class _JsonBatch:
 
     columns: bytes
     data: bytes
+    #: The batch's ids (PostgreSQL: a batch starts while the one before it is uncommitted
+    #: only when they have no id in common; see :class:`_Turn`).
+    ids: frozenset[str] = frozenset()
 
 
 class _PreparedBatch(list):  # type: ignore[type-arg]
@@ -673,6 +684,10 @@ class _PreparedBatch(list):  # type: ignore[type-arg]
     turn to commit (``None``: the batch takes the per-entry rows)."""
 
     prepared: _JsonBatch | None
+    #: PostgreSQL, in a pass: this batch's turn, and the one of the batch before it when this
+    #: one may start before that one's commit (see :meth:`MirrorDatabase._commit_json`).
+    turn: _Turn | None = None
+    after: _Turn | None = None
 
     @classmethod
     def of(cls, entries: Sequence[MirrorEntry]) -> _PreparedBatch:
@@ -741,13 +756,19 @@ def _json_batch(entries: Sequence[bytes]) -> _JsonBatch | None:
     except ValueError:
         return None
     ids = list(map(_entry_id, columns))
-    if len(set(ids)) != len(ids):  # an entry met twice (a pass may): keep its newest version
+    unique = frozenset(ids)
+    if len(unique) != len(ids):  # an entry met twice (a pass may): keep its newest version
         best: dict[str, int] = {}
         for index, item in enumerate(columns):
             old = best.get(item.id)
             if old is None or _columns_order(item) >= _columns_order(columns[old]):
                 best[item.id] = index
-        kept = sorted(best.values())
+        kept = sorted(best.values(), key=ids.__getitem__)
+    else:
+        kept = sorted(range(len(ids)), key=ids.__getitem__)
+    # In id order: two transactions writing rows of the same ids lock them in the same order
+    # (PostgreSQL: two workers' batches during a change of leader cannot deadlock that way).
+    if kept != list(range(len(ids))):
         entries = [entries[i] for i in kept]
         columns = [columns[i] for i in kept]
         text = b"[" + b",".join(entries) + b"]"
@@ -756,7 +777,7 @@ def _json_batch(entries: Sequence[bytes]) -> _JsonBatch | None:
     starts = itertools.accumulate(map(operator.add, lengths[:-1], itertools.repeat(1)), initial=2)
     spans = zip(starts, lengths, strict=True)
     rows = list(map(operator.add, map(_json_fields, columns), spans))
-    return _JsonBatch(_encode(rows), text)
+    return _JsonBatch(_encode(rows), text, unique)
 
 
 _time_fromisoformat: Final = dt_time.fromisoformat
@@ -801,6 +822,7 @@ class MirrorDatabase:
         self.dialect = self.url.get_backend_name()
         self._leader_key = _lock_key(name, "leader")
         self._write_key = _lock_key(name, "write")
+        self._commit_key = _lock_key(name, "commit")
         self._engine: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
         self._file_lock: Any = None
@@ -981,6 +1003,10 @@ class MirrorDatabase:
                     async with self.engine.begin() as conn:
                         return await conn.run_sync(_commit_sqlite, self.name, entries, checkpoint)
                 return await asyncio.to_thread(self._commit_in_thread, entries, checkpoint)
+        if not isinstance(entries, _PreparedBatch):
+            entries = _PreparedBatch.of(entries)
+        if entries.prepared is not None:
+            return await self._commit_json(entries, checkpoint)
         async with self._write() as conn:
             if checkpoint is not None:
                 await self._check_leader(conn)
@@ -992,6 +1018,68 @@ class MirrorDatabase:
                     .values(checkpoint=checkpoint.to_json(), updated_on=datetime.now(_UTC))
                 )
             return changed
+
+    async def _commit_json(self, batch: _PreparedBatch, checkpoint: SyncCheckpoint | None) -> int:
+        """PostgreSQL's commit of a batch of JSON texts (see :class:`_Turn`): its rows are
+        written while the batch before it (``batch.after``) may still be uncommitted; the
+        checkpoint and the COMMIT follow that batch's commit, under the commit lock.
+
+        Locks, all of them transaction-level advisory locks, so every wait is the server's
+        (its deadlock detector sees them; a Python wait never holds a row another waits for):
+
+        1. this batch's own key (``batch.turn``): the next batch waits on it for this
+           transaction's end. Taken first, at once (nobody else takes it exclusively).
+        2. the write key, *shared*: the other writes (webhooks, deletions, the per-entry path)
+           take it exclusively for their whole transaction, so none of them runs while a batch
+           holds rows it may wait for, and a batch does not start while one is queued.
+        3. the rows (the ``INSERT … SELECT``, in id order).
+        4. the batch before's key, shared: granted once its transaction ended; then its outcome
+           (Python): after a failed one this one rolls back (``_Skipped``).
+        5. the commit key, exclusive, held to the COMMIT: the leadership check, the checkpoint
+           and the COMMIT of one batch at a time, across workers.
+
+        Fencing (a worker that lost the leadership cannot write a batch after its successor's):
+        every commit that stores a checkpoint checks, under a lock it holds until its COMMIT,
+        that its worker's leader connection holds the leader lock: the commit key here, the
+        write key (exclusive) on the per-entry path, which excludes every batch transaction
+        (2.). So two such commits never overlap from check to COMMIT. Once the successor has
+        committed a batch (its check passed: it held the leader lock, so the old leader no
+        longer did), any later check of the old leader runs after that COMMIT and fails; its
+        rows, written before its check, roll back with it.
+        """
+        turn, after = batch.turn, batch.after
+        committed = False
+        async with self.engine.connect() as conn:
+            try:
+                async with conn.begin():
+                    if turn is not None:
+                        await conn.execute(_PG_XACT_LOCK, {"hi": turn.key[0], "lo": turn.key[1]})
+                        turn.locked.set()
+                    await conn.execute(
+                        sa.select(sa.func.pg_advisory_xact_lock_shared(self._write_key))
+                    )
+                    changed = await self._upsert(conn, batch)
+                    if after is not None:
+                        hi, lo = after.key
+                        await conn.execute(_PG_XACT_LOCK_SHARED, {"hi": hi, "lo": lo})
+                        # Its transaction has ended in the server: its outcome is at hand.
+                        if not await asyncio.shield(after.committed):
+                            raise _Skipped
+                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._commit_key)))
+                    if checkpoint is not None:
+                        await self._check_leader(conn)
+                        await conn.execute(
+                            sa.update(mirror_state)
+                            .where(mirror_state.c.name == self.name)
+                            .values(checkpoint=checkpoint.to_json(), updated_on=datetime.now(_UTC))
+                        )
+                committed = True
+                return changed
+            finally:
+                if turn is not None:
+                    turn.locked.set()
+                    if not turn.committed.done():
+                        turn.committed.set_result(committed)
 
     def _commit_in_thread(
         self, entries: Sequence[MirrorEntry], checkpoint: SyncCheckpoint | None
@@ -1182,6 +1270,12 @@ class MirrorDatabase:
 #: Whether the server offers lz4 for TOAST compression (PostgreSQL >= 14 built with lz4).
 _LZ4_AVAILABLE: Final = sa.text(
     "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+)
+
+#: A batch's own transaction lock (two int4 keys: never one of the bigint keys above).
+_PG_XACT_LOCK: Final = sa.text("SELECT pg_advisory_xact_lock(CAST(:hi AS int), CAST(:lo AS int))")
+_PG_XACT_LOCK_SHARED: Final = sa.text(
+    "SELECT pg_advisory_xact_lock_shared(CAST(:hi AS int), CAST(:lo AS int))"
 )
 
 #: Whether backend ``pid`` holds the session advisory lock on the bigint key ``hi, lo``.
@@ -1601,6 +1695,45 @@ class _Skipped(Exception):
     that batch's entries)."""
 
 
+_turn_keys: Final = itertools.count()
+
+
+class _Turn:
+    """A batch's place in its pass's order of commits (PostgreSQL).
+
+    On PostgreSQL a batch of JSON texts (:meth:`MirrorDatabase._commit_json`) writes its rows
+    on its own connection while the batch before it may still be uncommitted, so the server
+    (the larger part of the CPU per entry) works on two batches at once and does not idle
+    while the client sends the next one or a COMMIT travels; its checkpoint and COMMIT still
+    wait for that batch's COMMIT, and it rolls back when that one failed. It starts that
+    early only when the batch before is such a batch too, and holds none of its ids (two
+    uncommitted batches of one worker never wait for each other's rows); otherwise it starts
+    after that batch's end, as every batch does on SQLite.
+
+    ``key``: the two int4 keys of the batch's own transaction lock (the next batch waits on it
+    in the server); ``locked``: set once the batch's transaction holds it, or the batch ended;
+    ``committed``: whether its transaction committed, set as it ends (the next batch, holding
+    locks, waits for nothing else in Python: not for whatever the batch's task does after
+    its COMMIT); ``task``: the batch's commit; ``concurrent`` and ``ids``: whether the batch
+    takes :meth:`~MirrorDatabase._commit_json` and its ids (known once it is prepared).
+    """
+
+    def __init__(self, space: int) -> None:
+        self.key = (space, next(_turn_keys) % 2**31)
+        self.locked = asyncio.Event()
+        self.committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.task: asyncio.Future[int] | None = None
+        self.concurrent = False
+        self.ids: frozenset[str] = frozenset()
+
+    async def outcome(self) -> None:
+        """Wait for the batch's commit; raise :class:`_Skipped` when it did not commit."""
+        assert self.task is not None
+        await asyncio.wait({self.task})
+        if self.task.cancelled() or self.task.exception() is not None:
+            raise _Skipped
+
+
 class _Writer:
     """Commits a pass's batches one after another while the walk goes on: up to
     :data:`_IN_FLIGHT` batches are pending, each committed (with its checkpoint) after the one
@@ -1615,6 +1748,10 @@ class _Writer:
         self.on_progress = on_progress
         self.upserted = 0
         self._pending: collections.deque[tuple[asyncio.Task[int], int]] = collections.deque()
+        self._last: _Turn | None = None
+        # The first of the two keys of this writer's batch locks (random: other workers'
+        # batches have other keys).
+        self._space = int.from_bytes(os.urandom(4), "big", signed=True)
 
     async def _finish_oldest(self) -> None:
         task, read = self._pending[0]
@@ -1627,18 +1764,38 @@ class _Writer:
 
     async def _commit_after(
         self,
-        previous: asyncio.Task[int] | None,
+        previous: _Turn | None,
+        turn: _Turn,
         batch: list[MirrorEntry],
         checkpoint: SyncCheckpoint | None,
     ) -> int:
-        # Made ready while the batches before it commit (in a worker thread: C calls, most of
-        # the time without the event loop's turn).
-        ready = await asyncio.to_thread(_PreparedBatch.of, batch)
-        if previous is not None:
-            await asyncio.wait({previous})
-            if previous.cancelled() or previous.exception() is not None:
-                raise _Skipped
-        return await self.db.commit_batch(ready, checkpoint)
+        try:
+            # Made ready while the batches before it commit (in a worker thread: C calls, most
+            # of the time without the event loop's turn).
+            ready = await asyncio.to_thread(_PreparedBatch.of, batch)
+            turn.concurrent = self.db.dialect == "postgresql" and ready.prepared is not None
+            if ready.prepared is not None:
+                turn.ids = ready.prepared.ids
+            if previous is not None:
+                await previous.locked.wait()  # its transaction holds its lock, or it ended
+                early = (
+                    turn.concurrent
+                    and previous.concurrent
+                    and previous.task is not None
+                    and not previous.task.done()
+                    and turn.ids.isdisjoint(previous.ids)
+                )
+                if early:
+                    ready.after = previous
+                else:
+                    await previous.outcome()
+            if turn.concurrent:
+                ready.turn = turn
+            return await self.db.commit_batch(ready, checkpoint)
+        finally:
+            turn.locked.set()
+            if not turn.committed.done():  # it never reached the database's commit
+                turn.committed.set_result(False)
 
     async def submit(
         self, batch: list[MirrorEntry], checkpoint: SyncCheckpoint | None, read: int
@@ -1648,8 +1805,10 @@ class _Writer:
         progress callback)."""
         while len(self._pending) >= _IN_FLIGHT:
             await self._finish_oldest()
-        previous = self._pending[-1][0] if self._pending else None
-        task = asyncio.ensure_future(self._commit_after(previous, batch, checkpoint))
+        previous = self._last if self._pending else None
+        turn = self._last = _Turn(self._space)
+        task = asyncio.ensure_future(self._commit_after(previous, turn, batch, checkpoint))
+        turn.task = task
         self._pending.append((task, read))
 
     async def drain(self) -> int:
