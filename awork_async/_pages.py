@@ -370,6 +370,7 @@ class PageEngine(Generic[T]):
             raise RuntimeError("a PageEngine runs once")
         self._running = True
         self._slots.append(_Slot(source=iter(lanes)))
+        waited = False  # the loop ran other tasks since the last page was yielded
         try:
             while True:
                 self._schedule()
@@ -398,6 +399,7 @@ class PageEngine(Generic[T]):
                         await self._wait_change()
                     finally:
                         self._waiting = False
+                    waited = True
                     continue
                 if head.finished and not head.has_pages() and head.error is None:
                     del self._slots[0]  # free its place before the consumer works on the page
@@ -409,6 +411,13 @@ class PageEngine(Generic[T]):
                     self._on_page(page)
                 self._holding = True
                 try:
+                    if not waited:
+                        # Let the lanes run before the consumer works on the page: with pages
+                        # waiting it would otherwise take one after another, the loop reading
+                        # no answer and sending no request meanwhile (late reads lengthen
+                        # every round trip of the walk).
+                        await asyncio.sleep(0)
+                    waited = False
                     yield page
                 finally:
                     self._holding = False

@@ -238,3 +238,29 @@ async def test_on_idle_may_split_work_into_free_slots() -> None:
     engine._on_idle = idle
     assert await _drain(engine.run([long])) == ["long", "extra"]
     assert calls
+
+
+async def test_a_consumer_taking_waiting_pages_lets_the_lanes_run_between_them() -> None:
+    """Pages already waiting are handed over one after another, but the loop runs between
+    two of them: a lane whose answer has arrived reads it (and sends its next request) while
+    the consumer works through the pages, instead of after all of them."""
+    engine: PageEngine[str] = PageEngine(concurrency=2, prefetch=4, spill=True)
+    answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    seen: list[str] = []
+
+    async def ready(ctx: LaneContext[str]) -> None:
+        for page in ("a0", "a1", "a2", "a3"):
+            await ctx.put(page)
+
+    async def slow(ctx: LaneContext[str]) -> None:
+        await answer  # its answer arrives while the consumer holds the first page
+        seen.append("answer read")
+        await ctx.put("b0")
+
+    gen = engine.run([ready, slow])
+    seen.append(await gen.__anext__())  # waited for the first page: the lanes have run
+    answer.set_result(None)
+    for _ in range(3):  # the consumer never awaits anything else between pages
+        seen.append(await gen.__anext__())
+    assert seen[:3] == ["a0", "answer read", "a1"]
+    assert await _drain(gen) == ["b0"]
