@@ -1688,6 +1688,11 @@ PassCallback = Callable[[PassReport], object]
 #: for a commit only when this many are pending, so a slow commit (or a burst of pages) does
 #: not stall it at once. Commits still run one after another, in order.
 _IN_FLIGHT: Final = 2
+#: The same on PostgreSQL, where a batch's rows are written while the ones before it commit
+#: (:class:`_Turn`): one more, so that the next batch is ready (prepared, its transaction
+#: open) when the one writing its rows is done, and the server is not left without a batch
+#: while one commits and the next is prepared.
+_PG_IN_FLIGHT: Final = 3
 
 
 class _Skipped(Exception):
@@ -1712,19 +1717,32 @@ class _Turn:
 
     ``key``: the two int4 keys of the batch's own transaction lock (the next batch waits on it
     in the server); ``locked``: set once the batch's transaction holds it, or the batch ended;
-    ``committed``: whether its transaction committed, set as it ends (the next batch, holding
+    ``previous``: the batch before it, while this one's transaction has not ended (the batches
+    uncommitted are a chain); ``committed``: whether its transaction committed, set as it ends
+    (the next batch, holding
     locks, waits for nothing else in Python: not for whatever the batch's task does after
     its COMMIT); ``task``: the batch's commit; ``concurrent`` and ``ids``: whether the batch
     takes :meth:`~MirrorDatabase._commit_json` and its ids (known once it is prepared).
     """
 
-    def __init__(self, space: int) -> None:
+    def __init__(self, space: int, previous: _Turn | None) -> None:
         self.key = (space, next(_turn_keys) % 2**31)
+        self.previous = previous  # until this one's transaction ends
         self.locked = asyncio.Event()
         self.committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Future[int] | None = None
         self.concurrent = False
         self.ids: frozenset[str] = frozenset()
+
+    def disjoint_from_uncommitted(self) -> bool:
+        """Whether every batch before this one whose transaction has not ended is written
+        early too and holds none of this one's ids."""
+        other = self.previous
+        while other is not None and not other.committed.done():
+            if not (other.concurrent and other.ids.isdisjoint(self.ids)):
+                return False
+            other = other.previous
+        return True
 
     async def outcome(self) -> None:
         """Wait for the batch's commit; raise :class:`_Skipped` when it did not commit."""
@@ -1736,9 +1754,9 @@ class _Turn:
 
 class _Writer:
     """Commits a pass's batches one after another while the walk goes on: up to
-    :data:`_IN_FLIGHT` batches are pending, each committed (with its checkpoint) after the one
-    before it, and only if that one committed. A failed commit is raised by the next
-    :meth:`submit` or :meth:`drain`."""
+    :data:`_IN_FLIGHT` batches (:data:`_PG_IN_FLIGHT` on PostgreSQL) are pending, each
+    committed (with its checkpoint) after the one before it, and only if that one committed. A
+    failed commit is raised by the next :meth:`submit` or :meth:`drain`."""
 
     def __init__(
         self, db: MirrorDatabase, total: int | None, on_progress: ProgressCallback | None
@@ -1749,6 +1767,7 @@ class _Writer:
         self.upserted = 0
         self._pending: collections.deque[tuple[asyncio.Task[int], int]] = collections.deque()
         self._last: _Turn | None = None
+        self._in_flight = _PG_IN_FLIGHT if db.dialect == "postgresql" else _IN_FLIGHT
         # The first of the two keys of this writer's batch locks (random: other workers'
         # batches have other keys).
         self._space = int.from_bytes(os.urandom(4), "big", signed=True)
@@ -1783,7 +1802,7 @@ class _Writer:
                     and previous.concurrent
                     and previous.task is not None
                     and not previous.task.done()
-                    and turn.ids.isdisjoint(previous.ids)
+                    and turn.disjoint_from_uncommitted()
                 )
                 if early:
                     ready.after = previous
@@ -1796,17 +1815,18 @@ class _Writer:
             turn.locked.set()
             if not turn.committed.done():  # it never reached the database's commit
                 turn.committed.set_result(False)
+            turn.previous = None  # the chain of uncommitted batches ends here
 
     async def submit(
         self, batch: list[MirrorEntry], checkpoint: SyncCheckpoint | None, read: int
     ) -> None:
         """Queue ``batch`` with ``checkpoint`` to commit after the batches pending (waiting
-        for the oldest when :data:`_IN_FLIGHT` are; ``read``: entries read up to it, for the
-        progress callback)."""
-        while len(self._pending) >= _IN_FLIGHT:
+        for the oldest when :data:`_IN_FLIGHT` or :data:`_PG_IN_FLIGHT` are; ``read``: entries
+        read up to it, for the progress callback)."""
+        while len(self._pending) >= self._in_flight:
             await self._finish_oldest()
         previous = self._last if self._pending else None
-        turn = self._last = _Turn(self._space)
+        turn = self._last = _Turn(self._space, previous)
         task = asyncio.ensure_future(self._commit_after(previous, turn, batch, checkpoint))
         turn.task = task
         self._pending.append((task, read))
