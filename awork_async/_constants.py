@@ -96,6 +96,13 @@ DEFAULT_ORDERED_PREFETCH: Final = 4
 #: partition's windows. Measured (bench_walks, 1.0 s per page, real): 20 lanes 0.81 of the
 #: ceiling, 32 lanes 0.90, 48 lanes 0.90. Pages beyond MAX_MEMORY_PAGES wait on disk.
 DEFAULT_CONCURRENCY: Final = 32
+#: ``changes_since``'s default: a first sync decodes every entry into a model on the event loop
+#: (about three times an export's client CPU per entry), so its answers are read later and its
+#: round trips are longer (trace at 1.0 s per page: median 1.18 s against the export's 1.04 s);
+#: Little's law then needs more requests in flight for the same rate. Measured (bench_walks,
+#: 1.0 s per page, real): 32 lanes 0.88-0.90 of the ceiling, 48 lanes 0.96. The mirror keeps
+#: DEFAULT_CONCURRENCY (it stores the JSON undecoded; its memory target is measured there).
+DEFAULT_SYNC_CONCURRENCY: Final = 48
 #: Pages of partitions ahead of the reader held in memory at most (the rest wait in a temporary
 #: file): ``min(concurrency, MAX_MEMORY_PAGES)``, so pages read ahead cost disk, not RAM (the
 #: bodies of the requests in flight, up to ``concurrency``, are in memory while they are read).

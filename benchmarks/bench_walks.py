@@ -16,7 +16,8 @@ repeats whole walks for ``--duration`` seconds:
 
 * ``export``: ``export_time_entries`` (consistent, ``createdOn`` partitions, ``--concurrency``,
   the default by default);
-* ``first sync``: ``changes_since(None)`` (consistent, ``updatedOn`` partitions), entries decoded;
+* ``first sync``: ``changes_since(None)`` (consistent, ``updatedOn`` partitions, ``--concurrency``,
+  its own default by default), entries decoded;
 * ``list(prefetch)``: ``time_entries.list(page_size=1000, prefetch=8)`` (offset pages, not
   consistent), the reference for what the rate limit allows.
 
@@ -61,7 +62,7 @@ from bench_export import (
 )
 
 from awork_async import AworkClient, NoRateLimiter
-from awork_async._constants import DEFAULT_CONCURRENCY
+from awork_async._constants import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY
 from awork_async.export import KeysetWalk, export_time_entries
 from awork_async.sync import changes_since
 
@@ -69,8 +70,9 @@ MODES = ("export", "first sync", "list(prefetch)")
 LIST_PREFETCH = 8
 
 
-#: The consistent walks' ``concurrency`` (``--concurrency``; the package's default).
-CONCURRENCY = [DEFAULT_CONCURRENCY]
+#: The consistent walks' ``concurrency`` (``--concurrency``; ``None``: each walk's default,
+#: ``DEFAULT_CONCURRENCY`` for the export, ``DEFAULT_SYNC_CONCURRENCY`` for the first sync).
+CONCURRENCY: list[int | None] = [None]
 
 
 async def _export_pass(client: AworkClient, deadline: float, seen: list[int]) -> int | None:
@@ -87,7 +89,7 @@ async def _export_pass(client: AworkClient, deadline: float, seen: list[int]) ->
             format="jsonl",
             page_size=PAGE,
             on_progress=progress,
-            concurrency=CONCURRENCY[0],
+            concurrency=CONCURRENCY[0] or DEFAULT_CONCURRENCY,
         )
     )
     try:
@@ -99,7 +101,9 @@ async def _export_pass(client: AworkClient, deadline: float, seen: list[int]) ->
 
 
 async def _sync_pass(client: AworkClient, deadline: float, seen: list[int]) -> int | None:
-    changes = changes_since(client, None, page_size=PAGE, concurrency=CONCURRENCY[0])
+    changes = changes_since(
+        client, None, page_size=PAGE, concurrency=CONCURRENCY[0] or DEFAULT_SYNC_CONCURRENCY
+    )
     async for _ in changes:
         seen[0] += 1
         if time.monotonic() >= deadline:
@@ -216,12 +220,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=40.0, help="real seconds per run")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median)")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help=f"lanes of the consistent walks (default: export {DEFAULT_CONCURRENCY}, "
+        f"first sync {DEFAULT_SYNC_CONCURRENCY})",
+    )
     parser.add_argument("--quick", action="store_true", help="50,000 entries, 20 s, 1.0 s only")
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.duration, args.latencies = 50_000, 20.0, "1.0"
     CONCURRENCY[0] = args.concurrency
+    lanes = args.concurrency or f"{DEFAULT_CONCURRENCY} (export), {DEFAULT_SYNC_CONCURRENCY} (sync)"
     latencies = [float(x) for x in args.latencies.split(",")]
     modes = [m for m in args.modes.split(",") if m]
     sequential = sequential_requests(args.entries)
@@ -249,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"\n{args.entries:,} entries, pages of {PAGE}, 50/s + {PER_MINUTE} per 20 s (1000/min "
         f"scaled 3x; latency not scaled), {args.duration:.0f} s per run, concurrency "
-        f"{args.concurrency}, "
+        f"{lanes}, "
         f"list prefetch {LIST_PREFETCH}, median of {args.repeat}; sequential requests per walk: "
         + ", ".join(f"{k} {v}" for k, v in sequential.items())
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import itertools
 from collections.abc import Awaitable, Callable
@@ -234,6 +235,20 @@ def test_default_concurrency_uses_the_rate_budget_at_one_second_per_page() -> No
     per_second = 1000 / 60
     assert per_second * 1.0 <= _constants.DEFAULT_CONCURRENCY
     assert _constants.MAX_MEMORY_PAGES <= _constants.DEFAULT_CONCURRENCY
+
+
+def test_a_first_sync_has_more_lanes_by_default_than_an_export(
+    sandbox_client: AworkClient,
+) -> None:
+    """It decodes every entry on the loop: longer round trips need more requests in flight
+    (Little's law); the mirror, which stores the JSON undecoded, keeps the walks' default."""
+    from awork_async import _constants
+    from awork_async.mirror import mirror
+
+    assert _constants.DEFAULT_SYNC_CONCURRENCY > _constants.DEFAULT_CONCURRENCY
+    assert changes_since(sandbox_client, None)._walk.concurrency == 48
+    assert KeysetWalk(sandbox_client, field="updatedOn").concurrency == 32
+    assert inspect.signature(mirror).parameters["concurrency"].default == 32
 
 
 async def test_stopping_a_concurrent_walk_leaves_no_task(
