@@ -65,11 +65,13 @@ Choices
   :meth:`MirrorRow.from_bytes` per entry, which normalises it (or raises
   :class:`~awork_async.APIResponseValidationError`): the columns are the same either way.
   Two batches may wait to commit while the walk reads the next one; they commit one after
-  another, in order, and one after a failed commit does not commit. On PostgreSQL the next
-  batch's ``INSERT`` already runs, on a second connection, while the one before commits
-  (:class:`_Turn`): the server (the larger part of the CPU per entry) no longer idles while
-  the client sends a batch or a COMMIT travels; only its checkpoint and COMMIT wait (a batch
-  sharing an id with the uncommitted one waits whole; rows are written in id order).
+  another, in order, and one after a failed commit does not commit. On PostgreSQL three may
+  wait, and a batch's ``INSERT`` already runs, on its own connection, while the ones before
+  it commit (:class:`_Turn`): the server (the larger part of the CPU per entry) no longer
+  idles while the client prepares or sends a batch or a COMMIT travels; only its checkpoint
+  and COMMIT wait (a batch sharing an id with an uncommitted one waits whole; rows are
+  written in id order). Measured (200,000 entries, 2 cores, load average 0.7-1.0): 0.68 of
+  the rate ceiling before, 0.98 after; once fed, the database takes ~20,000 entries/s.
   SQLite: the commit runs in one worker thread through the standard library's sqlite3,
   where SQLite's JSON functions run without the GIL; WAL mode with ``synchronous=NORMAL`` (a
   power loss may undo the last transactions, never corrupt the file; a checkpoint commits
