@@ -15,11 +15,12 @@ lanes they hand to it.
 * At most ``concurrency`` lanes run at once. ``prefetch`` is the number of pages the engine may
   request ahead of the consumer (0: a lane asks only when the consumer waits for a page).
 * **Memory** stays bounded whatever the data size: at most ``memory_pages`` pages wait in
-  memory (plus ``prefetch`` pages of the lane being consumed). A lane ahead of the consumer
-  whose pages do not fit either waits (``spill=False``) or, with ``spill=True``, appends them
-  to an anonymous temporary file (encoded by the strategy's codec, pickle by default; read back
-  in order and deleted as soon as read; a strategy may pass its own :class:`Spool`, such as the
-  consistent export's durable one beside its checkpoint):
+  memory (plus ``prefetch`` pages of the lane being consumed), and the lanes read at most
+  ``body_reads`` answers' bodies at once (a request waiting for its answer costs nothing).
+  A lane ahead of the consumer whose pages do not fit either waits (``spill=False``) or, with
+  ``spill=True``, appends them to an anonymous temporary file (encoded by the strategy's codec,
+  pickle by default; read back in order and deleted as soon as read; a strategy may pass its
+  own :class:`Spool`, such as the consistent export's durable one beside its checkpoint):
   strict order, bounded RAM and every lane at full speed, at the cost of disk space for the
   pages ahead of the consumer.
 * **Cancellation**: closing the iterator (``aclose``, ``break`` under ``contextlib.aclosing``,
@@ -39,6 +40,8 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from typing import IO, Generic, Protocol, TypeVar
 
+from . import _constants as C
+from ._transport import body_reads
 from ._validation import ensure_int
 
 __all__ = ["Lane", "LaneContext", "PageEngine", "Spool", "validate_concurrency"]
@@ -203,6 +206,9 @@ class PageEngine(Generic[T]):
         codec: ``(dump, load)`` of spilled pages (default: pickle).
         spool: makes each lane's spill (instead of an anonymous temporary file with ``codec``),
             e.g. a durable one whose pages survive the process.
+        body_reads: answers' bodies the lanes read at once (the others wait after their
+            headers; see ``_transport.body_reads``): requests in flight cost no memory, bodies
+            do.
     """
 
     def __init__(
@@ -216,6 +222,7 @@ class PageEngine(Generic[T]):
         on_page: Callable[[T], None] | None = None,
         codec: Codec[T] | None = None,
         spool: Callable[[], Spool[T]] | None = None,
+        body_reads: int = C.MAX_BODY_READS,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -225,6 +232,8 @@ class PageEngine(Generic[T]):
         self.spill = spill
         self.codec = codec
         self._spool = spool
+        self.body_reads = ensure_int(body_reads, "body_reads", minimum=1)
+        self._body_reads: asyncio.Semaphore | None = None
         self._on_idle = on_idle
         self._on_page = on_page
         self._slots: list[_Slot[T]] = []
@@ -339,7 +348,15 @@ class PageEngine(Generic[T]):
 
     def _start(self, slot: _Slot[T]) -> None:
         assert slot.lane is not None
-        slot.task = asyncio.ensure_future(self._drive(slot, slot.lane))
+        # The lane's task (and every task it starts) reads its answers' bodies within the
+        # engine's bound: the task copies the context as it is created.
+        if self._body_reads is None:
+            self._body_reads = asyncio.Semaphore(self.body_reads)
+        token = body_reads.set(self._body_reads)
+        try:
+            slot.task = asyncio.ensure_future(self._drive(slot, slot.lane))
+        finally:
+            body_reads.reset(token)
 
     async def _drive(self, slot: _Slot[T], lane: Lane[T]) -> None:
         try:

@@ -12,6 +12,8 @@ I/O lives in ``_sansio.py``, ``_exceptions.py``, ``_retry.py`` and ``_ratelimit_
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import platform
 import sys
@@ -19,7 +21,7 @@ import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import attrs
@@ -56,7 +58,17 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._timeouts import Timeouts
 
-__all__ = ["Expect", "Transport", "user_agent"]
+__all__ = ["Expect", "Transport", "body_reads", "user_agent"]
+
+#: What bounds the answers' bodies read at once in this context (an async context manager
+#: entered after an answer's headers arrived and left once its body is read), or ``None``. The
+#: page engine sets it (an ``asyncio.Semaphore`` of ``MAX_BODY_READS``) for the lanes it starts,
+#: whose requests all go through :meth:`Transport.request`: a context variable reaches them
+#: there without a parameter on every layer in between (resources, requester, retries). The
+#: body's own time bound (``Timeouts.body``) starts once it is entered.
+body_reads: contextvars.ContextVar[contextlib.AbstractAsyncContextManager[Any] | None] = (
+    contextvars.ContextVar("awork_async_body_reads", default=None)
+)
 
 log = logging.getLogger(C.LOGGER_NAME)
 
@@ -480,7 +492,10 @@ class Transport:
             allow_redirects=False,
         ) as resp:
             try:
-                body = await self._read_body(resp, call.timeouts.body, call.method, call.url_text)
+                async with body_reads.get() or contextlib.nullcontext():
+                    body = await self._read_body(
+                        resp, call.timeouts.body, call.method, call.url_text
+                    )
             except ResponseTooLargeError:
                 progress.in_doubt = False  # answered; the answer is just too big to keep
                 info = RateLimitInfo.from_headers(resp.headers)

@@ -17,11 +17,12 @@ The sandbox runs in its own process (spawned), so its CPU and memory are not the
   zero 429s.
 * latency: 100 ms added to every request, no rate limit; ``list(prefetch=0)`` against
   ``list(prefetch=8)``. Target: >= 5x faster.
-* memory: peak RSS (``ru_maxrss``) of a fresh client process running ``export_time_entries`` over
-  200,000 entries against 20,000, both walked as 8 concurrent partitions (the split rules are
-  relaxed in this benchmark so that 20,000 entries are partitioned too: by default a walk of
-  fewer than 34 pages is not split, which would compare one partition with eight). Pages of
-  partitions ahead beyond ``concurrency`` wait in a temporary file. Target: <= 1.5x.
+* memory: peak RSS (``ru_maxrss``) of a fresh client process running ``export_time_entries``,
+  and one running a first sync (``changes_since(None)``, every entry decoded), over 200,000
+  entries against 20,000, each at its default concurrency (the split rules are relaxed in this
+  benchmark so that 20,000 entries are partitioned too: by default a short walk is not split,
+  which would compare one partition with many). Pages of partitions ahead beyond
+  ``MAX_MEMORY_PAGES`` wait in a temporary file. Target: <= 1.5x.
 * consistency: between pages, alternately 20 entries are inserted before all others and 40 are
   deleted from the start of the default order (those just inserted and 20 old ones), and 5 are
   inserted and 5 deleted at random places (inside and at the edges of the partitions); the
@@ -57,10 +58,15 @@ from _common import machine_info, print_table
 
 from awork_async import AworkClient, Hooks, LocalRateLimiter, NoRateLimiter
 from awork_async import _keyset_walk as walk_module
-from awork_async._constants import DEFAULT_RATE_WINDOW_MARGIN
+from awork_async._constants import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE_WINDOW_MARGIN,
+    DEFAULT_SYNC_CONCURRENCY,
+)
 from awork_async._partitions import SplitPlanner
 from awork_async.export import export_time_entries
 from awork_async.sandbox import FaultConfig, RateLimitConfig, Sandbox, SandboxConfig
+from awork_async.sync import changes_since
 
 #: Rate-limit windows run this many times faster than real time in the throughput runs.
 SCALE = 3.0
@@ -316,39 +322,53 @@ def relax_split_rules() -> None:
     walk_module.SplitPlanner = planner  # type: ignore[misc,assignment]
 
 
-def _memory_child(url: str, token: str) -> None:
-    """Client process: export everything, print entries, partitions and peak RSS (KiB)."""
+def _memory_child(url: str, token: str, walk: str) -> None:
+    """Client process: one walk (``export``: ``export_time_entries`` to JSON lines, ``sync``:
+    ``changes_since(None)``, every entry decoded), each at its default concurrency; print the
+    entries and the peak RSS (KiB)."""
     relax_split_rules()
 
     async def run(sink: BinaryIO) -> int:
         async with AworkClient(token, base_url=url, rate_limiter=NoRateLimiter()) as client:
-            summary = await export_time_entries(
-                client, sink, format="jsonl", page_size=PAGE, concurrency=8
-            )
-        return summary.entries
+            if walk == "export":
+                summary = await export_time_entries(client, sink, format="jsonl", page_size=PAGE)
+                return summary.entries
+            count = 0
+            async for _entry in changes_since(client, None, page_size=PAGE):
+                count += 1
+            return count
 
     with open(os.devnull, "wb") as sink:
         count = asyncio.run(run(sink))
     print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+#: The memory part's walks: (name, ``--memory-child`` argument, its default concurrency).
+MEMORY_WALKS: tuple[tuple[str, str, int], ...] = (
+    ("export_time_entries", "export", DEFAULT_CONCURRENCY),
+    ("changes_since(None), decoded", "sync", DEFAULT_SYNC_CONCURRENCY),
+)
+
+
 def memory() -> list[list[object]]:
-    """Peak RSS of exporting 20,000 and 200,000 entries, each in a fresh process."""
+    """Peak RSS of each walk over 20,000 and 200,000 entries, each in a fresh process."""
     rows: list[list[object]] = []
-    peaks: dict[int, int] = {}
-    for entries in (20_000, 200_000):
-        with SandboxProcess(ServerOptions(entries=entries)) as (url, token):
-            out = subprocess.run(
-                [sys.executable, __file__, "--memory-child", url, token],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-        count, peak = int(out[0]), int(out[1])
-        assert count == entries, (count, entries)
-        peaks[entries] = peak
-        rows.append([f"export_time_entries, {entries:,} entries", f"{peak / 1024:.1f} MiB", ""])
-    rows[-1][2] = f"{peaks[200_000] / peaks[20_000]:.2f}x"
+    for name, walk, concurrency in MEMORY_WALKS:
+        peaks: dict[int, int] = {}
+        for entries in (20_000, 200_000):
+            with SandboxProcess(ServerOptions(entries=entries)) as (url, token):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--memory-child", url, token, walk],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.split()
+            count, peak = int(out[0]), int(out[1])
+            assert count == entries, (count, entries)
+            peaks[entries] = peak
+            label = f"{name} (concurrency {concurrency}), {entries:,} entries"
+            rows.append([label, f"{peak / 1024:.1f} MiB", ""])
+        rows[-1][2] = f"{peaks[200_000] / peaks[20_000]:.2f}x"
     return rows
 
 
@@ -450,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the chosen parts (all by default) and print their tables."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--memory-child"]:
-        _memory_child(argv[1], argv[2])
+        _memory_child(argv[1], argv[2], argv[3])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for part in ("throughput", "latency", "memory", "consistency"):

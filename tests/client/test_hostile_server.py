@@ -220,6 +220,66 @@ async def test_error_answers_are_capped_too(
     assert info.value.status == 404
 
 
+class _RecordingGate:
+    """A ``body_reads`` bound that records when it is entered and left, and holds the reader
+    until ``go`` is set."""
+
+    def __init__(self, local: list[LocalServer]) -> None:
+        self.local = local
+        self.events: list[str] = []
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def __aenter__(self) -> None:
+        # Entered once the answer's headers arrived: the server has been asked.
+        self.events.append(f"enter after {self.local[0].hits} request(s)")
+        self.entered.set()
+        await self.go.wait()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.events.append("exit" if exc[0] is None else f"exit with {exc[0].__name__}")
+
+
+@pytest.mark.parametrize("status", [200, 404])
+async def test_bodies_are_read_within_the_contexts_body_reads_bound(
+    serve: Callable[[Handler], Awaitable[LocalServer]], status: int
+) -> None:
+    """The page engine's lanes bound the bodies they read at once (``_transport.body_reads``):
+    the transport enters the bound after an answer's headers arrived, reads the body inside it
+    and leaves it, success or error; outside such a context there is no bound."""
+    import orjson
+
+    from awork_async._transport import body_reads
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        body = ENTRY if status == 200 else {"code": "not-found", "description": "gone"}
+        return web.Response(status=status, body=orjson.dumps(body))
+
+    started: list[LocalServer] = []
+    local = await serve(answer)
+    started.append(local)
+    gate = _RecordingGate(started)
+    async with _client(local.base_url, FakeSleep()) as awork:
+        token = body_reads.set(gate)
+        try:
+            call = asyncio.ensure_future(awork.time_entries.get(ENTRY_ID))
+        finally:
+            body_reads.reset(token)
+        entered = asyncio.ensure_future(gate.entered.wait())
+        done, _ = await asyncio.wait({call, entered}, return_when=asyncio.FIRST_COMPLETED)
+        assert entered in done and not call.done()  # held at the bound, its body unread
+        gate.go.set()
+        if status == 200:
+            assert str((await call).id) == ENTRY_ID
+        else:
+            with pytest.raises(Exception, match="gone"):
+                await call
+        assert body_reads.get() is None
+        if status == 200:
+            await awork.time_entries.get(ENTRY_ID)  # outside the context: not bounded
+    assert gate.events == ["enter after 1 request(s)", "exit"]
+
+
 # -- the time bound on the whole body --------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator
 import pytest
 
 from awork_async._pages import Lane, LaneContext, PageEngine
+from awork_async._transport import body_reads
 
 
 class Gates:
@@ -264,3 +265,51 @@ async def test_a_consumer_taking_waiting_pages_lets_the_lanes_run_between_them()
         seen.append(await gen.__anext__())
     assert seen[:3] == ["a0", "answer read", "a1"]
     assert await _drain(gen) == ["b0"]
+
+
+async def test_lanes_read_at_most_body_reads_bodies_at_once() -> None:
+    """Every lane's task (and the tasks it starts) sees the engine's one bound on bodies read
+    at once (``_transport.body_reads``): with 6 lanes whose answers all arrive and a bound of
+    2, two read while four wait; the consumer's own context has no bound."""
+    engine: PageEngine[str] = PageEngine(concurrency=6, prefetch=6, body_reads=2, spill=True)
+    reading = 0
+    most = 0
+    arrived: list[int] = []
+    finish = asyncio.Event()
+    gates: set[int] = set()
+
+    def lane(number: int) -> Lane[str]:
+        async def run(ctx: LaneContext[str]) -> None:
+            async def fetch() -> str:  # like _Starts' offset pages: a task the lane starts
+                nonlocal reading, most
+                gate = body_reads.get()
+                assert gate is not None
+                gates.add(id(gate))
+                arrived.append(number)
+                async with gate:
+                    reading += 1
+                    most = max(most, reading)
+                    await finish.wait()
+                    reading -= 1
+                return f"page {number}"
+
+            await ctx.put(await asyncio.ensure_future(fetch()))
+
+        return run
+
+    gen = engine.run([lane(n) for n in range(6)])
+    first = asyncio.ensure_future(gen.__anext__())
+    await _settle()
+    assert sorted(arrived) == list(range(6))  # every answer arrived ...
+    assert reading == 2  # ... two bodies are read, the others wait
+    finish.set()
+    assert await first == "page 0"
+    assert await _drain(gen) == [f"page {n}" for n in range(1, 6)]
+    assert most == 2
+    assert len(gates) == 1  # one bound for the whole walk
+    assert body_reads.get() is None
+
+
+def test_body_reads_is_checked() -> None:
+    with pytest.raises(ValueError, match="body_reads"):
+        PageEngine(concurrency=2, prefetch=1, body_reads=0)
