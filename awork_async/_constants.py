@@ -114,7 +114,10 @@ MAX_MEMORY_PAGES: Final = 8
 #: consumer behind) held most of them half-read at once: peak RSS 200k/20k entries (bench_export
 #: --memory) 1.61x for the export and 2.09x for a decoded first sync; with 4, 1.26x and 1.38x.
 #: A body takes milliseconds to read on a fast link, so 4 readers keep up with the rate ceiling
-#: (about 17 pages/s); on a slow link the link, not the readers, bounds the rate.
+#: (about 17 pages/s); on a slow link the link, not the readers, bounds the rate. A waiting
+#: body is not stopped at its first byte either: aiohttp buffers 128 KiB and the kernel's
+#: receive buffer about as much, most of a gzip-compressed page. Measured with 8: 1.36x and
+#: 1.57x; bench_walks at 1.0 s per page: first sync 0.96-0.97 of the ceiling with 4 and without.
 MAX_BODY_READS: Final = 4
 
 #: Ids sent per request by the batch helpers; larger lists are split and the results merged.
