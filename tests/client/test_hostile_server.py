@@ -224,7 +224,7 @@ class _RecordingGate:
     """A ``body_reads`` bound that records when it is entered and left, and holds the reader
     until ``go`` is set."""
 
-    def __init__(self, local: list[LocalServer]) -> None:
+    def __init__(self, local: LocalServer) -> None:
         self.local = local
         self.events: list[str] = []
         self.entered = asyncio.Event()
@@ -232,7 +232,7 @@ class _RecordingGate:
 
     async def __aenter__(self) -> None:
         # Entered once the answer's headers arrived: the server has been asked.
-        self.events.append(f"enter after {self.local[0].hits} request(s)")
+        self.events.append(f"enter after {self.local.hits} request(s)")
         self.entered.set()
         await self.go.wait()
 
@@ -255,10 +255,8 @@ async def test_bodies_are_read_within_the_contexts_body_reads_bound(
         body = ENTRY if status == 200 else {"code": "not-found", "description": "gone"}
         return web.Response(status=status, body=orjson.dumps(body))
 
-    started: list[LocalServer] = []
     local = await serve(answer)
-    started.append(local)
-    gate = _RecordingGate(started)
+    gate = _RecordingGate(local)
     async with _client(local.base_url, FakeSleep()) as awork:
         token = body_reads.set(gate)
         try:

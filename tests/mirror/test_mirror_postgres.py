@@ -310,6 +310,18 @@ def _batch_number(entries: Any) -> int:
     return -1 if turn is None else int(turn.key[1])
 
 
+def _record_commits(monkeypatch: pytest.MonkeyPatch, events: list[tuple[str, int]]) -> None:
+    """Append ``("committed", batch number)`` to ``events`` as each JSON batch commits."""
+    real_commit = MirrorDatabase._commit_json
+
+    async def commit(self: MirrorDatabase, batch: Any, checkpoint: Any) -> int:
+        changed = await real_commit(self, batch, checkpoint)
+        events.append(("committed", _batch_number(batch)))
+        return changed
+
+    monkeypatch.setattr(MirrorDatabase, "_commit_json", commit)
+
+
 async def test_the_next_batch_writes_its_rows_while_one_commits_and_commits_after_it(
     sb: Sandbox, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -317,7 +329,6 @@ async def test_the_next_batch_writes_its_rows_while_one_commits_and_commits_afte
     batch is not committed yet; the commits still come one at a time, in batch order, each
     with its checkpoint, and the table is exact."""
     real_upsert = MirrorDatabase._upsert
-    real_commit = MirrorDatabase._commit_json
     events: list[tuple[str, int]] = []
     before_first_commit: list[tuple[bool, int]] = []
 
@@ -330,13 +341,8 @@ async def test_the_next_batch_writes_its_rows_while_one_commits_and_commits_afte
             before_first_commit.append((second, await _rows(pg_url)))
         return changed
 
-    async def commit(self: MirrorDatabase, batch: Any, checkpoint: Any) -> int:
-        changed = await real_commit(self, batch, checkpoint)
-        events.append(("committed", _batch_number(batch)))
-        return changed
-
     monkeypatch.setattr(MirrorDatabase, "_upsert", upsert)
-    monkeypatch.setattr(MirrorDatabase, "_commit_json", commit)
+    _record_commits(monkeypatch, events)
     async with quiet_client(sb.token, sb.base_url) as awork:
         report = await mirror(
             awork, pg_url, once=True, sweep_every=None, batch_size=50, page_size=50
@@ -393,7 +399,6 @@ async def test_a_batch_sharing_an_id_with_an_uncommitted_one_waits_for_its_commi
     commit... waits for nothing, but the reverse order would deadlock): a batch sharing an id
     with the batch before it starts after that one's commit; one sharing none starts at once."""
     real_upsert = MirrorDatabase._upsert
-    real_commit = MirrorDatabase._commit_json
     events: list[tuple[str, int]] = []
 
     async def upsert(self: MirrorDatabase, conn: Any, entries: Any) -> int:
@@ -405,13 +410,8 @@ async def test_a_batch_sharing_an_id_with_an_uncommitted_one_waits_for_its_commi
             await _until(lambda: len([e for e in events if e[0] == "written"]) >= 3)
         return changed
 
-    async def commit(self: MirrorDatabase, batch: Any, checkpoint: Any) -> int:
-        changed = await real_commit(self, batch, checkpoint)
-        events.append(("committed", _batch_number(batch)))
-        return changed
-
     monkeypatch.setattr(MirrorDatabase, "_upsert", upsert)
-    monkeypatch.setattr(MirrorDatabase, "_commit_json", commit)
+    _record_commits(monkeypatch, events)
     first = [_entry_text(i, 10) for i in range(10)]
     shares = [_entry_text(i, 20) for i in range(9, 20)]  # entry 9 again, newer
     disjoint = [_entry_text(i, 30) for i in range(20, 30)]
@@ -479,7 +479,6 @@ async def test_a_batch_sharing_an_id_with_any_uncommitted_one_waits(
     """PostgreSQL, three batches pending: the third shares no id with the second but one with
     the first, still uncommitted: it starts writing only after the first's commit."""
     real_upsert = MirrorDatabase._upsert
-    real_commit = MirrorDatabase._commit_json
     real_disjoint = _Turn.disjoint_from_uncommitted
     events: list[tuple[str, int]] = []
     decided: list[bool] = []
@@ -497,13 +496,8 @@ async def test_a_batch_sharing_an_id_with_any_uncommitted_one_waits(
             assert await _until(lambda: len(decided) >= 2)
         return changed
 
-    async def commit(self: MirrorDatabase, batch: Any, checkpoint: Any) -> int:
-        changed = await real_commit(self, batch, checkpoint)
-        events.append(("committed", _batch_number(batch)))
-        return changed
-
     monkeypatch.setattr(MirrorDatabase, "_upsert", upsert)
-    monkeypatch.setattr(MirrorDatabase, "_commit_json", commit)
+    _record_commits(monkeypatch, events)
     monkeypatch.setattr(_Turn, "disjoint_from_uncommitted", disjoint)
     first = [_entry_text(i, 10) for i in range(10)]
     second = [_entry_text(i, 10) for i in range(10, 20)]
